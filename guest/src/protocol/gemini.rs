@@ -1,0 +1,467 @@
+//! Gemini `v1beta` wire types: the canonical model every client protocol converges on.
+//!
+//! The OpenAI and Anthropic translators build a [`GenerateContentRequest`] and read a
+//! [`GenerateContentResponse`]; native Gemini requests are forwarded untouched and only their
+//! responses' `usageMetadata` and errors are read. Field names follow the proto3 JSON mapping
+//! (lowerCamelCase out, both cases accepted in). Reference: `shared/reference/protocols.md` §1.
+//!
+//! Everything serialized here skips `None`, so the upstream sees only what the client asked for;
+//! everything deserialized tolerates unknown fields and missing defaults (Gemini omits zeros).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The API version path segment gempool uses for translated requests.
+pub const API_VERSION: &str = "v1beta";
+
+/// `POST models/{m}:generateContent` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentRequest {
+    pub contents: Vec<Content>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "system_instruction")]
+    pub system_instruction: Option<Content>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "tool_config")]
+    pub tool_config: Option<ToolConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "safety_settings")]
+    pub safety_settings: Vec<SafetySetting>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "generation_config")]
+    pub generation_config: Option<GenerationConfig>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "cached_content")]
+    pub cached_content: Option<String>,
+}
+
+/// One turn of a conversation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Content {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub parts: Vec<Part>,
+}
+
+impl Content {
+    pub fn user(parts: Vec<Part>) -> Self {
+        Content { role: Some("user".into()), parts }
+    }
+    pub fn model(parts: Vec<Part>) -> Self {
+        Content { role: Some("model".into()), parts }
+    }
+}
+
+/// A part of a turn. Exactly one data field is set; `thought` and `thought_signature` ride along.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "inline_data")]
+    pub inline_data: Option<Blob>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "file_data")]
+    pub file_data: Option<FileData>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "function_call")]
+    pub function_call: Option<FunctionCall>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "function_response")]
+    pub function_response: Option<FunctionResponse>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "executable_code")]
+    pub executable_code: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "code_execution_result")]
+    pub code_execution_result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thought: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "thought_signature")]
+    pub thought_signature: Option<String>,
+}
+
+impl Part {
+    pub fn text(text: impl Into<String>) -> Self {
+        Part { text: Some(text.into()), ..Default::default() }
+    }
+    /// True for thought-summary parts (`thought: true`).
+    pub fn is_thought(&self) -> bool {
+        self.thought.unwrap_or(false)
+    }
+}
+
+/// Inline bytes (`inlineData`), base64 in JSON.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blob {
+    #[serde(alias = "mime_type")]
+    pub mime_type: String,
+    pub data: String,
+}
+
+/// A reference to a file by URI (`fileData`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileData {
+    #[serde(skip_serializing_if = "Option::is_none", alias = "mime_type")]
+    pub mime_type: Option<String>,
+    #[serde(alias = "file_uri")]
+    pub file_uri: String,
+}
+
+/// A model's request to call a function; `args` is a JSON object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCall {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default = "empty_object")]
+    pub args: Value,
+}
+
+/// The result of a function call; `response` must be a JSON object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    pub response: Value,
+    /// Multimodal tool results (images) ride here as `inlineData` parts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<Part>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// A tool entry: function declarations or a built-in tool (kept free-form).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tool {
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "function_declarations")]
+    pub function_declarations: Vec<FunctionDeclaration>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "google_search")]
+    pub google_search: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "code_execution")]
+    pub code_execution: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "url_context")]
+    pub url_context: Option<Value>,
+}
+
+/// A function the model may call. Exactly one of `parameters` (OpenAPI-subset schema) and
+/// `parameters_json_schema` (JSON Schema) may be set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionDeclaration {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "parameters_json_schema")]
+    pub parameters_json_schema: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolConfig {
+    #[serde(skip_serializing_if = "Option::is_none", alias = "function_calling_config")]
+    pub function_calling_config: Option<FunctionCallingConfig>,
+}
+
+/// `mode` is one of `AUTO`, `ANY`, `NONE`, `VALIDATED`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCallingConfig {
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "allowed_function_names")]
+    pub allowed_function_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafetySetting {
+    pub category: String,
+    pub threshold: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop_sequences: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_mime_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_schema: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_json_schema: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_logprobs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_config: Option<ThinkingConfig>,
+}
+
+/// Gemini 2.5 takes `thinkingBudget` (0 off, -1 dynamic); Gemini 3 takes `thinkingLevel`.
+/// Sending both is a 400 upstream.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThinkingConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_thoughts: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_budget: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_level: Option<String>,
+}
+
+/// `generateContent` response, and each chunk of `streamGenerateContent`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentResponse {
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_feedback: Option<PromptFeedback>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_metadata: Option<UsageMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    /// Absent on some MAX_TOKENS / SAFETY finishes; `parts` may be absent too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub index: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptFeedback {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_reason: Option<String>,
+}
+
+/// Token accounting. On the Gemini API `candidatesTokenCount` excludes thoughts:
+/// `total = prompt + candidates + thoughts (+ toolUsePrompt)`. In streams it is cumulative.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageMetadata {
+    #[serde(default)]
+    pub prompt_token_count: u64,
+    #[serde(default)]
+    pub candidates_token_count: u64,
+    #[serde(default)]
+    pub thoughts_token_count: u64,
+    #[serde(default)]
+    pub cached_content_token_count: u64,
+    #[serde(default)]
+    pub tool_use_prompt_token_count: u64,
+    #[serde(default)]
+    pub total_token_count: u64,
+}
+
+/// `POST models/{m}:countTokens` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountTokensRequest {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contents: Vec<Content>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generate_content_request: Option<CountTokensGenerateContentRequest>,
+}
+
+/// The `generateContentRequest` inside countTokens: `model` is required here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountTokensGenerateContentRequest {
+    pub model: String,
+    #[serde(flatten)]
+    pub request: GenerateContentRequest,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CountTokensResponse {
+    #[serde(default)]
+    pub total_tokens: u64,
+    #[serde(default)]
+    pub cached_content_token_count: u64,
+}
+
+/// One `embedContent` request (also an element of `batchEmbedContents`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedContentRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub content: Content,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_dimensionality: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchEmbedContentsRequest {
+    pub requests: Vec<EmbedContentRequest>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentEmbedding {
+    #[serde(default)]
+    pub values: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmbedContentResponse {
+    pub embedding: ContentEmbedding,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchEmbedContentsResponse {
+    #[serde(default)]
+    pub embeddings: Vec<ContentEmbedding>,
+}
+
+/// A model as listed by `GET models`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Model {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_token_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_token_limit: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supported_generation_methods: Vec<String>,
+}
+
+impl Model {
+    /// The bare id (`gemini-2.5-flash`) of `models/gemini-2.5-flash`.
+    pub fn id(&self) -> &str {
+        self.name.strip_prefix("models/").unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListModelsResponse {
+    #[serde(default)]
+    pub models: Vec<Model>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// `{"error": {...}}`, Gemini's (google.rpc.Status) error body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: Status,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    #[serde(default)]
+    pub code: u16,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Value>,
+}
+
+impl ErrorBody {
+    /// Parses an upstream error body: a bare object, or the one-element array streaming
+    /// endpoints sometimes return (`[{"error": {...}}]`).
+    pub fn parse(bytes: &[u8]) -> Option<ErrorBody> {
+        // Serde would also accept a struct from a JSON array (positionally), so look first.
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => serde_json::from_slice::<Vec<ErrorBody>>(bytes).ok()?.into_iter().next(),
+            _ => serde_json::from_slice::<ErrorBody>(bytes).ok(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_with_missing_defaults_parses() {
+        let json = r#"{"candidates": [{"content": {"role": "model"},"finishReason": "MAX_TOKENS"}],
+            "usageMetadata": {"promptTokenCount": 5,"totalTokenCount": 5}}"#;
+        let r: GenerateContentResponse = serde_json::from_str(json).unwrap();
+        assert_eq!(r.candidates[0].index, 0);
+        assert!(r.candidates[0].content.as_ref().unwrap().parts.is_empty());
+        assert_eq!(r.usage_metadata.unwrap().candidates_token_count, 0);
+    }
+
+    #[test]
+    fn snake_case_input_is_accepted() {
+        let json = r#"{"contents":[{"role":"user","parts":[{"inline_data":{"mime_type":"image/png","data":"AA=="}}]}],
+            "system_instruction":{"parts":[{"text":"x"}]}}"#;
+        let r: GenerateContentRequest = serde_json::from_str(json).unwrap();
+        assert_eq!(r.contents[0].parts[0].inline_data.as_ref().unwrap().mime_type, "image/png");
+        assert!(r.system_instruction.is_some());
+    }
+
+    #[test]
+    fn request_serializes_camel_case_without_nones() {
+        let r = GenerateContentRequest {
+            contents: vec![Content::user(vec![Part::text("hi")])],
+            generation_config: Some(GenerationConfig { max_output_tokens: Some(5), ..Default::default() }),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}],
+                "generationConfig":{"maxOutputTokens":5}})
+        );
+    }
+
+    #[test]
+    fn error_body_parses_bare_and_array_forms() {
+        let bare = br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}"#;
+        let arr = br#"[{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}]"#;
+        assert_eq!(ErrorBody::parse(bare).unwrap().error.code, 429);
+        assert_eq!(ErrorBody::parse(arr).unwrap().error.status, "INVALID_ARGUMENT");
+        assert!(ErrorBody::parse(b"nope").is_none());
+    }
+}
