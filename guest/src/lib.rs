@@ -2,23 +2,27 @@
 //!
 //! One WebAssembly component (wasm32-wasip2, spin-sdk 5.2) holds all of the gateway: routing,
 //! caller identity, protocol translation, the key pool and the admin API. Everything except
-//! [`component`] is pure logic over small traits and is unit-tested natively; `component` is
-//! the only module that touches host imports (HTTP in/out, SQLite, variables).
+//! `component` is pure logic over small traits ([`store::Database`], [`upstream::Upstream`])
+//! and is unit-tested natively; `component` is the only module that touches host imports
+//! (HTTP in and out, SQLite, variables, clock, randomness).
+//!
+//! A request: `component` -> [`handler::prepare`] ([`route`]) -> [`handler::authenticate`]
+//! ([`auth`]) -> the protocol's handler ([`protocol`]) -> [`upstream::send_with_failover`]
+//! ([`pool`] decides, [`store`] records) -> a whole reply, or a stream through a
+//! [`stream::Transducer`].
 
+pub mod admin;
+pub mod auth;
 pub mod error;
+pub mod handler;
+pub mod models;
 pub mod pool;
 pub mod protocol;
+pub mod route;
+pub mod store;
+pub mod stream;
+pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)] // spin-sdk's export macro expands to unsafe ABI glue
-mod component {
-    use spin_sdk::http::{IntoResponse, Request, Response};
-    #[spin_sdk::http_component]
-    fn handle(req: Request) -> anyhow_free::Result<impl IntoResponse> {
-        let _ = req;
-        Ok(Response::new(200, "{\"status\":\"ok\"}"))
-    }
-    mod anyhow_free {
-        pub type Result<T> = std::result::Result<T, std::convert::Infallible>;
-    }
-}
+mod component;

@@ -1,1 +1,45 @@
-fn main(){}
+//! The `gempool` binary: parses the command line, sets up logging and runs the server.
+//!
+//! Exit codes: 0 after a clean shutdown, 2 for bad configuration (one line naming the flag;
+//! clap's own usage errors also exit 2), 1 for any other failure.
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use clap::Parser;
+use gempool_host::config::{Cli, Command, Config, ConfigError};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(config) = e.chain().find_map(|c| c.downcast_ref::<ConfigError>()) {
+                eprintln!("error: {config}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        // Colour only for a terminal: logs piped to a file or a test harness stay plain text.
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::from_args(args)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(gempool_host::app::serve(config))
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The admin JSON API (`/admin/api/...`) and the embedded admin page (`/admin/`).
+//!
+//! Every route needs the admin key (checked by the handler before this module runs). Keys
+//! are only ever shown redacted; a client key is shown once, when it is created.
+
+use crate::error::GatewayError;
+use crate::handler::{common_headers, Env, Reply};
+use crate::pool::PoolSettings;
+use crate::store::clients::{self, ClientLimits};
+use crate::store::{self, keys, usage, Database, StoreError};
+use crate::upstream::Upstream;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const PAGE: &str = include_str!("page.html");
+
+/// The admin page (static; it talks to the JSON API with the key the operator types in).
+pub fn page<B>() -> Reply<B> {
+    let mut headers = common_headers();
+    headers.push(("content-type".into(), "text/html; charset=utf-8".into()));
+    headers.push(("cache-control".into(), "no-store".into()));
+    Reply::Full { status: 200, headers, body: PAGE.as_bytes().to_vec() }
+}
+
+fn db_err(e: StoreError) -> GatewayError {
+    GatewayError::Internal(e.to_string())
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body).map_err(|e| GatewayError::invalid(format!("invalid JSON body: {e}")))
+}
+
+fn id_of(segment: &str) -> Result<i64, GatewayError> {
+    segment.parse().map_err(|_| GatewayError::invalid(format!("{segment:?} is not a valid id")))
+}
+
+fn not_found(what: &str, id: i64) -> GatewayError {
+    GatewayError::NotFound(format!("no {what} with id {id}"))
+}
+
+/// `POST /admin/api/keys` body: one key or many.
+#[derive(Debug, Deserialize)]
+struct AddKeys {
+    key: Option<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+    label: Option<String>,
+    project: Option<String>,
+    weight: Option<i64>,
+}
+
+/// `PATCH /admin/api/keys/{id}` body.
+#[derive(Debug, Deserialize)]
+struct UpdateKey {
+    label: Option<String>,
+    project: Option<String>,
+    weight: Option<i64>,
+    enabled: Option<bool>,
+    reason: Option<String>,
+}
+
+/// `POST /admin/api/client-keys` body.
+#[derive(Debug, Deserialize)]
+struct CreateClientKey {
+    name: Option<String>,
+    #[serde(flatten)]
+    limits: ClientLimits,
+}
+
+/// Serves one admin API call: `(status, JSON body)`.
+pub async fn handle<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    method: &str,
+    rest: &str,
+    query: &str,
+    body: &[u8],
+    settings: &PoolSettings,
+) -> Result<(u16, Value), GatewayError> {
+    let db: &dyn Database = env.db;
+    let now = env.now_ms;
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let not_allowed = || GatewayError::MethodNotAllowed { method: method.to_owned(), path: format!("/admin/api/{rest}") };
+    match (method, segments.as_slice()) {
+        ("GET", ["keys"]) => Ok((200, json!({ "keys": keys::list(db, now).map_err(db_err)? }))),
+        ("POST", ["keys"]) => {
+            let req: AddKeys = parse(body)?;
+            let secrets: Vec<String> = req
+                .key
+                .into_iter()
+                .chain(req.keys)
+                .flat_map(|k| k.split([',', '\n', ' ']).map(str::trim).map(str::to_owned).collect::<Vec<_>>())
+                .filter(|k| !k.is_empty())
+                .collect();
+            if secrets.is_empty() {
+                return Err(GatewayError::invalid_param("give `key` or `keys`", "keys"));
+            }
+            let mut ids = Vec::new();
+            let mut duplicates = 0;
+            for secret in &secrets {
+                match keys::add(db, secret, req.label.as_deref(), req.project.as_deref(), req.weight, now).map_err(db_err)? {
+                    Some(id) => ids.push(id),
+                    None => duplicates += 1,
+                }
+            }
+            Ok((201, json!({ "added": ids.len(), "duplicates": duplicates, "ids": ids })))
+        }
+        ("PATCH", ["keys", id]) => {
+            let id = id_of(id)?;
+            let req: UpdateKey = parse(body)?;
+            let mut found = keys::update(db, id, req.label.as_deref(), req.project.as_deref(), req.weight).map_err(db_err)?;
+            if let Some(enabled) = req.enabled {
+                found &= keys::set_enabled(db, id, enabled, req.reason.as_deref(), now).map_err(db_err)?;
+            }
+            if !found {
+                return Err(not_found("key", id));
+            }
+            Ok((200, json!({ "updated": id })))
+        }
+        ("POST", ["keys", id, action @ ("enable" | "disable")]) => {
+            let id = id_of(id)?;
+            #[derive(Deserialize)]
+            struct Reason {
+                reason: Option<String>,
+            }
+            let reason: Reason = parse(body)?;
+            if !keys::set_enabled(db, id, *action == "enable", reason.reason.as_deref(), now).map_err(db_err)? {
+                return Err(not_found("key", id));
+            }
+            Ok((200, json!({ "id": id, "enabled": *action == "enable" })))
+        }
+        ("POST", ["keys", id, "reset"]) => {
+            let id = id_of(id)?;
+            keys::clear_cooldowns(db, id).map_err(db_err)?;
+            Ok((200, json!({ "id": id, "cooldowns": "cleared" })))
+        }
+        ("DELETE", ["keys", id]) => {
+            let id = id_of(id)?;
+            if !keys::delete(db, id).map_err(db_err)? {
+                return Err(not_found("key", id));
+            }
+            Ok((200, json!({ "deleted": id })))
+        }
+        ("GET", ["client-keys"]) => Ok((200, json!({ "client_keys": clients::list(db).map_err(db_err)? }))),
+        ("POST", ["client-keys"]) => {
+            let req: CreateClientKey = parse(body)?;
+            let secret = crate::auth::new_client_key(&env.random[2..32]);
+            let hint = crate::auth::redact(&secret);
+            let name = req.name.unwrap_or_else(|| "client".into());
+            let id = clients::create(db, &name, &crate::auth::sha256_hex(&secret), &hint, &req.limits, now).map_err(db_err)?;
+            Ok((
+                201,
+                json!({ "id": id, "name": name, "key": secret, "hint": hint, "limits": req.limits,
+                        "note": "store this key now: it is shown only once" }),
+            ))
+        }
+        ("PATCH", ["client-keys", id]) => {
+            let id = id_of(id)?;
+            let limits: ClientLimits = parse(body)?;
+            if !clients::update_limits(db, id, &limits).map_err(db_err)? {
+                return Err(not_found("client key", id));
+            }
+            Ok((200, json!({ "updated": id })))
+        }
+        ("DELETE", ["client-keys", id]) => {
+            let id = id_of(id)?;
+            if !clients::revoke(db, id, now).map_err(db_err)? {
+                return Err(not_found("client key", id));
+            }
+            Ok((200, json!({ "revoked": id })))
+        }
+        ("GET", ["usage"]) => {
+            let since = crate::auth::query_param(query, "since");
+            Ok((
+                200,
+                json!({
+                    "keys": usage::key_usage(db, since.as_deref()).map_err(db_err)?,
+                    "clients": usage::client_usage(db, since.as_deref()).map_err(db_err)?,
+                }),
+            ))
+        }
+        ("GET", ["requests"]) => {
+            let limit = crate::auth::query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+            Ok((200, json!({ "requests": usage::recent_requests(db, limit).map_err(db_err)? })))
+        }
+        ("GET", ["settings"]) => settings_view(db, settings),
+        ("PUT" | "PATCH", ["settings"]) => {
+            let changes: serde_json::Map<String, Value> = parse(body)?;
+            let mut next = settings.clone();
+            for (name, value) in &changes {
+                next.set(name, value).map_err(|e| GatewayError::invalid_param(e.to_string(), name.clone()))?;
+            }
+            for (name, value) in next.to_pairs() {
+                if changes.contains_key(&name) {
+                    store::settings::put(db, &name, &value).map_err(db_err)?;
+                }
+            }
+            settings_view(db, &next)
+        }
+        ("GET", ["aliases"]) => {
+            let stored = store::settings::load(db).map_err(db_err)?;
+            Ok((200, json!({ "aliases": crate::models::alias_table(&stored) })))
+        }
+        ("PUT" | "PATCH", ["aliases"]) => {
+            let changes: serde_json::Map<String, Value> = parse(body)?;
+            for (alias, target) in &changes {
+                let name = format!("{}{alias}", store::settings::ALIAS_PREFIX);
+                match target {
+                    Value::String(model) if !model.trim().is_empty() => store::settings::put(db, &name, model.trim()).map_err(db_err)?,
+                    Value::Null => {
+                        store::settings::remove(db, &name).map_err(db_err)?;
+                    }
+                    _ => return Err(GatewayError::invalid_param("an alias maps to a model id string (or null to remove it)", alias.clone())),
+                }
+            }
+            let stored = store::settings::load(db).map_err(db_err)?;
+            Ok((200, json!({ "aliases": crate::models::alias_table(&stored) })))
+        }
+        (_, ["keys"] | ["keys", _] | ["keys", _, _] | ["client-keys"] | ["client-keys", _] | ["usage"] | ["requests"] | ["settings"] | ["aliases"]) => {
+            Err(not_allowed())
+        }
+        _ => Err(GatewayError::NotFound(format!("no admin route {method} /admin/api/{rest}"))),
+    }
+}
+
+fn settings_view(db: &dyn Database, settings: &PoolSettings) -> Result<(u16, Value), GatewayError> {
+    let stored = store::settings::load(db).map_err(db_err)?;
+    let pure_proxy = stored.iter().any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"));
+    let mut view = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
+    view["pure_proxy"] = json!(pure_proxy);
+    Ok((200, json!({ "settings": view })))
+}

@@ -1,0 +1,252 @@
+//! The component's edge: the only code that touches host imports.
+//!
+//! It turns the incoming wasi-http request into a [`RequestHead`] and a body (bounded by the
+//! configured limit), runs the pure pipeline in [`crate::handler`], and writes the reply,
+//! pumping streams chunk by chunk. It also implements the core's two traits: [`Database`]
+//! over Spin's `fermyon:spin/sqlite@2.0.0` and [`Upstream`] over `wasi:http/outgoing-handler`.
+
+use crate::error::GatewayError;
+use crate::handler::{self, Config, Env, Reply, RequestHead};
+use crate::protocol::Protocol;
+use crate::store::{Database, Row, SqlValue, StoreError};
+use crate::upstream::{Upstream, UpstreamRequest, UpstreamResponse};
+use futures::{SinkExt, StreamExt};
+use spin_sdk::http::{Fields, IncomingRequest, IncomingResponse, Method, OutgoingResponse, Request, ResponseOutparam};
+use spin_sdk::sqlite;
+
+/// SQLite through the host.
+struct SpinDb(sqlite::Connection);
+
+impl Database for SpinDb {
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+        let params: Vec<sqlite::Value> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Integer(i) => sqlite::Value::Integer(*i),
+                SqlValue::Real(f) => sqlite::Value::Real(*f),
+                SqlValue::Text(s) => sqlite::Value::Text(s.clone()),
+                SqlValue::Blob(b) => sqlite::Value::Blob(b.clone()),
+                SqlValue::Null => sqlite::Value::Null,
+            })
+            .collect();
+        let result = self.0.execute(sql, &params).map_err(|e| StoreError(format!("{e:?}")))?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|row| {
+                row.values
+                    .into_iter()
+                    .map(|v| match v {
+                        sqlite::Value::Integer(i) => SqlValue::Integer(i),
+                        sqlite::Value::Real(f) => SqlValue::Real(f),
+                        sqlite::Value::Text(s) => SqlValue::Text(s),
+                        sqlite::Value::Blob(b) => SqlValue::Blob(b),
+                        sqlite::Value::Null => SqlValue::Null,
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+/// Gemini through `wasi:http/outgoing-handler`; the key travels in `x-goog-api-key`, never
+/// in the URL.
+struct WasiUpstream {
+    origin: String,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Upstream for WasiUpstream {
+    type Body = IncomingResponse;
+
+    async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<IncomingResponse>, String> {
+        let method = if req.method == "POST" { Method::Post } else { Method::Get };
+        let mut builder = Request::builder();
+        builder.method(method).uri(format!("{}{}", self.origin, req.path_and_query)).header("x-goog-api-key", key);
+        for (name, value) in &req.headers {
+            builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = &req.body {
+            builder.body(body.clone());
+        }
+        let response: IncomingResponse = spin_sdk::http::send(builder.build()).await.map_err(|e| e.to_string())?;
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+            .collect();
+        Ok(UpstreamResponse { status: response.status(), headers, body: response })
+    }
+
+    async fn read_to_end(&self, body: IncomingResponse, limit: usize) -> Result<Vec<u8>, String> {
+        let mut stream = body.take_body_stream();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| format!("{e:?}"))?;
+            out.extend_from_slice(&chunk);
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+}
+
+fn variable(name: &str) -> Option<String> {
+    spin_sdk::variables::get(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn config() -> Config {
+    Config {
+        upstream_url: variable("upstream_url")
+            .unwrap_or_else(|| crate::upstream::DEFAULT_UPSTREAM_URL.to_owned())
+            .trim_end_matches('/')
+            .to_owned(),
+        admin_key: variable("admin_key"),
+        open_access: variable("open_access").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "yes")),
+    }
+}
+
+fn random_bytes() -> [u8; 32] {
+    let bytes = wasi::random::random::get_random_bytes(32);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&bytes[..32]);
+    out
+}
+
+fn head_of(req: &IncomingRequest) -> RequestHead {
+    let path_and_query = req.path_with_query().unwrap_or_else(|| "/".into());
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (path_and_query, String::new()),
+    };
+    let method = match req.method() {
+        Method::Get => "GET".to_owned(),
+        Method::Post => "POST".to_owned(),
+        Method::Put => "PUT".to_owned(),
+        Method::Delete => "DELETE".to_owned(),
+        Method::Patch => "PATCH".to_owned(),
+        Method::Head => "HEAD".to_owned(),
+        Method::Options => "OPTIONS".to_owned(),
+        Method::Connect => "CONNECT".to_owned(),
+        Method::Trace => "TRACE".to_owned(),
+        Method::Other(o) => o,
+    };
+    let headers = req
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
+        .collect();
+    RequestHead { method, path, query, headers }
+}
+
+/// Reads the request body, refusing more than `limit` bytes.
+async fn read_body(req: IncomingRequest, limit: u64) -> Result<Vec<u8>, GatewayError> {
+    let mut stream = req.into_body_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| GatewayError::invalid(format!("reading the request body failed: {e:?}")))?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(GatewayError::BodyTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> Option<impl futures::Sink<Vec<u8>, Error = spin_sdk::http::StreamError>> {
+    let list: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+    let fields = Fields::from_list(&list).ok()?;
+    let response = OutgoingResponse::new(fields);
+    response.set_status_code(status).ok()?;
+    let body = response.take_body();
+    out.set(response);
+    Some(body)
+}
+
+async fn write_full(out: ResponseOutparam, status: u16, headers: &[(String, String)], body: Vec<u8>) {
+    if let Some(mut sink) = start(out, status, headers) {
+        if !body.is_empty() {
+            let _ = sink.send(body).await;
+        }
+        let _ = sink.close().await;
+    }
+}
+
+#[spin_sdk::http_component]
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    let head = head_of(&req);
+    let (protocol, route) = handler::prepare(&head);
+    let route = match route {
+        Ok(route) => route,
+        Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
+    };
+    let db = match sqlite::Connection::open_default() {
+        Ok(conn) => SpinDb(conn),
+        Err(e) => {
+            let error = GatewayError::Internal(format!("the database is unavailable: {e:?}"));
+            return write_reply(out, handler::error_reply::<IncomingResponse>(&error, protocol), None).await;
+        }
+    };
+    let (settings, stored) = match handler::load_settings(&db) {
+        Ok(loaded) => loaded,
+        Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
+    };
+    let body = match read_body(req, settings.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
+    };
+    let config = config();
+    let upstream = WasiUpstream { origin: config.upstream_url.clone() };
+    let env = Env { upstream: &upstream, db: &db, config: &config, random: random_bytes(), now_ms: now_ms() };
+    let reply = handler::handle(&env, &head, route, protocol, body, &settings, &stored).await;
+    write_reply(out, reply, Some(&db)).await;
+}
+
+async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: Option<&SpinDb>) {
+    match reply {
+        Reply::Full { status, headers, body } => write_full(out, status, &headers, body).await,
+        Reply::Stream { status, headers, body, mut transducer, accounting } => {
+            let Some(mut sink) = start(out, status, &headers) else { return };
+            let mut stream = body.take_body_stream();
+            let mut client_gone = false;
+            while let Some(chunk) = stream.next().await {
+                let bytes = match chunk {
+                    Ok(chunk) => transducer.push(&chunk),
+                    Err(e) => {
+                        let bytes = transducer.on_transport_error(&format!("{e:?}"));
+                        client_gone = sink.send(bytes).await.is_err();
+                        break;
+                    }
+                };
+                if !bytes.is_empty() && sink.send(bytes).await.is_err() {
+                    client_gone = true;
+                    break;
+                }
+            }
+            if !client_gone {
+                let tail = transducer.finish();
+                if !tail.is_empty() {
+                    let _ = sink.send(tail).await;
+                }
+            }
+            let _ = sink.close().await;
+            drop(body);
+            if let Some(db) = db {
+                let error = transducer.error().map(str::to_owned).or(client_gone.then(|| "client disconnected".to_owned()));
+                handler::finish_stream(db, &accounting, transducer.usage(), error, now_ms());
+            }
+        }
+    }
+}
+

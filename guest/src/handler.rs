@@ -1,0 +1,423 @@
+//! The request pipeline: route -> caller -> protocol handler -> failover -> reply.
+//!
+//! Generic over the transport ([`Upstream`]) and the [`Database`], so the whole pipeline runs
+//! natively in tests; the component only reads the request, calls [`handle`], and writes the
+//! [`Reply`] (pumping streams through their [`Transducer`]).
+
+use crate::admin;
+use crate::auth::{self, Presented};
+use crate::error::GatewayError;
+use crate::pool::{self, PoolSettings};
+use crate::protocol::gemini::{self, UsageMetadata};
+use crate::protocol::{Protocol, RequestContext};
+use crate::route::{self, GeminiMethod, Route};
+use crate::store::clients::ClientKey;
+use crate::store::usage::{self, AttemptKind, LogEntry, Tokens};
+use crate::store::{self, Database};
+use crate::stream::Transducer;
+use crate::upstream::{self, Attempted, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse};
+
+/// Deployment configuration, from the host's variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Gemini's origin, without a trailing slash.
+    pub upstream_url: String,
+    /// The admin key, when the operator configured one (else the stored hash is used).
+    pub admin_key: Option<String>,
+    /// Proxied requests need no client key.
+    pub open_access: bool,
+}
+
+/// The parts of a request the pipeline looks at before the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    /// Header names in lowercase.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What to answer.
+pub enum Reply<B> {
+    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Stream { status: u16, headers: Vec<(String, String)>, body: B, transducer: Box<Transducer>, accounting: Accounting },
+}
+
+/// What to record once a streamed reply has ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accounting {
+    pub key_id: Option<i64>,
+    pub client_id: Option<i64>,
+    pub model: String,
+    pub protocol: Protocol,
+    pub started_ms: i64,
+    pub attempts: u32,
+}
+
+/// Per-request facts from the environment.
+pub struct Env<'a, U: Upstream, D: Database> {
+    pub upstream: &'a U,
+    pub db: &'a D,
+    pub config: &'a Config,
+    /// Random bytes for ids, seeds and new keys.
+    pub random: [u8; 32],
+    pub now_ms: i64,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Caller {
+    Admin,
+    Client(ClientKey),
+    Open,
+    /// Pure-proxy mode: the client brought its own Gemini keys.
+    OwnKeys(Vec<String>),
+}
+
+impl Caller {
+    fn client_id(&self) -> Option<i64> {
+        match self {
+            Caller::Client(c) => Some(c.id),
+            _ => None,
+        }
+    }
+}
+
+/// Headers every response carries (CORS: browser clients and the admin page on other origins).
+pub fn common_headers() -> Vec<(String, String)> {
+    vec![
+        ("access-control-allow-origin".into(), "*".into()),
+        ("access-control-expose-headers".into(), "retry-after, request-id, x-request-id".into()),
+    ]
+}
+
+fn json_reply<B>(status: u16, value: &serde_json::Value) -> Reply<B> {
+    let mut headers = common_headers();
+    headers.push(("content-type".into(), "application/json".into()));
+    Reply::Full { status, headers, body: serde_json::to_vec(value).unwrap_or_default() }
+}
+
+/// Renders an error in the caller's protocol.
+pub fn error_reply<B>(error: &GatewayError, protocol: Protocol) -> Reply<B> {
+    let rendered = error.render(protocol);
+    let mut headers = common_headers();
+    headers.extend(rendered.headers);
+    Reply::Full { status: rendered.status, headers, body: rendered.body }
+}
+
+/// Routes a request head; the error (if any) is already in the right protocol.
+pub fn prepare(head: &RequestHead) -> (Protocol, Result<Route, GatewayError>) {
+    let protocol = route::protocol_of(&head.path, &head.headers, &head.query);
+    (protocol, route::route(&head.method, &head.path, &head.headers, &head.query))
+}
+
+/// Loads the schema and the settings: the first statements of every request.
+pub fn load_settings(db: &dyn Database) -> Result<(PoolSettings, Vec<(String, String)>), GatewayError> {
+    store::migrate::ensure_schema(db).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let pairs = store::settings::load(db).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let settings = PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .unwrap_or_default();
+    Ok((settings, pairs))
+}
+
+/// Decides who the caller is for `route`.
+pub fn authenticate(
+    route: &Route,
+    presented: Option<&Presented>,
+    config: &Config,
+    stored: &[(String, String)],
+    db: &dyn Database,
+    now_ms: i64,
+) -> Result<Caller, GatewayError> {
+    let is_admin = |secret: &str| {
+        let hash = auth::sha256_hex(secret);
+        match &config.admin_key {
+            Some(admin) => auth::constant_time_eq(&hash, &auth::sha256_hex(admin)),
+            None => stored
+                .iter()
+                .find(|(n, _)| n == store::settings::ADMIN_KEY_HASH)
+                .is_some_and(|(_, stored_hash)| auth::constant_time_eq(&hash, stored_hash)),
+        }
+    };
+    if let Route::AdminApi { .. } = route {
+        return match presented {
+            Some(p) if is_admin(&p.secret) => Ok(Caller::Admin),
+            Some(_) => Err(GatewayError::Unauthenticated("the admin key is not valid".into())),
+            None => Err(GatewayError::Unauthenticated("the admin API needs the admin key (Authorization: Bearer ...)".into())),
+        };
+    }
+    if !route.is_proxied() {
+        return Ok(Caller::Open);
+    }
+    if let Some(p) = presented {
+        let hash = auth::sha256_hex(&p.secret);
+        if let Some(client) = store::clients::find_by_hash(db, &hash).map_err(|e| GatewayError::Internal(e.to_string()))? {
+            if client.limits.expires_at.is_some_and(|at| at <= now_ms) {
+                return Err(GatewayError::Unauthenticated("this client key has expired".into()));
+            }
+            return Ok(Caller::Client(client));
+        }
+        if pure_proxy_enabled(stored) {
+            let keys: Vec<String> = p.secret.split(',').map(str::trim).filter(|k| auth::looks_like_google_key(k)).map(str::to_owned).collect();
+            if !keys.is_empty() {
+                return Ok(Caller::OwnKeys(keys));
+            }
+        }
+        if is_admin(&p.secret) && !config.open_access {
+            return Err(GatewayError::PermissionDenied("the admin key is for /admin/ only; create a client key for API calls".into()));
+        }
+    }
+    if config.open_access {
+        return Ok(Caller::Open);
+    }
+    match presented {
+        None => Err(GatewayError::Unauthenticated("missing API key: send a gempool client key (Authorization: Bearer, x-api-key, x-goog-api-key or ?key=)".into())),
+        Some(p) => Err(GatewayError::Unauthenticated(format!("invalid API key {}", auth::redact(&p.secret)))),
+    }
+}
+
+fn pure_proxy_enabled(stored: &[(String, String)]) -> bool {
+    stored.iter().any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"))
+}
+
+/// Serves one request whose body has been read.
+pub async fn handle<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    head: &RequestHead,
+    route: Route,
+    protocol: Protocol,
+    body: Vec<u8>,
+    settings: &PoolSettings,
+    stored: &[(String, String)],
+) -> Reply<U::Body> {
+    let presented = auth::presented_credential(&head.headers, &head.query);
+    let caller = match authenticate(&route, presented.as_ref(), env.config, stored, env.db, env.now_ms) {
+        Ok(caller) => caller,
+        Err(e) => return error_reply(&e, protocol),
+    };
+    let result = match route {
+        Route::Health => Ok(json_reply(200, &serde_json::json!({"status": "ok"}))),
+        Route::Preflight => Ok(preflight()),
+        Route::AdminPage => Ok(admin::page()),
+        Route::AdminApi { rest } => {
+            admin::handle(env, &head.method, &rest, &head.query, &body, settings).await.map(|(status, value)| json_reply(status, &value))
+        }
+        Route::Gemini { version, model, method } => {
+            gemini_native(env, head, &caller, &version, model.as_deref(), method, body, settings).await
+        }
+        _ => Err(GatewayError::NotFound("this endpoint is not available yet".into())),
+    };
+    result.unwrap_or_else(|e| error_reply(&e, protocol))
+}
+
+fn preflight<B>() -> Reply<B> {
+    let mut headers = common_headers();
+    headers.extend([
+        ("access-control-allow-methods".into(), "GET, POST, PUT, PATCH, DELETE, OPTIONS".into()),
+        ("access-control-allow-headers".into(), "*".into()),
+        ("access-control-max-age".into(), "86400".into()),
+    ]);
+    Reply::Full { status: 204, headers, body: Vec::new() }
+}
+
+/// The per-request seed for the pool's random strategies.
+fn seed(random: &[u8; 32]) -> u64 {
+    u64::from_le_bytes(random[..8].try_into().unwrap_or_default())
+}
+
+/// A request id from the request's random bytes.
+pub fn request_context(env_random: &[u8; 32], now_ms: i64) -> RequestContext {
+    let id: String = env_random[8..20].iter().map(|b| format!("{b:02x}")).collect();
+    RequestContext { request_id: id, created: (now_ms / 1000).max(0) as u64 }
+}
+
+/// Native Gemini: the body goes upstream as the client sent it, the answer comes back as
+/// Gemini sent it; only the key changes (and `?key=` is dropped from the query).
+#[allow(clippy::too_many_arguments)]
+async fn gemini_native<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    head: &RequestHead,
+    caller: &Caller,
+    version: &str,
+    model: Option<&str>,
+    method: GeminiMethod,
+    body: Vec<u8>,
+    settings: &PoolSettings,
+) -> Result<Reply<U::Body>, GatewayError> {
+    let query = auth::strip_key_param(&head.query);
+    let mut path = format!("/{version}/models");
+    if let Some(model) = model {
+        path.push('/');
+        path.push_str(model);
+        if let Some(verb) = method.verb() {
+            path.push(':');
+            path.push_str(verb);
+        }
+    }
+    if !query.is_empty() {
+        path.push('?');
+        path.push_str(&query);
+    }
+    let is_post = method.verb().is_some();
+    if is_post && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+        return Err(GatewayError::invalid("Invalid JSON payload received: the request body is not valid JSON"));
+    }
+    let request = UpstreamRequest {
+        method: if is_post { "POST".into() } else { "GET".into() },
+        path_and_query: path,
+        body: is_post.then_some(body),
+        headers: vec![("content-type".into(), "application/json".into())],
+    };
+    let pool_model = model.unwrap_or("models").to_owned();
+    let streaming = method == GeminiMethod::StreamGenerateContent;
+    let sse = auth::query_param(&head.query, "alt").as_deref() == Some("sse");
+    let transducer = if streaming { Some(Transducer::gemini_passthrough(sse)) } else { None };
+    call(env, caller, Protocol::Gemini, &pool_model, &request, settings, transducer, |status, bytes| {
+        Ok((status, vec![("content-type".to_string(), "application/json".to_string())], bytes))
+    })
+    .await
+}
+
+/// Runs the failover and shapes the reply: whole bodies through `translate`, streams through
+/// `transducer`. Client faults are passed to `translate` too (with their upstream status).
+#[allow(clippy::too_many_arguments)]
+pub async fn call<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    caller: &Caller,
+    protocol: Protocol,
+    model: &str,
+    request: &UpstreamRequest,
+    settings: &PoolSettings,
+    transducer: Option<Transducer>,
+    translate: impl FnOnce(u16, Vec<u8>) -> Result<(u16, Vec<(String, String)>, Vec<u8>), GatewayError>,
+) -> Result<Reply<U::Body>, GatewayError> {
+    let keys = match caller {
+        Caller::OwnKeys(keys) => KeySource::Client(keys.clone()),
+        _ => KeySource::Stored,
+    };
+    let stored = matches!(keys, KeySource::Stored);
+    let ctx = FailoverContext { settings, model, seed: seed(&env.random), keys };
+    let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
+    let day = pool::clock::utc_day(env.now_ms);
+    let mut log = LogEntry {
+        at: env.now_ms,
+        client_id: caller.client_id(),
+        key_id: None,
+        model: Some(model.to_owned()),
+        protocol: Some(protocol_name(protocol).into()),
+        status: 0,
+        attempts: 0,
+        latency_ms: 0,
+        error: None,
+    };
+    match attempted {
+        Attempted::Success { response, key, attempts, started_ms } => {
+            let key_id = stored.then_some(key.candidate.id);
+            if let Some(transducer) = transducer {
+                let UpstreamResponse { status, body, .. } = response;
+                let mut headers = common_headers();
+                headers.extend(transducer.headers());
+                let accounting = Accounting {
+                    key_id,
+                    client_id: caller.client_id(),
+                    model: model.to_owned(),
+                    protocol,
+                    started_ms,
+                    attempts,
+                };
+                return Ok(Reply::Stream { status, headers, body, transducer: Box::new(transducer), accounting });
+            }
+            let status = response.status;
+            let bytes = env
+                .upstream
+                .read_to_end(response.body, usize::MAX)
+                .await
+                .map_err(|e| GatewayError::Upstream { status: 502, message: format!("reading the upstream response failed: {e}") })?;
+            let tokens = usage_of(&bytes).map(|u| Tokens::from(&u)).unwrap_or_default();
+            let latency = (env.upstream.now_ms() - started_ms).max(0) as u64;
+            if let Some(id) = key_id {
+                let _ = usage::record_key_attempt(env.db, id, model, &day, AttemptKind::Success, tokens, latency);
+            }
+            if let Some(client) = caller.client_id() {
+                let _ = usage::record_client(env.db, client, model, &day, tokens, true);
+            }
+            log.key_id = key_id;
+            log.attempts = attempts.into();
+            log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
+            let (status, mut headers, body) = translate(status, bytes)?;
+            log.status = status.into();
+            let _ = usage::log_request(env.db, &log);
+            let mut all = common_headers();
+            all.append(&mut headers);
+            Ok(Reply::Full { status, headers: all, body })
+        }
+        Attempted::ClientFault { status, body, key, attempts } => {
+            log.key_id = stored.then_some(key.candidate.id);
+            log.attempts = attempts.into();
+            log.status = status.into();
+            log.error = gemini::ErrorBody::parse(&body).map(|e| e.error.message);
+            log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
+            let _ = usage::log_request(env.db, &log);
+            let (status, mut headers, body) = translate(status, body)?;
+            let mut all = common_headers();
+            all.append(&mut headers);
+            Ok(Reply::Full { status, headers: all, body })
+        }
+        Attempted::Failed { error, attempts, last_key } => {
+            log.key_id = if stored { last_key } else { None };
+            log.attempts = attempts.into();
+            log.status = error.status(protocol).into();
+            log.error = Some(error.to_string());
+            log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
+            let _ = usage::log_request(env.db, &log);
+            Err(error)
+        }
+    }
+}
+
+/// Records a finished stream: tokens from its last usage, the client's usage, the log line.
+pub fn finish_stream(db: &dyn Database, accounting: &Accounting, usage: Option<UsageMetadata>, error: Option<String>, now_ms: i64) {
+    let day = pool::clock::utc_day(accounting.started_ms);
+    let tokens = usage.as_ref().map(Tokens::from).unwrap_or_default();
+    let latency = (now_ms - accounting.started_ms).max(0) as u64;
+    if let Some(id) = accounting.key_id {
+        let _ = usage::record_key_attempt(db, id, &accounting.model, &day, AttemptKind::Success, tokens, latency);
+    }
+    if let Some(client) = accounting.client_id {
+        let _ = usage::record_client(db, client, &accounting.model, &day, tokens, true);
+    }
+    let _ = usage::log_request(
+        db,
+        &LogEntry {
+            at: accounting.started_ms,
+            client_id: accounting.client_id,
+            key_id: accounting.key_id,
+            model: Some(accounting.model.clone()),
+            protocol: Some(protocol_name(accounting.protocol).into()),
+            status: 200,
+            attempts: accounting.attempts.into(),
+            latency_ms: latency as i64,
+            error,
+        },
+    );
+}
+
+fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Gemini => "gemini",
+        Protocol::OpenAi => "openai",
+        Protocol::Anthropic => "anthropic",
+        Protocol::Admin => "admin",
+    }
+}
+
+/// The `usageMetadata` of a whole (non-streamed) Gemini response, if any.
+fn usage_of(bytes: &[u8]) -> Option<UsageMetadata> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct WithUsage {
+        usage_metadata: Option<UsageMetadata>,
+    }
+    serde_json::from_slice::<WithUsage>(bytes).ok()?.usage_metadata
+}

@@ -1,0 +1,243 @@
+//! Request routing: path + method + headers -> which handler, and which protocol speaks.
+//!
+//! Pure: no I/O. The protocol decides the shape of every error the request can get, so it
+//! is settled here first, even for routes that do not exist.
+
+use crate::error::GatewayError;
+use crate::protocol::Protocol;
+
+/// A native Gemini API operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeminiMethod {
+    ListModels,
+    GetModel,
+    GenerateContent,
+    StreamGenerateContent,
+    CountTokens,
+    EmbedContent,
+    BatchEmbedContents,
+}
+
+impl GeminiMethod {
+    /// The `:verb` suffix of the upstream path, for model operations.
+    pub fn verb(self) -> Option<&'static str> {
+        match self {
+            GeminiMethod::GenerateContent => Some("generateContent"),
+            GeminiMethod::StreamGenerateContent => Some("streamGenerateContent"),
+            GeminiMethod::CountTokens => Some("countTokens"),
+            GeminiMethod::EmbedContent => Some("embedContent"),
+            GeminiMethod::BatchEmbedContents => Some("batchEmbedContents"),
+            GeminiMethod::ListModels | GeminiMethod::GetModel => None,
+        }
+    }
+}
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    /// `OPTIONS` anywhere: CORS preflight.
+    Preflight,
+    AdminPage,
+    /// `/admin/api/<rest>`; the admin module routes further.
+    AdminApi { rest: String },
+    /// Native Gemini: `/{v1beta|v1}/models[/{model}[:{verb}]]`.
+    Gemini { version: String, model: Option<String>, method: GeminiMethod },
+    OpenAiChat,
+    OpenAiEmbeddings,
+    OpenAiModels,
+    OpenAiModel(String),
+    AnthropicMessages,
+    AnthropicCountTokens,
+    AnthropicModels,
+    AnthropicModel(String),
+}
+
+impl Route {
+    /// Whether the route is served with a pool key (and so needs a client credential).
+    pub fn is_proxied(&self) -> bool {
+        !matches!(self, Route::Health | Route::Preflight | Route::AdminPage | Route::AdminApi { .. })
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+}
+
+/// The protocol a request speaks, judged from its path and headers alone.
+pub fn protocol_of(path: &str, headers: &[(String, String)], query: &str) -> Protocol {
+    if path.starts_with("/admin") {
+        return Protocol::Admin;
+    }
+    if path.starts_with("/v1beta/openai/") {
+        return Protocol::OpenAi;
+    }
+    if path.starts_with("/v1beta/") || path.contains(':') || path.contains("%3A") || path.contains("%3a") {
+        return Protocol::Gemini;
+    }
+    if path.starts_with("/v1/messages") || header(headers, "anthropic-version").is_some() {
+        return Protocol::Anthropic;
+    }
+    if header(headers, "x-goog-api-key").is_some() || crate::auth::query_param(query, "key").is_some() {
+        return Protocol::Gemini;
+    }
+    Protocol::OpenAi
+}
+
+/// Resolves a request to a route, or the error to answer with.
+pub fn route(method: &str, path: &str, headers: &[(String, String)], query: &str) -> Result<Route, GatewayError> {
+    if method == "OPTIONS" {
+        return Ok(Route::Preflight);
+    }
+    let not_allowed = || GatewayError::MethodNotAllowed { method: method.to_owned(), path: path.to_owned() };
+    let expect = |wanted: &str, route: Route| if method == wanted || (wanted == "GET" && method == "HEAD") { Ok(route) } else { Err(not_allowed()) };
+    let protocol = protocol_of(path, headers, query);
+
+    match path {
+        "/health" | "/healthz" => return expect("GET", Route::Health),
+        "/admin" | "/admin/" | "/" => return expect("GET", Route::AdminPage),
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/admin/api/") {
+        return Ok(Route::AdminApi { rest: rest.to_owned() });
+    }
+    // OpenAI-compatible paths, with and without `/v1`, and Gemini's own compat prefix.
+    let openai_path = path
+        .strip_prefix("/v1beta/openai")
+        .or_else(|| path.strip_prefix("/openai/v1"))
+        .or_else(|| path.strip_prefix("/v1"))
+        .unwrap_or(path);
+    match openai_path {
+        "/chat/completions" => return expect("POST", Route::OpenAiChat),
+        "/embeddings" => return expect("POST", Route::OpenAiEmbeddings),
+        "/messages" if path == "/v1/messages" => return expect("POST", Route::AnthropicMessages),
+        "/messages/count_tokens" if path == "/v1/messages/count_tokens" => return expect("POST", Route::AnthropicCountTokens),
+        _ => {}
+    }
+    if let Some(gemini) = gemini_route(method, path, protocol)? {
+        return Ok(gemini);
+    }
+    if openai_path == "/models" {
+        return expect("GET", if protocol == Protocol::Anthropic { Route::AnthropicModels } else { Route::OpenAiModels });
+    }
+    if let Some(id) = openai_path.strip_prefix("/models/").filter(|id| !id.is_empty()) {
+        let id = id.to_owned();
+        return expect("GET", if protocol == Protocol::Anthropic { Route::AnthropicModel(id) } else { Route::OpenAiModel(id) });
+    }
+    Err(GatewayError::NotFound(format!("no route for {method} {path}")))
+}
+
+/// Native Gemini routes. `/v1/models` is shared with OpenAI and Anthropic, so it is Gemini
+/// only when the request speaks Gemini (a `:verb`, `/v1beta`, or a Google-style key).
+fn gemini_route(method: &str, path: &str, protocol: Protocol) -> Result<Option<Route>, GatewayError> {
+    let (version, rest) = if let Some(rest) = path.strip_prefix("/v1beta/") {
+        ("v1beta", rest)
+    } else if let Some(rest) = path.strip_prefix("/v1/").filter(|_| protocol == Protocol::Gemini) {
+        ("v1", rest)
+    } else {
+        return Ok(None);
+    };
+    let Some(rest) = rest.strip_prefix("models") else { return Ok(None) };
+    let not_allowed = || GatewayError::MethodNotAllowed { method: method.to_owned(), path: path.to_owned() };
+    let is_get = method == "GET" || method == "HEAD";
+    let route = |model: Option<String>, m: GeminiMethod| Route::Gemini { version: version.to_owned(), model, method: m };
+    if rest.is_empty() || rest == "/" {
+        return if is_get { Ok(Some(route(None, GeminiMethod::ListModels))) } else { Err(not_allowed()) };
+    }
+    let Some(name) = rest.strip_prefix('/') else { return Ok(None) };
+    let name = name.replace("%3A", ":").replace("%3a", ":");
+    let Some((model, verb)) = name.split_once(':') else {
+        if name.contains('/') || name.is_empty() {
+            return Ok(None);
+        }
+        return if is_get { Ok(Some(route(Some(name), GeminiMethod::GetModel))) } else { Err(not_allowed()) };
+    };
+    let m = match verb {
+        "generateContent" => GeminiMethod::GenerateContent,
+        "streamGenerateContent" => GeminiMethod::StreamGenerateContent,
+        "countTokens" => GeminiMethod::CountTokens,
+        "embedContent" => GeminiMethod::EmbedContent,
+        "batchEmbedContents" => GeminiMethod::BatchEmbedContents,
+        _ => return Err(GatewayError::NotFound(format!("unknown method :{verb}"))),
+    };
+    if model.is_empty() || model.contains('/') {
+        return Err(GatewayError::NotFound(format!("invalid model name {model:?}")));
+    }
+    if method != "POST" {
+        return Err(not_allowed());
+    }
+    Ok(Some(route(Some(model.to_owned()), m)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(method: &str, path: &str) -> Result<Route, GatewayError> {
+        route(method, path, &[], "")
+    }
+
+    fn gemini(model: Option<&str>, method: GeminiMethod) -> Route {
+        Route::Gemini { version: "v1beta".into(), model: model.map(str::to_owned), method }
+    }
+
+    #[test]
+    fn native_gemini_routes() {
+        assert_eq!(r("GET", "/v1beta/models").unwrap(), gemini(None, GeminiMethod::ListModels));
+        assert_eq!(r("GET", "/v1beta/models/gemini-2.5-flash").unwrap(), gemini(Some("gemini-2.5-flash"), GeminiMethod::GetModel));
+        assert_eq!(r("POST", "/v1beta/models/gemini-2.5-flash:generateContent").unwrap(), gemini(Some("gemini-2.5-flash"), GeminiMethod::GenerateContent));
+        assert_eq!(r("POST", "/v1beta/models/m%3AstreamGenerateContent").unwrap(), gemini(Some("m"), GeminiMethod::StreamGenerateContent));
+        for (verb, m) in [("countTokens", GeminiMethod::CountTokens), ("embedContent", GeminiMethod::EmbedContent), ("batchEmbedContents", GeminiMethod::BatchEmbedContents)] {
+            assert_eq!(r("POST", &format!("/v1beta/models/x:{verb}")).unwrap(), gemini(Some("x"), m));
+        }
+        assert_eq!(
+            r("POST", "/v1/models/gemini-2.5-pro:generateContent").unwrap(),
+            Route::Gemini { version: "v1".into(), model: Some("gemini-2.5-pro".into()), method: GeminiMethod::GenerateContent }
+        );
+    }
+
+    #[test]
+    fn wrong_method_and_unknown_verbs_are_errors() {
+        assert!(matches!(r("GET", "/v1beta/models/x:generateContent"), Err(GatewayError::MethodNotAllowed { .. })));
+        assert!(matches!(r("POST", "/v1beta/models"), Err(GatewayError::MethodNotAllowed { .. })));
+        assert!(matches!(r("POST", "/v1beta/models/x:explode"), Err(GatewayError::NotFound(_))));
+        assert!(matches!(r("GET", "/nope"), Err(GatewayError::NotFound(_))));
+        assert!(matches!(r("DELETE", "/v1/chat/completions"), Err(GatewayError::MethodNotAllowed { .. })));
+    }
+
+    #[test]
+    fn v1_models_depends_on_who_asks() {
+        assert_eq!(r("GET", "/v1/models").unwrap(), Route::OpenAiModels);
+        let anthropic = vec![("anthropic-version".to_string(), "2023-06-01".to_string())];
+        assert_eq!(route("GET", "/v1/models", &anthropic, "").unwrap(), Route::AnthropicModels);
+        let google = vec![("x-goog-api-key".to_string(), "k".to_string())];
+        assert_eq!(
+            route("GET", "/v1/models", &google, "").unwrap(),
+            Route::Gemini { version: "v1".into(), model: None, method: GeminiMethod::ListModels }
+        );
+        assert_eq!(r("GET", "/v1/models/gpt-4o").unwrap(), Route::OpenAiModel("gpt-4o".into()));
+    }
+
+    #[test]
+    fn client_protocol_routes() {
+        assert_eq!(r("POST", "/v1/chat/completions").unwrap(), Route::OpenAiChat);
+        assert_eq!(r("POST", "/chat/completions").unwrap(), Route::OpenAiChat);
+        assert_eq!(r("POST", "/v1beta/openai/chat/completions").unwrap(), Route::OpenAiChat);
+        assert_eq!(r("POST", "/v1/embeddings").unwrap(), Route::OpenAiEmbeddings);
+        assert_eq!(r("POST", "/v1/messages").unwrap(), Route::AnthropicMessages);
+        assert_eq!(r("POST", "/v1/messages/count_tokens").unwrap(), Route::AnthropicCountTokens);
+        assert_eq!(r("GET", "/health").unwrap(), Route::Health);
+        assert_eq!(r("OPTIONS", "/v1/chat/completions").unwrap(), Route::Preflight);
+        assert_eq!(r("DELETE", "/admin/api/keys/3").unwrap(), Route::AdminApi { rest: "keys/3".into() });
+    }
+
+    #[test]
+    fn protocol_detection() {
+        assert_eq!(protocol_of("/v1beta/models", &[], ""), Protocol::Gemini);
+        assert_eq!(protocol_of("/v1/messages", &[], ""), Protocol::Anthropic);
+        assert_eq!(protocol_of("/v1/chat/completions", &[], ""), Protocol::OpenAi);
+        assert_eq!(protocol_of("/v1beta/openai/chat/completions", &[], ""), Protocol::OpenAi);
+        assert_eq!(protocol_of("/admin/api/keys", &[], ""), Protocol::Admin);
+        assert_eq!(protocol_of("/v1/models", &[], "key=x"), Protocol::Gemini);
+    }
+}

@@ -1,0 +1,276 @@
+//! Upstream (Gemini) keys: the pool's rows, their per-model cooldowns and breaker state.
+
+use super::{col_i64, col_opt_i64, col_opt_string, col_string, Database, SqlValue, StoreError};
+use crate::pool::{BreakerState, CooldownScope, KeyCandidate, KeyEffect};
+
+/// A key as the admin API shows it; the secret itself is never part of this.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KeyInfo {
+    pub id: i64,
+    /// A short prefix and suffix of the secret, e.g. `AIza…x9Qk`.
+    pub redacted: String,
+    pub label: Option<String>,
+    pub project: Option<String>,
+    pub weight: i64,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<i64>,
+    pub created_at: i64,
+    pub consecutive_failures: i64,
+    pub breaker_open_until: Option<i64>,
+    pub validated_at: Option<i64>,
+    pub validation: Option<String>,
+    pub cooldowns: Vec<CooldownInfo>,
+}
+
+/// One model's cooldown on a key.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CooldownInfo {
+    pub model: String,
+    pub until: i64,
+    pub reason: String,
+    pub strikes: i64,
+}
+
+/// A key chosen for an attempt: the candidate facts plus the secret to send upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolKey {
+    pub candidate: KeyCandidate,
+    pub secret: String,
+    /// Consecutive 429s on this (key, model), for cooldown escalation.
+    pub strikes: u32,
+}
+
+/// Adds a key unless the same secret is already present. Returns the new id, or `None` for
+/// a duplicate.
+pub fn add(
+    db: &dyn Database,
+    secret: &str,
+    label: Option<&str>,
+    project: Option<&str>,
+    weight: Option<i64>,
+    now_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let rows = db.execute(
+        "INSERT INTO upstream_keys (secret, label, project, weight, created_at) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (secret) DO NOTHING RETURNING id",
+        &[secret.into(), label.into(), project.into(), SqlValue::Integer(weight.unwrap_or(1).max(0)), now_ms.into()],
+    )?;
+    rows.first().map(|r| col_i64(r, 0)).transpose()
+}
+
+/// Every key with its cooldowns, for the admin API.
+pub fn list(db: &dyn Database, now_ms: i64) -> Result<Vec<KeyInfo>, StoreError> {
+    let rows = db.execute(
+        "SELECT id, secret, label, project, weight, enabled, disabled_reason, disabled_at, created_at, \
+         consecutive_failures, breaker_open_until, validated_at, validation FROM upstream_keys ORDER BY id",
+        &[],
+    )?;
+    let cooldowns = db.execute(
+        "SELECT key_id, model, until, reason, strikes FROM cooldowns WHERE until > ? ORDER BY key_id, model",
+        &[now_ms.into()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let id = col_i64(r, 0)?;
+            Ok(KeyInfo {
+                id,
+                redacted: crate::auth::redact(&col_string(r, 1)?),
+                label: col_opt_string(r, 2),
+                project: col_opt_string(r, 3),
+                weight: col_opt_i64(r, 4).unwrap_or(1),
+                enabled: col_opt_i64(r, 5) == Some(1),
+                disabled_reason: col_opt_string(r, 6),
+                disabled_at: col_opt_i64(r, 7),
+                created_at: col_opt_i64(r, 8).unwrap_or(0),
+                consecutive_failures: col_opt_i64(r, 9).unwrap_or(0),
+                breaker_open_until: col_opt_i64(r, 10),
+                validated_at: col_opt_i64(r, 11),
+                validation: col_opt_string(r, 12),
+                cooldowns: cooldowns
+                    .iter()
+                    .filter(|c| col_opt_i64(c, 0) == Some(id))
+                    .map(|c| {
+                        Ok(CooldownInfo {
+                            model: col_string(c, 1)?,
+                            until: col_i64(c, 2)?,
+                            reason: col_string(c, 3)?,
+                            strikes: col_opt_i64(c, 4).unwrap_or(1),
+                        })
+                    })
+                    .collect::<Result<_, StoreError>>()?,
+            })
+        })
+        .collect()
+}
+
+/// The secret of one key (for validation calls). Never leaves the guest except upstream.
+pub fn secret(db: &dyn Database, id: i64) -> Result<Option<String>, StoreError> {
+    let rows = db.execute("SELECT secret FROM upstream_keys WHERE id = ?", &[id.into()])?;
+    rows.first().map(|r| col_string(r, 0)).transpose()
+}
+
+/// Enables or disables a key. Enabling clears the reason and the breaker. Returns false if
+/// no such key.
+pub fn set_enabled(db: &dyn Database, id: i64, enabled: bool, reason: Option<&str>, now_ms: i64) -> Result<bool, StoreError> {
+    let rows = if enabled {
+        db.execute(
+            "UPDATE upstream_keys SET enabled = 1, disabled_reason = NULL, disabled_at = NULL, \
+             consecutive_failures = 0, breaker_open_until = NULL WHERE id = ? RETURNING id",
+            &[id.into()],
+        )?
+    } else {
+        db.execute(
+            "UPDATE upstream_keys SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE id = ? RETURNING id",
+            &[reason.unwrap_or("disabled by admin").into(), now_ms.into(), id.into()],
+        )?
+    };
+    Ok(!rows.is_empty())
+}
+
+/// Updates label, project and weight (each only when given). Returns false if no such key.
+pub fn update(db: &dyn Database, id: i64, label: Option<&str>, project: Option<&str>, weight: Option<i64>) -> Result<bool, StoreError> {
+    let rows = db.execute(
+        "UPDATE upstream_keys SET label = COALESCE(?, label), project = COALESCE(?, project), \
+         weight = COALESCE(?, weight) WHERE id = ? RETURNING id",
+        &[label.into(), project.into(), weight.map(|w| w.max(0)).into(), id.into()],
+    )?;
+    Ok(!rows.is_empty())
+}
+
+/// Deletes a key and its cooldowns. Returns false if no such key.
+pub fn delete(db: &dyn Database, id: i64) -> Result<bool, StoreError> {
+    db.execute("DELETE FROM cooldowns WHERE key_id = ?", &[id.into()])?;
+    let rows = db.execute("DELETE FROM upstream_keys WHERE id = ? RETURNING id", &[id.into()])?;
+    Ok(!rows.is_empty())
+}
+
+/// Clears every cooldown of a key (admin "reset").
+pub fn clear_cooldowns(db: &dyn Database, id: i64) -> Result<(), StoreError> {
+    db.execute("DELETE FROM cooldowns WHERE key_id = ?", &[id.into()])?;
+    Ok(())
+}
+
+/// Records the result of a validation check.
+pub fn record_validation(db: &dyn Database, id: i64, result: &str, now_ms: i64) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE upstream_keys SET validated_at = ?, validation = ? WHERE id = ?",
+        &[now_ms.into(), result.into(), id.into()],
+    )?;
+    Ok(())
+}
+
+/// Enabled keys with their state for `model` today: one query on the hot path.
+pub fn candidates(db: &dyn Database, model: &str, day: &str) -> Result<Vec<PoolKey>, StoreError> {
+    let rows = db.execute(
+        "SELECT k.id, k.secret, k.weight, k.project, k.consecutive_failures, k.breaker_open_until, \
+                c.until, c.strikes, u.requests, u.errors, u.latency_ms_total \
+         FROM upstream_keys k \
+         LEFT JOIN cooldowns c ON c.key_id = k.id AND c.model = ?1 \
+         LEFT JOIN key_usage u ON u.key_id = k.id AND u.model = ?1 AND u.day = ?2 \
+         WHERE k.enabled = 1 ORDER BY k.id",
+        &[model.into(), day.into()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            let requests = col_opt_i64(r, 8).unwrap_or(0).max(0) as u64;
+            let errors = col_opt_i64(r, 9).unwrap_or(0).max(0) as u64;
+            let latency_total = col_opt_i64(r, 10).unwrap_or(0).max(0) as f64;
+            Ok(PoolKey {
+                secret: col_string(r, 1)?,
+                strikes: col_opt_i64(r, 7).unwrap_or(0).max(0) as u32,
+                candidate: KeyCandidate {
+                    id: col_i64(r, 0)?,
+                    enabled: true,
+                    weight: col_opt_i64(r, 2).unwrap_or(1).max(0) as u32,
+                    project: col_opt_string(r, 3),
+                    cooldown_until_ms: col_opt_i64(r, 6),
+                    breaker: BreakerState {
+                        consecutive_failures: col_opt_i64(r, 4).unwrap_or(0).max(0) as u32,
+                        open_until_ms: col_opt_i64(r, 5),
+                    },
+                    requests_today: requests,
+                    recent_success_rate: if requests == 0 { 1.0 } else { 1.0 - errors as f64 / requests as f64 },
+                    recent_latency_ms: if requests == 0 { 0.0 } else { latency_total / requests as f64 },
+                    recent_samples: requests.min(u32::MAX as u64) as u32,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Counts enabled keys (to tell "no keys at all" from "all cooling down").
+pub fn count_enabled(db: &dyn Database) -> Result<i64, StoreError> {
+    let rows = db.execute("SELECT COUNT(*) FROM upstream_keys WHERE enabled = 1", &[])?;
+    rows.first().map(|r| col_i64(r, 0)).unwrap_or(Ok(0))
+}
+
+/// The next round-robin ticket: one atomic increment shared by all concurrent requests.
+pub fn next_round_robin_ticket(db: &dyn Database) -> Result<u64, StoreError> {
+    let rows = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'round_robin' RETURNING value", &[])?;
+    Ok(rows.first().and_then(|r| col_opt_i64(r, 0)).unwrap_or(0).max(0) as u64)
+}
+
+/// Applies what an upstream answer means for a key (cooldown, disable, breaker).
+pub fn apply_effect(
+    db: &dyn Database,
+    key: &PoolKey,
+    model: &str,
+    effect: &KeyEffect,
+    settings: &crate::pool::PoolSettings,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    match effect {
+        KeyEffect::Cooldown { until_ms, reason, scope, strikes } => {
+            let sql = "INSERT INTO cooldowns (key_id, model, until, reason, strikes) VALUES (?, ?, ?, ?, ?) \
+                       ON CONFLICT (key_id, model) DO UPDATE SET until = MAX(until, excluded.until), \
+                       reason = excluded.reason, strikes = excluded.strikes";
+            let params = |id: i64| -> Vec<SqlValue> {
+                vec![id.into(), model.into(), (*until_ms).into(), reason.as_str().into(), (*strikes).into()]
+            };
+            match (scope, &key.candidate.project) {
+                (CooldownScope::Project, Some(project)) => {
+                    // Daily quotas belong to the Google Cloud project: every key of it is spent.
+                    let members = db.execute("SELECT id FROM upstream_keys WHERE project = ?", &[project.as_str().into()])?;
+                    for member in members {
+                        db.execute(sql, &params(col_i64(&member, 0)?))?;
+                    }
+                }
+                _ => {
+                    db.execute(sql, &params(key.candidate.id))?;
+                }
+            }
+        }
+        KeyEffect::Disable { reason } => {
+            db.execute(
+                "UPDATE upstream_keys SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE id = ?",
+                &[reason.as_str().into(), now_ms.into(), key.candidate.id.into()],
+            )?;
+        }
+        KeyEffect::BreakerFailure { .. } => {
+            // The policy decides from the state we read whether this failure opens the
+            // breaker; the count itself is incremented in SQL so concurrent failures add up.
+            let next = crate::pool::breaker::on_failure(&key.candidate.breaker, now_ms, settings);
+            db.execute(
+                "UPDATE upstream_keys SET consecutive_failures = consecutive_failures + 1, \
+                 breaker_open_until = COALESCE(?, breaker_open_until) WHERE id = ?",
+                &[next.open_until_ms.into(), key.candidate.id.into()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// After a success: forget the key's failures for this model, only if there were any.
+pub fn record_success(db: &dyn Database, key: &PoolKey, model: &str) -> Result<(), StoreError> {
+    if key.strikes > 0 || key.candidate.cooldown_until_ms.is_some() {
+        db.execute("DELETE FROM cooldowns WHERE key_id = ? AND model = ?", &[key.candidate.id.into(), model.into()])?;
+    }
+    if key.candidate.breaker.consecutive_failures > 0 || key.candidate.breaker.open_until_ms.is_some() {
+        db.execute(
+            "UPDATE upstream_keys SET consecutive_failures = 0, breaker_open_until = NULL WHERE id = ?",
+            &[key.candidate.id.into()],
+        )?;
+    }
+    Ok(())
+}

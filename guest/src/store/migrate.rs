@@ -1,0 +1,87 @@
+//! Applies `migrations/*.sql`, embedded at build time, on first use.
+//!
+//! Spin's sqlite interface runs one statement per call, so each file is split into
+//! statements here. Migration files must therefore keep `;` out of string literals and
+//! comments. Every statement is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`), and the
+//! version row is written with `INSERT OR IGNORE`, so two instances migrating at once is safe.
+//! The bundled host applies the same files at start with the same bookkeeping.
+
+use super::{Database, SqlValue, StoreError};
+
+/// (version, name, SQL) for every migration, in order.
+pub const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "0001_init", include_str!("../../../migrations/0001_init.sql"))];
+
+/// The schema version this build expects.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// Splits a migration file into statements, dropping `--` comments.
+pub fn statements(sql: &str) -> Vec<String> {
+    let without_comments: String = sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The version the database is at; 0 when it has no schema yet.
+pub fn current_version(db: &dyn Database) -> i64 {
+    match db.execute("SELECT MAX(version) FROM schema_migrations", &[]) {
+        Ok(rows) => rows.first().and_then(|r| super::col_opt_i64(r, 0)).unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// Brings the schema up to [`latest_version`]; a no-op (one cheap query) when it is.
+pub fn ensure_schema(db: &dyn Database) -> Result<(), StoreError> {
+    let current = current_version(db);
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        for statement in statements(sql) {
+            db.execute(&statement, &[])?;
+        }
+        db.execute(
+            "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now') * 1000)",
+            &[SqlValue::Integer(*version), SqlValue::from(*name)],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::MemoryDb;
+
+    #[test]
+    fn fresh_database_gets_the_latest_schema() {
+        let db = MemoryDb::new();
+        assert_eq!(current_version(&db), latest_version());
+        let rows = db.execute("SELECT value FROM counters WHERE name = 'round_robin'", &[]).unwrap();
+        assert_eq!(rows[0][0], SqlValue::Integer(0));
+    }
+
+    #[test]
+    fn applying_twice_is_harmless() {
+        let db = MemoryDb::new();
+        db.execute("INSERT INTO settings (name, value) VALUES ('x', '1')", &[]).unwrap();
+        db.execute("DELETE FROM schema_migrations", &[]).unwrap();
+        ensure_schema(&db).unwrap();
+        assert_eq!(current_version(&db), latest_version());
+        let rows = db.execute("SELECT value FROM settings WHERE name = 'x'", &[]).unwrap();
+        assert_eq!(rows.len(), 1, "re-running a migration must not drop data");
+    }
+
+    #[test]
+    fn statements_split_on_semicolons_and_drop_comments() {
+        let s = statements("-- a; comment\nCREATE TABLE a (x); -- trailing\n\nINSERT INTO a VALUES (1);\n");
+        assert_eq!(s, vec!["CREATE TABLE a (x)".to_string(), "INSERT INTO a VALUES (1)".to_string()]);
+    }
+}

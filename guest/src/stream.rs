@@ -1,0 +1,175 @@
+//! Streamed replies: what happens to each upstream chunk on its way to the client.
+//!
+//! A [`Transducer`] is fed upstream bytes as they arrive and returns the bytes to write at
+//! once, so the client sees each event before the upstream has finished. It also remembers the
+//! last `usageMetadata` (cumulative in Gemini streams) and any mid-stream error, which the
+//! component records when the stream ends. Native Gemini streams pass through byte for byte;
+//! translated streams are re-framed by the protocol's stream translator.
+
+use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::sse::{JsonArrayReader, SseReader};
+use serde::Deserialize;
+
+/// Just the fields of a chunk the gateway itself needs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChunkProbe {
+    usage_metadata: Option<UsageMetadata>,
+    error: Option<Status>,
+}
+
+enum Kind {
+    /// `?alt=sse`: forwarded as is.
+    GeminiSse(SseReader),
+    /// A streamed JSON array: forwarded as is.
+    GeminiArray(JsonArrayReader),
+}
+
+/// Turns an upstream stream into the client's stream, chunk by chunk.
+pub struct Transducer {
+    kind: Kind,
+    usage: Option<UsageMetadata>,
+    error: Option<String>,
+}
+
+impl Transducer {
+    /// Native Gemini: bytes pass through untouched; chunks are only inspected.
+    pub fn gemini_passthrough(sse: bool) -> Self {
+        let kind = if sse { Kind::GeminiSse(SseReader::new()) } else { Kind::GeminiArray(JsonArrayReader::new()) };
+        Transducer { kind, usage: None, error: None }
+    }
+
+    /// Response headers for the client.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let content_type = match self.kind {
+            Kind::GeminiSse(_) => "text/event-stream",
+            Kind::GeminiArray(_) => "application/json",
+        };
+        vec![
+            ("content-type".into(), content_type.into()),
+            ("cache-control".into(), "no-cache".into()),
+            ("x-accel-buffering".into(), "no".into()),
+        ]
+    }
+
+    /// Feeds upstream bytes; returns what to write to the client now.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        match &mut self.kind {
+            Kind::GeminiSse(reader) => {
+                for event in reader.push(bytes) {
+                    observe(&event.data, &mut self.usage, &mut self.error);
+                }
+                bytes.to_vec()
+            }
+            Kind::GeminiArray(reader) => {
+                for element in reader.push(bytes) {
+                    observe(&element, &mut self.usage, &mut self.error);
+                }
+                bytes.to_vec()
+            }
+        }
+    }
+
+    /// The upstream ended normally; returns any final bytes.
+    pub fn finish(&mut self) -> Vec<u8> {
+        match &mut self.kind {
+            Kind::GeminiSse(reader) => {
+                if let Some(event) = reader.finish() {
+                    observe(&event.data, &mut self.usage, &mut self.error);
+                }
+                Vec::new()
+            }
+            Kind::GeminiArray(reader) => {
+                if let Some(element) = reader.finish() {
+                    observe(&element, &mut self.usage, &mut self.error);
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// The upstream connection broke mid-stream: tell the client in its protocol rather
+    /// than ending as if the answer were complete.
+    pub fn on_transport_error(&mut self, message: &str) -> Vec<u8> {
+        let status = Status { code: 502, message: format!("upstream stream interrupted: {message}"), status: "UNAVAILABLE".into(), details: vec![] };
+        self.error = Some(status.message.clone());
+        let error = serde_json::json!({ "error": status });
+        match &self.kind {
+            Kind::GeminiSse(_) => format!("data: {error}\r\n\r\n").into_bytes(),
+            Kind::GeminiArray(_) => format!(",\r\n{error}]").into_bytes(),
+        }
+    }
+
+    /// The last cumulative usage seen.
+    pub fn usage(&self) -> Option<UsageMetadata> {
+        self.usage
+    }
+
+    /// The mid-stream error, if the stream carried one.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+}
+
+fn observe(json: &str, usage: &mut Option<UsageMetadata>, error: &mut Option<String>) {
+    if let Ok(probe) = serde_json::from_str::<ChunkProbe>(json) {
+        if probe.usage_metadata.is_some() {
+            *usage = probe.usage_metadata;
+        }
+        if let Some(status) = probe.error {
+            *error = Some(status.message);
+        }
+    }
+}
+
+/// Parses one upstream chunk for the translators.
+pub fn parse_chunk(json: &str) -> Result<GenerateContentResponse, Status> {
+    if let Ok(probe) = serde_json::from_str::<ChunkProbe>(json) {
+        if let Some(status) = probe.error {
+            return Err(status);
+        }
+    }
+    serde_json::from_str(json).map_err(|e| Status { code: 502, message: format!("unreadable upstream chunk: {e}"), status: "UNAVAILABLE".into(), details: vec![] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SSE: &str = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Hel\"}],\"role\": \"model\"}}],\"usageMetadata\": {\"promptTokenCount\": 5,\"totalTokenCount\": 5}}\r\n\r\n\
+data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}],\"role\": \"model\"},\"finishReason\": \"STOP\"}],\"usageMetadata\": {\"promptTokenCount\": 5,\"candidatesTokenCount\": 3,\"thoughtsTokenCount\": 2,\"totalTokenCount\": 10}}\r\n\r\n";
+
+    #[test]
+    fn sse_passes_through_byte_for_byte_and_keeps_last_usage() {
+        let mut t = Transducer::gemini_passthrough(true);
+        let mut out = Vec::new();
+        for chunk in SSE.as_bytes().chunks(7) {
+            out.extend(t.push(chunk));
+        }
+        out.extend(t.finish());
+        assert_eq!(out, SSE.as_bytes());
+        let usage = t.usage().unwrap();
+        assert_eq!((usage.prompt_token_count, usage.candidates_token_count, usage.thoughts_token_count), (5, 3, 2));
+        assert!(t.error().is_none());
+    }
+
+    #[test]
+    fn mid_stream_error_chunk_is_noticed() {
+        let mut t = Transducer::gemini_passthrough(true);
+        t.push(b"data: {\"error\": {\"code\": 503, \"message\": \"overloaded\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n");
+        assert_eq!(t.error(), Some("overloaded"));
+    }
+
+    #[test]
+    fn json_array_stream_usage_is_read() {
+        let mut t = Transducer::gemini_passthrough(false);
+        let body = "[{\"usageMetadata\": {\"promptTokenCount\": 1}}\n,\r\n{\"usageMetadata\": {\"promptTokenCount\": 1, \"candidatesTokenCount\": 4}}]";
+        let mut out = Vec::new();
+        for chunk in body.as_bytes().chunks(5) {
+            out.extend(t.push(chunk));
+        }
+        out.extend(t.finish());
+        assert_eq!(out, body.as_bytes());
+        assert_eq!(t.usage().unwrap().candidates_token_count, 4);
+    }
+}

@@ -1,0 +1,145 @@
+//! Host-level figures for `GET /metrics`, in the Prometheus text exposition format (0.0.4).
+//!
+//! Only what the host sees: requests handed to the guest, instances alive, response classes,
+//! instantiation and time-to-response-head. Gateway figures (keys, quotas) belong to the guest.
+//! Plain atomics: a handful of relaxed increments per request, no registry dependency.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counters shared by every connection.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests_total: AtomicU64,
+    in_flight: AtomicI64,
+    /// Responses by status class: index 0 is 1xx, ..., 4 is 5xx.
+    responses: [AtomicU64; 5],
+    instantiate_nanos: AtomicU64,
+    instantiate_count: AtomicU64,
+    request_nanos: AtomicU64,
+    request_count: AtomicU64,
+}
+
+/// Counts one request as in flight until dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<Metrics>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
+}
+
+impl Metrics {
+    /// Counts a request handed to the guest; it stays in flight while the guard lives (the guest
+    /// instance's lifetime, which for a streamed response is until the last byte is written).
+    pub fn request_started(self: &Arc<Self>) -> InFlight {
+        self.requests_total.fetch_add(1, Relaxed);
+        self.in_flight.fetch_add(1, Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    /// Records how long `instantiate_pre -> instance` took.
+    pub fn record_instantiate(&self, took: Duration) {
+        self.instantiate_nanos.fetch_add(nanos(took), Relaxed);
+        self.instantiate_count.fetch_add(1, Relaxed);
+    }
+
+    /// Records a response head: its status and the time from request to head.
+    pub fn record_response(&self, status: u16, took: Duration) {
+        if let Some(class) = usize::from(status / 100).checked_sub(1).filter(|c| *c < 5) {
+            self.responses[class].fetch_add(1, Relaxed);
+        }
+        self.request_nanos.fetch_add(nanos(took), Relaxed);
+        self.request_count.fetch_add(1, Relaxed);
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(1024);
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, String)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (suffix_and_labels, value) in samples {
+                let _ = writeln!(out, "{name}{suffix_and_labels} {value}");
+            }
+        };
+        metric(
+            "gempool_requests_total",
+            "counter",
+            "Requests handed to the gateway component.",
+            &[("", self.requests_total.load(Relaxed).to_string())],
+        );
+        metric(
+            "gempool_requests_in_flight",
+            "gauge",
+            "Gateway component instances currently handling a request.",
+            &[("", self.in_flight.load(Relaxed).to_string())],
+        );
+        let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+        let labels: Vec<String> = classes.iter().map(|c| format!("{{status=\"{c}\"}}")).collect();
+        let samples: Vec<(&str, String)> = labels
+            .iter()
+            .zip(&self.responses)
+            .map(|(l, n)| (l.as_str(), n.load(Relaxed).to_string()))
+            .collect();
+        metric(
+            "gempool_responses_total",
+            "counter",
+            "Responses from the gateway component by status class.",
+            &samples,
+        );
+        metric(
+            "gempool_instantiate_seconds",
+            "summary",
+            "Time to instantiate the gateway component for a request.",
+            &[
+                ("_sum", seconds(self.instantiate_nanos.load(Relaxed))),
+                ("_count", self.instantiate_count.load(Relaxed).to_string()),
+            ],
+        );
+        metric(
+            "gempool_request_seconds",
+            "summary",
+            "Time from receiving a request to sending the response head.",
+            &[
+                ("_sum", seconds(self.request_nanos.load(Relaxed))),
+                ("_count", self.request_count.load(Relaxed).to_string()),
+            ],
+        );
+        out
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn seconds(nanos: u64) -> String {
+    format!("{:.9}", nanos as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_series() {
+        let m = Arc::new(Metrics::default());
+        let guard = m.request_started();
+        m.record_instantiate(Duration::from_millis(2));
+        m.record_response(200, Duration::from_millis(5));
+        m.record_response(503, Duration::from_millis(5));
+        let text = m.render();
+        assert!(text.contains("gempool_requests_total 1\n"));
+        assert!(text.contains("gempool_requests_in_flight 1\n"));
+        assert!(text.contains("gempool_responses_total{status=\"2xx\"} 1\n"));
+        assert!(text.contains("gempool_responses_total{status=\"5xx\"} 1\n"));
+        assert!(text.contains("gempool_instantiate_seconds_sum 0.002000000\n"));
+        assert!(text.contains("gempool_instantiate_seconds_count 1\n"));
+        assert!(text.contains("gempool_request_seconds_count 2\n"));
+        drop(guard);
+        assert!(m.render().contains("gempool_requests_in_flight 0\n"));
+    }
+}

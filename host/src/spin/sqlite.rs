@@ -1,0 +1,313 @@
+//! `fermyon:spin/sqlite@2.0.0` over one SQLite file (rusqlite, bundled SQLite, WAL mode).
+//!
+//! Owns the process-wide [`SqliteBackend`] (one connection, opened at startup, shared by every
+//! request) and the guest-facing `connection` resource. A guest `connection` is only a handle:
+//! all of them reach the same database, so opening one is cheap and holds no SQLite state.
+//! Every statement runs on tokio's blocking pool so SQLite never stalls the async runtime.
+//!
+//! Semantics follow Spin's own in-process backend (`spin:crates/sqlite-inproc`), so the guest
+//! behaves the same under `spin up`: only the database `default` exists, one statement per
+//! `execute`, rows come back for any statement that produces them (`SELECT`, `... RETURNING`,
+//! `PRAGMA`), and SQLite errors reach the guest as `error::io(message)`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use wasmtime::component::Resource;
+
+use crate::bindings::fermyon::spin::sqlite::{self as wit, Error, QueryResult, RowResult, Value};
+use crate::state::Host;
+
+/// The only database name the guest may open (Spin's name for an app's default database).
+pub const DEFAULT_DATABASE: &str = "default";
+
+/// How many `connection` resources one request may hold at once. The guest needs one; the bound
+/// stops a buggy guest from growing the store's resource table without limit.
+pub const MAX_CONNECTIONS_PER_REQUEST: usize = 16;
+
+/// How long a statement waits for another process's write lock (e.g. `sqlite3` on the same file)
+/// before failing with `SQLITE_BUSY`. Within this process the mutex already serialises access.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection; the guest's hot path uses a handful.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
+
+/// The guest-visible `connection` resource. It carries no state: see the module docs.
+#[derive(Debug)]
+pub struct Connection {
+    _private: (),
+}
+
+/// The one SQLite connection behind every guest `connection`.
+#[derive(Clone)]
+pub struct SqliteBackend {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteBackend").finish_non_exhaustive()
+    }
+}
+
+impl SqliteBackend {
+    /// Opens (creating if needed) the database file at `path` and configures it for a server:
+    /// WAL (readers never block the writer), `synchronous=NORMAL` (durable across process
+    /// crashes, which is what WAL needs), a busy timeout. Foreign-key enforcement stays at
+    /// SQLite's default (off), as under Spin, so the guest behaves the same on both hosts.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        Self::configure(rusqlite::Connection::open(path)?, true)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn open_in_memory() -> rusqlite::Result<Self> {
+        Self::configure(rusqlite::Connection::open_in_memory()?, false)
+    }
+
+    fn configure(conn: rusqlite::Connection, wal: bool) -> rusqlite::Result<Self> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        if wal {
+            // `journal_mode` answers with the resulting mode; a file on a filesystem without
+            // shared memory support stays in its old mode, which still works, only slower.
+            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                tracing::warn!(%mode, "SQLite could not switch to WAL mode");
+            }
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the current thread. For startup work (migrations,
+    /// bootstrap) before serving; request handling goes through [`SqliteBackend::execute`].
+    pub fn with_connection<R>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> R) -> R {
+        f(&mut lock(&self.conn))
+    }
+
+    /// Runs one statement with positional parameters on the blocking pool and returns its rows
+    /// (none for statements that produce no columns).
+    pub async fn execute(&self, statement: String, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || run_statement(&lock(&conn), &statement, parameters))
+            .await
+            .unwrap_or_else(|e| Err(Error::Io(format!("sqlite task failed: {e}"))))
+    }
+}
+
+/// A panic while holding the lock cannot leave SQLite half-way through a statement (rusqlite
+/// resets statements on drop), so a poisoned mutex is still safe to use.
+fn lock(conn: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connection> {
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn run_statement(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<Value>,
+) -> Result<QueryResult, Error> {
+    let mut stmt = conn.prepare_cached(statement).map_err(io)?;
+    let params = rusqlite::params_from_iter(parameters.into_iter().map(to_sql));
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    if columns.is_empty() {
+        // No result columns: `execute` steps the statement to completion.
+        stmt.execute(params).map_err(io)?;
+        return Ok(QueryResult {
+            columns,
+            rows: Vec::new(),
+        });
+    }
+    // Rows are collected even for writes (`... RETURNING`): stepping to the end is what runs the
+    // statement completely.
+    let mut rows = stmt.query(params).map_err(io)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(io)? {
+        let values = (0..columns.len())
+            .map(|i| row.get_ref(i).map(from_sql))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(io)?;
+        out.push(RowResult { values });
+    }
+    Ok(QueryResult { columns, rows: out })
+}
+
+fn to_sql(value: Value) -> SqlValue {
+    match value {
+        Value::Integer(i) => SqlValue::Integer(i),
+        Value::Real(f) => SqlValue::Real(f),
+        Value::Text(s) => SqlValue::Text(s),
+        Value::Blob(b) => SqlValue::Blob(b),
+        Value::Null => SqlValue::Null,
+    }
+}
+
+fn from_sql(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        // SQLite does not enforce UTF-8 in TEXT; a lossy copy beats failing the whole query.
+        ValueRef::Text(s) => Value::Text(String::from_utf8_lossy(s).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        ValueRef::Null => Value::Null,
+    }
+}
+
+fn io(e: rusqlite::Error) -> Error {
+    Error::Io(e.to_string())
+}
+
+impl wit::Host for Host {}
+
+impl wit::HostConnection for Host {
+    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<Connection>, Error>> {
+        if database != DEFAULT_DATABASE {
+            return Ok(Err(Error::NoSuchDatabase));
+        }
+        if self.sqlite_connections >= MAX_CONNECTIONS_PER_REQUEST {
+            return Ok(Err(Error::Io("too many connections".to_owned())));
+        }
+        let handle = self.table.push(Connection { _private: () })?;
+        self.sqlite_connections += 1;
+        Ok(Ok(handle))
+    }
+
+    async fn execute(
+        &mut self,
+        connection: Resource<Connection>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> wasmtime::Result<Result<QueryResult, Error>> {
+        if self.table.get(&connection).is_err() {
+            return Ok(Err(Error::InvalidConnection));
+        }
+        Ok(self.sqlite.execute(statement, parameters).await)
+    }
+
+    async fn drop(&mut self, connection: Resource<Connection>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        self.sqlite_connections = self.sqlite_connections.saturating_sub(1);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend() -> SqliteBackend {
+        SqliteBackend::open_in_memory().unwrap()
+    }
+
+    async fn exec(db: &SqliteBackend, sql: &str, params: Vec<Value>) -> QueryResult {
+        db.execute(sql.to_owned(), params).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_value_type_round_trips() {
+        let db = backend();
+        exec(&db, "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)", vec![]).await;
+        let inserted = exec(
+            &db,
+            "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+            vec![
+                Value::Integer(-7),
+                Value::Real(1.5),
+                Value::Text("héllo".into()),
+                Value::Blob(vec![0, 255, 1]),
+                Value::Null,
+            ],
+        )
+        .await;
+        assert!(inserted.columns.is_empty() && inserted.rows.is_empty());
+
+        let got = exec(&db, "SELECT i, r, s, b, n FROM t", vec![]).await;
+        assert_eq!(got.columns, ["i", "r", "s", "b", "n"]);
+        assert_eq!(got.rows.len(), 1);
+        let v = &got.rows[0].values;
+        assert!(matches!(v[0], Value::Integer(-7)));
+        assert!(matches!(v[1], Value::Real(r) if r == 1.5));
+        assert!(matches!(&v[2], Value::Text(s) if s == "héllo"));
+        assert!(matches!(&v[3], Value::Blob(b) if b == &[0, 255, 1]));
+        assert!(matches!(v[4], Value::Null));
+    }
+
+    #[tokio::test]
+    async fn writes_with_returning_give_back_their_rows() {
+        let db = backend();
+        exec(&db, "CREATE TABLE c (k TEXT PRIMARY KEY, n INTEGER NOT NULL)", vec![]).await;
+        let upsert = "INSERT INTO c (k, n) VALUES (?, 1) \
+                      ON CONFLICT(k) DO UPDATE SET n = n + 1 RETURNING n";
+        for expected in 1..=3 {
+            let got = exec(&db, upsert, vec![Value::Text("a".into())]).await;
+            assert_eq!(got.columns, ["n"]);
+            assert!(matches!(got.rows[0].values[0], Value::Integer(n) if n == expected));
+        }
+        let updated = exec(&db, "UPDATE c SET n = 0 RETURNING k, n", vec![]).await;
+        assert_eq!(updated.rows.len(), 1);
+        let count = exec(&db, "SELECT n FROM c", vec![]).await;
+        assert!(matches!(count.rows[0].values[0], Value::Integer(0)));
+    }
+
+    #[tokio::test]
+    async fn select_with_no_matches_still_names_its_columns() {
+        let db = backend();
+        exec(&db, "CREATE TABLE e (a, b)", vec![]).await;
+        let got = exec(&db, "SELECT a, b FROM e", vec![]).await;
+        assert_eq!(got.columns, ["a", "b"]);
+        assert!(got.rows.is_empty());
+    }
+
+    #[tokio::test]
+    async fn sql_errors_become_io_errors() {
+        let db = backend();
+        let err = db.execute("SELEC 1".into(), vec![]).await.unwrap_err();
+        assert!(matches!(err, Error::Io(m) if m.contains("syntax error")));
+        let err = db
+            .execute("SELECT ?".into(), vec![Value::Integer(1), Value::Integer(2)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Io(_)));
+    }
+
+    #[tokio::test]
+    async fn only_the_default_database_opens() {
+        use crate::bindings::fermyon::spin::sqlite::HostConnection;
+        let mut host = Host::for_tests(Arc::new(backend()));
+        let err = host.open("other".into()).await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::NoSuchDatabase));
+        let conn = host.open(DEFAULT_DATABASE.into()).await.unwrap().unwrap();
+        let got = host
+            .execute(conn, "SELECT 1 AS one".into(), vec![])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.columns, ["one"]);
+    }
+
+    #[tokio::test]
+    async fn connections_per_request_are_bounded() {
+        use crate::bindings::fermyon::spin::sqlite::HostConnection;
+        let mut host = Host::for_tests(Arc::new(backend()));
+        let mut open = Vec::new();
+        for _ in 0..MAX_CONNECTIONS_PER_REQUEST {
+            open.push(host.open(DEFAULT_DATABASE.into()).await.unwrap().unwrap());
+        }
+        let err = host.open(DEFAULT_DATABASE.into()).await.unwrap().unwrap_err();
+        assert!(matches!(err, Error::Io(m) if m == "too many connections"));
+        host.drop(open.pop().unwrap()).await.unwrap();
+        assert!(host.open(DEFAULT_DATABASE.into()).await.unwrap().is_ok());
+    }
+
+    #[test]
+    fn file_databases_use_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteBackend::open(&dir.path().join("t.db")).unwrap();
+        let mode: String =
+            db.with_connection(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap());
+        assert_eq!(mode, "wal");
+    }
+}
