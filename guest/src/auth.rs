@@ -38,7 +38,11 @@ pub fn presented_credential(headers: &[(String, String)], query: &str) -> Option
         return Some(Presented { secret: v, source: CredentialSource::ApiKey });
     }
     if let Some(v) = header("authorization") {
-        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(&v).trim();
+        let token = match v.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            None if v.eq_ignore_ascii_case("bearer") => "",
+            _ => v.as_str(),
+        };
         if !token.is_empty() {
             return Some(Presented { secret: token.to_owned(), source: CredentialSource::Bearer });
         }

@@ -7,7 +7,6 @@
 
 use crate::error::GatewayError;
 use crate::handler::{self, Config, Env, Reply, RequestHead};
-use crate::protocol::Protocol;
 use crate::store::{Database, Row, SqlValue, StoreError};
 use crate::upstream::{Upstream, UpstreamRequest, UpstreamResponse};
 use futures::{SinkExt, StreamExt};
@@ -164,7 +163,7 @@ async fn read_body(req: IncomingRequest, limit: u64) -> Result<Vec<u8>, GatewayE
     Ok(body)
 }
 
-fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> Option<impl futures::Sink<Vec<u8>, Error = spin_sdk::http::StreamError>> {
+fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> Option<impl futures::Sink<Vec<u8>, Error = wasi::io::streams::StreamError>> {
     let list: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
     let fields = Fields::from_list(&list).ok()?;
     let response = OutgoingResponse::new(fields);

@@ -1,1 +1,11 @@
+//! gempool's test support: a strict mock of the Gemini API ([`mock`]), a harness that runs the
+//! real `gempool` binary against it ([`harness`]), and a small blocking HTTP client with
+//! streaming and SSE helpers for tests ([`http`]).
+//!
+//! The end-to-end tests themselves live in `tests/tests/`; the `gempool-mock` binary
+//! (`src/bin/gempool-mock.rs`) serves the mock on a fixed address for the benchmark and manual use.
+#![deny(missing_docs)]
 
+pub mod harness;
+pub mod http;
+pub mod mock;

@@ -60,7 +60,10 @@ pub fn on_failure(state: &BreakerState, now_ms: i64, s: &PoolSettings) -> Breake
         BreakerPhase::Closed if consecutive_failures >= s.breaker_threshold.max(1) => reopen,
         BreakerPhase::Closed => None,
     };
-    BreakerState { consecutive_failures, open_until_ms }
+    BreakerState {
+        consecutive_failures,
+        open_until_ms,
+    }
 }
 
 /// The state after a success: closed, no failures.
@@ -77,11 +80,18 @@ mod tests {
     use super::*;
 
     fn settings(threshold: u32, open_secs: u64) -> PoolSettings {
-        PoolSettings { breaker_threshold: threshold, breaker_open_secs: open_secs, ..PoolSettings::default() }
+        PoolSettings {
+            breaker_threshold: threshold,
+            breaker_open_secs: open_secs,
+            ..PoolSettings::default()
+        }
     }
 
     fn st(failures: u32, open_until: Option<i64>) -> BreakerState {
-        BreakerState { consecutive_failures: failures, open_until_ms: open_until }
+        BreakerState {
+            consecutive_failures: failures,
+            open_until_ms: open_until,
+        }
     }
 
     #[test]
@@ -105,7 +115,7 @@ mod tests {
             // (before, now, after)
             (st(0, None), 1_000, st(1, None)),
             (st(1, None), 1_000, st(2, None)),
-            (st(2, None), 1_000, st(3, Some(31_000))),     // threshold reached: open
+            (st(2, None), 1_000, st(3, Some(31_000))), // threshold reached: open
             (st(3, Some(31_000)), 2_000, st(4, Some(31_000))), // already open: expiry unchanged
             (st(3, Some(31_000)), 31_000, st(4, Some(61_000))), // failed probe: re-open
             (st(9, Some(31_000)), 50_000, st(10, Some(80_000))),

@@ -13,12 +13,15 @@
 
 use super::breaker::secs_to_ms;
 use super::clock::next_pacific_midnight_ms;
+use super::details::{
+    error_info_reason, message_retry_delay_ms, retry_delay_ms, value_as_string, violations,
+};
 use super::settings::PoolSettings;
 use crate::protocol::gemini::{ErrorBody, Status};
 use serde_json::Value;
 
-/// Longest reason kept (in characters), including the trailing `…` when cut.
-pub const MAX_REASON_CHARS: usize = 300;
+pub use super::details::{clean_reason, quota_kind, redact_keys, QuotaKind, MAX_REASON_CHARS};
+
 /// No cooldown is shorter than this, even when the upstream says `retryDelay: "0s"`: the
 /// same key must not be hammered again within the same second.
 pub const MIN_COOLDOWN_MS: i64 = 1000;
@@ -42,7 +45,12 @@ pub enum KeyEffect {
     /// Skip the (key, model) until `until_ms`; `strikes` is the new count of consecutive
     /// 429s to store. `Project` scope extends the cooldown to every key of the key's project
     /// (just the key when it has none).
-    Cooldown { until_ms: i64, reason: String, scope: CooldownScope, strikes: u32 },
+    Cooldown {
+        until_ms: i64,
+        reason: String,
+        scope: CooldownScope,
+        strikes: u32,
+    },
     /// The key is invalid, expired, suspended or not allowed to call the API: disable it.
     Disable { reason: String },
     /// 5xx, network error or timeout: count a failure on the key's circuit breaker.
@@ -56,19 +64,6 @@ pub enum CooldownScope {
     Key,
     /// Every key of the same Google Cloud project (daily quotas are per project).
     Project,
-}
-
-/// Which quota a 429 hit, from its `QuotaFailure` violations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QuotaKind {
-    /// A daily quota (`…PerDay…`): resets at midnight America/Los_Angeles.
-    PerDay,
-    /// A per-minute request quota (`…PerMinute…`).
-    PerMinute,
-    /// A token quota (`…TokensPerMinute…`, `InputTokensPerModelPerMinute`).
-    Tokens,
-    /// No recognizable violation.
-    Unknown,
 }
 
 /// The facts [`classify`] needs besides the answer itself.
@@ -113,125 +108,80 @@ pub fn classify(status: u16, body: &[u8], ctx: &ClassifyContext) -> Outcome {
     match status {
         429 => Outcome::RetryElsewhere(quota_cooldown(parsed.as_ref(), &message, ctx)),
         401 => disable(&message, error_reason.as_deref()),
-        400 if is_invalid_key(&message, error_reason.as_deref()) => disable(&message, error_reason.as_deref()),
+        400 if is_invalid_key(&message, error_reason.as_deref()) => {
+            disable(&message, error_reason.as_deref())
+        }
         403 if is_foreign_resource(&message, error_reason.as_deref()) => Outcome::ClientFault,
         403 => disable(&message, error_reason.as_deref()),
         400..=499 => Outcome::ClientFault,
-        _ => Outcome::RetryElsewhere(KeyEffect::BreakerFailure { reason: breaker_reason(status, parsed.as_ref(), &message) }),
+        _ => Outcome::RetryElsewhere(KeyEffect::BreakerFailure {
+            reason: breaker_reason(status, parsed.as_ref(), &message),
+        }),
     }
 }
 
 /// A request that got no HTTP answer (connection refused, reset, DNS, timeout): a breaker
 /// failure on the key, and the request moves on.
 pub fn classify_network_error(message: &str) -> Outcome {
-    let message = if message.trim().is_empty() { "no answer" } else { message };
-    Outcome::RetryElsewhere(KeyEffect::BreakerFailure { reason: clean_reason(&format!("network error: {message}")) })
-}
-
-/// The quota a 429's details name. A daily violation wins over a per-minute one.
-pub fn quota_kind(status: &Status) -> QuotaKind {
-    let mut kind = QuotaKind::Unknown;
-    for v in violations(status) {
-        let id = v.get("quotaId").and_then(Value::as_str).unwrap_or("");
-        let metric = v.get("quotaMetric").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
-        let this = if id.contains("PerDay") || metric.contains("per_day") {
-            QuotaKind::PerDay
-        } else if id.contains("Token") || metric.contains("token") {
-            QuotaKind::Tokens
-        } else if id.contains("PerMinute") || metric.contains("per_minute") {
-            QuotaKind::PerMinute
-        } else {
-            QuotaKind::Unknown
-        };
-        kind = match (kind, this) {
-            (QuotaKind::PerDay, _) | (_, QuotaKind::PerDay) => QuotaKind::PerDay,
-            (QuotaKind::Tokens, _) | (_, QuotaKind::Tokens) => QuotaKind::Tokens,
-            (QuotaKind::PerMinute, _) | (_, QuotaKind::PerMinute) => QuotaKind::PerMinute,
-            _ => QuotaKind::Unknown,
-        };
-    }
-    kind
-}
-
-/// `RetryInfo.retryDelay` in milliseconds (rounded up), if the details carry one.
-pub fn retry_delay_ms(status: &Status) -> Option<i64> {
-    status
-        .details
-        .iter()
-        .filter(|d| is_type(d, "google.rpc.RetryInfo"))
-        .find_map(|d| d.get("retryDelay").and_then(duration_ms))
-}
-
-/// The delay in a message such as "… Please retry in 12.3s." or "retry in 1m30s", in
-/// milliseconds (rounded up). Understands Go duration syntax (`h`, `m`, `s`, `ms`, `us`, `ns`).
-pub fn message_retry_delay_ms(message: &str) -> Option<i64> {
-    let lower = message.to_ascii_lowercase();
-    let at = lower.find("retry in ")? + "retry in ".len();
-    parse_go_duration_ms(&message[at..])
-}
-
-/// Replaces every `AIza` followed by 35 or more key characters (`[0-9A-Za-z_-]`) with
-/// `[redacted key]`.
-pub fn redact_keys(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let is_key_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-    let mut out = String::with_capacity(text.len());
-    let (mut i, mut copied) = (0, 0);
-    while let Some(pos) = text[i..].find("AIza") {
-        let start = i + pos;
-        let mut end = start + 4;
-        while end < bytes.len() && is_key_byte(bytes[end]) {
-            end += 1;
-        }
-        if end - start >= 39 {
-            out.push_str(&text[copied..start]);
-            out.push_str("[redacted key]");
-            copied = end;
-        }
-        i = if end > start + 4 { end } else { start + 4 };
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// A reason fit for storage and display: keys redacted, whitespace collapsed, cut to
-/// [`MAX_REASON_CHARS`] characters.
-pub fn clean_reason(text: &str) -> String {
-    let redacted = redact_keys(text);
-    let collapsed = redacted.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() <= MAX_REASON_CHARS {
-        return collapsed;
-    }
-    let mut cut: String = collapsed.chars().take(MAX_REASON_CHARS - 1).collect();
-    cut.truncate(cut.trim_end().len());
-    cut.push('…');
-    cut
+    let message = if message.trim().is_empty() {
+        "no answer"
+    } else {
+        message
+    };
+    Outcome::RetryElsewhere(KeyEffect::BreakerFailure {
+        reason: clean_reason(&format!("network error: {message}")),
+    })
 }
 
 fn quota_cooldown(status: Option<&Status>, message: &str, ctx: &ClassifyContext) -> KeyEffect {
     let s = ctx.settings;
     let strikes = ctx.previous_strikes.saturating_add(1);
-    let upstream_delay = status.and_then(retry_delay_ms).or_else(|| message_retry_delay_ms(message));
+    let upstream_delay = status
+        .and_then(retry_delay_ms)
+        .or_else(|| message_retry_delay_ms(message));
     let kind = status.map_or(QuotaKind::Unknown, quota_kind);
     let zero_limit = status.is_some_and(|st| {
-        violations(st).any(|v| v.get("quotaValue").and_then(value_as_string).is_some_and(|q| q.trim() == "0"))
+        violations(st).any(|v| {
+            v.get("quotaValue")
+                .and_then(value_as_string)
+                .is_some_and(|q| q.trim() == "0")
+        })
     });
     let reason = quota_reason(status, message);
     let now = ctx.now_ms;
     if kind == QuotaKind::PerDay || zero_limit {
         // Daily limits report a small retryDelay ("3s") that would only burn more attempts:
         // the quota is back at the Pacific midnight reset.
-        let until_ms = next_pacific_midnight_ms(now).max(now.saturating_add(upstream_delay.unwrap_or(0)));
-        return KeyEffect::Cooldown { until_ms, reason, scope: CooldownScope::Project, strikes };
+        let until_ms =
+            next_pacific_midnight_ms(now).max(now.saturating_add(upstream_delay.unwrap_or(0)));
+        return KeyEffect::Cooldown {
+            until_ms,
+            reason,
+            scope: CooldownScope::Project,
+            strikes,
+        };
     }
     let has_details = status.is_some_and(|st| !st.details.is_empty());
-    let fallback_secs = if has_details { s.default_retry_secs } else { s.no_details_cooldown_secs };
+    let fallback_secs = if has_details {
+        s.default_retry_secs
+    } else {
+        s.no_details_cooldown_secs
+    };
     let base_ms = upstream_delay.unwrap_or_else(|| secs_to_ms(fallback_secs));
-    let factor = if s.cooldown_escalation.is_finite() { s.cooldown_escalation.max(1.0) } else { 1.0 };
+    let factor = if s.cooldown_escalation.is_finite() {
+        s.cooldown_escalation.max(1.0)
+    } else {
+        1.0
+    };
     let escalated = base_ms as f64 * factor.powi(ctx.previous_strikes.min(64) as i32);
     let capped = escalated.min(secs_to_ms(s.max_cooldown_secs) as f64) as i64;
     let cooldown_ms = capped.max(upstream_delay.unwrap_or(0)).max(MIN_COOLDOWN_MS);
-    KeyEffect::Cooldown { until_ms: now.saturating_add(cooldown_ms), reason, scope: CooldownScope::Key, strikes }
+    KeyEffect::Cooldown {
+        until_ms: now.saturating_add(cooldown_ms),
+        reason,
+        scope: CooldownScope::Key,
+        strikes,
+    }
 }
 
 /// "`quotaId` (limit 10, model gemini-2.5-flash): message", or just the message.
@@ -239,10 +189,20 @@ fn quota_reason(status: Option<&Status>, message: &str) -> String {
     let violation = status.and_then(|st| {
         // Name the violation that decided the cooldown: a daily one first.
         let all: Vec<&Value> = violations(st).collect();
-        let id_of = |v: &&Value| v.get("quotaId").and_then(Value::as_str).unwrap_or("").to_string();
-        all.iter().find(|v| id_of(v).contains("PerDay")).or_else(|| all.first()).copied()
+        let id_of = |v: &&Value| {
+            v.get("quotaId")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        all.iter()
+            .find(|v| id_of(v).contains("PerDay"))
+            .or_else(|| all.first())
+            .copied()
     });
-    let Some(v) = violation else { return clean_reason(message) };
+    let Some(v) = violation else {
+        return clean_reason(message);
+    };
     let id = v.get("quotaId").and_then(Value::as_str).unwrap_or("quota");
     let mut facts = Vec::new();
     if let Some(limit) = v.get("quotaValue").and_then(value_as_string) {
@@ -251,7 +211,11 @@ fn quota_reason(status: Option<&Status>, message: &str) -> String {
     if let Some(model) = v.pointer("/quotaDimensions/model").and_then(Value::as_str) {
         facts.push(format!("model {model}"));
     }
-    let facts = if facts.is_empty() { String::new() } else { format!(" ({})", facts.join(", ")) };
+    let facts = if facts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", facts.join(", "))
+    };
     clean_reason(&format!("{id}{facts}: {message}"))
 }
 
@@ -260,7 +224,9 @@ fn disable(message: &str, error_reason: Option<&str>) -> Outcome {
         Some(r) if !message.contains(r) => format!("{message} ({r})"),
         _ => message.to_string(),
     };
-    Outcome::RetryElsewhere(KeyEffect::Disable { reason: clean_reason(&reason) })
+    Outcome::RetryElsewhere(KeyEffect::Disable {
+        reason: clean_reason(&reason),
+    })
 }
 
 fn breaker_reason(status: u16, parsed: Option<&Status>, message: &str) -> String {
@@ -284,7 +250,9 @@ fn is_invalid_key(message: &str, error_reason: Option<&str>) -> bool {
 /// belongs to another project, rather than about the key: another key would not help, and
 /// the key must not be disabled for it.
 fn is_foreign_resource(message: &str, error_reason: Option<&str>) -> bool {
-    if error_reason.is_some_and(|r| r.starts_with("API_KEY") || r.contains("SUSPENDED") || r.contains("DISABLED")) {
+    if error_reason.is_some_and(|r| {
+        r.starts_with("API_KEY") || r.contains("SUSPENDED") || r.contains("DISABLED")
+    }) {
         return false;
     }
     let lower = message.to_ascii_lowercase();
@@ -292,38 +260,6 @@ fn is_foreign_resource(message: &str, error_reason: Option<&str>) -> bool {
         || lower.contains("tunedmodels/")
         || lower.contains("cachedcontents/")
         || lower.contains("files/")
-}
-
-/// The `reason` of the first `google.rpc.ErrorInfo` detail.
-fn error_info_reason(status: &Status) -> Option<String> {
-    status
-        .details
-        .iter()
-        .filter(|d| is_type(d, "google.rpc.ErrorInfo"))
-        .find_map(|d| d.get("reason").and_then(Value::as_str))
-        .map(str::to_string)
-}
-
-/// Every violation of every `google.rpc.QuotaFailure` detail.
-fn violations(status: &Status) -> impl Iterator<Item = &Value> {
-    status
-        .details
-        .iter()
-        .filter(|d| is_type(d, "google.rpc.QuotaFailure"))
-        .filter_map(|d| d.get("violations").and_then(Value::as_array))
-        .flatten()
-}
-
-fn is_type(detail: &Value, name: &str) -> bool {
-    detail.get("@type").and_then(Value::as_str).is_some_and(|t| t.ends_with(name))
-}
-
-fn value_as_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
 }
 
 /// A message for an answer whose body has none: the body text if it reads as text (not
@@ -340,79 +276,6 @@ fn fallback_message(status: u16, parsed: Option<&Status>, body: &[u8]) -> String
     } else {
         format!("upstream answered {status} without a readable error body")
     }
-}
-
-/// A protobuf `Duration` in JSON: `"15s"`, `"1.5s"`, or `{"seconds": 15, "nanos": 0}`.
-fn duration_ms(v: &Value) -> Option<i64> {
-    match v {
-        Value::String(s) => {
-            let s = s.trim().strip_suffix('s')?;
-            let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-            decimal_ms(whole, frac, 1000)
-        }
-        Value::Object(o) => {
-            let seconds = o.get("seconds").and_then(|v| value_as_string(v)?.parse::<i64>().ok()).unwrap_or(0);
-            let nanos = o.get("nanos").and_then(Value::as_i64).unwrap_or(0);
-            let ms = seconds.checked_mul(1000)?.checked_add((nanos + 999_999).div_euclid(1_000_000))?;
-            (ms >= 0).then_some(ms)
-        }
-        _ => None,
-    }
-}
-
-/// `whole.frac` units of `unit_ms` milliseconds, rounded up to a whole millisecond; `None`
-/// unless both parts are plain digits (an empty fraction is allowed, an empty whole is not).
-fn decimal_ms(whole: &str, frac: &str, unit_ms: i64) -> Option<i64> {
-    decimal_ns(whole, frac, unit_ms.checked_mul(1_000_000)?).map(|ns| ns.div_euclid(1_000_000) + i64::from(ns % 1_000_000 != 0))
-}
-
-/// `whole.frac` units of `unit_ns` nanoseconds, rounded up to a whole nanosecond.
-fn decimal_ns(whole: &str, frac: &str, unit_ns: i64) -> Option<i64> {
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !digits(whole) || !digits(frac) {
-        return None;
-    }
-    let whole_ns = whole.parse::<i64>().ok()?.checked_mul(unit_ns)?;
-    let mut frac_ns: i128 = 0;
-    let mut scale: i128 = 1;
-    for b in frac.bytes().take(18) {
-        frac_ns = frac_ns * 10 + i128::from(b - b'0');
-        scale *= 10;
-    }
-    let frac_ns = (frac_ns * i128::from(unit_ns) + scale - 1) / scale;
-    whole_ns.checked_add(i64::try_from(frac_ns).ok()?)
-}
-
-/// A Go duration (`"1m30.5s"`, `"12.3s"`, `"850ms"`) at the start of `text`, in milliseconds
-/// rounded up. Parsing stops at the first character that cannot continue it.
-fn parse_go_duration_ms(text: &str) -> Option<i64> {
-    const UNITS: [(&str, i64); 8] = [
-        ("ns", 1),
-        ("us", 1_000),
-        ("µs", 1_000),
-        ("μs", 1_000),
-        ("ms", 1_000_000),
-        ("s", 1_000_000_000),
-        ("m", 60_000_000_000),
-        ("h", 3_600_000_000_000),
-    ];
-    let mut rest = text;
-    let mut total_ns: i64 = 0;
-    let mut parts = 0;
-    loop {
-        let number_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
-        if number_len == 0 {
-            break;
-        }
-        let number = rest[..number_len].trim_end_matches('.');
-        let after = &rest[number.len()..];
-        let Some((unit, unit_ns)) = UNITS.iter().find(|(u, _)| after.starts_with(u)) else { break };
-        let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
-        total_ns = total_ns.checked_add(decimal_ns(whole, frac, *unit_ns)?)?;
-        parts += 1;
-        rest = &after[unit.len()..];
-    }
-    (parts > 0).then(|| total_ns.div_euclid(1_000_000) + i64::from(total_ns % 1_000_000 != 0))
 }
 
 #[cfg(test)]
@@ -450,44 +313,121 @@ mod tests {
 
     fn run(status: u16, body: &str, strikes: u32) -> Outcome {
         let settings = PoolSettings::default();
-        classify(status, body.as_bytes(), &ClassifyContext { now_ms: NOW, settings: &settings, previous_strikes: strikes })
+        classify(
+            status,
+            body.as_bytes(),
+            &ClassifyContext {
+                now_ms: NOW,
+                settings: &settings,
+                previous_strikes: strikes,
+            },
+        )
     }
 
     fn cooldown(until_ms: i64, scope: CooldownScope, strikes: u32) -> impl Fn(&Outcome) -> bool {
-        move |o| matches!(o, Outcome::RetryElsewhere(KeyEffect::Cooldown { until_ms: u, scope: s, strikes: k, .. })
+        move |o| {
+            matches!(o, Outcome::RetryElsewhere(KeyEffect::Cooldown { until_ms: u, scope: s, strikes: k, .. })
             if *u == until_ms && *s == scope && *k == strikes)
+        }
     }
 
     #[test]
     fn realistic_gemini_answers() {
         let midnight = next_pacific_midnight_ms(NOW);
-        assert_eq!(midnight, NOW + 22 * 3_600_000 + 30 * 60_000, "the spring-forward day has 23 h");
-        let disabled = |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::Disable { .. }));
-        let breaker = |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::BreakerFailure { .. }));
+        assert_eq!(
+            midnight,
+            NOW + 21 * 3_600_000 + 30 * 60_000,
+            "01:30 PST to midnight PDT on the 23-hour day"
+        );
+        let disabled =
+            |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::Disable { .. }));
+        let breaker =
+            |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::BreakerFailure { .. }));
         let array_wrapped = format!("[{PER_MINUTE}]");
-        let cases: Vec<(&str, u16, &str, Box<dyn Fn(&Outcome) -> bool>)> = vec![
+        type Check = Box<dyn Fn(&Outcome) -> bool>;
+        let cases: Vec<(&str, u16, &str, Check)> = vec![
             ("200", 200, "{}", Box::new(|o| *o == Outcome::Success)),
             ("204 empty", 204, "", Box::new(|o| *o == Outcome::Success)),
-            ("per-minute, RetryInfo 15s", 429, PER_MINUTE, Box::new(cooldown(NOW + 15_000, CooldownScope::Key, 1))),
-            ("array-wrapped", 429, &array_wrapped, Box::new(cooldown(NOW + 15_000, CooldownScope::Key, 1))),
-            ("per-day, retryDelay 3s", 429, PER_DAY, Box::new(cooldown(midnight, CooldownScope::Project, 1))),
-            ("token per-minute, message 40s", 429, TOKENS, Box::new(cooldown(NOW + 40_000, CooldownScope::Key, 1))),
-            ("no details", 429, NO_DETAILS, Box::new(cooldown(NOW + 10_000, CooldownScope::Key, 1))),
-            ("garbage 429", 429, "<html>Too Many Requests</html>", Box::new(cooldown(NOW + 10_000, CooldownScope::Key, 1))),
+            (
+                "per-minute, RetryInfo 15s",
+                429,
+                PER_MINUTE,
+                Box::new(cooldown(NOW + 15_000, CooldownScope::Key, 1)),
+            ),
+            (
+                "array-wrapped",
+                429,
+                &array_wrapped,
+                Box::new(cooldown(NOW + 15_000, CooldownScope::Key, 1)),
+            ),
+            (
+                "per-day, retryDelay 3s",
+                429,
+                PER_DAY,
+                Box::new(cooldown(midnight, CooldownScope::Project, 1)),
+            ),
+            (
+                "token per-minute, message 40s",
+                429,
+                TOKENS,
+                Box::new(cooldown(NOW + 40_000, CooldownScope::Key, 1)),
+            ),
+            (
+                "no details",
+                429,
+                NO_DETAILS,
+                Box::new(cooldown(NOW + 10_000, CooldownScope::Key, 1)),
+            ),
+            (
+                "garbage 429",
+                429,
+                "<html>Too Many Requests</html>",
+                Box::new(cooldown(NOW + 10_000, CooldownScope::Key, 1)),
+            ),
             ("API_KEY_INVALID", 400, INVALID_KEY, Box::new(disabled)),
             ("401", 401, "", Box::new(disabled)),
             ("403 suspended", 403, SUSPENDED, Box::new(disabled)),
-            ("403 service disabled", 403, SERVICE_DISABLED, Box::new(disabled)),
+            (
+                "403 service disabled",
+                403,
+                SERVICE_DISABLED,
+                Box::new(disabled),
+            ),
             ("403 unregistered", 403, UNREGISTERED, Box::new(disabled)),
-            ("403 foreign file", 403, FOREIGN_FILE, Box::new(|o| *o == Outcome::ClientFault)),
-            ("400 bad request", 400, BAD_REQUEST, Box::new(|o| *o == Outcome::ClientFault)),
-            ("404 model", 404, NOT_FOUND, Box::new(|o| *o == Outcome::ClientFault)),
+            (
+                "403 foreign file",
+                403,
+                FOREIGN_FILE,
+                Box::new(|o| *o == Outcome::ClientFault),
+            ),
+            (
+                "400 bad request",
+                400,
+                BAD_REQUEST,
+                Box::new(|o| *o == Outcome::ClientFault),
+            ),
+            (
+                "404 model",
+                404,
+                NOT_FOUND,
+                Box::new(|o| *o == Outcome::ClientFault),
+            ),
             ("409", 409, "", Box::new(|o| *o == Outcome::ClientFault)),
-            ("413", 413, "too big", Box::new(|o| *o == Outcome::ClientFault)),
+            (
+                "413",
+                413,
+                "too big",
+                Box::new(|o| *o == Outcome::ClientFault),
+            ),
             ("422", 422, "{}", Box::new(|o| *o == Outcome::ClientFault)),
             ("418", 418, "", Box::new(|o| *o == Outcome::ClientFault)),
             ("500", 500, INTERNAL, Box::new(breaker)),
-            ("502 garbage", 502, "<html>Bad Gateway</html>", Box::new(breaker)),
+            (
+                "502 garbage",
+                502,
+                "<html>Bad Gateway</html>",
+                Box::new(breaker),
+            ),
             ("503", 503, OVERLOADED, Box::new(breaker)),
             ("504", 504, "", Box::new(breaker)),
             ("599", 599, "\x00\x01", Box::new(breaker)),
@@ -509,20 +449,60 @@ mod tests {
         };
         let r = reason(run(429, PER_MINUTE, 0));
         assert!(r.starts_with("GenerateRequestsPerMinutePerProjectPerModel-FreeTier (limit 10, model gemini-2.5-flash): You exceeded"), "{r}");
-        assert!(r.chars().count() <= MAX_REASON_CHARS && r.ends_with('…') && !r.contains('\n'), "{r}");
+        assert!(
+            r.chars().count() <= MAX_REASON_CHARS && r.ends_with('…') && !r.contains('\n'),
+            "{r}"
+        );
         let r = reason(run(429, PER_DAY, 0));
         assert!(r.starts_with("GenerateRequestsPerDayPerProjectPerModel-FreeTier (limit 50, model gemini-2.5-pro): "), "{r}");
-        assert_eq!(reason(run(400, INVALID_KEY, 0)), "API key not valid. Please pass a valid API key. (API_KEY_INVALID)");
+        assert_eq!(
+            reason(run(400, INVALID_KEY, 0)),
+            "API key not valid. Please pass a valid API key. (API_KEY_INVALID)"
+        );
         let r = reason(run(403, SUSPENDED, 0));
         assert_eq!(r, "Permission denied: Consumer 'api_key:[redacted key]' has been suspended. (CONSUMER_SUSPENDED)");
-        assert_eq!(reason(run(503, OVERLOADED, 0)), "HTTP 503 UNAVAILABLE: The model is overloaded. Please try again later.");
-        assert_eq!(reason(run(502, "<html>x</html>", 0)), "HTTP 502: upstream answered 502 without a readable error body");
-        assert_eq!(reason(run(401, "", 0)), "upstream answered 401 without a readable error body");
-        assert_eq!(reason(run(504, "upstream request timeout", 0)), "HTTP 504: upstream request timeout");
-        assert_eq!(reason(run(429, NO_DETAILS, 0)), "Resource has been exhausted (e.g. check quota).");
-        let r = reason(classify_network_error("connection refused to AIzaSyA1234567890abcdefghijklmnopqrstuv"));
+        assert_eq!(
+            reason(run(503, OVERLOADED, 0)),
+            "HTTP 503 UNAVAILABLE: The model is overloaded. Please try again later."
+        );
+        assert_eq!(
+            reason(run(502, "<html>x</html>", 0)),
+            "HTTP 502: upstream answered 502 without a readable error body"
+        );
+        assert_eq!(
+            reason(run(401, "", 0)),
+            "upstream answered 401 without a readable error body"
+        );
+        assert_eq!(
+            reason(run(504, "upstream request timeout", 0)),
+            "HTTP 504: upstream request timeout"
+        );
+        assert_eq!(
+            reason(run(429, NO_DETAILS, 0)),
+            "Resource has been exhausted (e.g. check quota)."
+        );
+        let r = reason(classify_network_error(
+            "connection refused to AIzaSyA1234567890abcdefghijklmnopqrstuv",
+        ));
         assert_eq!(r, "network error: connection refused to [redacted key]");
-        assert_eq!(reason(classify_network_error("")), "network error: no answer");
+        assert_eq!(
+            reason(classify_network_error("")),
+            "network error: no answer"
+        );
+    }
+
+    #[test]
+    fn a_zero_limit_is_treated_like_a_daily_quota() {
+        // "limit: 0" (a model the project's tier does not include) never recovers within the
+        // minute: wait for the daily reset instead of burning attempts every minute.
+        let zero = r#"{"error":{"code":429,"message":"Quota exceeded, limit: 0","details":[
+            {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaValue":"0"}]},
+            {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"20s"}]}}"#;
+        assert!(cooldown(
+            next_pacific_midnight_ms(NOW),
+            CooldownScope::Project,
+            1
+        )(&run(429, zero, 0)));
     }
 
     #[test]
@@ -536,101 +516,38 @@ mod tests {
             (PER_MINUTE, 0, 3600, 15_000),
             (PER_MINUTE, 1, 3600, 30_000),
             (PER_MINUTE, 3, 3600, 120_000),
-            (PER_MINUTE, 20, 3600, 3_600_000),  // capped
-            (PER_MINUTE, 2, 40, 40_000),        // capped by a small maximum
-            (PER_MINUTE, 0, 10, 15_000),        // the cap never goes under the upstream delay
-            (&long_delay, 0, 3600, 5_000_000),  // an upstream delay above the cap wins
+            (PER_MINUTE, 20, 3600, 3_600_000), // capped
+            (PER_MINUTE, 2, 40, 40_000),       // capped by a small maximum
+            (PER_MINUTE, 0, 10, 15_000),       // the cap never goes under the upstream delay
+            (&long_delay, 0, 3600, 5_000_000), // an upstream delay above the cap wins
             (&zero_delay, 0, 3600, MIN_COOLDOWN_MS),
             (&zero_delay, 5, 3600, MIN_COOLDOWN_MS),
-            (no_retry_info, 0, 3600, 60_000),   // default_retry_secs
+            (no_retry_info, 0, 3600, 60_000), // default_retry_secs
             (no_retry_info, 2, 3600, 240_000),
-            (NO_DETAILS, 0, 3600, 10_000),      // no_details_cooldown_secs
+            (NO_DETAILS, 0, 3600, 10_000), // no_details_cooldown_secs
             (NO_DETAILS, 1, 3600, 20_000),
             (NO_DETAILS, 100, 3600, 3_600_000),
             (NO_DETAILS, u32::MAX, 3600, 3_600_000),
         ];
         for (i, (body, strikes, max_cooldown_secs, want)) in cases.into_iter().enumerate() {
-            let settings = PoolSettings { max_cooldown_secs, ..PoolSettings::default() };
-            let ctx = ClassifyContext { now_ms: NOW, settings: &settings, previous_strikes: strikes };
+            let settings = PoolSettings {
+                max_cooldown_secs,
+                ..PoolSettings::default()
+            };
+            let ctx = ClassifyContext {
+                now_ms: NOW,
+                settings: &settings,
+                previous_strikes: strikes,
+            };
             let check = cooldown(NOW + want, CooldownScope::Key, strikes.saturating_add(1));
             let got = classify(429, body.as_bytes(), &ctx);
             assert!(check(&got), "case {i}: want {want} ms, got {got:?}");
         }
         // Per-day ignores escalation: always the next Pacific midnight.
-        assert!(cooldown(next_pacific_midnight_ms(NOW), CooldownScope::Project, 8)(&run(429, PER_DAY, 7)));
-    }
-
-    #[test]
-    fn quota_kinds_and_zero_limits() {
-        let body = |violations: &str| {
-            format!(r#"{{"error":{{"code":429,"message":"m","details":[{{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{violations}]}}]}}}}"#)
-        };
-        let kind = |b: &str| quota_kind(&ErrorBody::parse(b.as_bytes()).unwrap().error);
-        let cases = [
-            (r#"{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}"#, QuotaKind::PerDay),
-            (r#"{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}"#, QuotaKind::PerMinute),
-            (r#"{"quotaId":"GenerateContentInputTokensPerModelPerMinute-FreeTier"}"#, QuotaKind::Tokens),
-            (r#"{"quotaId":"InputTokensPerModelPerMinute"}"#, QuotaKind::Tokens),
-            (r#"{"quotaId":"GenerateContentInputTokensPerModelPerDay-FreeTier"}"#, QuotaKind::PerDay),
-            (r#"{"quotaMetric":"x/generate_requests_per_model_per_day"}"#, QuotaKind::PerDay),
-            (r#"{"quotaId":"Mystery"}"#, QuotaKind::Unknown),
-            (r#"{"quotaId":"A-PerMinute"},{"quotaId":"B-PerDay"}"#, QuotaKind::PerDay),
-            (r#"{"quotaId":"B-PerDay"},{"quotaId":"A-PerMinute"}"#, QuotaKind::PerDay),
-            ("", QuotaKind::Unknown),
-        ];
-        for (violations, want) in cases {
-            assert_eq!(kind(&body(violations)), want, "{violations}");
-        }
-        // A limit of 0 never recovers within the minute: treated like a daily quota.
-        let zero = body(r#"{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaValue":"0"}"#);
-        assert!(cooldown(next_pacific_midnight_ms(NOW), CooldownScope::Project, 1)(&run(429, &zero, 0)));
-    }
-
-    #[test]
-    fn durations_parse() {
-        let retry = |v: Value| duration_ms(&v);
-        assert_eq!(retry(serde_json::json!("15s")), Some(15_000));
-        assert_eq!(retry(serde_json::json!("1.5s")), Some(1_500));
-        assert_eq!(retry(serde_json::json!("0.5s")), Some(500));
-        assert_eq!(retry(serde_json::json!("0.000000001s")), Some(1));
-        assert_eq!(retry(serde_json::json!("3.123456789s")), Some(3_124));
-        assert_eq!(retry(serde_json::json!("0s")), Some(0));
-        assert_eq!(retry(serde_json::json!({"seconds": "20", "nanos": 500000000})), Some(20_500));
-        assert_eq!(retry(serde_json::json!({"seconds": 2})), Some(2_000));
-        for bad in ["15", "s", "-1s", "1.2.3s", "abc", "1,5s", ".5s"] {
-            assert_eq!(retry(serde_json::json!(bad)), None, "{bad}");
-        }
-        let msg = |m: &str| message_retry_delay_ms(m);
-        assert_eq!(msg("Please retry in 12.3s."), Some(12_300));
-        assert_eq!(msg("please RETRY IN 40s"), Some(40_000));
-        assert_eq!(msg("Please retry in 16.588582652s."), Some(16_589));
-        assert_eq!(msg("Please retry in 850.5ms."), Some(851));
-        assert_eq!(msg("retry in 1m30s"), Some(90_000));
-        assert_eq!(msg("retry in 1h2m3.5s"), Some(3_723_500));
-        assert_eq!(msg("retry in 500µs"), Some(1));
-        assert_eq!(msg("retry in a moment"), None);
-        assert_eq!(msg("retry in 3."), None);
-        assert_eq!(msg("no hint here"), None);
-        let status = ErrorBody::parse(PER_MINUTE.as_bytes()).unwrap().error;
-        assert_eq!(retry_delay_ms(&status), Some(15_000));
-        assert_eq!(message_retry_delay_ms(&status.message), Some(14_500));
-    }
-
-    #[test]
-    fn redaction_and_trimming() {
-        let key = "AIzaSyA1234567890abcdefghijklmnopqrstuv";
-        assert_eq!(key.len(), 39);
-        assert_eq!(redact_keys(&format!("k={key}&x")), "k=[redacted key]&x");
-        assert_eq!(redact_keys(&format!("{key} {key}")), "[redacted key] [redacted key]");
-        assert_eq!(redact_keys("AIza short AIzaAIza"), "AIza short AIzaAIza");
-        assert_eq!(redact_keys("é AIza"), "é AIza");
-        let long = format!("{}{key}", "word ".repeat(100));
-        let cleaned = clean_reason(&long);
-        assert_eq!(cleaned.chars().count(), MAX_REASON_CHARS - 1, "trailing space trimmed before …");
-        assert!(!cleaned.contains("AIzaSy"));
-        let near_end = format!("{}{key}", "x".repeat(MAX_REASON_CHARS - 20));
-        assert!(!clean_reason(&near_end).contains("AIza"), "redacted before cutting");
-        assert_eq!(clean_reason("  a\n\tb  "), "a b");
-        assert_eq!(clean_reason(&"é".repeat(400)).chars().count(), MAX_REASON_CHARS);
+        assert!(cooldown(
+            next_pacific_midnight_ms(NOW),
+            CooldownScope::Project,
+            8
+        )(&run(429, PER_DAY, 7)));
     }
 }

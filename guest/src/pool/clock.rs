@@ -28,7 +28,11 @@ pub fn next_pacific_midnight_ms(now_ms: i64) -> i64 {
     // and including the day of the November change.
     let (year, _, _) = civil_from_days(next_day);
     let (dst_start, dst_end) = dst_days(year);
-    let offset = if next_day > dst_start && next_day <= dst_end { PDT_OFFSET_MS } else { PST_OFFSET_MS };
+    let offset = if next_day > dst_start && next_day <= dst_end {
+        PDT_OFFSET_MS
+    } else {
+        PST_OFFSET_MS
+    };
     next_day * MS_PER_DAY - offset
 }
 
@@ -104,7 +108,10 @@ mod tests {
     /// The local wall-clock (date, minutes into the day) of an instant, by the offset rule.
     fn local(utc_ms: i64) -> ((i64, u32, u32), i64) {
         let l = utc_ms + pacific_offset_ms(utc_ms);
-        (civil_from_days(l.div_euclid(MS_PER_DAY)), l.rem_euclid(MS_PER_DAY) / 60_000)
+        (
+            civil_from_days(l.div_euclid(MS_PER_DAY)),
+            l.rem_euclid(MS_PER_DAY) / 60_000,
+        )
     }
 
     #[test]
@@ -112,10 +119,22 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28), 2);
-        assert_eq!(days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28), 1);
-        assert_eq!(days_from_civil(2024, 3, 1) - days_from_civil(2024, 2, 28), 2);
-        assert_eq!(days_from_civil(2026, 3, 1) - days_from_civil(2026, 2, 28), 1);
+        assert_eq!(
+            days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28),
+            2
+        );
+        assert_eq!(
+            days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28),
+            1
+        );
+        assert_eq!(
+            days_from_civil(2024, 3, 1) - days_from_civil(2024, 2, 28),
+            2
+        );
+        assert_eq!(
+            days_from_civil(2026, 3, 1) - days_from_civil(2026, 2, 28),
+            1
+        );
         let mut prev = civil_from_days(-800_000);
         for days in -799_999..800_000 {
             let date = civil_from_days(days);
@@ -129,6 +148,7 @@ mod tests {
     fn sundays_of_the_dst_rule() {
         // (year, March change day, November change day) for 2007-2040, from the IANA
         // database (Python zoneinfo); every change happens at 10:00 / 09:00 UTC.
+        #[rustfmt::skip]
         let table = [
             (2007, 11, 4), (2008, 9, 2), (2009, 8, 1), (2010, 14, 7), (2011, 13, 6), (2012, 11, 4),
             (2013, 10, 3), (2014, 9, 2), (2015, 8, 1), (2016, 13, 6), (2017, 12, 5), (2018, 11, 4),
@@ -138,7 +158,14 @@ mod tests {
             (2037, 8, 1), (2038, 14, 7), (2039, 13, 6), (2040, 11, 4),
         ];
         for (year, march, november) in table {
-            assert_eq!(dst_days(year), (days_from_civil(year, 3, march), days_from_civil(year, 11, november)), "{year}");
+            assert_eq!(
+                dst_days(year),
+                (
+                    days_from_civil(year, 3, march),
+                    days_from_civil(year, 11, november)
+                ),
+                "{year}"
+            );
             let start = utc(year, 3, march, 10, 0);
             let end = utc(year, 11, november, 9, 0);
             assert_eq!(pacific_offset_ms(start - 1), PST_OFFSET_MS, "{year}");
@@ -176,7 +203,9 @@ mod tests {
     fn midnights_around_transitions_and_year_ends() {
         // (now as UTC y, m, d, h, min) -> expected next LA midnight as UTC (y, m, d, h).
         // Expected values cross-checked against the IANA database (Python zoneinfo).
-        let table: &[((i64, u32, u32, i64, i64), (i64, u32, u32, i64))] = &[
+        type Now = (i64, u32, u32, i64, i64);
+        type Midnight = (i64, u32, u32, i64);
+        let table: &[(Now, Midnight)] = &[
             // Spring forward: 2026-03-08. Midnight that day is still PST (08:00 UTC) ...
             ((2026, 3, 8, 7, 59), (2026, 3, 8, 8)),
             ((2026, 3, 8, 8, 0), (2026, 3, 9, 7)), // exactly midnight -> the next one

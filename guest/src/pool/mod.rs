@@ -12,6 +12,7 @@
 //!
 //! - [`settings`]: [`PoolSettings`] and [`Strategy`], parsed from the settings table.
 //! - [`classify`]: upstream answer -> [`Outcome`] / [`KeyEffect`].
+//! - [`details`]: readers of Gemini's error details (quota, retry delay) and reason hygiene.
 //! - [`select`]: usable keys and the order to try them; when the next one recovers.
 //! - [`breaker`]: the per-key consecutive-failure circuit breaker.
 //! - [`clock`]: LA midnight and UTC day without a time-zone database.
@@ -19,6 +20,7 @@
 pub mod breaker;
 pub mod classify;
 pub mod clock;
+pub mod details;
 pub mod select;
 pub mod settings;
 

@@ -30,8 +30,13 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy, in documentation order.
-    pub const ALL: [Strategy; 5] =
-        [Strategy::RoundRobin, Strategy::LeastUsed, Strategy::Random, Strategy::Weighted, Strategy::Adaptive];
+    pub const ALL: [Strategy; 5] = [
+        Strategy::RoundRobin,
+        Strategy::LeastUsed,
+        Strategy::Random,
+        Strategy::Weighted,
+        Strategy::Adaptive,
+    ];
 
     /// The setting value: `round_robin`, `least_used`, `random`, `weighted`, `adaptive`.
     pub fn as_str(self) -> &'static str {
@@ -79,7 +84,10 @@ pub enum SettingsError {
 
 impl SettingsError {
     fn invalid(name: &str, message: impl Into<String>) -> Self {
-        SettingsError::Invalid { name: name.to_string(), message: message.into() }
+        SettingsError::Invalid {
+            name: name.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -148,7 +156,9 @@ impl PoolSettings {
     /// Builds settings from stored (name, value) text pairs over the defaults. Names that are
     /// not pool settings are ignored (the table holds other things too); a bad value for a
     /// pool setting is an error naming it.
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, SettingsError> {
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, SettingsError> {
         let mut settings = PoolSettings::default();
         for (name, value) in pairs {
             if SETTING_NAMES.contains(&name) {
@@ -168,7 +178,9 @@ impl PoolSettings {
             },
             "max_attempts" => self.max_attempts = int(name, value, 1, 20)? as u32,
             "default_retry_secs" => self.default_retry_secs = int(name, value, 1, DAY_SECS)?,
-            "no_details_cooldown_secs" => self.no_details_cooldown_secs = int(name, value, 1, DAY_SECS)?,
+            "no_details_cooldown_secs" => {
+                self.no_details_cooldown_secs = int(name, value, 1, DAY_SECS)?
+            }
             "cooldown_escalation" => self.cooldown_escalation = float(name, value, 1.0, 10.0)?,
             "max_cooldown_secs" => self.max_cooldown_secs = int(name, value, 1, 7 * DAY_SECS)?,
             "breaker_threshold" => self.breaker_threshold = int(name, value, 1, 1000)? as u32,
@@ -195,7 +207,11 @@ impl PoolSettings {
             self.adaptive_window.to_string(),
             self.max_body_bytes.to_string(),
         ];
-        SETTING_NAMES.iter().zip(values).map(|(n, v)| (n.to_string(), v)).collect()
+        SETTING_NAMES
+            .iter()
+            .zip(values)
+            .map(|(n, v)| (n.to_string(), v))
+            .collect()
     }
 
     /// Checks every range (for settings that arrived through serde rather than [`Self::set`]).
@@ -211,13 +227,22 @@ impl PoolSettings {
 /// An integer in `min..=max` from a JSON number or a numeric string.
 fn int(name: &str, value: &Value, min: u64, max: u64) -> Result<u64, SettingsError> {
     let n = match value {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
         Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
-    let n = n.ok_or_else(|| SettingsError::invalid(name, format!("expected a whole number, got {value}")))?;
+    let n = n.ok_or_else(|| {
+        SettingsError::invalid(name, format!("expected a whole number, got {value}"))
+    })?;
     if n < min || n > max {
-        return Err(SettingsError::invalid(name, format!("{n} is out of range {min}..={max}")));
+        return Err(SettingsError::invalid(
+            name,
+            format!("{n} is out of range {min}..={max}"),
+        ));
     }
     Ok(n)
 }
@@ -229,9 +254,14 @@ fn float(name: &str, value: &Value, min: f64, max: f64) -> Result<f64, SettingsE
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
-    let f = f.filter(|f| f.is_finite()).ok_or_else(|| SettingsError::invalid(name, format!("expected a number, got {value}")))?;
+    let f = f
+        .filter(|f| f.is_finite())
+        .ok_or_else(|| SettingsError::invalid(name, format!("expected a number, got {value}")))?;
     if f < min || f > max {
-        return Err(SettingsError::invalid(name, format!("{f} is out of range {min}..={max}")));
+        return Err(SettingsError::invalid(
+            name,
+            format!("{f} is out of range {min}..={max}"),
+        ));
     }
     Ok(f)
 }
@@ -246,11 +276,19 @@ mod tests {
         let s = PoolSettings::default();
         assert_eq!(s.strategy, Strategy::RoundRobin);
         assert_eq!(
-            (s.max_attempts, s.default_retry_secs, s.no_details_cooldown_secs, s.max_cooldown_secs),
+            (
+                s.max_attempts,
+                s.default_retry_secs,
+                s.no_details_cooldown_secs,
+                s.max_cooldown_secs
+            ),
             (3, 60, 10, 3600)
         );
         assert_eq!(s.cooldown_escalation, 2.0);
-        assert_eq!((s.breaker_threshold, s.breaker_open_secs, s.adaptive_window), (3, 30, 50));
+        assert_eq!(
+            (s.breaker_threshold, s.breaker_open_secs, s.adaptive_window),
+            (3, 30, 50)
+        );
         assert_eq!(s.max_body_bytes, 20_971_520);
         assert!(s.validate().is_ok());
     }
@@ -260,9 +298,15 @@ mod tests {
         for st in Strategy::ALL {
             assert_eq!(st.to_string().parse::<Strategy>().unwrap(), st);
             assert_eq!(serde_json::to_value(st).unwrap(), json!(st.as_str()));
-            assert_eq!(serde_json::from_value::<Strategy>(json!(st.as_str())).unwrap(), st);
+            assert_eq!(
+                serde_json::from_value::<Strategy>(json!(st.as_str())).unwrap(),
+                st
+            );
         }
-        assert_eq!("Least-Used".parse::<Strategy>().unwrap(), Strategy::LeastUsed);
+        assert_eq!(
+            "Least-Used".parse::<Strategy>().unwrap(),
+            Strategy::LeastUsed
+        );
         let err = "fastest".parse::<Strategy>().unwrap_err();
         assert!(err.to_string().contains("`strategy`"), "{err}");
     }
@@ -294,7 +338,10 @@ mod tests {
         ];
         for (name, value) in cases {
             let err = PoolSettings::from_pairs([(name, value)]).unwrap_err();
-            assert!(err.to_string().contains(&format!("`{name}`")), "{name}={value}: {err}");
+            assert!(
+                err.to_string().contains(&format!("`{name}`")),
+                "{name}={value}: {err}"
+            );
         }
     }
 
@@ -338,22 +385,31 @@ mod tests {
         let before = s.clone();
         for (name, value) in &bad {
             let err = s.set(name, value).unwrap_err();
-            assert!(matches!(&err, SettingsError::Invalid { name: n, .. } if n == name), "{name}: {err}");
+            assert!(
+                matches!(&err, SettingsError::Invalid { name: n, .. } if n == name),
+                "{name}: {err}"
+            );
         }
         assert_eq!(s, before, "a rejected value leaves the settings unchanged");
-        assert_eq!(s.set("nope", &json!(1)), Err(SettingsError::Unknown("nope".into())));
+        assert_eq!(
+            s.set("nope", &json!(1)),
+            Err(SettingsError::Unknown("nope".into()))
+        );
     }
 
     #[test]
     fn to_pairs_round_trips_through_from_pairs() {
-        let mut s = PoolSettings::default();
-        s.strategy = Strategy::LeastUsed;
-        s.cooldown_escalation = 1.25;
-        s.max_body_bytes = 4096;
+        let s = PoolSettings {
+            strategy: Strategy::LeastUsed,
+            cooldown_escalation: 1.25,
+            max_body_bytes: 4096,
+            ..PoolSettings::default()
+        };
         let pairs = s.to_pairs();
         assert_eq!(pairs.len(), SETTING_NAMES.len());
         assert_eq!(pairs[0], ("strategy".to_string(), "least_used".to_string()));
-        let back = PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
+        let back =
+            PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
         assert_eq!(back, s);
         let default_pairs = PoolSettings::default().to_pairs();
         assert!(default_pairs.contains(&("cooldown_escalation".to_string(), "2".to_string())));
@@ -361,7 +417,8 @@ mod tests {
 
     #[test]
     fn serde_fills_missing_fields_and_validate_catches_bad_ones() {
-        let s: PoolSettings = serde_json::from_value(json!({"strategy": "random", "max_attempts": 4})).unwrap();
+        let s: PoolSettings =
+            serde_json::from_value(json!({"strategy": "random", "max_attempts": 4})).unwrap();
         assert_eq!(s.strategy, Strategy::Random);
         assert_eq!(s.max_attempts, 4);
         assert_eq!(s.breaker_open_secs, 30);

@@ -1,0 +1,761 @@
+//! Chat request → Gemini `GenerateContentRequest` (protocols.md §5.1).
+//!
+//! Messages: every `system`/`developer` message goes, in order and joined by a blank line, into
+//! `systemInstruction`; `assistant` becomes `model`; consecutive turns of the same role are
+//! merged. Tool results go in one `user` turn right after the model turn that called them, one
+//! `functionResponse` per call, in call order, named after the call (OpenAI `tool` messages do
+//! not carry the name). As on OpenAI itself, a tool call without a result, a result without a
+//! call and a duplicated result are 400s, so the upstream never sees a count mismatch
+//! ("Please ensure that the number of function response parts is equal to…").
+//!
+//! Thought signatures come back from tool-call ids (or `extra_content`); a `functionCall` that
+//! has none and opens a model turn of the active loop gets [`SKIP_THOUGHT_SIGNATURE`]
+//! (protocols.md §1.15), which avoids Gemini 3's "Function call is missing a thought_signature".
+
+use super::{
+    signature_from_extra_content, thought_signature_from_id, OpenAiChatRequest, OpenAiContent, OpenAiContentPart,
+    OpenAiMessage, OpenAiStop, OpenAiTool, OpenAiToolCall, OpenAiToolChoice, SKIP_THOUGHT_SIGNATURE,
+};
+use crate::error::GatewayError;
+use crate::protocol::gemini::{
+    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration, FunctionResponse,
+    GenerateContentRequest, GenerationConfig, Part, SafetySetting, ThinkingConfig, Tool, ToolConfig,
+};
+use crate::protocol::schema;
+use serde_json::{json, Map, Value};
+
+/// Gemini accepts at most this many stop sequences.
+const MAX_STOP_SEQUENCES: usize = 5;
+
+/// Translates an OpenAI chat request for the Gemini model `model` (already resolved from any
+/// alias; it decides how `reasoning_effort` is expressed).
+pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<GenerateContentRequest, GatewayError> {
+    let (system_instruction, contents) = convert_messages(&req.messages)?;
+    let tools = convert_tools(&req.tools)?;
+    let tool_config = match (&req.tool_choice, tools.is_empty()) {
+        (Some(choice), false) => Some(ToolConfig { function_calling_config: Some(convert_tool_choice(choice)?) }),
+        _ => None,
+    };
+    let google = google_extras(req);
+    let generation_config = generation_config(req, model, google)?;
+    let safety_settings = match google.and_then(|g| g.get("safety_settings").or_else(|| g.get("safetySettings"))) {
+        Some(v) => serde_json::from_value::<Vec<SafetySetting>>(v.clone()).map_err(|e| {
+            GatewayError::invalid_param(format!("invalid safety_settings: {e}"), "extra_body.google.safety_settings")
+        })?,
+        None => Vec::new(),
+    };
+    let cached_content = google
+        .and_then(|g| g.get("cached_content").or_else(|| g.get("cachedContent")))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(GenerateContentRequest {
+        contents,
+        system_instruction,
+        tools: if tools.is_empty() { Vec::new() } else { vec![Tool { function_declarations: tools, ..Default::default() }] },
+        tool_config,
+        safety_settings,
+        generation_config: (generation_config != GenerationConfig::default()).then_some(generation_config),
+        cached_content,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+/// The tool calls of the last assistant message that still await their `tool` results.
+struct PendingCalls {
+    /// `messages[i]` of the assistant message, for error messages.
+    at: String,
+    calls: Vec<(String, String)>,
+    responses: Vec<Option<Part>>,
+}
+
+fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<Content>), GatewayError> {
+    if messages.is_empty() {
+        return Err(GatewayError::invalid_param("messages must contain at least one message", "messages"));
+    }
+    let mut system: Vec<String> = Vec::new();
+    let mut contents: Vec<Content> = Vec::new();
+    let mut pending: Option<PendingCalls> = None;
+    let mut earlier_ids: Vec<String> = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let at = format!("messages[{i}]");
+        match m.role.as_str() {
+            "system" | "developer" => {
+                let text = text_only(m.content.as_ref(), &at, "\n\n")?;
+                if !text.is_empty() {
+                    system.push(text);
+                }
+            }
+            "tool" => {
+                tool_result(m, &at, pending.as_mut(), &earlier_ids)?;
+                // All calls answered: their results form one user turn, in call order.
+                if let Some(done) = pending.take_if(|p| p.responses.iter().all(Option::is_some)) {
+                    push_turn(&mut contents, "user", done.responses.into_iter().flatten().collect());
+                }
+            }
+            "function" => {
+                // Legacy function-calling: the message names the function itself.
+                let name = m.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
+                    GatewayError::invalid_param("function messages require a name", format!("{at}.name"))
+                })?;
+                let response = tool_response_value(m.content.as_ref(), &at)?;
+                let part = Part {
+                    function_response: Some(FunctionResponse { id: None, name, response, parts: Vec::new() }),
+                    ..Default::default()
+                };
+                push_turn(&mut contents, "user", vec![part]);
+            }
+            "user" => {
+                ensure_answered(pending.as_ref())?;
+                push_turn(&mut contents, "user", user_parts(m.content.as_ref(), &at)?);
+            }
+            "assistant" => {
+                ensure_answered(pending.as_ref())?;
+                let (parts, calls) = assistant_parts(m, &at)?;
+                push_turn(&mut contents, "model", parts);
+                if !calls.is_empty() {
+                    earlier_ids.extend(calls.iter().map(|(id, _)| id.clone()));
+                    let responses = vec![None; calls.len()];
+                    pending = Some(PendingCalls { at, calls, responses });
+                }
+            }
+            other => {
+                return Err(GatewayError::invalid_param(
+                    format!("unsupported message role '{other}'"),
+                    format!("{at}.role"),
+                ))
+            }
+        }
+    }
+    ensure_answered(pending.as_ref())?;
+    ensure_active_loop_signatures(&mut contents);
+    if contents.is_empty() {
+        if system.is_empty() {
+            return Err(GatewayError::invalid_param("messages contain no content", "messages"));
+        }
+        // Gemini requires at least one turn; a system-only conversation gets a blank user turn
+        // (an empty string would be rejected: "must include at least one parts field").
+        contents.push(Content::user(vec![Part::text(" ")]));
+    }
+    let system_instruction = (!system.is_empty()).then(|| Content { role: None, parts: vec![Part::text(system.join("\n\n"))] });
+    Ok((system_instruction, contents))
+}
+
+/// Appends `parts` as a `role` turn, merging into the previous turn when it has the same role
+/// (Gemini wants alternating turns). Empty turns are dropped: Gemini rejects them.
+fn push_turn(contents: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
+    if parts.is_empty() {
+        return;
+    }
+    match contents.last_mut() {
+        Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
+        _ => contents.push(Content { role: Some(role.to_string()), parts }),
+    }
+}
+
+fn ensure_answered(pending: Option<&PendingCalls>) -> Result<(), GatewayError> {
+    let Some(p) = pending else { return Ok(()) };
+    let missing: Vec<&str> =
+        p.calls.iter().zip(&p.responses).filter(|(_, r)| r.is_none()).map(|((id, _), _)| id.as_str()).collect();
+    Err(GatewayError::invalid_param(
+        format!(
+            "An assistant message with 'tool_calls' must be followed by tool messages responding to each \
+             'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+            missing.join(", ")
+        ),
+        p.at.clone(),
+    ))
+}
+
+/// Files a `tool` message's result against the pending call it answers.
+fn tool_result(
+    m: &OpenAiMessage,
+    at: &str,
+    pending: Option<&mut PendingCalls>,
+    earlier_ids: &[String],
+) -> Result<(), GatewayError> {
+    let param = format!("{at}.tool_call_id");
+    let id = m
+        .tool_call_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| GatewayError::invalid_param("tool messages require a tool_call_id", param.clone()))?;
+    let position = pending.as_ref().and_then(|p| p.calls.iter().position(|(call_id, _)| call_id == id));
+    let (Some(p), Some(pos)) = (pending, position) else {
+        let message = if earlier_ids.iter().any(|e| e == id) {
+            format!("tool message for '{id}' must directly follow the assistant message with that tool call")
+        } else {
+            format!("unknown tool_call_id '{id}': no preceding assistant message has a tool call with this id")
+        };
+        return Err(GatewayError::invalid_param(message, param));
+    };
+    if p.responses[pos].is_some() {
+        return Err(GatewayError::invalid_param(format!("duplicated tool message for tool_call_id '{id}'"), param));
+    }
+    let response = tool_response_value(m.content.as_ref(), at)?;
+    let name = p.calls[pos].1.clone();
+    p.responses[pos] = Some(Part {
+        function_response: Some(FunctionResponse { id: None, name, response, parts: Vec::new() }),
+        ..Default::default()
+    });
+    Ok(())
+}
+
+/// A tool result as a `functionResponse.response` object: the content itself when it is a
+/// JSON object, else `{"result": <text>}` (the response must be a Struct, protocols.md §1.4).
+fn tool_response_value(content: Option<&OpenAiContent>, at: &str) -> Result<Value, GatewayError> {
+    let text = text_only(content, at, "")?;
+    Ok(match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(object)) => Value::Object(object),
+        _ => json!({ "result": text }),
+    })
+}
+
+/// The text of a message that may only hold text (system, developer, tool); parts are joined
+/// with `separator`.
+fn text_only(content: Option<&OpenAiContent>, at: &str, separator: &str) -> Result<String, GatewayError> {
+    match content {
+        None => Ok(String::new()),
+        Some(OpenAiContent::Text(text)) => Ok(text.clone()),
+        Some(OpenAiContent::Parts(parts)) => {
+            let mut texts = Vec::new();
+            for (j, part) in parts.iter().enumerate() {
+                match part.kind.as_str() {
+                    "text" | "input_text" => texts.push(part.text.clone().unwrap_or_default()),
+                    other => {
+                        return Err(GatewayError::invalid_param(
+                            format!("content part type '{other}' is not supported in this message; only text is"),
+                            format!("{at}.content[{j}].type"),
+                        ))
+                    }
+                }
+            }
+            Ok(texts.join(separator))
+        }
+    }
+}
+
+fn user_parts(content: Option<&OpenAiContent>, at: &str) -> Result<Vec<Part>, GatewayError> {
+    let parts = match content {
+        None => return Ok(Vec::new()),
+        Some(OpenAiContent::Text(text)) => return Ok(text_part(text).into_iter().collect()),
+        Some(OpenAiContent::Parts(parts)) => parts,
+    };
+    let mut out = Vec::new();
+    for (j, part) in parts.iter().enumerate() {
+        let param = format!("{at}.content[{j}]");
+        out.extend(match part.kind.as_str() {
+            "text" | "input_text" => text_part(part.text.as_deref().unwrap_or("")),
+            "image_url" => Some(image_part(part, &param)?),
+            "input_audio" => Some(audio_part(part, &param)?),
+            "file" => Some(file_part(part, &param)?),
+            other => {
+                return Err(GatewayError::invalid_param(
+                    format!("unsupported content part type '{other}'"),
+                    format!("{param}.type"),
+                ))
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// A text part, or nothing for empty text (Gemini rejects empty-text-only turns).
+fn text_part(text: &str) -> Option<Part> {
+    (!text.is_empty()).then(|| Part::text(text))
+}
+
+fn image_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
+    let url = part.image_url.as_ref().map(|u| u.url()).unwrap_or("");
+    let param = format!("{param}.image_url.url");
+    if url.starts_with("data:") {
+        return Ok(Part { inline_data: Some(parse_data_uri(url, &param)?), ..Default::default() });
+    }
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("gs://")) {
+        return Err(GatewayError::invalid_param(
+            "image_url must be a base64 data URI (data:image/png;base64,…) or an http(s) URL",
+            param,
+        ));
+    }
+    let mime_type = if is_youtube(&lower) {
+        None // Gemini takes YouTube links without a MIME type
+    } else {
+        Some(mime_from_path(url_path(url)).ok_or_else(|| {
+            GatewayError::invalid_param(
+                format!(
+                    "cannot tell the media type of image URL '{url}' from its extension; \
+                     send the image as a base64 data URI instead"
+                ),
+                param.clone(),
+            )
+        })?)
+    };
+    Ok(Part {
+        file_data: Some(FileData { mime_type: mime_type.map(str::to_string), file_uri: url.to_string() }),
+        ..Default::default()
+    })
+}
+
+fn audio_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
+    let audio = part.input_audio.as_ref().filter(|a| !a.data.is_empty()).ok_or_else(|| {
+        GatewayError::invalid_param("input_audio parts require input_audio.data", format!("{param}.input_audio"))
+    })?;
+    let format = audio.format.to_ascii_lowercase();
+    if format.is_empty() {
+        return Err(GatewayError::invalid_param(
+            "input_audio parts require input_audio.format",
+            format!("{param}.input_audio.format"),
+        ));
+    }
+    let data = audio.data.clone();
+    Ok(Part { inline_data: Some(Blob { mime_type: format!("audio/{format}"), data }), ..Default::default() })
+}
+
+fn file_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
+    let file = part.file.as_ref();
+    let param = format!("{param}.file");
+    if let Some(data) = file.and_then(|f| f.file_data.as_deref()).filter(|d| !d.is_empty()) {
+        let blob = if data.starts_with("data:") {
+            parse_data_uri(data, &format!("{param}.file_data"))?
+        } else {
+            // Raw base64: the type comes from the filename; chat-completion files are PDFs
+            // unless the name says otherwise.
+            let mime = file.and_then(|f| f.filename.as_deref()).and_then(mime_from_path).unwrap_or("application/pdf");
+            Blob { mime_type: mime.to_string(), data: data.to_string() }
+        };
+        return Ok(Part { inline_data: Some(blob), ..Default::default() });
+    }
+    if file.and_then(|f| f.file_id.as_deref()).is_some() {
+        return Err(GatewayError::invalid_param(
+            "file_id refers to OpenAI's Files API, which Gemini cannot read; send the file inline as file_data",
+            format!("{param}.file_id"),
+        ));
+    }
+    Err(GatewayError::invalid_param("file parts require file.file_data", param))
+}
+
+/// `data:<mime>[;params];base64,<data>` → inline bytes.
+fn parse_data_uri(uri: &str, param: &str) -> Result<Blob, GatewayError> {
+    let invalid = || {
+        GatewayError::invalid_param("expected a base64 data URI like data:image/png;base64,<data>", param.to_string())
+    };
+    let rest = uri.strip_prefix("data:").ok_or_else(invalid)?;
+    let (meta, data) = rest.split_once(',').ok_or_else(invalid)?;
+    let mut fields = meta.split(';');
+    let mime = fields.next().unwrap_or("").trim();
+    if mime.is_empty() || data.is_empty() || !fields.any(|f| f.trim().eq_ignore_ascii_case("base64")) {
+        return Err(invalid());
+    }
+    Ok(Blob { mime_type: mime.to_ascii_lowercase(), data: data.to_string() })
+}
+
+/// The path of an URL, without query or fragment (`https://h/a/b.png?x` → `/a/b.png`).
+fn url_path(url: &str) -> &str {
+    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = without_scheme.find('/').map_or("", |i| &without_scheme[i..]);
+    path.split(['?', '#']).next().unwrap_or("")
+}
+
+fn is_youtube(lower_url: &str) -> bool {
+    let host = lower_url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    matches!(host, "youtube.com" | "www.youtube.com" | "m.youtube.com" | "youtu.be")
+}
+
+/// The MIME type Gemini expects for a file name's extension, for the types it accepts.
+fn mime_from_path(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let (_, ext) = name.rsplit_once('.')?;
+    Some(match ext.to_ascii_lowercase().as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "heif" => "image/heif",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "md" => "text/markdown",
+        "csv" => "text/csv",
+        "html" | "htm" => "text/html",
+        "mp3" => "audio/mp3",
+        "wav" => "audio/wav",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
+        "aac" => "audio/aac",
+        "aiff" => "audio/aiff",
+        "mp4" => "video/mp4",
+        "mpeg" | "mpg" => "video/mpeg",
+        "mov" => "video/mov",
+        "avi" => "video/avi",
+        "webm" => "video/webm",
+        "wmv" => "video/wmv",
+        "flv" => "video/x-flv",
+        "3gp" | "3gpp" => "video/3gpp",
+        _ => return None,
+    })
+}
+
+/// An assistant message's parts (text, then function calls) and its `(id, name)` calls.
+#[allow(clippy::type_complexity)]
+fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(String, String)>), GatewayError> {
+    let mut parts = Vec::new();
+    match &m.content {
+        None => {}
+        Some(OpenAiContent::Text(text)) => parts.extend(text_part(text)),
+        Some(OpenAiContent::Parts(content)) => {
+            for (j, part) in content.iter().enumerate() {
+                match part.kind.as_str() {
+                    "text" | "output_text" => parts.extend(text_part(part.text.as_deref().unwrap_or(""))),
+                    "refusal" => {} // the model's own refusal; nothing to replay
+                    other => {
+                        return Err(GatewayError::invalid_param(
+                            format!("content part type '{other}' is not supported in assistant messages"),
+                            format!("{at}.content[{j}].type"),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    if let Some(call) = &m.function_call {
+        let args = parse_arguments(&call.arguments, &format!("{at}.function_call.arguments"))?;
+        parts.push(Part {
+            function_call: Some(FunctionCall { id: None, name: call.name.clone(), args }),
+            ..Default::default()
+        });
+    }
+    let mut calls: Vec<(String, String)> = Vec::new();
+    for (j, call) in m.tool_calls.iter().enumerate() {
+        let param = format!("{at}.tool_calls[{j}]");
+        parts.push(function_call_part(call, &param)?);
+        if calls.iter().any(|(id, _)| *id == call.id) {
+            return Err(GatewayError::invalid_param(format!("duplicated tool call id '{}'", call.id), param + ".id"));
+        }
+        calls.push((call.id.clone(), call.function.name.clone()));
+    }
+    Ok((parts, calls))
+}
+
+fn function_call_part(call: &OpenAiToolCall, param: &str) -> Result<Part, GatewayError> {
+    if !(call.kind.is_empty() || call.kind == "function") {
+        return Err(GatewayError::invalid_param(
+            format!("tool call type '{}' is not supported; only function", call.kind),
+            format!("{param}.type"),
+        ));
+    }
+    if call.id.is_empty() {
+        return Err(GatewayError::invalid_param("tool calls require an id", format!("{param}.id")));
+    }
+    if call.function.name.is_empty() {
+        return Err(GatewayError::invalid_param("tool calls require a function name", format!("{param}.function.name")));
+    }
+    let args = parse_arguments(&call.function.arguments, &format!("{param}.function.arguments"))?;
+    let signature =
+        thought_signature_from_id(&call.id).or_else(|| signature_from_extra_content(call.extra_content.as_ref()));
+    Ok(Part {
+        function_call: Some(FunctionCall { id: None, name: call.function.name.clone(), args }),
+        thought_signature: signature,
+        ..Default::default()
+    })
+}
+
+/// `arguments` (a JSON string; an object is tolerated) → `functionCall.args` (an object).
+fn parse_arguments(arguments: &Value, param: &str) -> Result<Value, GatewayError> {
+    let value = match arguments {
+        Value::Null => return Ok(Value::Object(Map::new())),
+        Value::String(s) if s.trim().is_empty() => return Ok(Value::Object(Map::new())),
+        Value::String(s) => serde_json::from_str::<Value>(s)
+            .map_err(|e| GatewayError::invalid_param(format!("arguments are not valid JSON: {e}"), param.to_string()))?,
+        other => other.clone(),
+    };
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Ok(Value::Object(Map::new())),
+        _ => Err(GatewayError::invalid_param("arguments must be a JSON object", param.to_string())),
+    }
+}
+
+/// Gemini 3 requires the first `functionCall` of every model turn since the last user text
+/// (the "active loop") to carry a signature; history without one (another model's calls, a
+/// client that rewrote ids) gets the documented skip value, as gemini-cli does.
+fn ensure_active_loop_signatures(contents: &mut [Content]) {
+    let start = contents
+        .iter()
+        .rposition(|c| c.role.as_deref() == Some("user") && c.parts.iter().any(|p| p.text.is_some()))
+        .map_or(0, |i| i + 1);
+    for content in &mut contents[start..] {
+        if content.role.as_deref() != Some("model") {
+            continue;
+        }
+        if let Some(part) = content.parts.iter_mut().find(|p| p.function_call.is_some()) {
+            if part.thought_signature.is_none() {
+                part.thought_signature = Some(SKIP_THOUGHT_SIGNATURE.to_string());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+
+fn convert_tools(tools: &[OpenAiTool]) -> Result<Vec<FunctionDeclaration>, GatewayError> {
+    let mut declarations = Vec::new();
+    for (i, tool) in tools.iter().enumerate() {
+        if !(tool.kind.is_empty() || tool.kind == "function") {
+            return Err(GatewayError::invalid_param(
+                format!("tool type '{}' is not supported; only function tools are", tool.kind),
+                format!("tools[{i}].type"),
+            ));
+        }
+        let function = tool.function.as_ref().filter(|f| !f.name.is_empty()).ok_or_else(|| {
+            GatewayError::invalid_param("function tools require function.name", format!("tools[{i}].function.name"))
+        })?;
+        declarations.push(FunctionDeclaration {
+            name: function.name.clone(),
+            description: function.description.clone().filter(|d| !d.is_empty()),
+            // `strict` lives beside `parameters` and is simply not forwarded.
+            parameters: function.parameters.as_ref().and_then(schema::tool_parameters),
+            parameters_json_schema: None,
+        });
+    }
+    Ok(declarations)
+}
+
+fn convert_tool_choice(choice: &OpenAiToolChoice) -> Result<FunctionCallingConfig, GatewayError> {
+    let config = |mode: &str, names: Vec<String>| FunctionCallingConfig { mode: mode.into(), allowed_function_names: names };
+    let invalid = |message: &str, param: &str| Err(GatewayError::invalid_param(message, param));
+    match choice {
+        OpenAiToolChoice::Mode(mode) => match mode.as_str() {
+            "none" => Ok(config("NONE", Vec::new())),
+            "auto" => Ok(config("AUTO", Vec::new())),
+            "required" => Ok(config("ANY", Vec::new())),
+            _ => invalid("tool_choice must be none, auto, required or an object", "tool_choice"),
+        },
+        OpenAiToolChoice::Object(object) => match object.kind.as_str() {
+            "function" => match object.function.as_ref().filter(|f| !f.name.is_empty()) {
+                Some(f) => Ok(config("ANY", vec![f.name.clone()])),
+                None => invalid("tool_choice.function.name is required", "tool_choice.function.name"),
+            },
+            "allowed_tools" => {
+                let Some(allowed) = &object.allowed_tools else {
+                    return invalid("tool_choice.allowed_tools is required", "tool_choice.allowed_tools");
+                };
+                let names: Vec<String> =
+                    allowed.tools.iter().filter_map(|t| t.function.as_ref()).map(|f| f.name.clone()).collect();
+                match allowed.mode.as_str() {
+                    "required" => Ok(config("ANY", names)),
+                    // Gemini restricts names only in ANY mode; "auto" keeps every tool callable.
+                    "auto" | "" => Ok(config("AUTO", Vec::new())),
+                    _ => invalid("tool_choice.allowed_tools.mode must be auto or required", "tool_choice.allowed_tools.mode"),
+                }
+            }
+            _ => invalid("tool_choice.type must be function or allowed_tools", "tool_choice.type"),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation config
+
+fn generation_config(
+    req: &OpenAiChatRequest,
+    model: &str,
+    google: Option<&Value>,
+) -> Result<GenerationConfig, GatewayError> {
+    let mut config = GenerationConfig {
+        candidate_count: req.n,
+        stop_sequences: stop_sequences(req.stop.as_ref())?,
+        max_output_tokens: req.max_completion_tokens.or(req.max_tokens),
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        seed: req.seed,
+        // A zero penalty is the default; dropping it keeps Gemini 3 (which rejects penalties)
+        // working for clients that always send 0.
+        presence_penalty: req.presence_penalty.filter(|p| *p != 0.0),
+        frequency_penalty: req.frequency_penalty.filter(|p| *p != 0.0),
+        ..Default::default()
+    };
+    if req.logprobs == Some(true) {
+        config.response_logprobs = Some(true);
+        config.logprobs = req.top_logprobs;
+    }
+    if let Some(format) = &req.response_format {
+        match format.kind.as_str() {
+            "text" | "" => {}
+            "json_object" => config.response_mime_type = Some("application/json".into()),
+            "json_schema" => {
+                let schema = format.json_schema.as_ref().and_then(|s| s.schema.as_ref()).ok_or_else(|| {
+                    GatewayError::invalid_param(
+                        "response_format.json_schema.schema is required",
+                        "response_format.json_schema",
+                    )
+                })?;
+                config.response_mime_type = Some("application/json".into());
+                config.response_schema = Some(schema::response_schema(schema));
+            }
+            other => {
+                return Err(GatewayError::invalid_param(
+                    format!("response_format type '{other}' is not supported"),
+                    "response_format.type",
+                ))
+            }
+        }
+    }
+    config.thinking_config = thinking_config(req.reasoning_effort.as_deref(), google, model)?;
+    Ok(config)
+}
+
+fn stop_sequences(stop: Option<&OpenAiStop>) -> Result<Vec<String>, GatewayError> {
+    let sequences: Vec<String> = match stop {
+        None => Vec::new(),
+        Some(OpenAiStop::One(s)) => vec![s.clone()],
+        Some(OpenAiStop::Many(list)) => list.clone(),
+    };
+    let sequences: Vec<String> = sequences.into_iter().filter(|s| !s.is_empty()).collect();
+    if sequences.len() > MAX_STOP_SEQUENCES {
+        return Err(GatewayError::invalid_param(
+            format!("stop accepts at most {MAX_STOP_SEQUENCES} sequences with Gemini, got {}", sequences.len()),
+            "stop",
+        ));
+    }
+    Ok(sequences)
+}
+
+/// `extra_body.google` (Google's documented nesting) or top-level `google` (the OpenAI SDK's
+/// `extra_body=` flattening).
+fn google_extras(req: &OpenAiChatRequest) -> Option<&Value> {
+    req.extra_body.as_ref().and_then(|e| e.get("google")).or(req.google.as_ref()).filter(|g| g.is_object())
+}
+
+/// How a model family expresses thinking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThinkingFamily {
+    /// Gemini 3 and later: `thinkingLevel`. Flash takes MINIMAL/LOW/MEDIUM/HIGH, the others
+    /// (Pro, unknown) only LOW/HIGH.
+    Level { flash: bool },
+    /// Gemini 2.5 and unrecognized names: `thinkingBudget` (also accepted by Gemini 3).
+    Budget { pro: bool },
+    /// Gemini 1.x, 2.0, Gemma: a `thinkingConfig` is an error upstream.
+    None,
+}
+
+impl ThinkingFamily {
+    fn of(model: &str) -> Self {
+        let m = model.strip_prefix("models/").unwrap_or(model).to_ascii_lowercase();
+        if m.starts_with("gemma") {
+            return ThinkingFamily::None;
+        }
+        let Some(version) = m.strip_prefix("gemini-") else {
+            return ThinkingFamily::Budget { pro: m.contains("pro") };
+        };
+        let major: String = version.chars().take_while(char::is_ascii_digit).collect();
+        match major.parse::<u32>() {
+            Ok(major) if major >= 3 => ThinkingFamily::Level { flash: m.contains("flash") },
+            Ok(2) if version.starts_with("2.5") => ThinkingFamily::Budget { pro: m.contains("pro") },
+            Ok(_) => ThinkingFamily::None,
+            Err(_) => ThinkingFamily::Budget { pro: m.contains("pro") },
+        }
+    }
+}
+
+/// `reasoning_effort` and explicit `google.thinking_config` → `thinkingConfig`. Never both a
+/// level and a budget (a 400 upstream); explicit settings win over the effort.
+fn thinking_config(
+    effort: Option<&str>,
+    google: Option<&Value>,
+    model: &str,
+) -> Result<Option<ThinkingConfig>, GatewayError> {
+    let family = ThinkingFamily::of(model);
+    let mut config = match effort {
+        Some(effort) if family != ThinkingFamily::None => Some(effort_config(effort, family)?),
+        Some(effort) => {
+            effort_config(effort, ThinkingFamily::Budget { pro: false })?; // still validate the value
+            None
+        }
+        None => None,
+    };
+    let explicit = google.and_then(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")));
+    if let Some(explicit) = explicit.filter(|v| !v.is_null()) {
+        let param = "extra_body.google.thinking_config";
+        let field = |snake: &str, camel: &str| explicit.get(snake).or_else(|| explicit.get(camel)).filter(|v| !v.is_null());
+        let budget = match field("thinking_budget", "thinkingBudget") {
+            Some(v) => Some(v.as_i64().ok_or_else(|| GatewayError::invalid_param("thinking_budget must be an integer", param))?),
+            None => None,
+        };
+        let level = match field("thinking_level", "thinkingLevel") {
+            Some(v) => Some(
+                v.as_str().ok_or_else(|| GatewayError::invalid_param("thinking_level must be a string", param))?.to_ascii_uppercase(),
+            ),
+            None => None,
+        };
+        let include = match field("include_thoughts", "includeThoughts") {
+            Some(v) => Some(v.as_bool().ok_or_else(|| GatewayError::invalid_param("include_thoughts must be a boolean", param))?),
+            None => None,
+        };
+        let c = config.get_or_insert_with(ThinkingConfig::default);
+        match (budget, level) {
+            (Some(b), Some(l)) => {
+                // Both given explicitly: keep the one this model family understands.
+                if matches!(family, ThinkingFamily::Level { .. }) {
+                    (c.thinking_level, c.thinking_budget) = (Some(l), None);
+                } else {
+                    (c.thinking_level, c.thinking_budget) = (None, Some(b));
+                }
+            }
+            (Some(b), None) => (c.thinking_level, c.thinking_budget) = (None, Some(b)),
+            (None, Some(l)) => (c.thinking_level, c.thinking_budget) = (Some(l), None),
+            (None, None) => {}
+        }
+        if include.is_some() {
+            c.include_thoughts = include;
+        }
+    }
+    Ok(config.filter(|c| *c != ThinkingConfig::default()))
+}
+
+/// One `reasoning_effort` value → a thinking config. Choices (protocols.md §2, §5.1 [U]):
+///
+/// | effort | Gemini 3 Flash | Gemini 3 other | 2.5 / other budget | includeThoughts |
+/// |---|---|---|---|---|
+/// | none | MINIMAL | LOW | 0 (Pro: 128, it cannot turn thinking off) | false |
+/// | minimal | MINIMAL | LOW | 512 | true |
+/// | low | LOW | LOW | 1024 | true |
+/// | medium | MEDIUM | HIGH | 8192 | true |
+/// | high, xhigh, max | HIGH | HIGH | 24576 | true |
+fn effort_config(effort: &str, family: ThinkingFamily) -> Result<ThinkingConfig, GatewayError> {
+    let (level, budget) = match effort {
+        "none" => ("MINIMAL", 0),
+        "minimal" => ("MINIMAL", 512),
+        "low" => ("LOW", 1024),
+        "medium" => ("MEDIUM", 8192),
+        "high" | "xhigh" | "max" => ("HIGH", 24576),
+        other => {
+            return Err(GatewayError::invalid_param(
+                format!("reasoning_effort '{other}' is not one of none, minimal, low, medium, high, xhigh, max"),
+                "reasoning_effort",
+            ))
+        }
+    };
+    let include_thoughts = Some(effort != "none");
+    Ok(match family {
+        ThinkingFamily::Level { flash } => {
+            let level = match (level, flash) {
+                ("MINIMAL", false) => "LOW",
+                ("MEDIUM", false) => "HIGH",
+                (level, _) => level,
+            };
+            ThinkingConfig { include_thoughts, thinking_budget: None, thinking_level: Some(level.into()) }
+        }
+        ThinkingFamily::Budget { pro } => {
+            let budget = if pro && budget == 0 { 128 } else { budget };
+            ThinkingConfig { include_thoughts, thinking_budget: Some(budget), thinking_level: None }
+        }
+        ThinkingFamily::None => ThinkingConfig::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,210 @@
+//! Gemini response → `chat.completion`, and Gemini errors → OpenAI errors (protocols.md §5.2,
+//! §5.4.9). The helpers here are shared with the stream translator so that both paths name
+//! tool calls and finish reasons identically.
+
+use super::{
+    signature_extra_content, tool_call_id, OpenAiChatResponse, OpenAiChoice, OpenAiCompletionTokensDetails,
+    OpenAiFunctionCall, OpenAiPromptTokensDetails, OpenAiResponseMessage, OpenAiToolCall, OpenAiUsage,
+    CHAT_COMPLETION_OBJECT,
+};
+use crate::protocol::gemini::{Candidate, FunctionCall, GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::RequestContext;
+use serde_json::{json, Value};
+
+/// Renders a whole Gemini response as a `chat.completion` named `model`.
+///
+/// One choice per candidate: text parts concatenated as they are, thought parts in
+/// `reasoning_content` (never in `content`), function calls as `tool_calls` (finish reason
+/// `tool_calls`). A blocked prompt (no candidates) gives one choice with `content: null` and
+/// `content_filter`.
+pub fn gemini_to_chat_response(
+    resp: &GenerateContentResponse,
+    model: &str,
+    ctx: &RequestContext,
+) -> OpenAiChatResponse {
+    let mut choices: Vec<OpenAiChoice> = resp.candidates.iter().map(|c| choice_from_candidate(c, ctx)).collect();
+    if choices.is_empty() {
+        let blocked = resp.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
+        choices.push(OpenAiChoice {
+            index: 0,
+            message: OpenAiResponseMessage {
+                role: "assistant".into(),
+                content: if blocked { None } else { Some(String::new()) },
+                ..Default::default()
+            },
+            logprobs: None,
+            finish_reason: Some(if blocked { "content_filter" } else { "stop" }.into()),
+        });
+    }
+    OpenAiChatResponse {
+        id: completion_id(ctx),
+        object: CHAT_COMPLETION_OBJECT.into(),
+        created: ctx.created,
+        model: model.to_string(),
+        choices,
+        usage: usage_from_gemini(&resp.usage_metadata.unwrap_or_default()),
+        system_fingerprint: None,
+    }
+}
+
+/// `chatcmpl-<request id>`, the same for a whole response and every chunk of a stream.
+pub(super) fn completion_id(ctx: &RequestContext) -> String {
+    format!("chatcmpl-{}", ctx.request_id)
+}
+
+fn choice_from_candidate(candidate: &Candidate, ctx: &RequestContext) -> OpenAiChoice {
+    let parts = candidate.content.as_ref().map(|c| c.parts.as_slice()).unwrap_or_default();
+    let mut text: Option<String> = None;
+    let mut reasoning: Option<String> = None;
+    let mut tool_calls = Vec::new();
+    for part in parts {
+        if let Some(call) = &part.function_call {
+            let index = tool_calls.len();
+            tool_calls.push(tool_call(call, part.thought_signature.as_deref(), ctx, candidate.index, index));
+        } else if let Some(t) = &part.text {
+            let target = if part.is_thought() { &mut reasoning } else { &mut text };
+            target.get_or_insert_with(String::new).push_str(t);
+        }
+        // inlineData / executableCode / codeExecutionResult have no Chat Completions form.
+    }
+    let finish = finish_reason_from_gemini(candidate.finish_reason.as_deref(), !tool_calls.is_empty());
+    // `content` is null only beside tool calls; an empty answer (MAX_TOKENS spent on thinking,
+    // a SAFETY stop without parts) is "" with its finish reason, not a crash (§5.4.6).
+    let content = match text {
+        Some(t) => Some(t),
+        None if tool_calls.is_empty() => Some(String::new()),
+        None => None,
+    };
+    OpenAiChoice {
+        index: candidate.index,
+        message: OpenAiResponseMessage {
+            role: "assistant".into(),
+            content,
+            refusal: None,
+            reasoning_content: reasoning.filter(|r| !r.is_empty()),
+            tool_calls,
+        },
+        logprobs: None,
+        finish_reason: Some(finish.into()),
+    }
+}
+
+/// A Gemini function call as an OpenAI tool call; `index` counts calls within the candidate.
+pub(super) fn tool_call(
+    call: &FunctionCall,
+    signature: Option<&str>,
+    ctx: &RequestContext,
+    candidate: u32,
+    index: usize,
+) -> OpenAiToolCall {
+    OpenAiToolCall {
+        id: tool_call_id(ctx, candidate, index, signature),
+        kind: "function".into(),
+        function: OpenAiFunctionCall { name: call.name.clone(), arguments: Value::String(arguments_json(&call.args)) },
+        extra_content: signature_extra_content(signature),
+    }
+}
+
+/// `args` as the JSON string OpenAI puts in `arguments` (`{}` when Gemini sent none).
+fn arguments_json(args: &Value) -> String {
+    match args {
+        Value::Null => "{}".into(),
+        args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),
+    }
+}
+
+/// Gemini `finishReason` → OpenAI `finish_reason`. Gemini ends a function-call turn with STOP,
+/// so `has_tool_calls` turns a plain stop into `tool_calls`.
+///
+/// | Gemini | OpenAI |
+/// |---|---|
+/// | STOP, absent | stop (tool_calls with calls) |
+/// | MAX_TOKENS | length |
+/// | SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, IMAGE_SAFETY, IMAGE_PROHIBITED_CONTENT, IMAGE_RECITATION | content_filter |
+/// | anything else (OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, …) | stop (tool_calls with calls) |
+pub fn finish_reason_from_gemini(reason: Option<&str>, has_tool_calls: bool) -> &'static str {
+    match reason {
+        Some("MAX_TOKENS") => "length",
+        Some(
+            "SAFETY"
+            | "RECITATION"
+            | "BLOCKLIST"
+            | "PROHIBITED_CONTENT"
+            | "SPII"
+            | "IMAGE_SAFETY"
+            | "IMAGE_PROHIBITED_CONTENT"
+            | "IMAGE_RECITATION",
+        ) => "content_filter",
+        _ if has_tool_calls => "tool_calls",
+        _ => "stop",
+    }
+}
+
+/// Gemini usage → OpenAI usage. Gemini's `candidatesTokenCount` excludes thoughts, so
+/// completion = candidates + thoughts; the tool-use prompt counts as prompt, so that
+/// prompt + completion = total as Gemini reports it.
+pub fn usage_from_gemini(usage: &UsageMetadata) -> OpenAiUsage {
+    let prompt_tokens = usage.prompt_token_count + usage.tool_use_prompt_token_count;
+    let completion_tokens = usage.candidates_token_count + usage.thoughts_token_count;
+    OpenAiUsage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens: usage.total_token_count.max(prompt_tokens + completion_tokens),
+        prompt_tokens_details: OpenAiPromptTokensDetails { cached_tokens: usage.cached_content_token_count },
+        completion_tokens_details: OpenAiCompletionTokensDetails { reasoning_tokens: usage.thoughts_token_count },
+    }
+}
+
+/// A Gemini error (`google.rpc.Status`) as an OpenAI status and `{"error": {message, type,
+/// param, code}}` body (protocols.md §5.4.9; types/codes match `GatewayError`'s OpenAI rendering):
+///
+/// | Gemini | status | type | code |
+/// |---|---|---|---|
+/// | 400 with ErrorInfo `API_KEY_INVALID`, 401 | 401 | invalid_request_error | invalid_api_key |
+/// | 400 | 400 | invalid_request_error | null |
+/// | 403 | 403 | invalid_request_error | permission_denied |
+/// | 404 | 404 | invalid_request_error | model_not_found |
+/// | 429 | 429 | rate_limit_error | rate_limit_exceeded |
+/// | other 4xx | same | invalid_request_error | null |
+/// | 503 | 503 | server_error | overloaded |
+/// | 504 | 504 | server_error | timeout |
+/// | other 5xx | same | server_error | upstream_error |
+///
+/// A missing `code` is derived from `status` (`INVALID_ARGUMENT` → 400, …).
+pub fn upstream_error_to_openai(status: &Status) -> (u16, Value) {
+    let code = if (400..600).contains(&status.code) { status.code } else { http_status_of(&status.status) };
+    let key_invalid = status.details.iter().any(|d| d.get("reason").and_then(Value::as_str) == Some("API_KEY_INVALID"));
+    let (http, kind, error_code) = match code {
+        400 if key_invalid => (401, "invalid_request_error", Some("invalid_api_key")),
+        401 => (401, "invalid_request_error", Some("invalid_api_key")),
+        403 => (403, "invalid_request_error", Some("permission_denied")),
+        404 => (404, "invalid_request_error", Some("model_not_found")),
+        429 => (429, "rate_limit_error", Some("rate_limit_exceeded")),
+        400..=499 => (code, "invalid_request_error", None),
+        503 => (503, "server_error", Some("overloaded")),
+        504 => (504, "server_error", Some("timeout")),
+        _ => (code, "server_error", Some("upstream_error")),
+    };
+    let message = if status.message.is_empty() { format!("upstream error {code}") } else { status.message.clone() };
+    (http, json!({"error": {"message": message, "type": kind, "param": null, "code": error_code}}))
+}
+
+/// The HTTP status Google pairs with a canonical `google.rpc.Code` name.
+fn http_status_of(status: &str) -> u16 {
+    match status {
+        "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => 400,
+        "UNAUTHENTICATED" => 401,
+        "PERMISSION_DENIED" => 403,
+        "NOT_FOUND" => 404,
+        "ALREADY_EXISTS" | "ABORTED" => 409,
+        "RESOURCE_EXHAUSTED" => 429,
+        "CANCELLED" => 499,
+        "UNIMPLEMENTED" => 501,
+        "UNAVAILABLE" => 503,
+        "DEADLINE_EXCEEDED" => 504,
+        _ => 500,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,191 @@
+//! Gemini stream → `chat.completion.chunk` SSE frames (protocols.md §3.3, §5.3).
+//!
+//! Grammar, as OpenAI emits it, per choice: a first chunk `delta: {"role":"assistant","content":""}`;
+//! `content` deltas for text and `reasoning_content` deltas for thought summaries (never mixed);
+//! each function call as one `tool_calls` delta carrying `index`, `id`, `type`, `function.name`
+//! and the whole `arguments` (Gemini never splits a call); finally `delta: {}` with the finish
+//! reason, held back until the upstream ends so it is always the choice's last chunk. With
+//! `include_usage`, every chunk carries `"usage": null` and one last chunk `{"choices": [],
+//! "usage": {…}}` follows (Gemini's usage is cumulative: the last one seen wins). Then
+//! `data: [DONE]`. `id` and `created` are the same in every chunk.
+//!
+//! Failures are never dressed up as a normal end: an upstream `{"error": …}` chunk becomes an
+//! OpenAI error frame (the SDK raises on it), and a stream that ends before every choice got a
+//! `finishReason` (a cut connection) ends with an error frame instead of a fabricated `stop`.
+//! Neither is followed by `[DONE]`.
+
+use super::response::{completion_id, finish_reason_from_gemini, tool_call, upstream_error_to_openai, usage_from_gemini};
+use super::{
+    OpenAiChatChunk, OpenAiChunkChoice, OpenAiDelta, OpenAiToolCallDelta, CHAT_COMPLETION_CHUNK_OBJECT, DONE_FRAME,
+};
+use crate::protocol::gemini::{ErrorBody, GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::sse::data_frame;
+use crate::protocol::RequestContext;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Stateful translator for one streamed chat completion. Feed it each upstream chunk with
+/// [`on_chunk`](Self::on_chunk) (or raw event data with [`on_data`](Self::on_data)), and call
+/// [`finish`](Self::finish) when the upstream ends; write every returned frame as is.
+#[derive(Debug)]
+pub struct ChatStreamTranslator {
+    ctx: RequestContext,
+    model: String,
+    include_usage: bool,
+    /// Per candidate index, in index order.
+    choices: BTreeMap<u32, ChoiceState>,
+    usage: Option<UsageMetadata>,
+    /// An error frame was sent; nothing follows it.
+    failed: bool,
+}
+
+#[derive(Debug, Default)]
+struct ChoiceState {
+    tool_calls: usize,
+    finish_reason: Option<&'static str>,
+}
+
+impl ChatStreamTranslator {
+    /// `model` is the name shown to the client; `include_usage` is `stream_options.include_usage`.
+    pub fn new(model: impl Into<String>, ctx: RequestContext, include_usage: bool) -> Self {
+        ChatStreamTranslator {
+            ctx,
+            model: model.into(),
+            include_usage,
+            choices: BTreeMap::new(),
+            usage: None,
+            failed: false,
+        }
+    }
+
+    /// Translates one upstream chunk into zero or more frames.
+    pub fn on_chunk(&mut self, chunk: &GenerateContentResponse) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        if self.failed {
+            return out;
+        }
+        if let Some(usage) = chunk.usage_metadata {
+            self.usage = Some(usage);
+        }
+        if chunk.candidates.is_empty() {
+            if chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some()) {
+                self.open_choice(0, &mut out).finish_reason = Some("content_filter");
+            }
+            return out;
+        }
+        for candidate in &chunk.candidates {
+            let index = candidate.index;
+            self.open_choice(index, &mut out);
+            let parts = candidate.content.as_ref().map(|c| c.parts.as_slice()).unwrap_or_default();
+            for part in parts {
+                let delta = if let Some(call) = &part.function_call {
+                    let state = self.choices.entry(index).or_default();
+                    let n = state.tool_calls;
+                    state.tool_calls += 1;
+                    let call = tool_call(call, part.thought_signature.as_deref(), &self.ctx, index, n);
+                    OpenAiDelta {
+                        tool_calls: vec![OpenAiToolCallDelta {
+                            index: n as u32,
+                            id: call.id,
+                            kind: call.kind,
+                            function: call.function,
+                            extra_content: call.extra_content,
+                        }],
+                        ..Default::default()
+                    }
+                } else {
+                    match &part.text {
+                        // Empty text (often a lone signature carrier at the end) says nothing.
+                        Some(t) if t.is_empty() => continue,
+                        Some(t) if part.is_thought() => OpenAiDelta { reasoning_content: Some(t.clone()), ..Default::default() },
+                        Some(t) => OpenAiDelta { content: Some(t.clone()), ..Default::default() },
+                        None => continue, // inlineData & co. have no chunk form
+                    }
+                };
+                out.push(self.frame(vec![choice(index, delta, None)], None));
+            }
+            if let Some(reason) = candidate.finish_reason.as_deref() {
+                let state = self.choices.entry(index).or_default();
+                state.finish_reason = Some(finish_reason_from_gemini(Some(reason), state.tool_calls > 0));
+            }
+        }
+        out
+    }
+
+    /// Translates one event's data (SSE `data:` or a JSON-array element): an upstream error
+    /// object becomes an error frame; unparseable data is skipped (forward compatibility).
+    pub fn on_data(&mut self, data: &str) -> Vec<Vec<u8>> {
+        if let Some(error) = ErrorBody::parse(data.as_bytes()) {
+            return vec![self.on_upstream_error(&error.error)];
+        }
+        match serde_json::from_str::<GenerateContentResponse>(data) {
+            Ok(chunk) => self.on_chunk(&chunk),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// An upstream failure after the stream started: one OpenAI error frame. The stream is
+    /// over; later chunks and [`finish`](Self::finish) produce nothing.
+    pub fn on_upstream_error(&mut self, status: &Status) -> Vec<u8> {
+        self.failed = true;
+        let (_, body) = upstream_error_to_openai(status);
+        data_frame(&body.to_string())
+    }
+
+    /// The upstream ended: finish chunks, the usage chunk, `[DONE]` — or, if some choice never
+    /// got a finish reason (or nothing arrived at all), an error frame.
+    pub fn finish(self) -> Vec<Vec<u8>> {
+        if self.failed {
+            return Vec::new();
+        }
+        if self.choices.is_empty() || self.choices.values().any(|c| c.finish_reason.is_none()) {
+            let body = json!({"error": {
+                "message": "The upstream stream ended before the response was complete (no finish reason).",
+                "type": "server_error",
+                "param": null,
+                "code": "upstream_stream_truncated",
+            }});
+            return vec![data_frame(&body.to_string())];
+        }
+        let mut out: Vec<Vec<u8>> = self
+            .choices
+            .iter()
+            .map(|(index, state)| self.frame(vec![choice(*index, OpenAiDelta::default(), state.finish_reason)], None))
+            .collect();
+        if self.include_usage {
+            let usage = usage_from_gemini(&self.usage.unwrap_or_default());
+            out.push(self.frame(Vec::new(), Some(usage)));
+        }
+        out.push(DONE_FRAME.to_vec());
+        out
+    }
+
+    /// Registers a candidate; the first time, emits its role chunk.
+    fn open_choice(&mut self, index: u32, out: &mut Vec<Vec<u8>>) -> &mut ChoiceState {
+        if !self.choices.contains_key(&index) {
+            let delta = OpenAiDelta { role: Some("assistant".into()), content: Some(String::new()), ..Default::default() };
+            out.push(self.frame(vec![choice(index, delta, None)], None));
+        }
+        self.choices.entry(index).or_default()
+    }
+
+    fn frame(&self, choices: Vec<OpenAiChunkChoice>, usage: Option<super::OpenAiUsage>) -> Vec<u8> {
+        let chunk = OpenAiChatChunk {
+            id: completion_id(&self.ctx),
+            object: CHAT_COMPLETION_CHUNK_OBJECT.into(),
+            created: self.ctx.created,
+            model: self.model.clone(),
+            system_fingerprint: None,
+            choices,
+            usage: self.include_usage.then_some(usage),
+        };
+        data_frame(&serde_json::to_string(&chunk).unwrap_or_default())
+    }
+}
+
+fn choice(index: u32, delta: OpenAiDelta, finish_reason: Option<&str>) -> OpenAiChunkChoice {
+    OpenAiChunkChoice { index, delta, logprobs: None, finish_reason: finish_reason.map(str::to_string) }
+}
+
+#[cfg(test)]
+mod tests;
