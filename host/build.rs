@@ -117,15 +117,9 @@ fn build_guest(workspace: &Path) -> PathBuf {
             output.status
         ));
     }
-    let wasm = target_dir
-        .join(GUEST_TARGET)
-        .join(GUEST_PROFILE)
-        .join(GUEST_ARTIFACT);
+    let wasm = target_dir.join(GUEST_TARGET).join(GUEST_PROFILE).join(GUEST_ARTIFACT);
     if !wasm.is_file() {
-        fail(&format!(
-            "the guest build succeeded but {} is missing",
-            wasm.display()
-        ));
+        fail(&format!("the guest build succeeded but {} is missing", wasm.display()));
     }
     wasm
 }
@@ -133,17 +127,11 @@ fn build_guest(workspace: &Path) -> PathBuf {
 /// Fails early, with the fix, when rustup has not installed the guest's target.
 fn check_target_installed() {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let Ok(out) = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-    else {
+    let Ok(out) = Command::new(&rustc).args(["--print", "sysroot"]).output() else {
         return; // let the nested cargo report whatever is wrong with rustc
     };
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let target_libs = Path::new(&sysroot)
-        .join("lib")
-        .join("rustlib")
-        .join(GUEST_TARGET);
+    let target_libs = Path::new(&sysroot).join("lib").join("rustlib").join(GUEST_TARGET);
     if out.status.success() && !target_libs.is_dir() {
         fail(&format!(
             "the Rust target {GUEST_TARGET} is not installed; run `rustup target add {GUEST_TARGET}` \
@@ -173,9 +161,7 @@ fn write_migrations(dir: &Path, out: &Path) {
                 ));
             };
             if let Some((_, other, _)) = found.iter().find(|(v, _, _)| *v == version) {
-                fail(&format!(
-                    "migrations {other} and {name} share version {version}"
-                ));
+                fail(&format!("migrations {other} and {name} share version {version}"));
             }
             let path = path.canonicalize().unwrap_or(path);
             found.push((version, name, path));
@@ -186,12 +172,9 @@ fn write_migrations(dir: &Path, out: &Path) {
     let mut code = String::from("/// Every `migrations/*.sql` file, in version order.\n");
     code.push_str("pub(crate) const MIGRATIONS: &[Migration] = &[\n");
     for (version, name, path) in &found {
-        let path = path.to_str().unwrap_or_else(|| {
-            fail(&format!(
-                "migration path {} is not valid UTF-8",
-                path.display()
-            ))
-        });
+        let path = path
+            .to_str()
+            .unwrap_or_else(|| fail(&format!("migration path {} is not valid UTF-8", path.display())));
         writeln!(
             code,
             "    Migration {{ version: {version}, name: {name:?}, sql: include_str!({path:?}) }},"

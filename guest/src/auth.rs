@@ -32,10 +32,16 @@ pub fn presented_credential(headers: &[(String, String)], query: &str) -> Option
             .filter(|v| !v.is_empty())
     };
     if let Some(v) = header("x-goog-api-key") {
-        return Some(Presented { secret: v, source: CredentialSource::GoogApiKey });
+        return Some(Presented {
+            secret: v,
+            source: CredentialSource::GoogApiKey,
+        });
     }
     if let Some(v) = header("x-api-key") {
-        return Some(Presented { secret: v, source: CredentialSource::ApiKey });
+        return Some(Presented {
+            secret: v,
+            source: CredentialSource::ApiKey,
+        });
     }
     if let Some(v) = header("authorization") {
         let token = match v.split_once(' ') {
@@ -44,10 +50,18 @@ pub fn presented_credential(headers: &[(String, String)], query: &str) -> Option
             _ => v.as_str(),
         };
         if !token.is_empty() {
-            return Some(Presented { secret: token.to_owned(), source: CredentialSource::Bearer });
+            return Some(Presented {
+                secret: token.to_owned(),
+                source: CredentialSource::Bearer,
+            });
         }
     }
-    query_param(query, "key").filter(|k| !k.is_empty()).map(|secret| Presented { secret, source: CredentialSource::Query })
+    query_param(query, "key")
+        .filter(|k| !k.is_empty())
+        .map(|secret| Presented {
+            secret,
+            source: CredentialSource::Query,
+        })
 }
 
 /// The (percent-decoded) value of a query parameter.
@@ -60,7 +74,11 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
 
 /// The query string without the `key` parameter, so a client's key never travels upstream.
 pub fn strip_key_param(query: &str) -> String {
-    query.split('&').filter(|p| !p.is_empty() && p.split('=').next() != Some("key")).collect::<Vec<_>>().join("&")
+    query
+        .split('&')
+        .filter(|p| !p.is_empty() && p.split('=').next() != Some("key"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 fn percent_decode(s: &str) -> String {
@@ -159,7 +177,10 @@ mod tests {
 
     #[test]
     fn sha256_is_lowercase_hex() {
-        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert!(constant_time_eq("abc", "abc"));
         assert!(!constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "ab"));
@@ -169,6 +190,8 @@ mod tests {
     fn client_keys_are_url_safe() {
         let k = new_client_key(&[0xff; 30]);
         assert!(k.starts_with("gp-") && k.len() == 43);
-        assert!(k[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(k[3..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     }
 }

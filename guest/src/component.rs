@@ -55,16 +55,26 @@ struct WasiUpstream {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Upstream for WasiUpstream {
     type Body = IncomingResponse;
 
     async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<IncomingResponse>, String> {
-        let method = if req.method == "POST" { Method::Post } else { Method::Get };
+        let method = if req.method == "POST" {
+            Method::Post
+        } else {
+            Method::Get
+        };
         let mut builder = Request::builder();
-        builder.method(method).uri(format!("{}{}", self.origin, req.path_and_query)).header("x-goog-api-key", key);
+        builder
+            .method(method)
+            .uri(format!("{}{}", self.origin, req.path_and_query))
+            .header("x-goog-api-key", key);
         for (name, value) in &req.headers {
             builder.header(name.as_str(), value.as_str());
         }
@@ -78,7 +88,11 @@ impl Upstream for WasiUpstream {
             .into_iter()
             .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
             .collect();
-        Ok(UpstreamResponse { status: response.status(), headers, body: response })
+        Ok(UpstreamResponse {
+            status: response.status(),
+            headers,
+            body: response,
+        })
     }
 
     async fn read_to_end(&self, body: IncomingResponse, limit: usize) -> Result<Vec<u8>, String> {
@@ -101,7 +115,10 @@ impl Upstream for WasiUpstream {
 }
 
 fn variable(name: &str) -> Option<String> {
-    spin_sdk::variables::get(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    spin_sdk::variables::get(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 fn config() -> Config {
@@ -146,7 +163,12 @@ fn head_of(req: &IncomingRequest) -> RequestHead {
         .into_iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
         .collect();
-    RequestHead { method, path, query, headers }
+    RequestHead {
+        method,
+        path,
+        query,
+        headers,
+    }
 }
 
 /// Reads the request body, refusing more than `limit` bytes.
@@ -163,8 +185,15 @@ async fn read_body(req: IncomingRequest, limit: u64) -> Result<Vec<u8>, GatewayE
     Ok(body)
 }
 
-fn start(out: ResponseOutparam, status: u16, headers: &[(String, String)]) -> Option<impl futures::Sink<Vec<u8>, Error = wasi::io::streams::StreamError>> {
-    let list: Vec<(String, Vec<u8>)> = headers.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
+fn start(
+    out: ResponseOutparam,
+    status: u16,
+    headers: &[(String, String)],
+) -> Option<impl futures::Sink<Vec<u8>, Error = wasi::io::streams::StreamError>> {
+    let list: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+        .collect();
     let fields = Fields::from_list(&list).ok()?;
     let response = OutgoingResponse::new(fields);
     response.set_status_code(status).ok()?;
@@ -206,8 +235,16 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
     };
     let config = config();
-    let upstream = WasiUpstream { origin: config.upstream_url.clone() };
-    let env = Env { upstream: &upstream, db: &db, config: &config, random: random_bytes(), now_ms: now_ms() };
+    let upstream = WasiUpstream {
+        origin: config.upstream_url.clone(),
+    };
+    let env = Env {
+        upstream: &upstream,
+        db: &db,
+        config: &config,
+        random: random_bytes(),
+        now_ms: now_ms(),
+    };
     let reply = handler::handle(&env, &head, route, protocol, body, &settings, &stored).await;
     write_reply(out, reply, Some(&db)).await;
 }
@@ -215,8 +252,16 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: Option<&SpinDb>) {
     match reply {
         Reply::Full { status, headers, body } => write_full(out, status, &headers, body).await,
-        Reply::Stream { status, headers, body, mut transducer, accounting } => {
-            let Some(mut sink) = start(out, status, &headers) else { return };
+        Reply::Stream {
+            status,
+            headers,
+            body,
+            mut transducer,
+            accounting,
+        } => {
+            let Some(mut sink) = start(out, status, &headers) else {
+                return;
+            };
             let mut stream = body.take_body_stream();
             let mut client_gone = false;
             while let Some(chunk) = stream.next().await {
@@ -242,10 +287,12 @@ async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: 
             let _ = sink.close().await;
             drop(body);
             if let Some(db) = db {
-                let error = transducer.error().map(str::to_owned).or(client_gone.then(|| "client disconnected".to_owned()));
+                let error = transducer
+                    .error()
+                    .map(str::to_owned)
+                    .or(client_gone.then(|| "client disconnected".to_owned()));
                 handler::finish_stream(db, &accounting, transducer.usage(), error, now_ms());
             }
         }
     }
 }
-

@@ -59,11 +59,17 @@ pub struct ErrorResponse {
 
 impl GatewayError {
     pub fn invalid(message: impl Into<String>) -> Self {
-        GatewayError::InvalidRequest { message: message.into(), param: None }
+        GatewayError::InvalidRequest {
+            message: message.into(),
+            param: None,
+        }
     }
 
     pub fn invalid_param(message: impl Into<String>, param: impl Into<String>) -> Self {
-        GatewayError::InvalidRequest { message: message.into(), param: Some(param.into()) }
+        GatewayError::InvalidRequest {
+            message: message.into(),
+            param: Some(param.into()),
+        }
     }
 
     /// The HTTP status for `protocol`. Only Anthropic's overload differs between protocols.
@@ -126,7 +132,11 @@ impl GatewayError {
         if let Some(secs) = self.retry_after() {
             headers.push(("retry-after".to_string(), secs.to_string()));
         }
-        ErrorResponse { status, headers, body: serde_json::to_vec(&body).unwrap_or_default() }
+        ErrorResponse {
+            status,
+            headers,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
     }
 
     fn openai_type_and_code(&self) -> (&'static str, Option<&'static str>) {
@@ -187,14 +197,20 @@ mod tests {
 
     #[test]
     fn rate_limit_renders_in_each_protocol_with_retry_after() {
-        let e = GatewayError::RateLimited { message: "all keys cooling".into(), retry_after_secs: 42 };
+        let e = GatewayError::RateLimited {
+            message: "all keys cooling".into(),
+            retry_after_secs: 42,
+        };
         for p in [Protocol::OpenAi, Protocol::Anthropic, Protocol::Gemini] {
             let r = e.render(p);
             assert_eq!(r.status, 429);
             assert!(r.headers.contains(&("retry-after".into(), "42".into())), "{p:?}");
         }
         assert_eq!(body(&e.render(Protocol::OpenAi))["error"]["type"], "rate_limit_error");
-        assert_eq!(body(&e.render(Protocol::Anthropic))["error"]["type"], "rate_limit_error");
+        assert_eq!(
+            body(&e.render(Protocol::Anthropic))["error"]["type"],
+            "rate_limit_error"
+        );
         assert_eq!(body(&e.render(Protocol::Anthropic))["type"], "error");
         let g = body(&e.render(Protocol::Gemini));
         assert_eq!(g["error"]["status"], "RESOURCE_EXHAUSTED");
@@ -205,16 +221,25 @@ mod tests {
     fn unauthenticated_maps_to_each_protocols_code() {
         let e = GatewayError::Unauthenticated("missing key".into());
         assert_eq!(body(&e.render(Protocol::OpenAi))["error"]["code"], "invalid_api_key");
-        assert_eq!(body(&e.render(Protocol::Anthropic))["error"]["type"], "authentication_error");
+        assert_eq!(
+            body(&e.render(Protocol::Anthropic))["error"]["type"],
+            "authentication_error"
+        );
         assert_eq!(body(&e.render(Protocol::Gemini))["error"]["status"], "UNAUTHENTICATED");
         assert_eq!(e.render(Protocol::Gemini).status, 401);
     }
 
     #[test]
     fn upstream_overload_is_529_for_anthropic_only() {
-        let e = GatewayError::Upstream { status: 503, message: "overloaded".into() };
+        let e = GatewayError::Upstream {
+            status: 503,
+            message: "overloaded".into(),
+        };
         assert_eq!(e.render(Protocol::Anthropic).status, 529);
-        assert_eq!(body(&e.render(Protocol::Anthropic))["error"]["type"], "overloaded_error");
+        assert_eq!(
+            body(&e.render(Protocol::Anthropic))["error"]["type"],
+            "overloaded_error"
+        );
         assert_eq!(e.render(Protocol::OpenAi).status, 503);
         assert_eq!(e.render(Protocol::Gemini).status, 503);
     }

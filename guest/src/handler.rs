@@ -40,8 +40,18 @@ pub struct RequestHead {
 
 /// What to answer.
 pub enum Reply<B> {
-    Full { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
-    Stream { status: u16, headers: Vec<(String, String)>, body: B, transducer: Box<Transducer>, accounting: Accounting },
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
+    Stream {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: B,
+        transducer: Box<Transducer>,
+        accounting: Accounting,
+    },
 }
 
 /// What to record once a streamed reply has ended.
@@ -88,14 +98,21 @@ impl Caller {
 pub fn common_headers() -> Vec<(String, String)> {
     vec![
         ("access-control-allow-origin".into(), "*".into()),
-        ("access-control-expose-headers".into(), "retry-after, request-id, x-request-id".into()),
+        (
+            "access-control-expose-headers".into(),
+            "retry-after, request-id, x-request-id".into(),
+        ),
     ]
 }
 
 fn json_reply<B>(status: u16, value: &serde_json::Value) -> Reply<B> {
     let mut headers = common_headers();
     headers.push(("content-type".into(), "application/json".into()));
-    Reply::Full { status, headers, body: serde_json::to_vec(value).unwrap_or_default() }
+    Reply::Full {
+        status,
+        headers,
+        body: serde_json::to_vec(value).unwrap_or_default(),
+    }
 }
 
 /// Renders an error in the caller's protocol.
@@ -103,21 +120,27 @@ pub fn error_reply<B>(error: &GatewayError, protocol: Protocol) -> Reply<B> {
     let rendered = error.render(protocol);
     let mut headers = common_headers();
     headers.extend(rendered.headers);
-    Reply::Full { status: rendered.status, headers, body: rendered.body }
+    Reply::Full {
+        status: rendered.status,
+        headers,
+        body: rendered.body,
+    }
 }
 
 /// Routes a request head; the error (if any) is already in the right protocol.
 pub fn prepare(head: &RequestHead) -> (Protocol, Result<Route, GatewayError>) {
     let protocol = route::protocol_of(&head.path, &head.headers, &head.query);
-    (protocol, route::route(&head.method, &head.path, &head.headers, &head.query))
+    (
+        protocol,
+        route::route(&head.method, &head.path, &head.headers, &head.query),
+    )
 }
 
 /// Loads the schema and the settings: the first statements of every request.
 pub fn load_settings(db: &dyn Database) -> Result<(PoolSettings, Vec<(String, String)>), GatewayError> {
     store::migrate::ensure_schema(db).map_err(|e| GatewayError::Internal(e.to_string()))?;
     let pairs = store::settings::load(db).map_err(|e| GatewayError::Internal(e.to_string()))?;
-    let settings = PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
-        .unwrap_or_default();
+    let settings = PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap_or_default();
     Ok((settings, pairs))
 }
 
@@ -144,7 +167,9 @@ pub fn authenticate(
         return match presented {
             Some(p) if is_admin(&p.secret) => Ok(Caller::Admin),
             Some(_) => Err(GatewayError::Unauthenticated("the admin key is not valid".into())),
-            None => Err(GatewayError::Unauthenticated("the admin API needs the admin key (Authorization: Bearer ...)".into())),
+            None => Err(GatewayError::Unauthenticated(
+                "the admin API needs the admin key (Authorization: Bearer ...)".into(),
+            )),
         };
     }
     if !route.is_proxied() {
@@ -152,33 +177,51 @@ pub fn authenticate(
     }
     if let Some(p) = presented {
         let hash = auth::sha256_hex(&p.secret);
-        if let Some(client) = store::clients::find_by_hash(db, &hash).map_err(|e| GatewayError::Internal(e.to_string()))? {
+        if let Some(client) =
+            store::clients::find_by_hash(db, &hash).map_err(|e| GatewayError::Internal(e.to_string()))?
+        {
             if client.limits.expires_at.is_some_and(|at| at <= now_ms) {
                 return Err(GatewayError::Unauthenticated("this client key has expired".into()));
             }
             return Ok(Caller::Client(client));
         }
         if pure_proxy_enabled(stored) {
-            let keys: Vec<String> = p.secret.split(',').map(str::trim).filter(|k| auth::looks_like_google_key(k)).map(str::to_owned).collect();
+            let keys: Vec<String> = p
+                .secret
+                .split(',')
+                .map(str::trim)
+                .filter(|k| auth::looks_like_google_key(k))
+                .map(str::to_owned)
+                .collect();
             if !keys.is_empty() {
                 return Ok(Caller::OwnKeys(keys));
             }
         }
         if is_admin(&p.secret) && !config.open_access {
-            return Err(GatewayError::PermissionDenied("the admin key is for /admin/ only; create a client key for API calls".into()));
+            return Err(GatewayError::PermissionDenied(
+                "the admin key is for /admin/ only; create a client key for API calls".into(),
+            ));
         }
     }
     if config.open_access {
         return Ok(Caller::Open);
     }
     match presented {
-        None => Err(GatewayError::Unauthenticated("missing API key: send a gempool client key (Authorization: Bearer, x-api-key, x-goog-api-key or ?key=)".into())),
-        Some(p) => Err(GatewayError::Unauthenticated(format!("invalid API key {}", auth::redact(&p.secret)))),
+        None => Err(GatewayError::Unauthenticated(
+            "missing API key: send a gempool client key (Authorization: Bearer, x-api-key, x-goog-api-key or ?key=)"
+                .into(),
+        )),
+        Some(p) => Err(GatewayError::Unauthenticated(format!(
+            "invalid API key {}",
+            auth::redact(&p.secret)
+        ))),
     }
 }
 
 fn pure_proxy_enabled(stored: &[(String, String)]) -> bool {
-    stored.iter().any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"))
+    stored
+        .iter()
+        .any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"))
 }
 
 /// Serves one request whose body has been read.
@@ -200,9 +243,9 @@ pub async fn handle<U: Upstream, D: Database>(
         Route::Health => Ok(json_reply(200, &serde_json::json!({"status": "ok"}))),
         Route::Preflight => Ok(preflight()),
         Route::AdminPage => Ok(admin::page()),
-        Route::AdminApi { rest } => {
-            admin::handle(env, &head.method, &rest, &head.query, &body, settings).await.map(|(status, value)| json_reply(status, &value))
-        }
+        Route::AdminApi { rest } => admin::handle(env, &head.method, &rest, &head.query, &body, settings)
+            .await
+            .map(|(status, value)| json_reply(status, &value)),
         Route::Gemini { version, model, method } => {
             gemini_native(env, head, &caller, &version, model.as_deref(), method, body, settings).await
         }
@@ -214,11 +257,18 @@ pub async fn handle<U: Upstream, D: Database>(
 fn preflight<B>() -> Reply<B> {
     let mut headers = common_headers();
     headers.extend([
-        ("access-control-allow-methods".into(), "GET, POST, PUT, PATCH, DELETE, OPTIONS".into()),
+        (
+            "access-control-allow-methods".into(),
+            "GET, POST, PUT, PATCH, DELETE, OPTIONS".into(),
+        ),
         ("access-control-allow-headers".into(), "*".into()),
         ("access-control-max-age".into(), "86400".into()),
     ]);
-    Reply::Full { status: 204, headers, body: Vec::new() }
+    Reply::Full {
+        status: 204,
+        headers,
+        body: Vec::new(),
+    }
 }
 
 /// The per-request seed for the pool's random strategies.
@@ -229,7 +279,10 @@ fn seed(random: &[u8; 32]) -> u64 {
 /// A request id from the request's random bytes.
 pub fn request_context(env_random: &[u8; 32], now_ms: i64) -> RequestContext {
     let id: String = env_random[8..20].iter().map(|b| format!("{b:02x}")).collect();
-    RequestContext { request_id: id, created: (now_ms / 1000).max(0) as u64 }
+    RequestContext {
+        request_id: id,
+        created: (now_ms / 1000).max(0) as u64,
+    }
 }
 
 /// Native Gemini: the body goes upstream as the client sent it, the answer comes back as
@@ -261,7 +314,9 @@ async fn gemini_native<U: Upstream, D: Database>(
     }
     let is_post = method.verb().is_some();
     if is_post && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
-        return Err(GatewayError::invalid("Invalid JSON payload received: the request body is not valid JSON"));
+        return Err(GatewayError::invalid(
+            "Invalid JSON payload received: the request body is not valid JSON",
+        ));
     }
     let request = UpstreamRequest {
         method: if is_post { "POST".into() } else { "GET".into() },
@@ -272,10 +327,27 @@ async fn gemini_native<U: Upstream, D: Database>(
     let pool_model = model.unwrap_or("models").to_owned();
     let streaming = method == GeminiMethod::StreamGenerateContent;
     let sse = auth::query_param(&head.query, "alt").as_deref() == Some("sse");
-    let transducer = if streaming { Some(Transducer::gemini_passthrough(sse)) } else { None };
-    call(env, caller, Protocol::Gemini, &pool_model, &request, settings, transducer, |status, bytes| {
-        Ok((status, vec![("content-type".to_string(), "application/json".to_string())], bytes))
-    })
+    let transducer = if streaming {
+        Some(Transducer::gemini_passthrough(sse))
+    } else {
+        None
+    };
+    call(
+        env,
+        caller,
+        Protocol::Gemini,
+        &pool_model,
+        &request,
+        settings,
+        transducer,
+        |status, bytes| {
+            Ok((
+                status,
+                vec![("content-type".to_string(), "application/json".to_string())],
+                bytes,
+            ))
+        },
+    )
     .await
 }
 
@@ -297,7 +369,12 @@ pub async fn call<U: Upstream, D: Database>(
         _ => KeySource::Stored,
     };
     let stored = matches!(keys, KeySource::Stored);
-    let ctx = FailoverContext { settings, model, seed: seed(&env.random), keys };
+    let ctx = FailoverContext {
+        settings,
+        model,
+        seed: seed(&env.random),
+        keys,
+    };
     let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
     let day = pool::clock::utc_day(env.now_ms);
     let mut log = LogEntry {
@@ -312,7 +389,12 @@ pub async fn call<U: Upstream, D: Database>(
         error: None,
     };
     match attempted {
-        Attempted::Success { response, key, attempts, started_ms } => {
+        Attempted::Success {
+            response,
+            key,
+            attempts,
+            started_ms,
+        } => {
             let key_id = stored.then_some(key.candidate.id);
             if let Some(transducer) = transducer {
                 let UpstreamResponse { status, body, .. } = response;
@@ -326,14 +408,23 @@ pub async fn call<U: Upstream, D: Database>(
                     started_ms,
                     attempts,
                 };
-                return Ok(Reply::Stream { status, headers, body, transducer: Box::new(transducer), accounting });
+                return Ok(Reply::Stream {
+                    status,
+                    headers,
+                    body,
+                    transducer: Box::new(transducer),
+                    accounting,
+                });
             }
             let status = response.status;
-            let bytes = env
-                .upstream
-                .read_to_end(response.body, usize::MAX)
-                .await
-                .map_err(|e| GatewayError::Upstream { status: 502, message: format!("reading the upstream response failed: {e}") })?;
+            let bytes =
+                env.upstream
+                    .read_to_end(response.body, usize::MAX)
+                    .await
+                    .map_err(|e| GatewayError::Upstream {
+                        status: 502,
+                        message: format!("reading the upstream response failed: {e}"),
+                    })?;
             let tokens = usage_of(&bytes).map(|u| Tokens::from(&u)).unwrap_or_default();
             let latency = (env.upstream.now_ms() - started_ms).max(0) as u64;
             if let Some(id) = key_id {
@@ -350,9 +441,18 @@ pub async fn call<U: Upstream, D: Database>(
             let _ = usage::log_request(env.db, &log);
             let mut all = common_headers();
             all.append(&mut headers);
-            Ok(Reply::Full { status, headers: all, body })
+            Ok(Reply::Full {
+                status,
+                headers: all,
+                body,
+            })
         }
-        Attempted::ClientFault { status, body, key, attempts } => {
+        Attempted::ClientFault {
+            status,
+            body,
+            key,
+            attempts,
+        } => {
             log.key_id = stored.then_some(key.candidate.id);
             log.attempts = attempts.into();
             log.status = status.into();
@@ -362,9 +462,17 @@ pub async fn call<U: Upstream, D: Database>(
             let (status, mut headers, body) = translate(status, body)?;
             let mut all = common_headers();
             all.append(&mut headers);
-            Ok(Reply::Full { status, headers: all, body })
+            Ok(Reply::Full {
+                status,
+                headers: all,
+                body,
+            })
         }
-        Attempted::Failed { error, attempts, last_key } => {
+        Attempted::Failed {
+            error,
+            attempts,
+            last_key,
+        } => {
             log.key_id = if stored { last_key } else { None };
             log.attempts = attempts.into();
             log.status = error.status(protocol).into();
@@ -377,7 +485,13 @@ pub async fn call<U: Upstream, D: Database>(
 }
 
 /// Records a finished stream: tokens from its last usage, the client's usage, the log line.
-pub fn finish_stream(db: &dyn Database, accounting: &Accounting, usage: Option<UsageMetadata>, error: Option<String>, now_ms: i64) {
+pub fn finish_stream(
+    db: &dyn Database,
+    accounting: &Accounting,
+    usage: Option<UsageMetadata>,
+    error: Option<String>,
+    now_ms: i64,
+) {
     let day = pool::clock::utc_day(accounting.started_ms);
     let tokens = usage.as_ref().map(Tokens::from).unwrap_or_default();
     let latency = (now_ms - accounting.started_ms).max(0) as u64;

@@ -33,8 +33,10 @@ pub const DEFAULT_ALIASES: &[(&str, &str)] = &[
 
 /// The alias table in force: defaults overridden by configured rows.
 pub fn alias_table(configured: &[(String, String)]) -> BTreeMap<String, String> {
-    let mut table: BTreeMap<String, String> =
-        DEFAULT_ALIASES.iter().map(|(a, m)| (a.to_string(), m.to_string())).collect();
+    let mut table: BTreeMap<String, String> = DEFAULT_ALIASES
+        .iter()
+        .map(|(a, m)| (a.to_string(), m.to_string()))
+        .collect();
     for (name, value) in configured {
         if let Some(alias) = name.strip_prefix(crate::store::settings::ALIAS_PREFIX) {
             table.insert(alias.to_owned(), value.clone());

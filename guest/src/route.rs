@@ -40,9 +40,15 @@ pub enum Route {
     Preflight,
     AdminPage,
     /// `/admin/api/<rest>`; the admin module routes further.
-    AdminApi { rest: String },
+    AdminApi {
+        rest: String,
+    },
     /// Native Gemini: `/{v1beta|v1}/models[/{model}[:{verb}]]`.
-    Gemini { version: String, model: Option<String>, method: GeminiMethod },
+    Gemini {
+        version: String,
+        model: Option<String>,
+        method: GeminiMethod,
+    },
     OpenAiChat,
     OpenAiEmbeddings,
     OpenAiModels,
@@ -56,12 +62,18 @@ pub enum Route {
 impl Route {
     /// Whether the route is served with a pool key (and so needs a client credential).
     pub fn is_proxied(&self) -> bool {
-        !matches!(self, Route::Health | Route::Preflight | Route::AdminPage | Route::AdminApi { .. })
+        !matches!(
+            self,
+            Route::Health | Route::Preflight | Route::AdminPage | Route::AdminApi { .. }
+        )
     }
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The protocol a request speaks, judged from its path and headers alone.
@@ -89,8 +101,17 @@ pub fn route(method: &str, path: &str, headers: &[(String, String)], query: &str
     if method == "OPTIONS" {
         return Ok(Route::Preflight);
     }
-    let not_allowed = || GatewayError::MethodNotAllowed { method: method.to_owned(), path: path.to_owned() };
-    let expect = |wanted: &str, route: Route| if method == wanted || (wanted == "GET" && method == "HEAD") { Ok(route) } else { Err(not_allowed()) };
+    let not_allowed = || GatewayError::MethodNotAllowed {
+        method: method.to_owned(),
+        path: path.to_owned(),
+    };
+    let expect = |wanted: &str, route: Route| {
+        if method == wanted || (wanted == "GET" && method == "HEAD") {
+            Ok(route)
+        } else {
+            Err(not_allowed())
+        }
+    };
     let protocol = protocol_of(path, headers, query);
 
     match path {
@@ -111,18 +132,34 @@ pub fn route(method: &str, path: &str, headers: &[(String, String)], query: &str
         "/chat/completions" => return expect("POST", Route::OpenAiChat),
         "/embeddings" => return expect("POST", Route::OpenAiEmbeddings),
         "/messages" if path == "/v1/messages" => return expect("POST", Route::AnthropicMessages),
-        "/messages/count_tokens" if path == "/v1/messages/count_tokens" => return expect("POST", Route::AnthropicCountTokens),
+        "/messages/count_tokens" if path == "/v1/messages/count_tokens" => {
+            return expect("POST", Route::AnthropicCountTokens)
+        }
         _ => {}
     }
     if let Some(gemini) = gemini_route(method, path, protocol)? {
         return Ok(gemini);
     }
     if openai_path == "/models" {
-        return expect("GET", if protocol == Protocol::Anthropic { Route::AnthropicModels } else { Route::OpenAiModels });
+        return expect(
+            "GET",
+            if protocol == Protocol::Anthropic {
+                Route::AnthropicModels
+            } else {
+                Route::OpenAiModels
+            },
+        );
     }
     if let Some(id) = openai_path.strip_prefix("/models/").filter(|id| !id.is_empty()) {
         let id = id.to_owned();
-        return expect("GET", if protocol == Protocol::Anthropic { Route::AnthropicModel(id) } else { Route::OpenAiModel(id) });
+        return expect(
+            "GET",
+            if protocol == Protocol::Anthropic {
+                Route::AnthropicModel(id)
+            } else {
+                Route::OpenAiModel(id)
+            },
+        );
     }
     Err(GatewayError::NotFound(format!("no route for {method} {path}")))
 }
@@ -137,20 +174,39 @@ fn gemini_route(method: &str, path: &str, protocol: Protocol) -> Result<Option<R
     } else {
         return Ok(None);
     };
-    let Some(rest) = rest.strip_prefix("models") else { return Ok(None) };
-    let not_allowed = || GatewayError::MethodNotAllowed { method: method.to_owned(), path: path.to_owned() };
+    let Some(rest) = rest.strip_prefix("models") else {
+        return Ok(None);
+    };
+    let not_allowed = || GatewayError::MethodNotAllowed {
+        method: method.to_owned(),
+        path: path.to_owned(),
+    };
     let is_get = method == "GET" || method == "HEAD";
-    let route = |model: Option<String>, m: GeminiMethod| Route::Gemini { version: version.to_owned(), model, method: m };
+    let route = |model: Option<String>, m: GeminiMethod| Route::Gemini {
+        version: version.to_owned(),
+        model,
+        method: m,
+    };
     if rest.is_empty() || rest == "/" {
-        return if is_get { Ok(Some(route(None, GeminiMethod::ListModels))) } else { Err(not_allowed()) };
+        return if is_get {
+            Ok(Some(route(None, GeminiMethod::ListModels)))
+        } else {
+            Err(not_allowed())
+        };
     }
-    let Some(name) = rest.strip_prefix('/') else { return Ok(None) };
+    let Some(name) = rest.strip_prefix('/') else {
+        return Ok(None);
+    };
     let name = name.replace("%3A", ":").replace("%3a", ":");
     let Some((model, verb)) = name.split_once(':') else {
         if name.contains('/') || name.is_empty() {
             return Ok(None);
         }
-        return if is_get { Ok(Some(route(Some(name), GeminiMethod::GetModel))) } else { Err(not_allowed()) };
+        return if is_get {
+            Ok(Some(route(Some(name), GeminiMethod::GetModel)))
+        } else {
+            Err(not_allowed())
+        };
     };
     let m = match verb {
         "generateContent" => GeminiMethod::GenerateContent,
@@ -178,44 +234,93 @@ mod tests {
     }
 
     fn gemini(model: Option<&str>, method: GeminiMethod) -> Route {
-        Route::Gemini { version: "v1beta".into(), model: model.map(str::to_owned), method }
+        Route::Gemini {
+            version: "v1beta".into(),
+            model: model.map(str::to_owned),
+            method,
+        }
     }
 
     #[test]
     fn native_gemini_routes() {
-        assert_eq!(r("GET", "/v1beta/models").unwrap(), gemini(None, GeminiMethod::ListModels));
-        assert_eq!(r("GET", "/v1beta/models/gemini-2.5-flash").unwrap(), gemini(Some("gemini-2.5-flash"), GeminiMethod::GetModel));
-        assert_eq!(r("POST", "/v1beta/models/gemini-2.5-flash:generateContent").unwrap(), gemini(Some("gemini-2.5-flash"), GeminiMethod::GenerateContent));
-        assert_eq!(r("POST", "/v1beta/models/m%3AstreamGenerateContent").unwrap(), gemini(Some("m"), GeminiMethod::StreamGenerateContent));
-        for (verb, m) in [("countTokens", GeminiMethod::CountTokens), ("embedContent", GeminiMethod::EmbedContent), ("batchEmbedContents", GeminiMethod::BatchEmbedContents)] {
-            assert_eq!(r("POST", &format!("/v1beta/models/x:{verb}")).unwrap(), gemini(Some("x"), m));
+        assert_eq!(
+            r("GET", "/v1beta/models").unwrap(),
+            gemini(None, GeminiMethod::ListModels)
+        );
+        assert_eq!(
+            r("GET", "/v1beta/models/gemini-2.5-flash").unwrap(),
+            gemini(Some("gemini-2.5-flash"), GeminiMethod::GetModel)
+        );
+        assert_eq!(
+            r("POST", "/v1beta/models/gemini-2.5-flash:generateContent").unwrap(),
+            gemini(Some("gemini-2.5-flash"), GeminiMethod::GenerateContent)
+        );
+        assert_eq!(
+            r("POST", "/v1beta/models/m%3AstreamGenerateContent").unwrap(),
+            gemini(Some("m"), GeminiMethod::StreamGenerateContent)
+        );
+        for (verb, m) in [
+            ("countTokens", GeminiMethod::CountTokens),
+            ("embedContent", GeminiMethod::EmbedContent),
+            ("batchEmbedContents", GeminiMethod::BatchEmbedContents),
+        ] {
+            assert_eq!(
+                r("POST", &format!("/v1beta/models/x:{verb}")).unwrap(),
+                gemini(Some("x"), m)
+            );
         }
         assert_eq!(
             r("POST", "/v1/models/gemini-2.5-pro:generateContent").unwrap(),
-            Route::Gemini { version: "v1".into(), model: Some("gemini-2.5-pro".into()), method: GeminiMethod::GenerateContent }
+            Route::Gemini {
+                version: "v1".into(),
+                model: Some("gemini-2.5-pro".into()),
+                method: GeminiMethod::GenerateContent
+            }
         );
     }
 
     #[test]
     fn wrong_method_and_unknown_verbs_are_errors() {
-        assert!(matches!(r("GET", "/v1beta/models/x:generateContent"), Err(GatewayError::MethodNotAllowed { .. })));
-        assert!(matches!(r("POST", "/v1beta/models"), Err(GatewayError::MethodNotAllowed { .. })));
-        assert!(matches!(r("POST", "/v1beta/models/x:explode"), Err(GatewayError::NotFound(_))));
+        assert!(matches!(
+            r("GET", "/v1beta/models/x:generateContent"),
+            Err(GatewayError::MethodNotAllowed { .. })
+        ));
+        assert!(matches!(
+            r("POST", "/v1beta/models"),
+            Err(GatewayError::MethodNotAllowed { .. })
+        ));
+        assert!(matches!(
+            r("POST", "/v1beta/models/x:explode"),
+            Err(GatewayError::NotFound(_))
+        ));
         assert!(matches!(r("GET", "/nope"), Err(GatewayError::NotFound(_))));
-        assert!(matches!(r("DELETE", "/v1/chat/completions"), Err(GatewayError::MethodNotAllowed { .. })));
+        assert!(matches!(
+            r("DELETE", "/v1/chat/completions"),
+            Err(GatewayError::MethodNotAllowed { .. })
+        ));
     }
 
     #[test]
     fn v1_models_depends_on_who_asks() {
         assert_eq!(r("GET", "/v1/models").unwrap(), Route::OpenAiModels);
         let anthropic = vec![("anthropic-version".to_string(), "2023-06-01".to_string())];
-        assert_eq!(route("GET", "/v1/models", &anthropic, "").unwrap(), Route::AnthropicModels);
+        assert_eq!(
+            route("GET", "/v1/models", &anthropic, "").unwrap(),
+            Route::AnthropicModels
+        );
         let google = vec![("x-goog-api-key".to_string(), "k".to_string())];
         assert_eq!(
             route("GET", "/v1/models", &google, "").unwrap(),
-            Route::Gemini { version: "v1".into(), model: None, method: GeminiMethod::ListModels }
+            Route::Gemini {
+                version: "v1".into(),
+                model: None,
+                method: GeminiMethod::ListModels
+            }
         );
-        assert_eq!(r("GET", "/v1/models/gpt-4o").unwrap(), Route::OpenAiModel("gpt-4o".into()));
+        assert_eq!(
+            r("GET", "/v1/models/gpt-4o").unwrap(),
+            Route::OpenAiModel("gpt-4o".into())
+        );
     }
 
     #[test]
@@ -225,10 +330,16 @@ mod tests {
         assert_eq!(r("POST", "/v1beta/openai/chat/completions").unwrap(), Route::OpenAiChat);
         assert_eq!(r("POST", "/v1/embeddings").unwrap(), Route::OpenAiEmbeddings);
         assert_eq!(r("POST", "/v1/messages").unwrap(), Route::AnthropicMessages);
-        assert_eq!(r("POST", "/v1/messages/count_tokens").unwrap(), Route::AnthropicCountTokens);
+        assert_eq!(
+            r("POST", "/v1/messages/count_tokens").unwrap(),
+            Route::AnthropicCountTokens
+        );
         assert_eq!(r("GET", "/health").unwrap(), Route::Health);
         assert_eq!(r("OPTIONS", "/v1/chat/completions").unwrap(), Route::Preflight);
-        assert_eq!(r("DELETE", "/admin/api/keys/3").unwrap(), Route::AdminApi { rest: "keys/3".into() });
+        assert_eq!(
+            r("DELETE", "/admin/api/keys/3").unwrap(),
+            Route::AdminApi { rest: "keys/3".into() }
+        );
     }
 
     #[test]
@@ -236,7 +347,10 @@ mod tests {
         assert_eq!(protocol_of("/v1beta/models", &[], ""), Protocol::Gemini);
         assert_eq!(protocol_of("/v1/messages", &[], ""), Protocol::Anthropic);
         assert_eq!(protocol_of("/v1/chat/completions", &[], ""), Protocol::OpenAi);
-        assert_eq!(protocol_of("/v1beta/openai/chat/completions", &[], ""), Protocol::OpenAi);
+        assert_eq!(
+            protocol_of("/v1beta/openai/chat/completions", &[], ""),
+            Protocol::OpenAi
+        );
         assert_eq!(protocol_of("/admin/api/keys", &[], ""), Protocol::Admin);
         assert_eq!(protocol_of("/v1/models", &[], "key=x"), Protocol::Gemini);
     }

@@ -35,8 +35,16 @@ pub struct Transducer {
 impl Transducer {
     /// Native Gemini: bytes pass through untouched; chunks are only inspected.
     pub fn gemini_passthrough(sse: bool) -> Self {
-        let kind = if sse { Kind::GeminiSse(SseReader::new()) } else { Kind::GeminiArray(JsonArrayReader::new()) };
-        Transducer { kind, usage: None, error: None }
+        let kind = if sse {
+            Kind::GeminiSse(SseReader::new())
+        } else {
+            Kind::GeminiArray(JsonArrayReader::new())
+        };
+        Transducer {
+            kind,
+            usage: None,
+            error: None,
+        }
     }
 
     /// Response headers for the client.
@@ -91,7 +99,12 @@ impl Transducer {
     /// The upstream connection broke mid-stream: tell the client in its protocol rather
     /// than ending as if the answer were complete.
     pub fn on_transport_error(&mut self, message: &str) -> Vec<u8> {
-        let status = Status { code: 502, message: format!("upstream stream interrupted: {message}"), status: "UNAVAILABLE".into(), details: vec![] };
+        let status = Status {
+            code: 502,
+            message: format!("upstream stream interrupted: {message}"),
+            status: "UNAVAILABLE".into(),
+            details: vec![],
+        };
         self.error = Some(status.message.clone());
         let error = serde_json::json!({ "error": status });
         match &self.kind {
@@ -129,7 +142,12 @@ pub fn parse_chunk(json: &str) -> Result<GenerateContentResponse, Status> {
             return Err(status);
         }
     }
-    serde_json::from_str(json).map_err(|e| Status { code: 502, message: format!("unreadable upstream chunk: {e}"), status: "UNAVAILABLE".into(), details: vec![] })
+    serde_json::from_str(json).map_err(|e| Status {
+        code: 502,
+        message: format!("unreadable upstream chunk: {e}"),
+        status: "UNAVAILABLE".into(),
+        details: vec![],
+    })
 }
 
 #[cfg(test)]
@@ -149,7 +167,14 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}],\"role\":
         out.extend(t.finish());
         assert_eq!(out, SSE.as_bytes());
         let usage = t.usage().unwrap();
-        assert_eq!((usage.prompt_token_count, usage.candidates_token_count, usage.thoughts_token_count), (5, 3, 2));
+        assert_eq!(
+            (
+                usage.prompt_token_count,
+                usage.candidates_token_count,
+                usage.thoughts_token_count
+            ),
+            (5, 3, 2)
+        );
         assert!(t.error().is_none());
     }
 

@@ -54,11 +54,25 @@ pub trait Upstream {
 /// How a failover ended.
 pub enum Attempted<B> {
     /// A 2xx from `key`; the body is unread.
-    Success { response: UpstreamResponse<B>, key: PoolKey, attempts: u32, started_ms: i64 },
+    Success {
+        response: UpstreamResponse<B>,
+        key: PoolKey,
+        attempts: u32,
+        started_ms: i64,
+    },
     /// The upstream blamed the request (4xx not about the key): give this to the client.
-    ClientFault { status: u16, body: Vec<u8>, key: PoolKey, attempts: u32 },
+    ClientFault {
+        status: u16,
+        body: Vec<u8>,
+        key: PoolKey,
+        attempts: u32,
+    },
     /// No attempt succeeded, or none could be made.
-    Failed { error: GatewayError, attempts: u32, last_key: Option<i64> },
+    Failed {
+        error: GatewayError,
+        attempts: u32,
+        last_key: Option<i64>,
+    },
 }
 
 /// Where the pool comes from for this request.
@@ -92,7 +106,13 @@ pub async fn send_with_failover<U: Upstream>(
     let mut keys = match &ctx.keys {
         KeySource::Stored => match keys::candidates(db, ctx.model, &day) {
             Ok(keys) => keys,
-            Err(e) => return Attempted::Failed { error: GatewayError::Internal(e.to_string()), attempts: 0, last_key: None },
+            Err(e) => {
+                return Attempted::Failed {
+                    error: GatewayError::Internal(e.to_string()),
+                    attempts: 0,
+                    last_key: None,
+                }
+            }
         },
         KeySource::Client(secrets) => client_supplied_keys(secrets),
     };
@@ -102,7 +122,11 @@ pub async fn send_with_failover<U: Upstream>(
         } else {
             "no Gemini keys were supplied"
         };
-        return Attempted::Failed { error: GatewayError::NoKeys(message.into()), attempts: 0, last_key: None };
+        return Attempted::Failed {
+            error: GatewayError::NoKeys(message.into()),
+            attempts: 0,
+            last_key: None,
+        };
     }
     let ticket = if stored && uses_ticket(ctx.settings.strategy) {
         keys::next_round_robin_ticket(db).unwrap_or(ctx.seed)
@@ -112,39 +136,73 @@ pub async fn send_with_failover<U: Upstream>(
     let candidates: Vec<_> = keys.iter().map(|k| k.candidate.clone()).collect();
     let order = pool::attempt_order(ctx.settings.strategy, &candidates, now, ticket, ctx.seed);
     if order.is_empty() {
-        return Attempted::Failed { error: exhausted_error(&candidates, now, None), attempts: 0, last_key: None };
+        return Attempted::Failed {
+            error: exhausted_error(&candidates, now, None),
+            attempts: 0,
+            last_key: None,
+        };
     }
 
     let mut attempts = 0;
     let mut last_failure: Option<(u16, String)> = None;
     let mut last_key = None;
     for id in order.into_iter().take(ctx.settings.max_attempts.max(1) as usize) {
-        let Some(index) = keys.iter().position(|k| k.candidate.id == id) else { continue };
+        let Some(index) = keys.iter().position(|k| k.candidate.id == id) else {
+            continue;
+        };
         attempts += 1;
         last_key = Some(id);
         let started = upstream.now_ms();
         let key = &keys[index];
-        let classify_ctx = ClassifyContext { now_ms: started, settings: ctx.settings, previous_strikes: key.strikes };
+        let classify_ctx = ClassifyContext {
+            now_ms: started,
+            settings: ctx.settings,
+            previous_strikes: key.strikes,
+        };
         let (outcome, failure) = match upstream.send(req, &key.secret).await {
-            Err(message) => (pool::classify_network_error(&message), (502, format!("upstream unreachable: {message}"))),
+            Err(message) => (
+                pool::classify_network_error(&message),
+                (502, format!("upstream unreachable: {message}")),
+            ),
             Ok(response) if (200..300).contains(&response.status) => {
                 let key = keys.swap_remove(index);
                 if stored {
                     let _ = keys::record_success(db, &key, ctx.model);
                 }
-                return Attempted::Success { response, key, attempts, started_ms: started };
+                return Attempted::Success {
+                    response,
+                    key,
+                    attempts,
+                    started_ms: started,
+                };
             }
             Ok(response) => {
                 let status = response.status;
-                let body = upstream.read_to_end(response.body, ERROR_BODY_LIMIT).await.unwrap_or_default();
+                let body = upstream
+                    .read_to_end(response.body, ERROR_BODY_LIMIT)
+                    .await
+                    .unwrap_or_default();
                 let outcome = pool::classify(status, &body, &classify_ctx);
                 if let Outcome::ClientFault = outcome {
                     let key = keys.swap_remove(index);
                     if stored {
                         let latency = (upstream.now_ms() - started).max(0) as u64;
-                        let _ = usage::record_key_attempt(db, id, ctx.model, &day, AttemptKind::Error, Tokens::default(), latency);
+                        let _ = usage::record_key_attempt(
+                            db,
+                            id,
+                            ctx.model,
+                            &day,
+                            AttemptKind::Error,
+                            Tokens::default(),
+                            latency,
+                        );
                     }
-                    return Attempted::ClientFault { status, body, key, attempts };
+                    return Attempted::ClientFault {
+                        status,
+                        body,
+                        key,
+                        attempts,
+                    };
                 }
                 let message = crate::protocol::gemini::ErrorBody::parse(&body)
                     .map(|e| e.error.message)
@@ -152,9 +210,15 @@ pub async fn send_with_failover<U: Upstream>(
                 (outcome, (status, message))
             }
         };
-        let Outcome::RetryElsewhere(effect) = outcome else { continue };
+        let Outcome::RetryElsewhere(effect) = outcome else {
+            continue;
+        };
         if stored {
-            let kind = if failure.0 == 429 { AttemptKind::RateLimited } else { AttemptKind::Error };
+            let kind = if failure.0 == 429 {
+                AttemptKind::RateLimited
+            } else {
+                AttemptKind::Error
+            };
             let latency = (upstream.now_ms() - started).max(0) as u64;
             let _ = usage::record_key_attempt(db, id, ctx.model, &day, kind, Tokens::default(), latency);
             let _ = keys::apply_effect(db, &keys[index], ctx.model, &effect, ctx.settings, started);
@@ -163,7 +227,11 @@ pub async fn send_with_failover<U: Upstream>(
         last_failure = Some(failure);
     }
     let candidates: Vec<_> = keys.iter().map(|k| k.candidate.clone()).collect();
-    Attempted::Failed { error: exhausted_error(&candidates, upstream.now_ms(), last_failure), attempts, last_key }
+    Attempted::Failed {
+        error: exhausted_error(&candidates, upstream.now_ms(), last_failure),
+        attempts,
+        last_key,
+    }
 }
 
 fn uses_ticket(strategy: pool::Strategy) -> bool {
@@ -184,7 +252,10 @@ fn client_supplied_keys(secrets: &[String]) -> Vec<PoolKey> {
                 weight: 1,
                 project: None,
                 cooldown_until_ms: None,
-                breaker: pool::BreakerState { consecutive_failures: 0, open_until_ms: None },
+                breaker: pool::BreakerState {
+                    consecutive_failures: 0,
+                    open_until_ms: None,
+                },
                 requests_today: 0,
                 recent_success_rate: 1.0,
                 recent_latency_ms: 0.0,
@@ -202,7 +273,9 @@ fn apply_in_memory(keys: &mut [PoolKey], index: usize, effect: &KeyEffect, now: 
             candidate.cooldown_until_ms = Some(candidate.cooldown_until_ms.map_or(*until_ms, |u| u.max(*until_ms)))
         }
         KeyEffect::Disable { .. } => candidate.enabled = false,
-        KeyEffect::BreakerFailure { .. } => candidate.breaker = pool::breaker::on_failure(&candidate.breaker, now, settings),
+        KeyEffect::BreakerFailure { .. } => {
+            candidate.breaker = pool::breaker::on_failure(&candidate.breaker, now, settings)
+        }
     }
 }
 
@@ -213,9 +286,15 @@ fn exhausted_error(candidates: &[pool::KeyCandidate], now: i64, last: Option<(u1
     match last {
         Some((status, message)) if status != 429 => {
             if matches!(status, 400 | 401 | 403) {
-                GatewayError::Upstream { status: 502, message: format!("the upstream rejected the pool's keys: {message}") }
+                GatewayError::Upstream {
+                    status: 502,
+                    message: format!("the upstream rejected the pool's keys: {message}"),
+                }
             } else {
-                GatewayError::Upstream { status: if status >= 500 { status } else { 502 }, message }
+                GatewayError::Upstream {
+                    status: if status >= 500 { status } else { 502 },
+                    message,
+                }
             }
         }
         _ => match soonest {
@@ -225,7 +304,10 @@ fn exhausted_error(candidates: &[pool::KeyCandidate], now: i64, last: Option<(u1
                     Some((_, upstream)) => format!("every upstream key is rate limited for this model; retry in {retry_after_secs}s (upstream: {upstream})"),
                     None => format!("every upstream key is cooling down for this model; retry in {retry_after_secs}s"),
                 };
-                GatewayError::RateLimited { message, retry_after_secs }
+                GatewayError::RateLimited {
+                    message,
+                    retry_after_secs,
+                }
             }
             None => GatewayError::NoKeys("every upstream key is disabled; see the admin API for reasons".into()),
         },

@@ -72,11 +72,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// Opens the database file, creating its directory; failures name `--data`.
 fn open_database(config: &Config) -> anyhow::Result<SqliteBackend> {
     let dir = data_dir(&config.data);
-    fs::create_dir_all(&dir).map_err(|e| {
-        ConfigError::new("--data", format!("cannot create directory {}: {e}", dir.display()))
-    })?;
-    let backend = SqliteBackend::open(&config.data).map_err(|e| {
-        ConfigError::new("--data", format!("cannot open {}: {e}", config.data.display()))
-    })?;
+    fs::create_dir_all(&dir)
+        .map_err(|e| ConfigError::new("--data", format!("cannot create directory {}: {e}", dir.display())))?;
+    let backend = SqliteBackend::open(&config.data)
+        .map_err(|e| ConfigError::new("--data", format!("cannot open {}: {e}", config.data.display())))?;
     Ok(backend)
 }

@@ -136,7 +136,9 @@ mod tests {
         let more = ["k1".to_owned(), "k3".to_owned()];
         assert_eq!(import_upstream_keys(&mut conn, &more).unwrap(), 1);
         let disabled: i64 = conn
-            .query_row("SELECT disabled FROM upstream_keys WHERE secret = 'k1'", [], |r| r.get(0))
+            .query_row("SELECT disabled FROM upstream_keys WHERE secret = 'k1'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(disabled, 1);
     }

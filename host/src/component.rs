@@ -58,11 +58,7 @@ pub fn engine() -> anyhow::Result<Engine> {
 
 /// The compiled gateway component: from `cache_dir` if a matching artefact is there, otherwise
 /// compiled now and written there (a cache that cannot be written only costs start-up time).
-pub fn load(
-    engine: &Engine,
-    wasm: &[u8],
-    cache_dir: &Path,
-) -> anyhow::Result<wasmtime::component::Component> {
+pub fn load(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> anyhow::Result<wasmtime::component::Component> {
     let cached = cache_dir.join(format!("{}.cwasm", cache_key(engine, wasm)));
     if cached.is_file() {
         match deserialize_cached(engine, &cached) {
@@ -89,10 +85,7 @@ pub fn load(
 
 /// Links WASI, wasi:http and the Spin interfaces, and pre-instantiates the component.
 /// Fails here, before listening, if the component imports something no one provides.
-pub fn proxy_pre(
-    engine: &Engine,
-    component: &wasmtime::component::Component,
-) -> anyhow::Result<ProxyPre<Host>> {
+pub fn proxy_pre(engine: &Engine, component: &wasmtime::component::Component) -> anyhow::Result<ProxyPre<Host>> {
     let mut linker = Linker::<Host>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -101,7 +94,9 @@ pub fn proxy_pre(
         .instantiate_pre(component)
         .map_err(anyhow::Error::from)
         .context("the gateway component's imports cannot be satisfied")?;
-    Ok(ProxyPre::new(pre).map_err(anyhow::Error::from).context("the component does not export wasi:http/incoming-handler")?)
+    Ok(ProxyPre::new(pre)
+        .map_err(anyhow::Error::from)
+        .context("the component does not export wasi:http/incoming-handler")?)
 }
 
 /// Hex SHA-256 over the wasm bytes and the engine's compatibility hash.
@@ -118,11 +113,7 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     let mut sha = Sha(Sha256::new());
     sha.write(wasm);
     engine.precompile_compatibility_hash().hash(&mut sha);
-    sha.0
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha.0.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Loads a compiled component written by [`store_cached`].
@@ -132,21 +123,14 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
 /// an untrusted source. wasmtime itself rejects files from another wasmtime version or engine
 /// configuration, which the caller treats as a cache miss.
 #[allow(unsafe_code)]
-fn deserialize_cached(
-    engine: &Engine,
-    path: &Path,
-) -> wasmtime::Result<wasmtime::component::Component> {
+fn deserialize_cached(engine: &Engine, path: &Path) -> wasmtime::Result<wasmtime::component::Component> {
     // SAFETY: see the function docs: the file is our own serialized artefact.
     unsafe { wasmtime::component::Component::deserialize_file(engine, path) }
 }
 
 /// Writes the artefact atomically (temp file + rename, so a concurrent start never reads half a
 /// file) and removes entries for other guests or engines, so the cache does not grow forever.
-fn store_cached(
-    component: &wasmtime::component::Component,
-    dir: &Path,
-    path: &Path,
-) -> anyhow::Result<()> {
+fn store_cached(component: &wasmtime::component::Component, dir: &Path, path: &Path) -> anyhow::Result<()> {
     create_private_dir(dir)?;
     let bytes = component.serialize().map_err(anyhow::Error::from)?;
     let tmp = dir.join(format!(".tmp-{}", std::process::id()));

@@ -148,14 +148,9 @@ impl Config {
             ));
         }
         let admin_key = match args.admin_key {
-            Some(key) if key.trim().is_empty() => {
-                return Err(ConfigError::new("--admin-key", "must not be empty"))
-            }
+            Some(key) if key.trim().is_empty() => return Err(ConfigError::new("--admin-key", "must not be empty")),
             Some(key) if key.trim() != key => {
-                return Err(ConfigError::new(
-                    "--admin-key",
-                    "must not start or end with whitespace",
-                ))
+                return Err(ConfigError::new("--admin-key", "must not start or end with whitespace"))
             }
             other => other,
         };
@@ -267,7 +262,15 @@ mod tests {
 
     #[test]
     fn upstream_url_must_be_an_http_origin() {
-        for bad in ["foo", "ftp://x", "http://", "http://h/v1beta", "https://h?x=1", "//h", "http://u:p@h"] {
+        for bad in [
+            "foo",
+            "ftp://x",
+            "http://",
+            "http://h/v1beta",
+            "https://h?x=1",
+            "//h",
+            "http://u:p@h",
+        ] {
             let err = parse(&["--upstream-url", bad]).unwrap_err();
             assert_eq!(err.flag, "--upstream-url", "{bad}");
             assert!(!err.to_string().contains('\n'));

@@ -37,8 +37,7 @@ use crate::state::Host;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Body of every response the host makes up when the guest fails (Gemini's error shape).
-const INTERNAL_ERROR_BODY: &str =
-    r#"{"error":{"code":500,"message":"internal error","status":"INTERNAL"}}"#;
+const INTERNAL_ERROR_BODY: &str = r#"{"error":{"code":500,"message":"internal error","status":"INTERNAL"}}"#;
 
 /// Serves requests with the gateway component. Cloning shares everything.
 #[derive(Clone)]
@@ -54,12 +53,7 @@ struct Inner {
 
 impl Handler {
     /// A handler over a pre-instantiated component and the state every request shares.
-    pub fn new(
-        pre: ProxyPre<Host>,
-        sqlite: Arc<SqliteBackend>,
-        vars: Arc<Variables>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(pre: ProxyPre<Host>, sqlite: Arc<SqliteBackend>, vars: Arc<Variables>, metrics: Arc<Metrics>) -> Self {
         Self(Arc::new(Inner {
             pre,
             sqlite,
@@ -104,10 +98,7 @@ impl Handler {
     ) -> anyhow::Result<Response<HyperOutgoingBody>> {
         let mut store = self.new_store();
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let req = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, req)?;
+        let req = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let inner = Arc::clone(&self.0);
 
@@ -186,11 +177,7 @@ fn metrics_response(metrics: &Metrics) -> Response<HyperOutgoingBody> {
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits up to
 /// [`SHUTDOWN_GRACE`] for open requests (including streaming bodies) to finish.
-pub async fn serve(
-    listener: TcpListener,
-    handler: Handler,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
+pub async fn serve(listener: TcpListener, handler: Handler, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     // HTTP/1.1, plus HTTP/2 with prior knowledge (h2c) for clients that ask for it.
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
@@ -217,9 +204,7 @@ pub async fn serve(
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler.handle(req).await) }
         });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -229,10 +214,7 @@ pub async fn serve(
     }
     drop(listener);
     tracing::info!("shutting down: waiting for open requests");
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::warn!(
             "requests still open after {}s; exiting anyway",
             SHUTDOWN_GRACE.as_secs()

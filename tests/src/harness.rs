@@ -267,19 +267,11 @@ impl Gateway {
 
     fn wait_healthy(&self, deadline: Instant) {
         loop {
-            let attempt = self
-                .client
-                .get("/health")
-                .timeout(Duration::from_secs(2))
-                .try_send();
+            let attempt = self.client.get("/health").timeout(Duration::from_secs(2)).try_send();
             match attempt {
                 Ok(response) if response.status == 200 => return,
-                Ok(response) if Instant::now() >= deadline => {
-                    response.fail("GET /health did not answer 200 in time")
-                }
-                Err(e) if Instant::now() >= deadline => {
-                    fail_startup(&self.log, &format!("GET /health failed: {e}"))
-                }
+                Ok(response) if Instant::now() >= deadline => response.fail("GET /health did not answer 200 in time"),
+                Err(e) if Instant::now() >= deadline => fail_startup(&self.log, &format!("GET /health failed: {e}")),
                 _ => std::thread::sleep(Duration::from_millis(50)),
             }
         }
@@ -372,8 +364,9 @@ impl Gateway {
     /// Sends SIGTERM and waits up to 10 s (then SIGKILL); returns the exit status.
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+        // The shell's builtin `kill` is always there (the crate forbids unsafe `libc::kill`).
+        let _ = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", child.id())])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -426,11 +419,7 @@ fn fail_startup(log: &LogHandle, problem: &str) -> ! {
     )
 }
 
-fn spawn_reader(
-    stream: impl Read + Send + 'static,
-    log: LogHandle,
-    startup: Option<mpsc::Sender<StartupLine>>,
-) {
+fn spawn_reader(stream: impl Read + Send + 'static, log: LogHandle, startup: Option<mpsc::Sender<StartupLine>>) {
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };

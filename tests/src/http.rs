@@ -136,16 +136,16 @@ struct Context {
 impl Context {
     fn report(&self, problem: &str, response: Option<String>) -> String {
         let mut out = String::new();
-        let _ = write!(out, "\n\n{problem}\n\n=============== request ===============\n{}", self.request);
+        let _ = write!(
+            out,
+            "\n\n{problem}\n\n=============== request ===============\n{}",
+            self.request
+        );
         if let Some(response) = response {
             let _ = write!(out, "\n=============== response ==============\n{response}");
         }
         if let Some(log) = &self.log {
-            let _ = write!(
-                out,
-                "\n=============== gateway log ===========\n{}",
-                log.snapshot()
-            );
+            let _ = write!(out, "\n=============== gateway log ===========\n{}", log.snapshot());
         }
         out
     }
@@ -207,15 +207,11 @@ impl RequestBuilder {
     }
 
     fn build(&self) -> hyper::Request<Full<Bytes>> {
-        let mut builder = hyper::Request::builder()
-            .method(self.method.clone())
-            .uri(&self.url);
+        let mut builder = hyper::Request::builder().method(self.method.clone()).uri(&self.url);
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
-        builder
-            .body(Full::new(self.body.clone()))
-            .expect("valid request")
+        builder.body(Full::new(self.body.clone())).expect("valid request")
     }
 
     /// Sends and reads the whole body; panics (with context) on a connection error or timeout.
@@ -371,18 +367,29 @@ impl TestResponse {
 
     /// The body as JSON; panics with context if it is not JSON.
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| self.fail(&format!("response body is not JSON: {e}")))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| self.fail(&format!("response body is not JSON: {e}")))
     }
 
     /// The body decoded as `T`; panics with context on failure.
     pub fn json_as<T: DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            self.fail(&format!(
-                "response body is not a {}: {e}",
-                std::any::type_name::<T>()
-            ))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| self.fail(&format!("response body is not a {}: {e}", std::any::type_name::<T>())))
+    }
+
+    /// The JSON value at a JSON pointer (`/candidates/0/finishReason`); `Null` if absent.
+    pub fn json_at(&self, pointer: &str) -> Value {
+        self.json().pointer(pointer).cloned().unwrap_or(Value::Null)
+    }
+
+    /// Panics with context unless the JSON value at `pointer` equals `expected`.
+    #[track_caller]
+    pub fn assert_json(&self, pointer: &str, expected: impl Into<Value>) -> &Self {
+        let expected = expected.into();
+        let actual = self.json_at(pointer);
+        if actual != expected {
+            self.fail(&format!("expected {pointer} to be {expected}, got {actual}"));
+        }
+        self
     }
 
     /// The body parsed as SSE events (arrival times unknown: `at` is `None`).
@@ -416,10 +423,8 @@ impl TestResponse {
 
     /// The failure report `fail` would print.
     pub fn describe(&self, problem: &str) -> String {
-        self.context.report(
-            problem,
-            Some(show_response(self.status, &self.headers, &self.body)),
-        )
+        self.context
+            .report(problem, Some(show_response(self.status, &self.headers, &self.body)))
     }
 }
 
@@ -479,9 +484,7 @@ impl StreamingResponse {
                 self.finished = true;
                 self.fail(&format!("the body failed after {} chunks: {e}", self.chunks.len()))
             }
-            Err(std_mpsc::RecvTimeoutError::Timeout) => {
-                self.fail(&format!("no chunk within {timeout:?}"))
-            }
+            Err(std_mpsc::RecvTimeoutError::Timeout) => self.fail(&format!("no chunk within {timeout:?}")),
         }
     }
 
@@ -561,7 +564,7 @@ impl StreamingResponse {
             body.extend_from_slice(&chunk.data);
         }
         let mut response = show_response(self.status, &self.headers, &body);
-        let _ = write!(response, "({} chunks so far)\n", self.chunks.len());
+        let _ = writeln!(response, "({} chunks so far)", self.chunks.len());
         panic!("{}", self.context.report(problem, Some(response)))
     }
 }
@@ -609,10 +612,7 @@ impl SseParser {
     pub fn push(&mut self, bytes: &[u8], at: Option<Instant>) -> Vec<SseEvent> {
         self.buffer.extend_from_slice(bytes);
         let mut events = Vec::new();
-        loop {
-            let Some(end) = self.buffer.iter().position(|b| *b == b'\n' || *b == b'\r') else {
-                break;
-            };
+        while let Some(end) = self.buffer.iter().position(|b| *b == b'\n' || *b == b'\r') {
             let terminator_len = match self.buffer[end] {
                 b'\r' => match self.buffer.get(end + 1) {
                     Some(b'\n') => 2,

@@ -19,7 +19,11 @@ pub fn page<B>() -> Reply<B> {
     let mut headers = common_headers();
     headers.push(("content-type".into(), "text/html; charset=utf-8".into()));
     headers.push(("cache-control".into(), "no-store".into()));
-    Reply::Full { status: 200, headers, body: PAGE.as_bytes().to_vec() }
+    Reply::Full {
+        status: 200,
+        headers,
+        body: PAGE.as_bytes().to_vec(),
+    }
 }
 
 fn db_err(e: StoreError) -> GatewayError {
@@ -27,12 +31,18 @@ fn db_err(e: StoreError) -> GatewayError {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| GatewayError::invalid(format!("invalid JSON body: {e}")))
 }
 
 fn id_of(segment: &str) -> Result<i64, GatewayError> {
-    segment.parse().map_err(|_| GatewayError::invalid(format!("{segment:?} is not a valid id")))
+    segment
+        .parse()
+        .map_err(|_| GatewayError::invalid(format!("{segment:?} is not a valid id")))
 }
 
 fn not_found(what: &str, id: i64) -> GatewayError {
@@ -80,7 +90,10 @@ pub async fn handle<U: Upstream, D: Database>(
     let db: &dyn Database = env.db;
     let now = env.now_ms;
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let not_allowed = || GatewayError::MethodNotAllowed { method: method.to_owned(), path: format!("/admin/api/{rest}") };
+    let not_allowed = || GatewayError::MethodNotAllowed {
+        method: method.to_owned(),
+        path: format!("/admin/api/{rest}"),
+    };
     match (method, segments.as_slice()) {
         ("GET", ["keys"]) => Ok((200, json!({ "keys": keys::list(db, now).map_err(db_err)? }))),
         ("POST", ["keys"]) => {
@@ -89,7 +102,12 @@ pub async fn handle<U: Upstream, D: Database>(
                 .key
                 .into_iter()
                 .chain(req.keys)
-                .flat_map(|k| k.split([',', '\n', ' ']).map(str::trim).map(str::to_owned).collect::<Vec<_>>())
+                .flat_map(|k| {
+                    k.split([',', '\n', ' '])
+                        .map(str::trim)
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
                 .filter(|k| !k.is_empty())
                 .collect();
             if secrets.is_empty() {
@@ -98,7 +116,16 @@ pub async fn handle<U: Upstream, D: Database>(
             let mut ids = Vec::new();
             let mut duplicates = 0;
             for secret in &secrets {
-                match keys::add(db, secret, req.label.as_deref(), req.project.as_deref(), req.weight, now).map_err(db_err)? {
+                match keys::add(
+                    db,
+                    secret,
+                    req.label.as_deref(),
+                    req.project.as_deref(),
+                    req.weight,
+                    now,
+                )
+                .map_err(db_err)?
+                {
                     Some(id) => ids.push(id),
                     None => duplicates += 1,
                 }
@@ -108,7 +135,8 @@ pub async fn handle<U: Upstream, D: Database>(
         ("PATCH", ["keys", id]) => {
             let id = id_of(id)?;
             let req: UpdateKey = parse(body)?;
-            let mut found = keys::update(db, id, req.label.as_deref(), req.project.as_deref(), req.weight).map_err(db_err)?;
+            let mut found =
+                keys::update(db, id, req.label.as_deref(), req.project.as_deref(), req.weight).map_err(db_err)?;
             if let Some(enabled) = req.enabled {
                 found &= keys::set_enabled(db, id, enabled, req.reason.as_deref(), now).map_err(db_err)?;
             }
@@ -147,7 +175,8 @@ pub async fn handle<U: Upstream, D: Database>(
             let secret = crate::auth::new_client_key(&env.random[2..32]);
             let hint = crate::auth::redact(&secret);
             let name = req.name.unwrap_or_else(|| "client".into());
-            let id = clients::create(db, &name, &crate::auth::sha256_hex(&secret), &hint, &req.limits, now).map_err(db_err)?;
+            let id = clients::create(db, &name, &crate::auth::sha256_hex(&secret), &hint, &req.limits, now)
+                .map_err(db_err)?;
             Ok((
                 201,
                 json!({ "id": id, "name": name, "key": secret, "hint": hint, "limits": req.limits,
@@ -180,15 +209,21 @@ pub async fn handle<U: Upstream, D: Database>(
             ))
         }
         ("GET", ["requests"]) => {
-            let limit = crate::auth::query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(100);
-            Ok((200, json!({ "requests": usage::recent_requests(db, limit).map_err(db_err)? })))
+            let limit = crate::auth::query_param(query, "limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(100);
+            Ok((
+                200,
+                json!({ "requests": usage::recent_requests(db, limit).map_err(db_err)? }),
+            ))
         }
         ("GET", ["settings"]) => settings_view(db, settings),
         ("PUT" | "PATCH", ["settings"]) => {
             let changes: serde_json::Map<String, Value> = parse(body)?;
             let mut next = settings.clone();
             for (name, value) in &changes {
-                next.set(name, value).map_err(|e| GatewayError::invalid_param(e.to_string(), name.clone()))?;
+                next.set(name, value)
+                    .map_err(|e| GatewayError::invalid_param(e.to_string(), name.clone()))?;
             }
             for (name, value) in next.to_pairs() {
                 if changes.contains_key(&name) {
@@ -206,26 +241,46 @@ pub async fn handle<U: Upstream, D: Database>(
             for (alias, target) in &changes {
                 let name = format!("{}{alias}", store::settings::ALIAS_PREFIX);
                 match target {
-                    Value::String(model) if !model.trim().is_empty() => store::settings::put(db, &name, model.trim()).map_err(db_err)?,
+                    Value::String(model) if !model.trim().is_empty() => {
+                        store::settings::put(db, &name, model.trim()).map_err(db_err)?
+                    }
                     Value::Null => {
                         store::settings::remove(db, &name).map_err(db_err)?;
                     }
-                    _ => return Err(GatewayError::invalid_param("an alias maps to a model id string (or null to remove it)", alias.clone())),
+                    _ => {
+                        return Err(GatewayError::invalid_param(
+                            "an alias maps to a model id string (or null to remove it)",
+                            alias.clone(),
+                        ))
+                    }
                 }
             }
             let stored = store::settings::load(db).map_err(db_err)?;
             Ok((200, json!({ "aliases": crate::models::alias_table(&stored) })))
         }
-        (_, ["keys"] | ["keys", _] | ["keys", _, _] | ["client-keys"] | ["client-keys", _] | ["usage"] | ["requests"] | ["settings"] | ["aliases"]) => {
-            Err(not_allowed())
-        }
-        _ => Err(GatewayError::NotFound(format!("no admin route {method} /admin/api/{rest}"))),
+        (
+            _,
+            ["keys"]
+            | ["keys", _]
+            | ["keys", _, _]
+            | ["client-keys"]
+            | ["client-keys", _]
+            | ["usage"]
+            | ["requests"]
+            | ["settings"]
+            | ["aliases"],
+        ) => Err(not_allowed()),
+        _ => Err(GatewayError::NotFound(format!(
+            "no admin route {method} /admin/api/{rest}"
+        ))),
     }
 }
 
 fn settings_view(db: &dyn Database, settings: &PoolSettings) -> Result<(u16, Value), GatewayError> {
     let stored = store::settings::load(db).map_err(db_err)?;
-    let pure_proxy = stored.iter().any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"));
+    let pure_proxy = stored
+        .iter()
+        .any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"));
     let mut view = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
     view["pure_proxy"] = json!(pure_proxy);
     Ok((200, json!({ "settings": view })))

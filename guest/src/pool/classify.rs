@@ -13,9 +13,7 @@
 
 use super::breaker::secs_to_ms;
 use super::clock::next_pacific_midnight_ms;
-use super::details::{
-    error_info_reason, message_retry_delay_ms, retry_delay_ms, value_as_string, violations,
-};
+use super::details::{error_info_reason, message_retry_delay_ms, retry_delay_ms, value_as_string, violations};
 use super::settings::PoolSettings;
 use crate::protocol::gemini::{ErrorBody, Status};
 use serde_json::Value;
@@ -108,9 +106,7 @@ pub fn classify(status: u16, body: &[u8], ctx: &ClassifyContext) -> Outcome {
     match status {
         429 => Outcome::RetryElsewhere(quota_cooldown(parsed.as_ref(), &message, ctx)),
         401 => disable(&message, error_reason.as_deref()),
-        400 if is_invalid_key(&message, error_reason.as_deref()) => {
-            disable(&message, error_reason.as_deref())
-        }
+        400 if is_invalid_key(&message, error_reason.as_deref()) => disable(&message, error_reason.as_deref()),
         403 if is_foreign_resource(&message, error_reason.as_deref()) => Outcome::ClientFault,
         403 => disable(&message, error_reason.as_deref()),
         400..=499 => Outcome::ClientFault,
@@ -152,8 +148,7 @@ fn quota_cooldown(status: Option<&Status>, message: &str, ctx: &ClassifyContext)
     if kind == QuotaKind::PerDay || zero_limit {
         // Daily limits report a small retryDelay ("3s") that would only burn more attempts:
         // the quota is back at the Pacific midnight reset.
-        let until_ms =
-            next_pacific_midnight_ms(now).max(now.saturating_add(upstream_delay.unwrap_or(0)));
+        let until_ms = next_pacific_midnight_ms(now).max(now.saturating_add(upstream_delay.unwrap_or(0)));
         return KeyEffect::Cooldown {
             until_ms,
             reason,
@@ -189,12 +184,7 @@ fn quota_reason(status: Option<&Status>, message: &str) -> String {
     let violation = status.and_then(|st| {
         // Name the violation that decided the cooldown: a daily one first.
         let all: Vec<&Value> = violations(st).collect();
-        let id_of = |v: &&Value| {
-            v.get("quotaId")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let id_of = |v: &&Value| v.get("quotaId").and_then(Value::as_str).unwrap_or("").to_string();
         all.iter()
             .find(|v| id_of(v).contains("PerDay"))
             .or_else(|| all.first())
@@ -250,9 +240,7 @@ fn is_invalid_key(message: &str, error_reason: Option<&str>) -> bool {
 /// belongs to another project, rather than about the key: another key would not help, and
 /// the key must not be disabled for it.
 fn is_foreign_resource(message: &str, error_reason: Option<&str>) -> bool {
-    if error_reason.is_some_and(|r| {
-        r.starts_with("API_KEY") || r.contains("SUSPENDED") || r.contains("DISABLED")
-    }) {
+    if error_reason.is_some_and(|r| r.starts_with("API_KEY") || r.contains("SUSPENDED") || r.contains("DISABLED")) {
         return false;
     }
     let lower = message.to_ascii_lowercase();
@@ -339,10 +327,8 @@ mod tests {
             NOW + 21 * 3_600_000 + 30 * 60_000,
             "01:30 PST to midnight PDT on the 23-hour day"
         );
-        let disabled =
-            |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::Disable { .. }));
-        let breaker =
-            |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::BreakerFailure { .. }));
+        let disabled = |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::Disable { .. }));
+        let breaker = |o: &Outcome| matches!(o, Outcome::RetryElsewhere(KeyEffect::BreakerFailure { .. }));
         let array_wrapped = format!("[{PER_MINUTE}]");
         type Check = Box<dyn Fn(&Outcome) -> bool>;
         let cases: Vec<(&str, u16, &str, Check)> = vec![
@@ -387,12 +373,7 @@ mod tests {
             ("API_KEY_INVALID", 400, INVALID_KEY, Box::new(disabled)),
             ("401", 401, "", Box::new(disabled)),
             ("403 suspended", 403, SUSPENDED, Box::new(disabled)),
-            (
-                "403 service disabled",
-                403,
-                SERVICE_DISABLED,
-                Box::new(disabled),
-            ),
+            ("403 service disabled", 403, SERVICE_DISABLED, Box::new(disabled)),
             ("403 unregistered", 403, UNREGISTERED, Box::new(disabled)),
             (
                 "403 foreign file",
@@ -406,28 +387,13 @@ mod tests {
                 BAD_REQUEST,
                 Box::new(|o| *o == Outcome::ClientFault),
             ),
-            (
-                "404 model",
-                404,
-                NOT_FOUND,
-                Box::new(|o| *o == Outcome::ClientFault),
-            ),
+            ("404 model", 404, NOT_FOUND, Box::new(|o| *o == Outcome::ClientFault)),
             ("409", 409, "", Box::new(|o| *o == Outcome::ClientFault)),
-            (
-                "413",
-                413,
-                "too big",
-                Box::new(|o| *o == Outcome::ClientFault),
-            ),
+            ("413", 413, "too big", Box::new(|o| *o == Outcome::ClientFault)),
             ("422", 422, "{}", Box::new(|o| *o == Outcome::ClientFault)),
             ("418", 418, "", Box::new(|o| *o == Outcome::ClientFault)),
             ("500", 500, INTERNAL, Box::new(breaker)),
-            (
-                "502 garbage",
-                502,
-                "<html>Bad Gateway</html>",
-                Box::new(breaker),
-            ),
+            ("502 garbage", 502, "<html>Bad Gateway</html>", Box::new(breaker)),
             ("503", 503, OVERLOADED, Box::new(breaker)),
             ("504", 504, "", Box::new(breaker)),
             ("599", 599, "\x00\x01", Box::new(breaker)),
@@ -448,19 +414,30 @@ mod tests {
             other => panic!("no reason in {other:?}"),
         };
         let r = reason(run(429, PER_MINUTE, 0));
-        assert!(r.starts_with("GenerateRequestsPerMinutePerProjectPerModel-FreeTier (limit 10, model gemini-2.5-flash): You exceeded"), "{r}");
+        assert!(
+            r.starts_with(
+                "GenerateRequestsPerMinutePerProjectPerModel-FreeTier (limit 10, model gemini-2.5-flash): You exceeded"
+            ),
+            "{r}"
+        );
         assert!(
             r.chars().count() <= MAX_REASON_CHARS && r.ends_with('…') && !r.contains('\n'),
             "{r}"
         );
         let r = reason(run(429, PER_DAY, 0));
-        assert!(r.starts_with("GenerateRequestsPerDayPerProjectPerModel-FreeTier (limit 50, model gemini-2.5-pro): "), "{r}");
+        assert!(
+            r.starts_with("GenerateRequestsPerDayPerProjectPerModel-FreeTier (limit 50, model gemini-2.5-pro): "),
+            "{r}"
+        );
         assert_eq!(
             reason(run(400, INVALID_KEY, 0)),
             "API key not valid. Please pass a valid API key. (API_KEY_INVALID)"
         );
         let r = reason(run(403, SUSPENDED, 0));
-        assert_eq!(r, "Permission denied: Consumer 'api_key:[redacted key]' has been suspended. (CONSUMER_SUSPENDED)");
+        assert_eq!(
+            r,
+            "Permission denied: Consumer 'api_key:[redacted key]' has been suspended. (CONSUMER_SUSPENDED)"
+        );
         assert_eq!(
             reason(run(503, OVERLOADED, 0)),
             "HTTP 503 UNAVAILABLE: The model is overloaded. Please try again later."
@@ -485,10 +462,7 @@ mod tests {
             "connection refused to AIzaSyA1234567890abcdefghijklmnopqrstuv",
         ));
         assert_eq!(r, "network error: connection refused to [redacted key]");
-        assert_eq!(
-            reason(classify_network_error("")),
-            "network error: no answer"
-        );
+        assert_eq!(reason(classify_network_error("")), "network error: no answer");
     }
 
     #[test]
@@ -498,11 +472,9 @@ mod tests {
         let zero = r#"{"error":{"code":429,"message":"Quota exceeded, limit: 0","details":[
             {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier","quotaValue":"0"}]},
             {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"20s"}]}}"#;
-        assert!(cooldown(
-            next_pacific_midnight_ms(NOW),
-            CooldownScope::Project,
-            1
-        )(&run(429, zero, 0)));
+        assert!(cooldown(next_pacific_midnight_ms(NOW), CooldownScope::Project, 1)(
+            &run(429, zero, 0)
+        ));
     }
 
     #[test]
@@ -544,10 +516,8 @@ mod tests {
             assert!(check(&got), "case {i}: want {want} ms, got {got:?}");
         }
         // Per-day ignores escalation: always the next Pacific midnight.
-        assert!(cooldown(
-            next_pacific_midnight_ms(NOW),
-            CooldownScope::Project,
-            8
-        )(&run(429, PER_DAY, 7)));
+        assert!(cooldown(next_pacific_midnight_ms(NOW), CooldownScope::Project, 8)(
+            &run(429, PER_DAY, 7)
+        ));
     }
 }

@@ -119,22 +119,10 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(
-            days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28),
-            2
-        );
-        assert_eq!(
-            days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28),
-            1
-        );
-        assert_eq!(
-            days_from_civil(2024, 3, 1) - days_from_civil(2024, 2, 28),
-            2
-        );
-        assert_eq!(
-            days_from_civil(2026, 3, 1) - days_from_civil(2026, 2, 28),
-            1
-        );
+        assert_eq!(days_from_civil(2000, 3, 1) - days_from_civil(2000, 2, 28), 2);
+        assert_eq!(days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28), 1);
+        assert_eq!(days_from_civil(2024, 3, 1) - days_from_civil(2024, 2, 28), 2);
+        assert_eq!(days_from_civil(2026, 3, 1) - days_from_civil(2026, 2, 28), 1);
         let mut prev = civil_from_days(-800_000);
         for days in -799_999..800_000 {
             let date = civil_from_days(days);
@@ -160,10 +148,7 @@ mod tests {
         for (year, march, november) in table {
             assert_eq!(
                 dst_days(year),
-                (
-                    days_from_civil(year, 3, march),
-                    days_from_civil(year, 11, november)
-                ),
+                (days_from_civil(year, 3, march), days_from_civil(year, 11, november)),
                 "{year}"
             );
             let start = utc(year, 3, march, 10, 0);

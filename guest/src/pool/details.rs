@@ -211,10 +211,7 @@ fn parse_go_duration_ms(text: &str) -> Option<i64> {
     let mut total_ns: i64 = 0;
     let mut parts = 0;
     loop {
-        let number_len = rest
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b'.')
-            .count();
+        let number_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
         if number_len == 0 {
             break;
         }
@@ -257,10 +254,7 @@ mod tests {
                 r#"{"quotaId":"GenerateContentInputTokensPerModelPerMinute-FreeTier"}"#,
                 QuotaKind::Tokens,
             ),
-            (
-                r#"{"quotaId":"InputTokensPerModelPerMinute"}"#,
-                QuotaKind::Tokens,
-            ),
+            (r#"{"quotaId":"InputTokensPerModelPerMinute"}"#, QuotaKind::Tokens),
             (
                 r#"{"quotaId":"GenerateContentInputTokensPerModelPerDay-FreeTier"}"#,
                 QuotaKind::PerDay,
@@ -270,14 +264,8 @@ mod tests {
                 QuotaKind::PerDay,
             ),
             (r#"{"quotaId":"Mystery"}"#, QuotaKind::Unknown),
-            (
-                r#"{"quotaId":"A-PerMinute"},{"quotaId":"B-PerDay"}"#,
-                QuotaKind::PerDay,
-            ),
-            (
-                r#"{"quotaId":"B-PerDay"},{"quotaId":"A-PerMinute"}"#,
-                QuotaKind::PerDay,
-            ),
+            (r#"{"quotaId":"A-PerMinute"},{"quotaId":"B-PerDay"}"#, QuotaKind::PerDay),
+            (r#"{"quotaId":"B-PerDay"},{"quotaId":"A-PerMinute"}"#, QuotaKind::PerDay),
             ("", QuotaKind::Unknown),
         ];
         for (violations, want) in cases {
@@ -326,10 +314,7 @@ mod tests {
         let key = "AIzaSyA1234567890abcdefghijklmnopqrstuv";
         assert_eq!(key.len(), 39);
         assert_eq!(redact_keys(&format!("k={key}&x")), "k=[redacted key]&x");
-        assert_eq!(
-            redact_keys(&format!("{key} {key}")),
-            "[redacted key] [redacted key]"
-        );
+        assert_eq!(redact_keys(&format!("{key} {key}")), "[redacted key] [redacted key]");
         assert_eq!(redact_keys("AIza short AIzaAIza"), "AIza short AIzaAIza");
         assert_eq!(redact_keys("é AIza"), "é AIza");
         let long = format!("{}{key}", "abcdefghijkl ".repeat(40));
@@ -341,14 +326,8 @@ mod tests {
         );
         assert!(!cleaned.contains("AIzaSy"));
         let near_end = format!("{}{key}", "x".repeat(MAX_REASON_CHARS - 20));
-        assert!(
-            !clean_reason(&near_end).contains("AIza"),
-            "redacted before cutting"
-        );
+        assert!(!clean_reason(&near_end).contains("AIza"), "redacted before cutting");
         assert_eq!(clean_reason("  a\n\tb  "), "a b");
-        assert_eq!(
-            clean_reason(&"é".repeat(400)).chars().count(),
-            MAX_REASON_CHARS
-        );
+        assert_eq!(clean_reason(&"é".repeat(400)).chars().count(), MAX_REASON_CHARS);
     }
 }

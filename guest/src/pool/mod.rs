@@ -25,9 +25,7 @@ pub mod select;
 pub mod settings;
 
 pub use breaker::{BreakerPhase, BreakerState};
-pub use classify::{
-    classify, classify_network_error, ClassifyContext, CooldownScope, KeyEffect, Outcome, QuotaKind,
-};
+pub use classify::{classify, classify_network_error, ClassifyContext, CooldownScope, KeyEffect, Outcome, QuotaKind};
 pub use clock::{next_pacific_midnight_ms, utc_day};
 pub use select::{attempt_order, soonest_recovery_ms, usable, KeyCandidate};
 pub use settings::{PoolSettings, SettingsError, Strategy};

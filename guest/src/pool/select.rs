@@ -63,13 +63,7 @@ pub fn usable(k: &KeyCandidate, now_ms: i64) -> bool {
 ///   Random rather than greedy, so one good key is not drained while the others idle.
 ///
 /// In every strategy, half-open keys come after all the healthy ones, in round-robin order.
-pub fn attempt_order(
-    strategy: Strategy,
-    keys: &[KeyCandidate],
-    now_ms: i64,
-    rr_ticket: u64,
-    seed: u64,
-) -> Vec<i64> {
+pub fn attempt_order(strategy: Strategy, keys: &[KeyCandidate], now_ms: i64, rr_ticket: u64, seed: u64) -> Vec<i64> {
     let mut healthy: Vec<&KeyCandidate> = Vec::new();
     let mut probes: Vec<&KeyCandidate> = Vec::new();
     for k in keys.iter().filter(|k| usable(k, now_ms)) {
@@ -94,8 +88,7 @@ pub fn attempt_order(
             healthy
         }
         Strategy::Weighted => {
-            let (mut weighted, mut spare): (Vec<_>, Vec<_>) =
-                healthy.into_iter().partition(|k| k.weight > 0);
+            let (mut weighted, mut spare): (Vec<_>, Vec<_>) = healthy.into_iter().partition(|k| k.weight > 0);
             let weights: Vec<f64> = weighted.iter().map(|k| f64::from(k.weight)).collect();
             weighted = rng.weighted_order(weighted, &weights);
             rng.shuffle(&mut spare);
@@ -134,11 +127,7 @@ fn rotated<'a>(keys: &[&'a KeyCandidate], ticket: u64) -> Vec<&'a KeyCandidate> 
         return Vec::new();
     }
     let start = (ticket % keys.len() as u64) as usize;
-    keys[start..]
-        .iter()
-        .chain(&keys[..start])
-        .copied()
-        .collect()
+    keys[start..].iter().chain(&keys[..start]).copied().collect()
 }
 
 /// Adaptive sampling weights, one per key.
@@ -157,11 +146,7 @@ fn adaptive_weights(keys: &[&KeyCandidate]) -> Vec<f64> {
     };
     let score = |rate: f64, samples: u32, latency: f64| {
         let n = f64::from(samples);
-        let rate = if rate.is_finite() {
-            rate.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let rate = if rate.is_finite() { rate.clamp(0.0, 1.0) } else { 0.0 };
         let p = (rate * n + 1.0) / (n + 2.0);
         let latency = if latency.is_finite() && latency > 0.0 {
             latency
@@ -223,11 +208,7 @@ impl SplitMix64 {
             .into_iter()
             .zip(weights)
             .map(|(item, &w)| {
-                let w = if w.is_finite() && w > 0.0 {
-                    w
-                } else {
-                    f64::MIN_POSITIVE
-                };
+                let w = if w.is_finite() && w > 0.0 { w } else { f64::MIN_POSITIVE };
                 (self.unit().ln() / w, item)
             })
             .collect();
@@ -358,9 +339,7 @@ mod tests {
     fn round_robin_is_fair_for_concurrent_clients() {
         let ids = [1, 2, 3, 4];
         let ks = keys(&ids);
-        let counts = first_counts(&ids, 400, |t| {
-            attempt_order(Strategy::RoundRobin, &ks, NOW, t, t)
-        });
+        let counts = first_counts(&ids, 400, |t| attempt_order(Strategy::RoundRobin, &ks, NOW, t, t));
         assert!(counts.iter().all(|&c| c.abs_diff(100) <= 2), "{counts:?}");
         // 8 clients x 400 requests, interleaved in a scrambled order, sharing one counter.
         let mut rng = SplitMix64(7);
@@ -396,9 +375,7 @@ mod tests {
             }
         }
         // Round robin spreads evenly over what is left.
-        let counts = first_counts(&[1, 5], 300, |t| {
-            attempt_order(Strategy::RoundRobin, &ks, NOW, t, 0)
-        });
+        let counts = first_counts(&[1, 5], 300, |t| attempt_order(Strategy::RoundRobin, &ks, NOW, t, 0));
         assert_eq!(counts, vec![150, 150]);
     }
 
@@ -421,10 +398,7 @@ mod tests {
             }
         }
         let only_probes = vec![half_open(7), half_open(8)];
-        assert_eq!(
-            attempt_order(Strategy::Random, &only_probes, NOW, 1, 1),
-            vec![8, 7]
-        );
+        assert_eq!(attempt_order(Strategy::Random, &only_probes, NOW, 1, 1), vec![8, 7]);
     }
 
     #[test]
@@ -465,9 +439,7 @@ mod tests {
             .map(|s| attempt_order(Strategy::Random, &ks, NOW, 0, s))
             .collect();
         assert_eq!(distinct.len(), 24, "every permutation of 4 keys shows up");
-        let counts = first_counts(&ids, 8000, |s| {
-            attempt_order(Strategy::Random, &ks, NOW, 0, s)
-        });
+        let counts = first_counts(&ids, 8000, |s| attempt_order(Strategy::Random, &ks, NOW, 0, s));
         assert!(counts.iter().all(|&c| c.abs_diff(2000) < 150), "{counts:?}");
     }
 
@@ -479,9 +451,7 @@ mod tests {
             k.weight = w;
         }
         let runs = 20_000;
-        let counts = first_counts(&ids, runs, |s| {
-            attempt_order(Strategy::Weighted, &ks, NOW, 0, s)
-        });
+        let counts = first_counts(&ids, runs, |s| attempt_order(Strategy::Weighted, &ks, NOW, 0, s));
         for (i, &c) in counts.iter().enumerate() {
             let expected = runs as f64 * (i + 1) as f64 / 10.0;
             assert!(
@@ -532,12 +502,9 @@ mod tests {
             (0.0, 0.0, 0),
         ];
         for (k, (rate, latency, samples)) in ks.iter_mut().zip(stats) {
-            (k.recent_success_rate, k.recent_latency_ms, k.recent_samples) =
-                (rate, latency, samples);
+            (k.recent_success_rate, k.recent_latency_ms, k.recent_samples) = (rate, latency, samples);
         }
-        let counts = first_counts(&ids, 20_000, |s| {
-            attempt_order(Strategy::Adaptive, &ks, NOW, 0, s)
-        });
+        let counts = first_counts(&ids, 20_000, |s| attempt_order(Strategy::Adaptive, &ks, NOW, 0, s));
         let [good, flaky, slow, new] = [counts[0], counts[1], counts[2], counts[3]];
         assert!(good > 2 * flaky, "{counts:?}");
         assert!(good > 2 * slow, "{counts:?}");
@@ -549,9 +516,7 @@ mod tests {
         // Laplace smoothing: a key that failed all its samples still gets an occasional try.
         let mut fresh = keys(&[1, 2]);
         (fresh[1].recent_success_rate, fresh[1].recent_samples) = (0.0, EXPLORE_SAMPLES);
-        let counts = first_counts(&[1, 2], 4000, |s| {
-            attempt_order(Strategy::Adaptive, &fresh, NOW, 0, s)
-        });
+        let counts = first_counts(&[1, 2], 4000, |s| attempt_order(Strategy::Adaptive, &fresh, NOW, 0, s));
         assert!(counts[1] > 10 && counts[0] > 10 * counts[1], "{counts:?}");
         // Garbage figures do not poison the order.
         let mut odd = keys(&[1, 2]);
@@ -585,11 +550,7 @@ mod tests {
             ("all disabled", vec![disabled.clone()], None),
             (
                 "cooldowns",
-                vec![
-                    cooling(1, NOW + 5_000),
-                    cooling(2, NOW + 3_000),
-                    disabled.clone(),
-                ],
+                vec![cooling(1, NOW + 5_000), cooling(2, NOW + 3_000), disabled.clone()],
                 Some(NOW + 3_000),
             ),
             (
@@ -608,11 +569,7 @@ mod tests {
                 ],
                 Some(NOW + 7_000),
             ),
-            (
-                "a usable key",
-                vec![cooling(1, NOW + 5_000), key(2)],
-                Some(NOW),
-            ),
+            ("a usable key", vec![cooling(1, NOW + 5_000), key(2)], Some(NOW)),
             ("half-open counts as usable", vec![half_open(1)], Some(NOW)),
             ("expired cooldown", vec![cooling(1, NOW - 5)], Some(NOW)),
         ];

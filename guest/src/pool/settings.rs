@@ -62,12 +62,17 @@ impl FromStr for Strategy {
     /// Accepts the snake_case names, case-insensitively, with `-` for `_`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
-        Strategy::ALL.into_iter().find(|st| st.as_str() == wanted).ok_or_else(|| {
-            SettingsError::invalid(
-                "strategy",
-                format!("unknown strategy {s:?}; expected one of round_robin, least_used, random, weighted, adaptive"),
-            )
-        })
+        Strategy::ALL
+            .into_iter()
+            .find(|st| st.as_str() == wanted)
+            .ok_or_else(|| {
+                SettingsError::invalid(
+                    "strategy",
+                    format!(
+                        "unknown strategy {s:?}; expected one of round_robin, least_used, random, weighted, adaptive"
+                    ),
+                )
+            })
     }
 }
 
@@ -156,9 +161,7 @@ impl PoolSettings {
     /// Builds settings from stored (name, value) text pairs over the defaults. Names that are
     /// not pool settings are ignored (the table holds other things too); a bad value for a
     /// pool setting is an error naming it.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, SettingsError> {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, SettingsError> {
         let mut settings = PoolSettings::default();
         for (name, value) in pairs {
             if SETTING_NAMES.contains(&name) {
@@ -178,9 +181,7 @@ impl PoolSettings {
             },
             "max_attempts" => self.max_attempts = int(name, value, 1, 20)? as u32,
             "default_retry_secs" => self.default_retry_secs = int(name, value, 1, DAY_SECS)?,
-            "no_details_cooldown_secs" => {
-                self.no_details_cooldown_secs = int(name, value, 1, DAY_SECS)?
-            }
+            "no_details_cooldown_secs" => self.no_details_cooldown_secs = int(name, value, 1, DAY_SECS)?,
             "cooldown_escalation" => self.cooldown_escalation = float(name, value, 1.0, 10.0)?,
             "max_cooldown_secs" => self.max_cooldown_secs = int(name, value, 1, 7 * DAY_SECS)?,
             "breaker_threshold" => self.breaker_threshold = int(name, value, 1, 1000)? as u32,
@@ -227,17 +228,13 @@ impl PoolSettings {
 /// An integer in `min..=max` from a JSON number or a numeric string.
 fn int(name: &str, value: &Value, min: u64, max: u64) -> Result<u64, SettingsError> {
     let n = match value {
-        Value::Number(n) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-                .map(|f| f as u64)
-        }),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
         Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
     };
-    let n = n.ok_or_else(|| {
-        SettingsError::invalid(name, format!("expected a whole number, got {value}"))
-    })?;
+    let n = n.ok_or_else(|| SettingsError::invalid(name, format!("expected a whole number, got {value}")))?;
     if n < min || n > max {
         return Err(SettingsError::invalid(
             name,
@@ -298,15 +295,9 @@ mod tests {
         for st in Strategy::ALL {
             assert_eq!(st.to_string().parse::<Strategy>().unwrap(), st);
             assert_eq!(serde_json::to_value(st).unwrap(), json!(st.as_str()));
-            assert_eq!(
-                serde_json::from_value::<Strategy>(json!(st.as_str())).unwrap(),
-                st
-            );
+            assert_eq!(serde_json::from_value::<Strategy>(json!(st.as_str())).unwrap(), st);
         }
-        assert_eq!(
-            "Least-Used".parse::<Strategy>().unwrap(),
-            Strategy::LeastUsed
-        );
+        assert_eq!("Least-Used".parse::<Strategy>().unwrap(), Strategy::LeastUsed);
         let err = "fastest".parse::<Strategy>().unwrap_err();
         assert!(err.to_string().contains("`strategy`"), "{err}");
     }
@@ -338,10 +329,7 @@ mod tests {
         ];
         for (name, value) in cases {
             let err = PoolSettings::from_pairs([(name, value)]).unwrap_err();
-            assert!(
-                err.to_string().contains(&format!("`{name}`")),
-                "{name}={value}: {err}"
-            );
+            assert!(err.to_string().contains(&format!("`{name}`")), "{name}={value}: {err}");
         }
     }
 
@@ -391,10 +379,7 @@ mod tests {
             );
         }
         assert_eq!(s, before, "a rejected value leaves the settings unchanged");
-        assert_eq!(
-            s.set("nope", &json!(1)),
-            Err(SettingsError::Unknown("nope".into()))
-        );
+        assert_eq!(s.set("nope", &json!(1)), Err(SettingsError::Unknown("nope".into())));
     }
 
     #[test]
@@ -408,8 +393,7 @@ mod tests {
         let pairs = s.to_pairs();
         assert_eq!(pairs.len(), SETTING_NAMES.len());
         assert_eq!(pairs[0], ("strategy".to_string(), "least_used".to_string()));
-        let back =
-            PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
+        let back = PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
         assert_eq!(back, s);
         let default_pairs = PoolSettings::default().to_pairs();
         assert!(default_pairs.contains(&("cooldown_escalation".to_string(), "2".to_string())));
@@ -417,8 +401,7 @@ mod tests {
 
     #[test]
     fn serde_fills_missing_fields_and_validate_catches_bad_ones() {
-        let s: PoolSettings =
-            serde_json::from_value(json!({"strategy": "random", "max_attempts": 4})).unwrap();
+        let s: PoolSettings = serde_json::from_value(json!({"strategy": "random", "max_attempts": 4})).unwrap();
         assert_eq!(s.strategy, Strategy::Random);
         assert_eq!(s.max_attempts, 4);
         assert_eq!(s.breaker_open_secs, 30);

@@ -1,1 +1,611 @@
-//! (being written)
+//! Anthropic Messages API (`POST /v1/messages`, `/v1/messages/count_tokens`, `GET /v1/models`)
+//! translated to and from Gemini. Reference: `shared/reference/protocols.md` §4 (wire format),
+//! §5 (mapping decisions), §1.15 (thought signatures); <https://docs.claude.com/en/api/messages>.
+//!
+//! * [`request`]: `AnthropicMessagesRequest` -> `GenerateContentRequest` (and count_tokens);
+//! * [`response`]: whole responses, count_tokens and model list out, upstream errors out;
+//! * [`stream`]: [`MessagesStreamTranslator`], Gemini SSE chunks -> Anthropic SSE events.
+//!
+//! ## Thought signatures
+//! Gemini 3 rejects a replayed tool loop whose `functionCall` parts lack the signature they
+//! came with, and Anthropic clients only send back what the Anthropic wire format carries.
+//! gempool therefore carries each signature inside something the client returns verbatim:
+//!
+//! * a `functionCall`'s signature rides in the `tool_use` id:
+//!   `toolu_<request id>_<n>__ts__<signature as base64url, no padding>` (ids must match
+//!   `^[a-zA-Z0-9_-]+$`; the transcoding is character-for-character, so it is lossless);
+//! * a `thought` part's signature becomes the `thinking` block's `signature`, prefixed with
+//!   `gemini:` so that signatures from real Claude (a client that switched backends) can be
+//!   recognised and dropped instead of being sent to Gemini as corrupt signatures;
+//! * a signature on a plain text part becomes an empty `thinking` block placed just before
+//!   that text (in streams: where it arrives); on replay an empty signed thinking block puts
+//!   its signature back on the part that follows it (or, at the end of a turn, the part before).
+//!
+//! On replay, `functionCall`s of the active loop that still have no signature (ids minted by
+//! someone else, or parallel calls after the first) get Google's documented escape hatch
+//! [`SKIP_SIGNATURE_SENTINEL`] on the first call of each model turn.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::gemini::UsageMetadata;
+
+mod request;
+mod response;
+mod stream;
+
+pub use request::{count_tokens_request_to_gemini, messages_request_to_gemini};
+pub use response::{
+    count_tokens_response_to_anthropic, gemini_to_messages_response, model_to_anthropic, models_to_anthropic,
+    upstream_error_to_anthropic,
+};
+pub use stream::MessagesStreamTranslator;
+
+/// Prefix of the `tool_use` ids gempool mints.
+pub const TOOL_USE_ID_PREFIX: &str = "toolu_";
+/// Separates a `tool_use` id from the thought signature it carries.
+pub const TOOL_USE_SIGNATURE_SEPARATOR: &str = "__ts__";
+/// Marks a `thinking` block signature as a Gemini thought signature.
+pub const THINKING_SIGNATURE_PREFIX: &str = "gemini:";
+/// Google's documented value that disables thought-signature validation for one call.
+pub const SKIP_SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
+/// Anthropic's model objects need a creation date; Gemini's model list has none.
+pub const MODEL_CREATED_AT: &str = "2025-01-01T00:00:00Z";
+
+// ---------------------------------------------------------------------------------------------
+// Request wire types. Unknown fields (cache_control, citations, container, mcp_servers,
+// service_tier, beta features...) are ignored by serde.
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /v1/messages` body.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicMessagesRequest {
+    #[serde(default)]
+    pub model: String,
+    /// Required by Anthropic; a missing value is reported as a 400 by the translator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub messages: Vec<AnthropicMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<AnthropicContent>,
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<AnthropicTool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<AnthropicToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<AnthropicThinking>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<AnthropicOutputConfig>,
+    /// Structured-outputs beta (`output_format`), superseded by `output_config.format`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_format: Option<AnthropicOutputFormat>,
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    pub stop_sequences: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub stream: bool,
+}
+
+/// `POST /v1/messages/count_tokens` body: the messages body minus `max_tokens`/`stream`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicCountTokensRequest {
+    #[serde(default)]
+    pub model: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub messages: Vec<AnthropicMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<AnthropicContent>,
+    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<AnthropicTool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<AnthropicToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<AnthropicThinking>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: AnthropicContent,
+}
+
+/// Message content, `system`, a `tool_result`'s content and a document's `content` source:
+/// a plain string or a list of blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AnthropicContent {
+    Text(String),
+    Blocks(Vec<AnthropicContentBlock>),
+}
+
+/// A content block, in requests and responses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicContentBlock {
+    Text {
+        text: String,
+    },
+    Image {
+        source: AnthropicSource,
+    },
+    Document {
+        source: AnthropicSource,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        #[serde(default = "empty_object")]
+        input: Value,
+    },
+    ToolResult {
+        tool_use_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content: Option<AnthropicContent>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_error: Option<bool>,
+    },
+    Thinking {
+        thinking: String,
+        #[serde(default)]
+        signature: String,
+    },
+    RedactedThinking {
+        #[serde(default)]
+        data: String,
+    },
+    /// Server-tool blocks (`server_tool_use`, `web_search_tool_result`, ...), `search_result`,
+    /// `container_upload` and future types: ignored.
+    #[serde(other)]
+    Unknown,
+}
+
+/// The `source` of an image or document block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicSource {
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+    },
+    /// Plain-text documents.
+    Text {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+        data: String,
+    },
+    /// Custom-content documents.
+    Content {
+        content: AnthropicContent,
+    },
+    /// Files API references: there is no Anthropic file store behind gempool.
+    File {
+        file_id: String,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+/// A tool: a custom tool (no `type`, or `custom`) with `input_schema`, or an Anthropic-defined
+/// tool (`web_search_20250305`, `bash_20250124`, ...) identified by `type`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicTool {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<Value>,
+}
+
+/// `tool_choice`. `disable_parallel_tool_use` has no Gemini equivalent and is ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicToolChoice {
+    Auto {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    Any {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    Tool {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disable_parallel_tool_use: Option<bool>,
+    },
+    None {},
+}
+
+/// Extended thinking configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnthropicThinking {
+    Enabled {
+        budget_tokens: u32,
+        /// `summarized` (default) or `omitted`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display: Option<String>,
+    },
+    Disabled {},
+    Adaptive {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display: Option<String>,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicOutputConfig {
+    /// `low`, `medium`, `high` or `max`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<AnthropicOutputFormat>,
+}
+
+/// `{"type": "json_schema", "schema": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicOutputFormat {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response wire types.
+// ---------------------------------------------------------------------------------------------
+
+/// A whole (non-streamed) Messages response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicMessagesResponse {
+    pub id: String,
+    /// Always `message`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Always `assistant`.
+    pub role: String,
+    pub model: String,
+    pub content: Vec<AnthropicContentBlock>,
+    pub stop_reason: Option<AnthropicStopReason>,
+    /// Gemini never says which stop sequence matched, so this is always `null`.
+    pub stop_sequence: Option<String>,
+    pub usage: AnthropicUsage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnthropicStopReason {
+    EndTurn,
+    MaxTokens,
+    StopSequence,
+    ToolUse,
+    PauseTurn,
+    Refusal,
+}
+
+impl AnthropicStopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnthropicStopReason::EndTurn => "end_turn",
+            AnthropicStopReason::MaxTokens => "max_tokens",
+            AnthropicStopReason::StopSequence => "stop_sequence",
+            AnthropicStopReason::ToolUse => "tool_use",
+            AnthropicStopReason::PauseTurn => "pause_turn",
+            AnthropicStopReason::Refusal => "refusal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnthropicUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+/// `POST /v1/messages/count_tokens` response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnthropicCountTokensResponse {
+    pub input_tokens: u64,
+}
+
+/// One entry of `GET /v1/models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicModelInfo {
+    /// Always `model`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+/// `GET /v1/models` response (a single page: `has_more` is false).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnthropicModelList {
+    pub data: Vec<AnthropicModelInfo>,
+    pub has_more: bool,
+    pub first_id: Option<String>,
+    pub last_id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared mapping helpers.
+// ---------------------------------------------------------------------------------------------
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// `null` and absent both mean "default" (some clients send `"stop_sequences": null`).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// The request id reduced to `[a-zA-Z0-9]`, the unique part of the `tool_use` ids we mint.
+fn id_token(request_id: &str) -> String {
+    let token: String = request_id.chars().filter(char::is_ascii_alphanumeric).collect();
+    if token.is_empty() {
+        "0".into()
+    } else {
+        token
+    }
+}
+
+/// `toolu_<token>_<n>`, plus `__ts__<signature>` when the call carried a thought signature.
+fn tool_use_id(token: &str, n: usize, signature: Option<&str>) -> String {
+    let mut id = format!("{TOOL_USE_ID_PREFIX}{token}_{n}");
+    if let Some(sig) = signature.filter(|s| !s.is_empty()) {
+        id.push_str(TOOL_USE_SIGNATURE_SEPARATOR);
+        // Standard base64 -> base64url without padding, character for character.
+        id.extend(sig.chars().filter(|c| *c != '=').map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        }));
+    }
+    id
+}
+
+/// The thought signature carried by a `tool_use` id minted by [`tool_use_id`], as standard
+/// padded base64 (what Gemini sent).
+fn signature_from_tool_use_id(id: &str) -> Option<String> {
+    let (_, encoded) = id.split_once(TOOL_USE_SIGNATURE_SEPARATOR)?;
+    if encoded.is_empty() {
+        return None;
+    }
+    let mut sig: String = encoded
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    let padding = (4 - sig.len() % 4) % 4;
+    sig.extend(std::iter::repeat_n('=', padding));
+    Some(sig)
+}
+
+fn thinking_signature(gemini_signature: Option<&str>) -> String {
+    gemini_signature
+        .map(|s| format!("{THINKING_SIGNATURE_PREFIX}{s}"))
+        .unwrap_or_default()
+}
+
+/// The Gemini signature in a `thinking` block's signature; `None` for empty signatures and
+/// for signatures that did not come from gempool (real Claude's).
+fn gemini_signature_from_thinking(signature: &str) -> Option<&str> {
+    signature
+        .strip_prefix(THINKING_SIGNATURE_PREFIX)
+        .filter(|s| !s.is_empty())
+}
+
+/// Gemini `finishReason` -> Anthropic `stop_reason` (§5.2). A turn with a `functionCall` ends
+/// with `STOP`, so tool use is decided by the presence of calls, not by the reason.
+fn stop_reason(finish_reason: Option<&str>, has_tool_use: bool) -> AnthropicStopReason {
+    if has_tool_use {
+        return AnthropicStopReason::ToolUse;
+    }
+    match finish_reason.unwrap_or("STOP") {
+        "MAX_TOKENS" => AnthropicStopReason::MaxTokens,
+        "SAFETY"
+        | "RECITATION"
+        | "BLOCKLIST"
+        | "PROHIBITED_CONTENT"
+        | "SPII"
+        | "IMAGE_SAFETY"
+        | "IMAGE_PROHIBITED_CONTENT"
+        | "IMAGE_RECITATION" => AnthropicStopReason::Refusal,
+        // STOP, LANGUAGE, OTHER, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL,
+        // TOO_MANY_TOOL_CALLS, IMAGE_OTHER, NO_IMAGE, FINISH_REASON_UNSPECIFIED, future values.
+        _ => AnthropicStopReason::EndTurn,
+    }
+}
+
+/// Gemini usage -> Anthropic usage. `promptTokenCount` includes cached tokens, which Anthropic
+/// reports separately; thoughts are output tokens.
+fn usage(u: Option<&UsageMetadata>) -> AnthropicUsage {
+    let u = u.copied().unwrap_or_default();
+    AnthropicUsage {
+        input_tokens: u.prompt_token_count.saturating_sub(u.cached_content_token_count),
+        output_tokens: u.candidates_token_count + u.thoughts_token_count,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: u.cached_content_token_count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tool_use_ids_carry_signatures_losslessly() {
+        // Standard base64 as Gemini sends it comes back byte for byte.
+        for sig in [
+            "CiQBjz1rX+/aBg==",
+            "CiQB",
+            "Ab+/Cd+/Eg==",
+            "QUJDRA=",
+            "skip_thought_signature_validator",
+        ] {
+            let id = tool_use_id("req42", 3, Some(sig));
+            assert!(
+                id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{id}"
+            );
+            assert!(id.starts_with("toolu_req42_3__ts__"), "{id}");
+            let back = signature_from_tool_use_id(&id).unwrap();
+            assert_eq!(back.len() % 4, 0);
+            // Same bytes: equal up to the url-safe alphabet and padding.
+            let norm = |s: &str| s.trim_end_matches('=').replace('-', "+").replace('_', "/");
+            assert_eq!(norm(&back), norm(sig));
+            if sig.len() % 4 == 0 && !sig.contains(['-', '_']) {
+                assert_eq!(back, sig);
+            }
+        }
+        assert_eq!(signature_from_tool_use_id("CiQBjz1rX+/aBg=="), None);
+        assert_eq!(tool_use_id("r", 0, None), "toolu_r_0");
+        assert_eq!(signature_from_tool_use_id("toolu_r_0"), None);
+        assert_eq!(signature_from_tool_use_id("toolu_01A09q90qw90lq917835lq9"), None);
+    }
+
+    #[test]
+    fn request_ids_are_reduced_to_id_safe_characters() {
+        assert_eq!(id_token("a1-b2_c3.d4"), "a1b2c3d4");
+        assert_eq!(id_token("--"), "0");
+    }
+
+    #[test]
+    fn thinking_signatures_are_marked() {
+        assert_eq!(thinking_signature(Some("CiQB")), "gemini:CiQB");
+        assert_eq!(thinking_signature(None), "");
+        assert_eq!(gemini_signature_from_thinking("gemini:CiQB"), Some("CiQB"));
+        assert_eq!(gemini_signature_from_thinking("EqQBCkgIARABGAIiQL"), None);
+        assert_eq!(gemini_signature_from_thinking(""), None);
+        assert_eq!(gemini_signature_from_thinking("gemini:"), None);
+    }
+
+    #[test]
+    fn finish_reason_table() {
+        use AnthropicStopReason::*;
+        let rows: &[(Option<&str>, bool, AnthropicStopReason)] = &[
+            (Some("STOP"), false, EndTurn),
+            (None, false, EndTurn),
+            (Some("STOP"), true, ToolUse),
+            (Some("MAX_TOKENS"), false, MaxTokens),
+            (Some("MAX_TOKENS"), true, ToolUse),
+            (Some("SAFETY"), false, Refusal),
+            (Some("RECITATION"), false, Refusal),
+            (Some("BLOCKLIST"), false, Refusal),
+            (Some("PROHIBITED_CONTENT"), false, Refusal),
+            (Some("SPII"), false, Refusal),
+            (Some("IMAGE_SAFETY"), false, Refusal),
+            (Some("LANGUAGE"), false, EndTurn),
+            (Some("OTHER"), false, EndTurn),
+            (Some("MALFORMED_FUNCTION_CALL"), false, EndTurn),
+            (Some("FINISH_REASON_UNSPECIFIED"), false, EndTurn),
+            (Some("SOMETHING_NEW"), false, EndTurn),
+        ];
+        for (reason, tool, expected) in rows {
+            assert_eq!(stop_reason(*reason, *tool), *expected, "{reason:?} {tool}");
+        }
+        assert_eq!(
+            serde_json::to_value(AnthropicStopReason::EndTurn).unwrap(),
+            json!("end_turn")
+        );
+        assert_eq!(AnthropicStopReason::ToolUse.as_str(), "tool_use");
+    }
+
+    #[test]
+    fn usage_subtracts_cached_and_adds_thoughts() {
+        let u = UsageMetadata {
+            prompt_token_count: 100,
+            cached_content_token_count: 40,
+            candidates_token_count: 7,
+            thoughts_token_count: 20,
+            total_token_count: 127,
+            ..Default::default()
+        };
+        assert_eq!(
+            usage(Some(&u)),
+            AnthropicUsage {
+                input_tokens: 60,
+                output_tokens: 27,
+                cache_creation_input_tokens: 0,
+                cache_read_input_tokens: 40
+            }
+        );
+        assert_eq!(usage(None), AnthropicUsage::default());
+    }
+
+    #[test]
+    fn request_parses_real_client_shapes() {
+        // Claude Code style: system blocks with cache_control, beta fields, metadata.
+        let body = json!({
+            "model": "claude-sonnet-4-5", "max_tokens": 32000, "stream": true,
+            "system": [{"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "hmm", "signature": "gemini:CiQB"},
+                    {"type": "redacted_thinking", "data": "xyz"},
+                    {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}},
+                    {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"file_path": "/a"}}
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "ok"}], "is_error": false}
+                ]}
+            ],
+            "tools": [{"name": "Read", "description": "d", "input_schema": {"type": "object"}}, {"type": "web_search_20250305", "name": "web_search", "max_uses": 5}],
+            "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
+            "thinking": {"type": "enabled", "budget_tokens": 4096},
+            "metadata": {"user_id": "u"}, "stop_sequences": null, "context_management": {"edits": []}
+        });
+        let req: AnthropicMessagesRequest = serde_json::from_value(body).unwrap();
+        assert_eq!(req.max_tokens, Some(32000));
+        assert!(req.stream);
+        assert!(req.stop_sequences.is_empty());
+        let AnthropicContent::Blocks(blocks) = &req.messages[1].content else {
+            panic!()
+        };
+        assert_eq!(blocks[2], AnthropicContentBlock::Unknown);
+        assert_eq!(req.tools[1].kind.as_deref(), Some("web_search_20250305"));
+        assert_eq!(
+            req.thinking,
+            Some(AnthropicThinking::Enabled {
+                budget_tokens: 4096,
+                display: None
+            })
+        );
+        let none: AnthropicToolChoice = serde_json::from_value(json!({"type": "none"})).unwrap();
+        assert_eq!(none, AnthropicToolChoice::None {});
+        let adaptive: AnthropicThinking = serde_json::from_value(json!({"type": "adaptive"})).unwrap();
+        assert_eq!(adaptive, AnthropicThinking::Adaptive { display: None });
+    }
+}

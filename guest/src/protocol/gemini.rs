@@ -45,10 +45,16 @@ pub struct Content {
 
 impl Content {
     pub fn user(parts: Vec<Part>) -> Self {
-        Content { role: Some("user".into()), parts }
+        Content {
+            role: Some("user".into()),
+            parts,
+        }
     }
     pub fn model(parts: Vec<Part>) -> Self {
-        Content { role: Some("model".into()), parts }
+        Content {
+            role: Some("model".into()),
+            parts,
+        }
     }
 }
 
@@ -78,7 +84,10 @@ pub struct Part {
 
 impl Part {
     pub fn text(text: impl Into<String>) -> Self {
-        Part { text: Some(text.into()), ..Default::default() }
+        Part {
+            text: Some(text.into()),
+            ..Default::default()
+        }
     }
     /// True for thought-summary parts (`thought: true`).
     pub fn is_thought(&self) -> bool {
@@ -437,7 +446,10 @@ mod tests {
         let json = r#"{"contents":[{"role":"user","parts":[{"inline_data":{"mime_type":"image/png","data":"AA=="}}]}],
             "system_instruction":{"parts":[{"text":"x"}]}}"#;
         let r: GenerateContentRequest = serde_json::from_str(json).unwrap();
-        assert_eq!(r.contents[0].parts[0].inline_data.as_ref().unwrap().mime_type, "image/png");
+        assert_eq!(
+            r.contents[0].parts[0].inline_data.as_ref().unwrap().mime_type,
+            "image/png"
+        );
         assert!(r.system_instruction.is_some());
     }
 
@@ -445,7 +457,10 @@ mod tests {
     fn request_serializes_camel_case_without_nones() {
         let r = GenerateContentRequest {
             contents: vec![Content::user(vec![Part::text("hi")])],
-            generation_config: Some(GenerationConfig { max_output_tokens: Some(5), ..Default::default() }),
+            generation_config: Some(GenerationConfig {
+                max_output_tokens: Some(5),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let v = serde_json::to_value(&r).unwrap();

@@ -117,7 +117,10 @@ impl OpenAiChatRequest {
 
     /// `stream_options.include_usage`.
     pub fn include_usage(&self) -> bool {
-        self.stream_options.as_ref().and_then(|o| o.include_usage).unwrap_or(false)
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
     }
 }
 
@@ -487,7 +490,12 @@ pub struct OpenAiModel {
 impl OpenAiModel {
     /// A model entry for `id` (gempool knows no creation time: `created` is 0).
     pub fn new(id: impl Into<String>) -> Self {
-        OpenAiModel { id: id.into(), object: "model".into(), created: 0, owned_by: "google".into() }
+        OpenAiModel {
+            id: id.into(),
+            object: "model".into(),
+            created: 0,
+            owned_by: "google".into(),
+        }
     }
 }
 
@@ -506,7 +514,11 @@ pub struct OpenAiModelList {
 /// `__ts__<base64url(signature)>` so that it comes back with the client's next request.
 pub fn tool_call_id(ctx: &RequestContext, candidate: u32, index: usize, signature: Option<&str>) -> String {
     // Only [A-Za-z0-9-] from the request id: the unique part must never contain the separator.
-    let unique: String = ctx.request_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let unique: String = ctx
+        .request_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
     let mut id = format!("call_{unique}_{candidate}_{index}");
     if let Some(sig) = signature.filter(|s| !s.is_empty()) {
         id.push_str(SIGNATURE_SEPARATOR);
@@ -524,7 +536,9 @@ pub fn thought_signature_from_id(id: &str) -> Option<String> {
 
 /// `{"google": {"thought_signature": sig}}`, the compat endpoint's `extra_content`.
 fn signature_extra_content(signature: Option<&str>) -> Option<Value> {
-    signature.filter(|s| !s.is_empty()).map(|sig| json!({"google": {"thought_signature": sig}}))
+    signature
+        .filter(|s| !s.is_empty())
+        .map(|sig| json!({"google": {"thought_signature": sig}}))
 }
 
 /// The signature a client sent back in `extra_content.google.thought_signature`.
@@ -551,7 +565,10 @@ mod tests {
     use super::*;
 
     fn ctx() -> RequestContext {
-        RequestContext { request_id: "req-01_AB".into(), created: 1_700_000_000 }
+        RequestContext {
+            request_id: "req-01_AB".into(),
+            created: 1_700_000_000,
+        }
     }
 
     #[test]
@@ -559,7 +576,10 @@ mod tests {
         for sig in ["CiQBjz1rX+/abc==", "skip_thought_signature_validator", "a__ts__b", "é"] {
             let id = tool_call_id(&ctx(), 0, 3, Some(sig));
             assert!(id.starts_with("call_req-01AB_0_3__ts__"), "{id}");
-            assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'), "{id}");
+            assert!(
+                id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+                "{id}"
+            );
             assert_eq!(thought_signature_from_id(&id).as_deref(), Some(sig));
         }
     }
@@ -594,7 +614,9 @@ mod tests {
         assert!(req.include_usage());
         assert!(!req.is_stream());
         assert_eq!(req.messages[0].content, Some(OpenAiContent::Text("hi".into())));
-        let OpenAiContent::Parts(parts) = req.messages[1].content.as_ref().unwrap() else { panic!() };
+        let OpenAiContent::Parts(parts) = req.messages[1].content.as_ref().unwrap() else {
+            panic!()
+        };
         assert_eq!(parts[1].image_url.as_ref().unwrap().url(), "data:image/png;base64,AA");
         assert_eq!(req.messages[3].tool_calls[0].kind, "function");
     }
@@ -603,7 +625,10 @@ mod tests {
     fn response_serializes_openai_nulls() {
         let resp = OpenAiChatResponse {
             choices: vec![OpenAiChoice {
-                message: OpenAiResponseMessage { role: "assistant".into(), ..Default::default() },
+                message: OpenAiResponseMessage {
+                    role: "assistant".into(),
+                    ..Default::default()
+                },
                 ..Default::default()
             }],
             ..Default::default()
@@ -613,6 +638,9 @@ mod tests {
         assert!(v.as_object().unwrap().contains_key("system_fingerprint"));
         let choice = &v["choices"][0];
         assert!(choice.as_object().unwrap().contains_key("logprobs"));
-        assert_eq!(choice["message"], json!({"role": "assistant", "content": null, "refusal": null}));
+        assert_eq!(
+            choice["message"],
+            json!({"role": "assistant", "content": null, "refusal": null})
+        );
     }
 }

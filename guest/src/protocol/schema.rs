@@ -49,9 +49,7 @@ const MAX_DEPTH: usize = 40;
 pub fn tool_parameters(schema: &Value) -> Option<Value> {
     let root = Converter::new(schema).convert(schema, 0);
     let mut root = flatten_root_union(root)?;
-    if root.get("type").and_then(Value::as_str) != Some("OBJECT")
-        || !root.contains_key("properties")
-    {
+    if root.get("type").and_then(Value::as_str) != Some("OBJECT") || !root.contains_key("properties") {
         return None;
     }
     root.remove("nullable");
@@ -114,22 +112,13 @@ impl<'a> Converter<'a> {
             let merged = self.merge_all_of(obj, branches, depth, &mut refs);
             return self.convert_with(merged, refs, depth);
         }
-        if let Some(branches) = obj
-            .get("anyOf")
-            .or_else(|| obj.get("oneOf"))
-            .and_then(Value::as_array)
-        {
+        if let Some(branches) = obj.get("anyOf").or_else(|| obj.get("oneOf")).and_then(Value::as_array) {
             return self.convert_union(obj, branches, depth);
         }
         self.convert_plain(obj, depth)
     }
 
-    fn convert_ref(
-        &mut self,
-        obj: &Map<String, Value>,
-        reference: &str,
-        depth: usize,
-    ) -> Map<String, Value> {
+    fn convert_ref(&mut self, obj: &Map<String, Value>, reference: &str, depth: usize) -> Map<String, Value> {
         let mut siblings = obj.clone();
         siblings.remove("$ref");
         if self.expanding.iter().any(|r| r == reference) {
@@ -156,12 +145,7 @@ impl<'a> Converter<'a> {
     /// The refs it expands are appended to `refs`; the caller keeps them on the cycle guard
     /// while it converts the result (pydantic wraps refs in `allOf` to attach descriptions, so
     /// without this a binary tree would expand exponentially).
-    fn raw_branch(
-        &mut self,
-        branch: &Value,
-        depth: usize,
-        refs: &mut Vec<String>,
-    ) -> Map<String, Value> {
+    fn raw_branch(&mut self, branch: &Value, depth: usize, refs: &mut Vec<String>) -> Map<String, Value> {
         let Some(obj) = branch.as_object() else {
             return Map::new();
         };
@@ -171,12 +155,7 @@ impl<'a> Converter<'a> {
         if let Some(reference) = obj.get("$ref").and_then(Value::as_str) {
             let mut siblings = obj.clone();
             siblings.remove("$ref");
-            if self
-                .expanding
-                .iter()
-                .chain(refs.iter())
-                .any(|r| r == reference)
-            {
+            if self.expanding.iter().chain(refs.iter()).any(|r| r == reference) {
                 siblings.entry("type").or_insert(json!("object"));
                 return siblings;
             }
@@ -213,12 +192,7 @@ impl<'a> Converter<'a> {
     }
 
     /// Converts `raw` with `refs` marked as being expanded.
-    fn convert_with(
-        &mut self,
-        raw: Map<String, Value>,
-        refs: Vec<String>,
-        depth: usize,
-    ) -> Map<String, Value> {
+    fn convert_with(&mut self, raw: Map<String, Value>, refs: Vec<String>, depth: usize) -> Map<String, Value> {
         let mark = self.expanding.len();
         self.expanding.extend(refs);
         let out = self.convert(&Value::Object(raw), depth + 1);
@@ -226,12 +200,7 @@ impl<'a> Converter<'a> {
         out
     }
 
-    fn convert_union(
-        &mut self,
-        obj: &Map<String, Value>,
-        branches: &[Value],
-        depth: usize,
-    ) -> Map<String, Value> {
+    fn convert_union(&mut self, obj: &Map<String, Value>, branches: &[Value], depth: usize) -> Map<String, Value> {
         let mut outer = obj.clone();
         outer.remove("anyOf");
         outer.remove("oneOf");
@@ -418,22 +387,8 @@ impl<'a> Converter<'a> {
                 {
                     out.insert("format".into(), json!(f));
                 }
-                copy_bound(
-                    obj,
-                    &mut out,
-                    ty == "INTEGER",
-                    "minimum",
-                    "exclusiveMinimum",
-                    1.0,
-                );
-                copy_bound(
-                    obj,
-                    &mut out,
-                    ty == "INTEGER",
-                    "maximum",
-                    "exclusiveMaximum",
-                    -1.0,
-                );
+                copy_bound(obj, &mut out, ty == "INTEGER", "minimum", "exclusiveMinimum", 1.0);
+                copy_bound(obj, &mut out, ty == "INTEGER", "maximum", "exclusiveMaximum", -1.0);
             }
             "ARRAY" => {
                 let items = match (obj.get("items"), obj.get("prefixItems")) {
@@ -462,12 +417,7 @@ impl<'a> Converter<'a> {
         build_union(branches, false, &Map::new())
     }
 
-    fn convert_object_keywords(
-        &mut self,
-        obj: &Map<String, Value>,
-        out: &mut Map<String, Value>,
-        depth: usize,
-    ) {
+    fn convert_object_keywords(&mut self, obj: &Map<String, Value>, out: &mut Map<String, Value>, depth: usize) {
         let mut properties = Map::new();
         if let Some(Value::Object(props)) = obj.get("properties") {
             for (name, schema) in props {
@@ -480,9 +430,7 @@ impl<'a> Converter<'a> {
         let mut required: Vec<Value> = Vec::new();
         if let Some(Value::Array(names)) = obj.get("required") {
             for name in names {
-                if name.as_str().is_some_and(|n| properties.contains_key(n))
-                    && !required.contains(name)
-                {
+                if name.as_str().is_some_and(|n| properties.contains_key(n)) && !required.contains(name) {
                     required.push(name.clone());
                 }
             }
@@ -645,11 +593,9 @@ fn merge_into(acc: &mut Map<String, Value>, src: Map<String, Value>) {
 /// int64, so fractional or negative values are dropped.
 fn copy_count(obj: &Map<String, Value>, out: &mut Map<String, Value>, key: &str) {
     let n = match obj.get(key) {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
-                .map(|f| f as u64)
-        }),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
         _ => None,
     };
     if let Some(n) = n {
@@ -705,9 +651,7 @@ fn flatten_root_union(mut root: Map<String, Value>) -> Option<Map<String, Value>
         }
         if let Some(Value::Object(props)) = branch.get("properties") {
             for (name, schema) in props {
-                properties
-                    .entry(name.clone())
-                    .or_insert_with(|| schema.clone());
+                properties.entry(name.clone()).or_insert_with(|| schema.clone());
             }
         }
         let mine: Vec<Value> = branch
@@ -766,9 +710,7 @@ mod tests {
             "propertyOrdering",
             "default",
         ];
-        let obj = schema
-            .as_object()
-            .unwrap_or_else(|| panic!("{path}: not an object"));
+        let obj = schema.as_object().unwrap_or_else(|| panic!("{path}: not an object"));
         for key in obj.keys() {
             assert!(ALLOWED.contains(&key.as_str()), "{path}: unknown key {key}");
         }
@@ -821,12 +763,7 @@ mod tests {
             for (name, p) in props {
                 assert_gemini_valid(p, &format!("{path}.properties[{name}]"));
             }
-            for r in obj
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for r in obj.get("required").and_then(Value::as_array).into_iter().flatten() {
                 assert!(
                     props.contains_key(r.as_str().unwrap()),
                     "{path}: required {r} undeclared"
@@ -851,11 +788,7 @@ mod tests {
     fn keyword_table() {
         // (case, JSON Schema property, expected Gemini property)
         let cases: Vec<(&str, Value, Value)> = vec![
-            (
-                "type uppercased",
-                json!({"type": "string"}),
-                json!({"type": "STRING"}),
-            ),
+            ("type uppercased", json!({"type": "string"}), json!({"type": "STRING"})),
             (
                 "docs kept",
                 json!({"type": "integer", "title": "T", "description": "d"}),
@@ -1101,16 +1034,8 @@ mod tests {
         assert_gemini_valid(&got, "tree");
         for top in ["root", "wrapped"] {
             let n = &got["properties"][top]["properties"];
-            assert_eq!(
-                n["left"],
-                json!({"type": "OBJECT", "description": "l"}),
-                "{top}"
-            );
-            assert_eq!(
-                n["alt"],
-                json!({"type": "OBJECT", "nullable": true}),
-                "{top}"
-            );
+            assert_eq!(n["left"], json!({"type": "OBJECT", "description": "l"}), "{top}");
+            assert_eq!(n["alt"], json!({"type": "OBJECT", "nullable": true}), "{top}");
         }
     }
 
@@ -1296,10 +1221,7 @@ mod tests {
         let base = json!({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}});
         let mut complete = base.clone();
         complete["propertyOrdering"] = json!(["b", "a"]);
-        assert_eq!(
-            response_schema(&complete)["propertyOrdering"],
-            json!(["b", "a"])
-        );
+        assert_eq!(response_schema(&complete)["propertyOrdering"], json!(["b", "a"]));
         let mut partial = base;
         partial["propertyOrdering"] = json!(["b", "zzz"]);
         assert!(response_schema(&partial).get("propertyOrdering").is_none());

@@ -117,7 +117,10 @@ impl SseReader {
         let event = self.event.take();
         if self.has_data {
             self.has_data = false;
-            out.push(SseEvent { event, data: std::mem::take(&mut self.data) });
+            out.push(SseEvent {
+                event,
+                data: std::mem::take(&mut self.data),
+            });
         }
     }
 }
@@ -271,7 +274,10 @@ mod tests {
     use super::*;
 
     fn ev(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent { event: event.map(str::to_string), data: data.to_string() }
+        SseEvent {
+            event: event.map(str::to_string),
+            data: data.to_string(),
+        }
     }
 
     fn read_all(chunks: &[&[u8]]) -> Vec<SseEvent> {
@@ -416,7 +422,10 @@ mod tests {
     fn writers_frame_data_and_events() {
         assert_eq!(data_frame("{\"a\":1}"), b"data: {\"a\":1}\n\n");
         assert_eq!(data_frame("a\nb"), b"data: a\ndata: b\n\n");
-        assert_eq!(event_frame("ping", "{\"type\":\"ping\"}"), b"event: ping\ndata: {\"type\":\"ping\"}\n\n");
+        assert_eq!(
+            event_frame("ping", "{\"type\":\"ping\"}"),
+            b"event: ping\ndata: {\"type\":\"ping\"}\n\n"
+        );
         assert_eq!(comment_frame("ok"), b": ok\n\n");
     }
 

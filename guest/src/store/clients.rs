@@ -47,7 +47,13 @@ pub struct ClientKey {
 fn limits_from(row: &super::Row, start: usize) -> ClientLimits {
     ClientLimits {
         allowed_models: col_opt_string(row, start)
-            .map(|s| s.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
         expires_at: col_opt_i64(row, start + 1),
         rpm: col_opt_i64(row, start + 2),
@@ -88,7 +94,9 @@ pub fn create(
             limits.tpm.into(),
         ],
     )?;
-    rows.first().map(|r| col_i64(r, 0)).unwrap_or_else(|| Err(StoreError("insert returned no id".into())))
+    rows.first()
+        .map(|r| col_i64(r, 0))
+        .unwrap_or_else(|| Err(StoreError("insert returned no id".into())))
 }
 
 /// Replaces a key's limits. Returns false if no such key.
@@ -146,7 +154,13 @@ pub fn find_by_hash(db: &dyn Database, key_hash: &str) -> Result<Option<ClientKe
         &[key_hash.into()],
     )?;
     rows.first()
-        .map(|r| Ok(ClientKey { id: col_i64(r, 0)?, name: col_string(r, 1)?, limits: limits_from(r, 2) }))
+        .map(|r| {
+            Ok(ClientKey {
+                id: col_i64(r, 0)?,
+                name: col_string(r, 1)?,
+                limits: limits_from(r, 2),
+            })
+        })
         .transpose()
 }
 
@@ -158,7 +172,11 @@ mod tests {
     #[test]
     fn created_key_is_found_by_hash_until_revoked() {
         let db = MemoryDb::new();
-        let limits = ClientLimits { allowed_models: vec!["gemini-2.5-flash".into()], rpm: Some(5), ..Default::default() };
+        let limits = ClientLimits {
+            allowed_models: vec!["gemini-2.5-flash".into()],
+            rpm: Some(5),
+            ..Default::default()
+        };
         let id = create(&db, "alice", "h1", "gp-ab…yz", &limits, 1).unwrap();
         let found = find_by_hash(&db, "h1").unwrap().unwrap();
         assert_eq!(found.id, id);

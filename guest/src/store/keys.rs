@@ -54,7 +54,13 @@ pub fn add(
     let rows = db.execute(
         "INSERT INTO upstream_keys (secret, label, project, weight, created_at) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT (secret) DO NOTHING RETURNING id",
-        &[secret.into(), label.into(), project.into(), SqlValue::Integer(weight.unwrap_or(1).max(0)), now_ms.into()],
+        &[
+            secret.into(),
+            label.into(),
+            project.into(),
+            SqlValue::Integer(weight.unwrap_or(1).max(0)),
+            now_ms.into(),
+        ],
     )?;
     rows.first().map(|r| col_i64(r, 0)).transpose()
 }
@@ -112,7 +118,13 @@ pub fn secret(db: &dyn Database, id: i64) -> Result<Option<String>, StoreError> 
 
 /// Enables or disables a key. Enabling clears the reason and the breaker. Returns false if
 /// no such key.
-pub fn set_enabled(db: &dyn Database, id: i64, enabled: bool, reason: Option<&str>, now_ms: i64) -> Result<bool, StoreError> {
+pub fn set_enabled(
+    db: &dyn Database,
+    id: i64,
+    enabled: bool,
+    reason: Option<&str>,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
     let rows = if enabled {
         db.execute(
             "UPDATE upstream_keys SET enabled = 1, disabled_reason = NULL, disabled_at = NULL, \
@@ -129,7 +141,13 @@ pub fn set_enabled(db: &dyn Database, id: i64, enabled: bool, reason: Option<&st
 }
 
 /// Updates label, project and weight (each only when given). Returns false if no such key.
-pub fn update(db: &dyn Database, id: i64, label: Option<&str>, project: Option<&str>, weight: Option<i64>) -> Result<bool, StoreError> {
+pub fn update(
+    db: &dyn Database,
+    id: i64,
+    label: Option<&str>,
+    project: Option<&str>,
+    weight: Option<i64>,
+) -> Result<bool, StoreError> {
     let rows = db.execute(
         "UPDATE upstream_keys SET label = COALESCE(?, label), project = COALESCE(?, project), \
          weight = COALESCE(?, weight) WHERE id = ? RETURNING id",
@@ -190,8 +208,16 @@ pub fn candidates(db: &dyn Database, model: &str, day: &str) -> Result<Vec<PoolK
                         open_until_ms: col_opt_i64(r, 5),
                     },
                     requests_today: requests,
-                    recent_success_rate: if requests == 0 { 1.0 } else { 1.0 - errors as f64 / requests as f64 },
-                    recent_latency_ms: if requests == 0 { 0.0 } else { latency_total / requests as f64 },
+                    recent_success_rate: if requests == 0 {
+                        1.0
+                    } else {
+                        1.0 - errors as f64 / requests as f64
+                    },
+                    recent_latency_ms: if requests == 0 {
+                        0.0
+                    } else {
+                        latency_total / requests as f64
+                    },
                     recent_samples: requests.min(u32::MAX as u64) as u32,
                 },
             })
@@ -207,7 +233,10 @@ pub fn count_enabled(db: &dyn Database) -> Result<i64, StoreError> {
 
 /// The next round-robin ticket: one atomic increment shared by all concurrent requests.
 pub fn next_round_robin_ticket(db: &dyn Database) -> Result<u64, StoreError> {
-    let rows = db.execute("UPDATE counters SET value = value + 1 WHERE name = 'round_robin' RETURNING value", &[])?;
+    let rows = db.execute(
+        "UPDATE counters SET value = value + 1 WHERE name = 'round_robin' RETURNING value",
+        &[],
+    )?;
     Ok(rows.first().and_then(|r| col_opt_i64(r, 0)).unwrap_or(0).max(0) as u64)
 }
 
@@ -221,17 +250,31 @@ pub fn apply_effect(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     match effect {
-        KeyEffect::Cooldown { until_ms, reason, scope, strikes } => {
+        KeyEffect::Cooldown {
+            until_ms,
+            reason,
+            scope,
+            strikes,
+        } => {
             let sql = "INSERT INTO cooldowns (key_id, model, until, reason, strikes) VALUES (?, ?, ?, ?, ?) \
                        ON CONFLICT (key_id, model) DO UPDATE SET until = MAX(until, excluded.until), \
                        reason = excluded.reason, strikes = excluded.strikes";
             let params = |id: i64| -> Vec<SqlValue> {
-                vec![id.into(), model.into(), (*until_ms).into(), reason.as_str().into(), (*strikes).into()]
+                vec![
+                    id.into(),
+                    model.into(),
+                    (*until_ms).into(),
+                    reason.as_str().into(),
+                    (*strikes).into(),
+                ]
             };
             match (scope, &key.candidate.project) {
                 (CooldownScope::Project, Some(project)) => {
                     // Daily quotas belong to the Google Cloud project: every key of it is spent.
-                    let members = db.execute("SELECT id FROM upstream_keys WHERE project = ?", &[project.as_str().into()])?;
+                    let members = db.execute(
+                        "SELECT id FROM upstream_keys WHERE project = ?",
+                        &[project.as_str().into()],
+                    )?;
                     for member in members {
                         db.execute(sql, &params(col_i64(&member, 0)?))?;
                     }
@@ -264,7 +307,10 @@ pub fn apply_effect(
 /// After a success: forget the key's failures for this model, only if there were any.
 pub fn record_success(db: &dyn Database, key: &PoolKey, model: &str) -> Result<(), StoreError> {
     if key.strikes > 0 || key.candidate.cooldown_until_ms.is_some() {
-        db.execute("DELETE FROM cooldowns WHERE key_id = ? AND model = ?", &[key.candidate.id.into(), model.into()])?;
+        db.execute(
+            "DELETE FROM cooldowns WHERE key_id = ? AND model = ?",
+            &[key.candidate.id.into(), model.into()],
+        )?;
     }
     if key.candidate.breaker.consecutive_failures > 0 || key.candidate.breaker.open_until_ms.is_some() {
         db.execute(

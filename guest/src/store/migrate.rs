@@ -9,8 +9,7 @@
 use super::{Database, SqlValue, StoreError};
 
 /// (version, name, SQL) for every migration, in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "0001_init", include_str!("../../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "0001_init", include_str!("../../../migrations/0001_init.sql"))];
 
 /// The schema version this build expects.
 pub fn latest_version() -> i64 {
@@ -64,14 +63,17 @@ mod tests {
     fn fresh_database_gets_the_latest_schema() {
         let db = MemoryDb::new();
         assert_eq!(current_version(&db), latest_version());
-        let rows = db.execute("SELECT value FROM counters WHERE name = 'round_robin'", &[]).unwrap();
+        let rows = db
+            .execute("SELECT value FROM counters WHERE name = 'round_robin'", &[])
+            .unwrap();
         assert_eq!(rows[0][0], SqlValue::Integer(0));
     }
 
     #[test]
     fn applying_twice_is_harmless() {
         let db = MemoryDb::new();
-        db.execute("INSERT INTO settings (name, value) VALUES ('x', '1')", &[]).unwrap();
+        db.execute("INSERT INTO settings (name, value) VALUES ('x', '1')", &[])
+            .unwrap();
         db.execute("DELETE FROM schema_migrations", &[]).unwrap();
         ensure_schema(&db).unwrap();
         assert_eq!(current_version(&db), latest_version());
@@ -82,6 +84,9 @@ mod tests {
     #[test]
     fn statements_split_on_semicolons_and_drop_comments() {
         let s = statements("-- a; comment\nCREATE TABLE a (x); -- trailing\n\nINSERT INTO a VALUES (1);\n");
-        assert_eq!(s, vec!["CREATE TABLE a (x)".to_string(), "INSERT INTO a VALUES (1)".to_string()]);
+        assert_eq!(
+            s,
+            vec!["CREATE TABLE a (x)".to_string(), "INSERT INTO a VALUES (1)".to_string()]
+        );
     }
 }

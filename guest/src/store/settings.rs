@@ -29,7 +29,9 @@ pub fn put(db: &dyn Database, name: &str, value: &str) -> Result<(), StoreError>
 
 /// Removes one setting (falls back to the default). Returns false if it was not set.
 pub fn remove(db: &dyn Database, name: &str) -> Result<bool, StoreError> {
-    Ok(!db.execute("DELETE FROM settings WHERE name = ? RETURNING name", &[name.into()])?.is_empty())
+    Ok(!db
+        .execute("DELETE FROM settings WHERE name = ? RETURNING name", &[name.into()])?
+        .is_empty())
 }
 
 #[cfg(test)]
@@ -42,7 +44,10 @@ mod tests {
         let db = MemoryDb::new();
         put(&db, "strategy", "random").unwrap();
         put(&db, "strategy", "least_used").unwrap();
-        assert_eq!(load(&db).unwrap(), vec![("strategy".to_string(), "least_used".to_string())]);
+        assert_eq!(
+            load(&db).unwrap(),
+            vec![("strategy".to_string(), "least_used".to_string())]
+        );
         assert!(remove(&db, "strategy").unwrap());
         assert!(!remove(&db, "strategy").unwrap());
         assert!(load(&db).unwrap().is_empty());

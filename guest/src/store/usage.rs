@@ -20,7 +20,11 @@ impl Tokens {
 
 impl From<&crate::protocol::gemini::UsageMetadata> for Tokens {
     fn from(u: &crate::protocol::gemini::UsageMetadata) -> Self {
-        Tokens { prompt: u.prompt_token_count, candidates: u.candidates_token_count, thoughts: u.thoughts_token_count }
+        Tokens {
+            prompt: u.prompt_token_count,
+            candidates: u.candidates_token_count,
+            thoughts: u.thoughts_token_count,
+        }
     }
 }
 
@@ -70,11 +74,24 @@ pub fn record_key_attempt(
 }
 
 /// Adds tokens to an existing row (a stream's usage is known only at its end).
-pub fn add_key_tokens(db: &dyn Database, key_id: i64, model: &str, day: &str, tokens: Tokens) -> Result<(), StoreError> {
+pub fn add_key_tokens(
+    db: &dyn Database,
+    key_id: i64,
+    model: &str,
+    day: &str,
+    tokens: Tokens,
+) -> Result<(), StoreError> {
     db.execute(
         "UPDATE key_usage SET prompt_tokens = prompt_tokens + ?, candidate_tokens = candidate_tokens + ?, \
          thought_tokens = thought_tokens + ? WHERE key_id = ? AND model = ? AND day = ?",
-        &[tokens.prompt.into(), tokens.candidates.into(), tokens.thoughts.into(), key_id.into(), model.into(), day.into()],
+        &[
+            tokens.prompt.into(),
+            tokens.candidates.into(),
+            tokens.thoughts.into(),
+            key_id.into(),
+            model.into(),
+            day.into(),
+        ],
     )?;
     Ok(())
 }
@@ -118,7 +135,14 @@ pub fn key_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<KeyUs
 }
 
 /// Counts a client's request and tokens for today.
-pub fn record_client(db: &dyn Database, client_id: i64, model: &str, day: &str, tokens: Tokens, count_request: bool) -> Result<(), StoreError> {
+pub fn record_client(
+    db: &dyn Database,
+    client_id: i64,
+    model: &str,
+    day: &str,
+    tokens: Tokens,
+    count_request: bool,
+) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO client_usage (client_id, model, day, requests, prompt_tokens, output_tokens) VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (client_id, model, day) DO UPDATE SET requests = requests + excluded.requests, \
@@ -239,23 +263,49 @@ mod tests {
     #[test]
     fn attempts_accumulate_per_key_model_day() {
         let db = MemoryDb::new();
-        let t = Tokens { prompt: 10, candidates: 5, thoughts: 2 };
+        let t = Tokens {
+            prompt: 10,
+            candidates: 5,
+            thoughts: 2,
+        };
         record_key_attempt(&db, 1, "m", "2026-11-22", AttemptKind::Success, t, 100).unwrap();
-        record_key_attempt(&db, 1, "m", "2026-11-22", AttemptKind::RateLimited, Tokens::default(), 10).unwrap();
+        record_key_attempt(
+            &db,
+            1,
+            "m",
+            "2026-11-22",
+            AttemptKind::RateLimited,
+            Tokens::default(),
+            10,
+        )
+        .unwrap();
         record_key_attempt(&db, 1, "m", "2026-11-23", AttemptKind::Error, Tokens::default(), 10).unwrap();
         add_key_tokens(&db, 1, "m", "2026-11-22", t).unwrap();
         let rows = key_usage(&db, None).unwrap();
         assert_eq!(rows.len(), 2);
         let today = rows.iter().find(|r| r.day == "2026-11-22").unwrap();
         assert_eq!((today.requests, today.errors, today.rate_limited), (2, 1, 1));
-        assert_eq!((today.prompt_tokens, today.candidate_tokens, today.thought_tokens), (20, 10, 4));
+        assert_eq!(
+            (today.prompt_tokens, today.candidate_tokens, today.thought_tokens),
+            (20, 10, 4)
+        );
         assert_eq!(key_usage(&db, Some("2026-11-23")).unwrap().len(), 1);
     }
 
     #[test]
     fn request_log_is_bounded() {
         let db = MemoryDb::new();
-        let e = LogEntry { at: 1, client_id: None, key_id: Some(1), model: None, protocol: None, status: 200, attempts: 1, latency_ms: 1, error: None };
+        let e = LogEntry {
+            at: 1,
+            client_id: None,
+            key_id: Some(1),
+            model: None,
+            protocol: None,
+            status: 200,
+            attempts: 1,
+            latency_ms: 1,
+            error: None,
+        };
         for _ in 0..(LOG_CAPACITY + 250) {
             log_request(&db, &e).unwrap();
         }

@@ -105,11 +105,7 @@ fn lock(conn: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connecti
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn run_statement(
-    conn: &rusqlite::Connection,
-    statement: &str,
-    parameters: Vec<Value>,
-) -> Result<QueryResult, Error> {
+fn run_statement(conn: &rusqlite::Connection, statement: &str, parameters: Vec<Value>) -> Result<QueryResult, Error> {
     let mut stmt = conn.prepare_cached(statement).map_err(io)?;
     let params = rusqlite::params_from_iter(parameters.into_iter().map(to_sql));
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
@@ -306,8 +302,7 @@ mod tests {
     fn file_databases_use_wal() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqliteBackend::open(&dir.path().join("t.db")).unwrap();
-        let mode: String =
-            db.with_connection(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap());
+        let mode: String = db.with_connection(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap());
         assert_eq!(mode, "wal");
     }
 }

@@ -8,8 +8,8 @@
 use serde_json::Value;
 
 use super::errors::{
-    MockError, CALL_TURN_ORDER_MESSAGE, COUNT_MISMATCH_MESSAGE, INVALID_SIGNATURE_MESSAGE,
-    RESPONSE_TURN_ORDER_MESSAGE, ROLE_MESSAGE,
+    MockError, CALL_TURN_ORDER_MESSAGE, COUNT_MISMATCH_MESSAGE, INVALID_SIGNATURE_MESSAGE, RESPONSE_TURN_ORDER_MESSAGE,
+    ROLE_MESSAGE,
 };
 use super::models::ModelInfo;
 use super::validate::{decode_base64, snake_of};
@@ -68,10 +68,7 @@ pub(crate) fn check_contents(contents: &[GeminiContent], path: &str) -> Result<(
     }
     for (i, content) in contents.iter().enumerate() {
         if content.parts.is_empty() {
-            problems.add(
-                &format!("{path}[{i}].parts"),
-                "contents.parts must not be empty.",
-            );
+            problems.add(&format!("{path}[{i}].parts"), "contents.parts must not be empty.");
         }
         for (j, part) in content.parts.iter().enumerate() {
             let set = [
@@ -110,19 +107,11 @@ pub(crate) fn check_contents(contents: &[GeminiContent], path: &str) -> Result<(
 }
 
 fn calls_in(content: &GeminiContent) -> usize {
-    content
-        .parts
-        .iter()
-        .filter(|p| p.function_call.is_some())
-        .count()
+    content.parts.iter().filter(|p| p.function_call.is_some()).count()
 }
 
 fn responses_in(content: &GeminiContent) -> usize {
-    content
-        .parts
-        .iter()
-        .filter(|p| p.function_response.is_some())
-        .count()
+    content.parts.iter().filter(|p| p.function_response.is_some()).count()
 }
 
 fn is_model(content: &GeminiContent) -> bool {
@@ -179,10 +168,7 @@ fn check_tools(raw: &Value, prefix: &str, problems: &mut Problems) {
                 if decl.get(schema).is_some() && decl.get(json_schema).is_some() {
                     problems.add(
                         &format!("{path}.{schema}"),
-                        &format!(
-                            "{schema} and {} cannot both be set",
-                            snake_of(json_schema)
-                        ),
+                        &format!("{schema} and {} cannot both be set", snake_of(json_schema)),
                     );
                 }
                 if let Some(s) = decl.get(schema) {
@@ -220,10 +206,7 @@ fn check_schema(schema: &Value, path: &str, problems: &mut Problems) {
     let properties = schema.get("properties").and_then(Value::as_object);
     if let Some(props) = properties {
         if props.is_empty() && ty == Some("OBJECT") {
-            problems.add(
-                &format!("{path}.properties"),
-                "should be non-empty for OBJECT type",
-            );
+            problems.add(&format!("{path}.properties"), "should be non-empty for OBJECT type");
         }
         for (name, sub) in props {
             check_schema(sub, &format!("{path}.properties[{name}]"), problems);
@@ -296,9 +279,7 @@ fn check_generation_config(
             "response_schema and response_json_schema cannot both be set",
         );
     }
-    if (schema.is_some() || json_schema.is_some())
-        && !matches!(mime, "application/json" | "text/x.enum")
-    {
+    if (schema.is_some() || json_schema.is_some()) && !matches!(mime, "application/json" | "text/x.enum") {
         problems.add(
             &format!("{path}.response_mime_type"),
             "response_mime_type must be application/json or text/x.enum when a response schema \
@@ -317,9 +298,7 @@ fn check_generation_config(
             ));
         }
         if !model.thinking {
-            return Err(MockError::invalid_argument(
-                "Thinking is not supported for this model.",
-            ));
+            return Err(MockError::invalid_argument("Thinking is not supported for this model."));
         }
         if let Some(level) = level {
             if !model.is_gemini3() {
@@ -346,8 +325,7 @@ fn check_generation_config(
 /// Whether a signature value is a documented sentinel, raw or base64-encoded.
 pub fn is_sentinel_signature(signature: &str) -> bool {
     SIGNATURE_SENTINELS.contains(&signature)
-        || decode_base64(signature)
-            .is_some_and(|bytes| SIGNATURE_SENTINELS.iter().any(|s| s.as_bytes() == bytes))
+        || decode_base64(signature).is_some_and(|bytes| SIGNATURE_SENTINELS.iter().any(|s| s.as_bytes() == bytes))
 }
 
 /// Gemini 3 thought-signature rules (§1.15): every signature present must be one the mock
@@ -476,14 +454,22 @@ mod tests {
     #[test]
     fn active_loop_calls_need_signatures_but_old_turns_do_not() {
         let issued = |s: &str| s == "bW9jay1zaWctMQ==";
-        let missing = [user("hi"), call_turn(&["get_weather"], None), response_turn(&["get_weather"])];
+        let missing = [
+            user("hi"),
+            call_turn(&["get_weather"], None),
+            response_turn(&["get_weather"]),
+        ];
         let err = check_thought_signatures(&missing, issued).unwrap_err();
         assert!(err
             .body
             .error
             .message
             .starts_with("Function call is missing a thought_signature"));
-        assert!(err.body.error.message.contains("`default_api:get_weather` , position 2"));
+        assert!(err
+            .body
+            .error
+            .message
+            .contains("`default_api:get_weather` , position 2"));
 
         let old = [
             user("hi"),
@@ -498,7 +484,11 @@ mod tests {
             "skip_thought_signature_validator",
             "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I=",
         ] {
-            let signed = [user("hi"), call_turn(&["a", "b"], Some(sig)), response_turn(&["a", "b"])];
+            let signed = [
+                user("hi"),
+                call_turn(&["a", "b"], Some(sig)),
+                response_turn(&["a", "b"]),
+            ];
             check_thought_signatures(&signed, issued).unwrap();
         }
         let forged = [user("hi"), call_turn(&["a"], Some("Zm9yZ2Vk")), response_turn(&["a"])];
@@ -528,7 +518,8 @@ mod tests {
 
     #[test]
     fn thinking_level_and_budget_together_are_rejected() {
-        let raw = serde_json::json!({"generationConfig": {"thinkingConfig": {"thinkingBudget": 10, "thinkingLevel": "LOW"}}});
+        let raw =
+            serde_json::json!({"generationConfig": {"thinkingConfig": {"thinkingBudget": 10, "thinkingLevel": "LOW"}}});
         let model = models::find("gemini-3-flash-preview").unwrap();
         let err = check_generation_config(&raw, "", model, &mut Problems::default()).unwrap_err();
         assert_eq!(err.status, 400);

@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::wire::{
-    GeminiApiError, GeminiErrorBody, GeminiErrorDetail, GeminiFieldViolation, GeminiHelpLink,
-    GeminiQuotaViolation,
+    GeminiApiError, GeminiErrorBody, GeminiErrorDetail, GeminiFieldViolation, GeminiHelpLink, GeminiQuotaViolation,
 };
 
 /// Message of a 403 without any API key.
@@ -19,7 +18,8 @@ pub const INTERNAL_MESSAGE: &str = "An internal error has occurred. Please retry
 /// Message of the 400 for a function-call / function-response count mismatch.
 pub const COUNT_MISMATCH_MESSAGE: &str = "Please ensure that the number of function response parts is equal to the number of function call parts of the function call turn.";
 /// Message of the 400 for a function-call turn in the wrong place.
-pub const CALL_TURN_ORDER_MESSAGE: &str = "Please ensure that function call turn comes immediately after a user turn or after a function response turn.";
+pub const CALL_TURN_ORDER_MESSAGE: &str =
+    "Please ensure that function call turn comes immediately after a user turn or after a function response turn.";
 /// Message of the 400 for a function-response turn that follows no call turn.
 pub const RESPONSE_TURN_ORDER_MESSAGE: &str =
     "Please ensure that function response turn comes immediately after a function call turn.";
@@ -152,12 +152,7 @@ impl MockError {
     /// 429 per-day quota (RetryInfo is short, as observed, although the quota lasts until
     /// midnight Pacific).
     pub fn rate_limit_per_day(model: &str) -> Self {
-        rate_limit(
-            model,
-            "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
-            "250",
-            3,
-        )
+        rate_limit(model, "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250", 3)
     }
 
     /// 429 with no details at all.
@@ -186,10 +181,7 @@ impl MockError {
 }
 
 fn service_metadata() -> BTreeMap<String, String> {
-    BTreeMap::from([(
-        "service".to_string(),
-        "generativelanguage.googleapis.com".to_string(),
-    )])
+    BTreeMap::from([("service".to_string(), "generativelanguage.googleapis.com".to_string())])
 }
 
 fn rate_limit(model: &str, quota_id: &str, quota_value: &str, retry_delay_secs: u64) -> MockError {

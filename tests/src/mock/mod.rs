@@ -22,7 +22,8 @@
 //! * Tokens are whitespace-separated words. `promptTokenCount` = words of every text part in
 //!   `contents` and `systemInstruction` + 1 per non-text part. `candidatesTokenCount` = words of
 //!   the reply text + 1 per function call. `thoughtsTokenCount` = [`reply::THOUGHT_TOKENS`] (8)
-//!   when `thinkingConfig` has `includeThoughts: true`, a budget > 0 or -1, or a level; else 0.
+//!   when `thinkingConfig` has `includeThoughts: true` (and no budget 0), a budget > 0 or -1,
+//!   or a level; else 0.
 //!   `totalTokenCount` = prompt + candidates + thoughts.
 //! * Text: `"echo: <T>"` where T is the text parts of the last non-model turn that has text,
 //!   joined with a space. If the last turn holds functionResponse parts:
@@ -39,7 +40,8 @@
 //! * `stopSequences`: the text is cut before the first occurrence. `maxOutputTokens`: the text
 //!   keeps that many words (re-joined with single spaces) and `finishReason` is `MAX_TOKENS`;
 //!   otherwise `STOP`.
-//! * `includeThoughts: true`: a part `{"text": "thinking...", "thought": true}` comes first.
+//! * `includeThoughts: true` (unless `thinkingBudget: 0`): a part
+//!   `{"text": "thinking...", "thought": true}` comes first.
 //! * `candidateCount: n` (non-streaming): n identical candidates with `index` 0..n.
 //! * Streams: one chunk for the thought, one per word of the text (trailing space kept, at most
 //!   [`reply::MAX_STREAM_TEXT_CHUNKS`]), one per function call; each chunk is a full response
@@ -82,9 +84,8 @@ use serde_json::Value;
 
 pub use checks::{is_sentinel_signature, MAX_STOP_SEQUENCES, SIGNATURE_SENTINELS};
 pub use errors::{
-    MockError, CALL_TURN_ORDER_MESSAGE, COUNT_MISMATCH_MESSAGE, INTERNAL_MESSAGE,
-    INVALID_KEY_MESSAGE, INVALID_SIGNATURE_MESSAGE, NO_KEY_MESSAGE, OVERLOADED_MESSAGE,
-    RESPONSE_TURN_ORDER_MESSAGE, ROLE_MESSAGE,
+    MockError, CALL_TURN_ORDER_MESSAGE, COUNT_MISMATCH_MESSAGE, INTERNAL_MESSAGE, INVALID_KEY_MESSAGE,
+    INVALID_SIGNATURE_MESSAGE, NO_KEY_MESSAGE, OVERLOADED_MESSAGE, RESPONSE_TURN_ORDER_MESSAGE, ROLE_MESSAGE,
 };
 
 /// How the mock answers one request of a key.
@@ -267,11 +268,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl State {
     fn new(options: &MockOptions) -> State {
-        let table = options
-            .keys
-            .iter()
-            .map(|k| (k.clone(), KeyState::default()))
-            .collect();
+        let table = options.keys.iter().map(|k| (k.clone(), KeyState::default())).collect();
         State {
             keys: Mutex::new(Keys {
                 accept_any: options.accept_any_key,
@@ -303,10 +300,7 @@ impl State {
     pub(crate) fn next_behavior(&self, key: &str) -> Behavior {
         let mut keys = lock(&self.keys);
         match keys.table.get_mut(key) {
-            Some(state) => state
-                .script
-                .pop_front()
-                .unwrap_or_else(|| state.behavior.clone()),
+            Some(state) => state.script.pop_front().unwrap_or_else(|| state.behavior.clone()),
             None => Behavior::Ok,
         }
     }
@@ -396,34 +390,32 @@ impl MockGemini {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
         let server_state = state.clone();
-        let thread = std::thread::Builder::new()
-            .name("gempool-mock".into())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(options.worker_threads.max(1))
-                    .thread_name("gempool-mock-worker")
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
+        let thread = std::thread::Builder::new().name("gempool-mock".into()).spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(options.worker_threads.max(1))
+                .thread_name("gempool-mock-worker")
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = addr_tx.send(Err(e));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::bind(options.listen).await {
+                    Ok(listener) => listener,
                     Err(e) => {
                         let _ = addr_tx.send(Err(e));
                         return;
                     }
                 };
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::bind(options.listen).await {
-                        Ok(listener) => listener,
-                        Err(e) => {
-                            let _ = addr_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = addr_tx.send(listener.local_addr());
-                    server::serve(listener, server_state, shutdown_rx).await;
-                });
-                runtime.shutdown_background();
-            })?;
+                let _ = addr_tx.send(listener.local_addr());
+                server::serve(listener, server_state, shutdown_rx).await;
+            });
+            runtime.shutdown_background();
+        })?;
         let addr = addr_rx
             .recv()
             .map_err(|_| std::io::Error::other("mock server thread died"))??;
@@ -491,9 +483,7 @@ impl MockGemini {
 
     /// Turns Gemini 3 thought-signature emission and enforcement on or off (default on).
     pub fn set_gemini3_signatures(&self, enabled: bool) {
-        self.state
-            .gemini3_signatures
-            .store(enabled, Ordering::Relaxed);
+        self.state.gemini3_signatures.store(enabled, Ordering::Relaxed);
     }
 
     /// Issues a valid signature, as if a reply had carried it (for hand-built histories).

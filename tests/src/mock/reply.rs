@@ -4,9 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::wire::{
-    GeminiCandidate, GeminiContent, GeminiFunctionCall, GeminiGenerateContentRequest,
-    GeminiGenerateContentResponse, GeminiModalityTokenCount, GeminiPart, GeminiPromptFeedback,
-    GeminiSafetyRating, GeminiUsageMetadata,
+    GeminiCandidate, GeminiContent, GeminiFunctionCall, GeminiGenerateContentRequest, GeminiGenerateContentResponse,
+    GeminiModalityTokenCount, GeminiPart, GeminiPromptFeedback, GeminiSafetyRating, GeminiUsageMetadata,
 };
 
 /// Text of the thought part emitted when `includeThoughts` is true.
@@ -132,12 +131,14 @@ pub(crate) fn plan(req: &GeminiGenerateContentRequest) -> Plan {
     };
 
     let thinking = config.thinking_config.unwrap_or_default();
-    let thinks = thinking.include_thoughts
+    // A budget of 0 turns thinking off, and with it the thought summaries.
+    let include_thoughts = thinking.include_thoughts && thinking.thinking_budget != Some(0);
+    let thinks = include_thoughts
         || thinking.thinking_budget.is_some_and(|b| b > 0 || b == -1)
         || thinking.thinking_level.is_some();
     let calls_len = u32::try_from(calls.len()).unwrap_or(0);
     Plan {
-        thought: thinking.include_thoughts,
+        thought: include_thoughts,
         candidate_tokens: text.as_deref().map_or(0, word_count) + calls_len,
         text,
         calls,
@@ -154,10 +155,7 @@ pub(crate) fn plan(req: &GeminiGenerateContentRequest) -> Plan {
 }
 
 fn json_reply(config: &super::wire::GeminiGenerationConfig, user_text: &str) -> String {
-    let schema = config
-        .response_schema
-        .as_ref()
-        .or(config.response_json_schema.as_ref());
+    let schema = config.response_schema.as_ref().or(config.response_json_schema.as_ref());
     match schema {
         Some(schema) => sample_value(schema).to_string(),
         None => serde_json::json!({ "echo": user_text }).to_string(),
@@ -175,11 +173,7 @@ fn enum_reply(config: &super::wire::GeminiGenerationConfig) -> Option<String> {
 
 /// `call:<name>` / `call2:<a>,<b>` in the user text, or mode `ANY`, picks declared functions.
 fn choose_calls(req: &GeminiGenerateContentRequest, user_text: &str) -> Vec<GeminiFunctionCall> {
-    let declarations: Vec<_> = req
-        .tools
-        .iter()
-        .flat_map(|t| &t.function_declarations)
-        .collect();
+    let declarations: Vec<_> = req.tools.iter().flat_map(|t| &t.function_declarations).collect();
     if declarations.is_empty() {
         return Vec::new();
     }
@@ -193,15 +187,9 @@ fn choose_calls(req: &GeminiGenerateContentRequest, user_text: &str) -> Vec<Gemi
         return Vec::new();
     }
     let allowed = |name: &str| {
-        config.allowed_function_names.is_empty()
-            || config.allowed_function_names.iter().any(|a| a == name)
+        config.allowed_function_names.is_empty() || config.allowed_function_names.iter().any(|a| a == name)
     };
-    let find = |name: &str| {
-        declarations
-            .iter()
-            .find(|d| d.name == name && allowed(name))
-            .copied()
-    };
+    let find = |name: &str| declarations.iter().find(|d| d.name == name && allowed(name)).copied();
     let mut chosen = Vec::new();
     if let Some(names) = directive(user_text, "call2:") {
         let found: Vec<_> = names.split(',').filter_map(find).collect();
@@ -222,10 +210,7 @@ fn choose_calls(req: &GeminiGenerateContentRequest, user_text: &str) -> Vec<Gemi
     chosen
         .into_iter()
         .map(|decl| {
-            let schema = decl
-                .parameters
-                .as_ref()
-                .or(decl.parameters_json_schema.as_ref());
+            let schema = decl.parameters.as_ref().or(decl.parameters_json_schema.as_ref());
             let args = match schema.map(sample_value) {
                 Some(Value::Object(map)) => map,
                 _ => Map::new(),
@@ -304,9 +289,7 @@ fn sample_at(schema: &Value, depth: usize) -> Value {
                 })
                 .unwrap_or_default(),
         ),
-        _ if obj.get("format").and_then(Value::as_str) == Some("date-time") => {
-            Value::from(SAMPLE_DATE_TIME)
-        }
+        _ if obj.get("format").and_then(Value::as_str) == Some("date-time") => Value::from(SAMPLE_DATE_TIME),
         _ => Value::from(SAMPLE_STRING),
     }
 }
@@ -532,12 +515,9 @@ pub(crate) fn safety_no_parts(plan: &Plan, model: &str, response_id: &str) -> Ge
 /// A deterministic embedding of `text`: `dim` values in (-0.1, 0.1) from an FNV-1a seeded
 /// xorshift, so equal texts embed equally and different texts differently.
 pub fn embedding(text: &str, dim: usize) -> Vec<f32> {
-    let mut state = text
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
-        | 1;
+    let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) | 1;
     (0..dim)
         .map(|_| {
             state ^= state << 13;

@@ -24,10 +24,9 @@ use super::models::{self, ModelInfo, MODELS};
 use super::reply::{self, Plan};
 use super::validate::{self, MsgDesc};
 use super::wire::{
-    GeminiBatchEmbedContentsRequest, GeminiBatchEmbedContentsResponse, GeminiContent,
-    GeminiContentEmbedding, GeminiCountTokensRequest, GeminiCountTokensResponse,
-    GeminiEmbedContentRequest, GeminiEmbedContentResponse, GeminiGenerateContentRequest,
-    GeminiListModelsResponse, GeminiModalityTokenCount,
+    GeminiBatchEmbedContentsRequest, GeminiBatchEmbedContentsResponse, GeminiContent, GeminiContentEmbedding,
+    GeminiCountTokensRequest, GeminiCountTokensResponse, GeminiEmbedContentRequest, GeminiEmbedContentResponse,
+    GeminiGenerateContentRequest, GeminiListModelsResponse, GeminiModalityTokenCount,
 };
 use super::{Behavior, KeyCheck, RecordedRequest, State};
 
@@ -42,11 +41,7 @@ const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 1000;
 
 /// Accepts connections until `shutdown` fires.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    state: Arc<State>,
-    mut shutdown: oneshot::Receiver<()>,
-) {
+pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -127,8 +122,7 @@ fn parse_route(method: &Method, path: &str) -> Option<(&'static str, Route)> {
         None => (method == Method::GET).then(|| (version, Route::Get(name.to_string()))),
         Some((model, action)) => {
             let action = Action::parse(action)?;
-            (method == Method::POST && !model.is_empty())
-                .then(|| (version, Route::Call(model.to_string(), action)))
+            (method == Method::POST && !model.is_empty()).then(|| (version, Route::Call(model.to_string(), action)))
         }
     }
 }
@@ -144,25 +138,16 @@ struct Call<'a> {
 
 impl Call<'_> {
     fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<ResponseBody>, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .unwrap_or_default();
+    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().unwrap_or("").to_string();
-    let query: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
-        .into_owned()
-        .collect();
+    let query: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
     let header_key = parts
         .headers
         .get("x-goog-api-key")
@@ -201,8 +186,8 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Re
     let response = match parse_route(&parts.method, &path) {
         None => not_found_page(&path),
         Some((version, route)) => {
-            let wrap_errors = matches!(route, Route::Call(_, Action::Stream))
-                && !query.iter().any(|(k, v)| k == "alt" && v == "sse");
+            let wrap_errors =
+                matches!(route, Route::Call(_, Action::Stream)) && !query.iter().any(|(k, v)| k == "alt" && v == "sse");
             match authorize(&state, key.as_deref()) {
                 Err(error) => error_response(&error, wrap_errors),
                 Ok(key) => {
@@ -237,18 +222,13 @@ fn authorize(state: &State, key: Option<&str>) -> Result<String, MockError> {
 fn get_route(call: &Call<'_>, model: Option<&str>) -> Response<ResponseBody> {
     match call.state.persistent_behavior(&call.key) {
         Behavior::InvalidKey => return error_response(&MockError::invalid_key(), false),
-        Behavior::PermissionDenied => {
-            return error_response(&MockError::consumer_suspended(), false)
-        }
+        Behavior::PermissionDenied => return error_response(&MockError::consumer_suspended(), false),
         _ => {}
     }
     if let Some(id) = model {
         return match models::find(id) {
             Some(model) => json_response(200, &model.to_wire()),
-            None => error_response(
-                &MockError::model_not_found(id, call.version, "get"),
-                false,
-            ),
+            None => error_response(&MockError::model_not_found(id, call.version, "get"), false),
         };
     }
     let page_size = call
@@ -261,12 +241,7 @@ fn get_route(call: &Call<'_>, model: Option<&str>) -> Response<ResponseBody> {
         None => 0,
         Some(token) => match decode_page_token(token) {
             Some(offset) if offset < MODELS.len() => offset,
-            _ => {
-                return error_response(
-                    &MockError::invalid_argument("Invalid page token."),
-                    false,
-                )
-            }
+            _ => return error_response(&MockError::invalid_argument("Invalid page token."), false),
         },
     };
     let end = (offset + page_size).min(MODELS.len());
@@ -296,10 +271,9 @@ async fn post_route(call: &Call<'_>, model_id: &str, action: Action) -> Response
     let wrap_errors = action == Action::Stream && !sse;
     let behavior = call.state.next_behavior(&call.key);
     let early = match &behavior {
-        Behavior::RateLimitPerMinute { retry_delay_secs } => Some(MockError::rate_limit_per_minute(
-            model_id,
-            *retry_delay_secs,
-        )),
+        Behavior::RateLimitPerMinute { retry_delay_secs } => {
+            Some(MockError::rate_limit_per_minute(model_id, *retry_delay_secs))
+        }
         Behavior::RateLimitPerDay => Some(MockError::rate_limit_per_day(model_id)),
         Behavior::RateLimitNoDetails => Some(MockError::rate_limit_no_details()),
         Behavior::InternalError => Some(MockError::internal()),
@@ -339,11 +313,7 @@ async fn post_route(call: &Call<'_>, model_id: &str, action: Action) -> Response
             },
             Err(e) => Err(e),
         },
-        _ => Err(MockError::model_not_found(
-            model_id,
-            call.version,
-            action.method().1,
-        )),
+        _ => Err(MockError::model_not_found(model_id, call.version, action.method().1)),
     };
     match result {
         Ok(response) => response,
@@ -359,14 +329,10 @@ fn parse_body(body: &Bytes) -> Result<Value, MockError> {
 }
 
 /// Structural validation plus typed decoding.
-fn decode<T: serde::de::DeserializeOwned>(
-    desc: &'static MsgDesc,
-    json: &Value,
-) -> Result<(T, Value), MockError> {
+fn decode<T: serde::de::DeserializeOwned>(desc: &'static MsgDesc, json: &Value) -> Result<(T, Value), MockError> {
     let normalized = validate::normalize(desc, json).map_err(MockError::bad_request)?;
-    let typed = serde_json::from_value(normalized.clone()).map_err(|e| {
-        MockError::invalid_argument(format!("Invalid JSON payload received. {e}"))
-    })?;
+    let typed = serde_json::from_value(normalized.clone())
+        .map_err(|e| MockError::invalid_argument(format!("Invalid JSON payload received. {e}")))?;
     Ok((typed, normalized))
 }
 
@@ -378,8 +344,7 @@ async fn generate(
     sse: bool,
     behavior: &Behavior,
 ) -> Result<Response<ResponseBody>, MockError> {
-    let (req, raw): (GeminiGenerateContentRequest, Value) =
-        decode(&validate::GENERATE_CONTENT_REQUEST, json)?;
+    let (req, raw): (GeminiGenerateContentRequest, Value) = decode(&validate::GENERATE_CONTENT_REQUEST, json)?;
     check_generate(&req, &raw, "GenerateContentRequest.", model)?;
     let gemini3 = model.is_gemini3() && call.state.gemini3_signatures();
     if gemini3 {
@@ -390,10 +355,7 @@ async fn generate(
         plan.signature = Some(call.state.issue_signature());
     }
     let response_id = call.state.next_response_id();
-    let max_output_tokens = req
-        .generation_config
-        .as_ref()
-        .and_then(|c| c.max_output_tokens);
+    let max_output_tokens = req.generation_config.as_ref().and_then(|c| c.max_output_tokens);
     let special = match behavior {
         Behavior::PromptBlocked => Some(reply::prompt_blocked(&plan, model.id, &response_id)),
         Behavior::MaxTokensNoParts => Some(reply::max_tokens_no_parts(
@@ -415,8 +377,7 @@ async fn generate(
             None => {
                 if let Some(delay) = chunk_delay {
                     let chunks = reply::stream_chunks(&plan, model.id, &response_id).len();
-                    tokio::time::sleep(delay * u32::try_from(chunks.saturating_sub(1)).unwrap_or(0))
-                        .await;
+                    tokio::time::sleep(delay * u32::try_from(chunks.saturating_sub(1)).unwrap_or(0)).await;
                 }
                 reply::full_response(&plan, model.id, &response_id)
             }
@@ -460,8 +421,7 @@ fn mid_stream_chunks(plan: &Plan, model: &str, response_id: &str) -> Vec<String>
 }
 
 fn count_tokens(model: &ModelInfo, json: &Value) -> Result<Response<ResponseBody>, MockError> {
-    let (req, raw): (GeminiCountTokensRequest, Value) =
-        decode(&validate::COUNT_TOKENS_REQUEST, json)?;
+    let (req, raw): (GeminiCountTokensRequest, Value) = decode(&validate::COUNT_TOKENS_REQUEST, json)?;
     let has_contents = raw.get("contents").is_some();
     let total = match (has_contents, &req.generate_content_request) {
         (false, None) => {
@@ -509,9 +469,10 @@ fn count_tokens(model: &ModelInfo, json: &Value) -> Result<Response<ResponseBody
 
 /// Checks one embed request and returns its vector.
 fn embed_one(req: &GeminiEmbedContentRequest, path: &str) -> Result<GeminiContentEmbedding, MockError> {
-    let content: &GeminiContent = req.content.as_ref().ok_or_else(|| {
-        MockError::invalid_argument(format!("* {path}content: content is not specified\n"))
-    })?;
+    let content: &GeminiContent = req
+        .content
+        .as_ref()
+        .ok_or_else(|| MockError::invalid_argument(format!("* {path}content: content is not specified\n")))?;
     if content.parts.is_empty() {
         return Err(MockError::invalid_argument(format!(
             "* {path}content.parts: contents.parts must not be empty.\n"
@@ -523,26 +484,20 @@ fn embed_one(req: &GeminiEmbedContentRequest, path: &str) -> Result<GeminiConten
             "* {path}output_dimensionality: must be between 1 and {EMBEDDING_WIDTH}\n"
         )));
     }
-    let text: Vec<&str> = content
-        .parts
-        .iter()
-        .filter_map(|p| p.text.as_deref())
-        .collect();
+    let text: Vec<&str> = content.parts.iter().filter_map(|p| p.text.as_deref()).collect();
     Ok(GeminiContentEmbedding {
         values: reply::embedding(&text.join(" "), usize::try_from(width).unwrap_or(0)),
     })
 }
 
 fn embed(json: &Value) -> Result<Response<ResponseBody>, MockError> {
-    let (req, _): (GeminiEmbedContentRequest, Value) =
-        decode(&validate::EMBED_CONTENT_REQUEST, json)?;
+    let (req, _): (GeminiEmbedContentRequest, Value) = decode(&validate::EMBED_CONTENT_REQUEST, json)?;
     let embedding = embed_one(&req, "EmbedContentRequest.")?;
     Ok(json_response(200, &GeminiEmbedContentResponse { embedding }))
 }
 
 fn batch_embed(model: &ModelInfo, json: &Value) -> Result<Response<ResponseBody>, MockError> {
-    let (req, _): (GeminiBatchEmbedContentsRequest, Value) =
-        decode(&validate::BATCH_EMBED_CONTENTS_REQUEST, json)?;
+    let (req, _): (GeminiBatchEmbedContentsRequest, Value) = decode(&validate::BATCH_EMBED_CONTENTS_REQUEST, json)?;
     if req.requests.is_empty() {
         return Err(MockError::invalid_argument(
             "* BatchEmbedContentsRequest.requests: requests is not specified\n",
@@ -574,10 +529,7 @@ fn batch_embed(model: &ModelInfo, json: &Value) -> Result<Response<ResponseBody>
         }
         embeddings.push(embed_one(inner, &path)?);
     }
-    Ok(json_response(
-        200,
-        &GeminiBatchEmbedContentsResponse { embeddings },
-    ))
+    Ok(json_response(200, &GeminiBatchEmbedContentsResponse { embeddings }))
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -626,10 +578,7 @@ impl Body for ChannelBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
     }
 }

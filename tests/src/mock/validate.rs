@@ -199,11 +199,7 @@ static CODE_EXECUTION_RESULT: MsgDesc = MsgDesc {
 
 static VIDEO_METADATA: MsgDesc = MsgDesc {
     name: "VideoMetadata",
-    fields: &[
-        one("start_offset", Str),
-        one("end_offset", Str),
-        one("fps", DOUBLE),
-    ],
+    fields: &[one("start_offset", Str), one("end_offset", Str), one("fps", DOUBLE)],
 };
 
 static EMPTY: MsgDesc = MsgDesc {
@@ -277,10 +273,7 @@ static TOOL_CONFIG: MsgDesc = MsgDesc {
 
 static FUNCTION_CALLING_CONFIG: MsgDesc = MsgDesc {
     name: "FunctionCallingConfig",
-    fields: &[
-        one("mode", Enum(&MODE)),
-        rep("allowed_function_names", Str),
-    ],
+    fields: &[one("mode", Enum(&MODE)), rep("allowed_function_names", Str)],
 };
 
 static SAFETY_SETTING: MsgDesc = MsgDesc {
@@ -450,10 +443,7 @@ static OUTCOME: EnumDesc = EnumDesc {
 const TYPE_URL_PREFIX: &str = "type.googleapis.com/google.ai.generativelanguage.v1beta.";
 
 /// Validates `body` against `desc`; returns the normalized body or every violation.
-pub(crate) fn normalize(
-    desc: &'static MsgDesc,
-    body: &Value,
-) -> Result<Value, Vec<GeminiFieldViolation>> {
+pub(crate) fn normalize(desc: &'static MsgDesc, body: &Value) -> Result<Value, Vec<GeminiFieldViolation>> {
     let mut walker = Walker::default();
     let out = walker.message(desc, body, "");
     if walker.violations.is_empty() {
@@ -486,9 +476,7 @@ impl Walker {
         let description = if path.is_empty() {
             format!("Invalid JSON payload received. Unknown name \"{name}\": Cannot find field.")
         } else {
-            format!(
-                "Invalid JSON payload received. Unknown name \"{name}\" at '{path}': Cannot find field."
-            )
+            format!("Invalid JSON payload received. Unknown name \"{name}\" at '{path}': Cannot find field.")
         };
         self.violations.push(GeminiFieldViolation {
             field: (!path.is_empty()).then(|| path.to_string()),
@@ -541,9 +529,7 @@ impl Walker {
                         items
                             .iter()
                             .enumerate()
-                            .map(|(i, item)| {
-                                self.single(field.kind, item, &format!("{field_path}[{i}]"))
-                            })
+                            .map(|(i, item)| self.single(field.kind, item, &format!("{field_path}[{i}]")))
                             .collect(),
                     ),
                     other => {
@@ -738,10 +724,7 @@ mod tests {
         let out = normalize(&GENERATE_CONTENT_REQUEST, &body).unwrap();
         assert_eq!(out["systemInstruction"]["parts"][0]["text"], "be terse");
         assert_eq!(out["generationConfig"]["maxOutputTokens"], 12);
-        assert_eq!(
-            out["generationConfig"]["thinkingConfig"]["thinkingLevel"],
-            "LOW"
-        );
+        assert_eq!(out["generationConfig"]["thinkingConfig"]["thinkingLevel"], "LOW");
         assert!(out.get("tools").is_none());
     }
 

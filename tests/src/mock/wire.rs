@@ -1,6 +1,6 @@
 //! Gemini `v1beta` wire types (serde), as the mock reads and writes them.
 //!
-//! Request types are decoded from the *normalized* body that [`super::validate`] produces: keys
+//! Request types are decoded from the *normalized* body that the mock's validator produces: keys
 //! are lowerCamelCase, nulls are dropped, integers are numbers and enums are canonical names, so
 //! these structs need no snake_case aliases. Response types omit zero/false/empty fields the way
 //! proto3 JSON output does (`index: 0`, `thought: false`, zero token counts are absent).

@@ -25,21 +25,33 @@ pub const EMBED_BATCH_LIMIT: usize = 100;
 /// The texts of `input`: a string or a list of strings. Token arrays cannot be embedded by
 /// Gemini (it has no access to OpenAI's tokenizer) and are a 400.
 fn input_texts(req: &OpenAiEmbeddingsRequest) -> Result<Vec<&str>, GatewayError> {
-    let token_error =
-        || GatewayError::invalid_param("token-array input is not supported by Gemini; send the text instead", "input");
+    let token_error = || {
+        GatewayError::invalid_param(
+            "token-array input is not supported by Gemini; send the text instead",
+            "input",
+        )
+    };
     let texts: Vec<&str> = match &req.input {
         Value::String(s) => vec![s.as_str()],
         Value::Array(items) if items.iter().all(Value::is_string) => items.iter().filter_map(Value::as_str).collect(),
         Value::Array(items) if items.iter().all(|i| i.is_number() || i.is_array()) && !items.is_empty() => {
             return Err(token_error())
         }
-        _ => return Err(GatewayError::invalid_param("input must be a string or an array of strings", "input")),
+        _ => {
+            return Err(GatewayError::invalid_param(
+                "input must be a string or an array of strings",
+                "input",
+            ))
+        }
     };
     if texts.is_empty() {
         return Err(GatewayError::invalid_param("input must not be empty", "input"));
     }
     if let Some(i) = texts.iter().position(|t| t.is_empty()) {
-        return Err(GatewayError::invalid_param(format!("input[{i}] is an empty string"), "input"));
+        return Err(GatewayError::invalid_param(
+            format!("input[{i}] is an empty string"),
+            "input",
+        ));
     }
     Ok(texts)
 }
@@ -71,7 +83,10 @@ pub fn embeddings_request_to_gemini(
                 .iter()
                 .map(|text| EmbedContentRequest {
                     model: Some(name.clone()),
-                    content: Content { role: None, parts: vec![Part::text(*text)] },
+                    content: Content {
+                        role: None,
+                        parts: vec![Part::text(*text)],
+                    },
                     task_type: None,
                     title: None,
                     output_dimensionality: req.dimensions,
@@ -90,7 +105,10 @@ pub fn gemini_to_embeddings_response(
 ) -> Result<OpenAiEmbeddingsResponse, GatewayError> {
     let texts = input_texts(req)?;
     let base64 = encoding_is_base64(req)?;
-    let embeddings: Vec<&[f32]> = batches.iter().flat_map(|b| b.embeddings.iter().map(|e| e.values.as_slice())).collect();
+    let embeddings: Vec<&[f32]> = batches
+        .iter()
+        .flat_map(|b| b.embeddings.iter().map(|e| e.values.as_slice()))
+        .collect();
     if embeddings.len() != texts.len() {
         return Err(GatewayError::Internal(format!(
             "upstream returned {} embeddings for {} inputs",
@@ -117,13 +135,19 @@ pub fn gemini_to_embeddings_response(
         object: "list".into(),
         data,
         model: model.to_string(),
-        usage: OpenAiEmbeddingsUsage { prompt_tokens: tokens, total_tokens: tokens },
+        usage: OpenAiEmbeddingsUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
     })
 }
 
 /// `GET /v1/models` from one page of Gemini's model list; ids lose their `models/` prefix.
 pub fn gemini_to_models_list(resp: &ListModelsResponse) -> OpenAiModelList {
-    OpenAiModelList { object: "list".into(), data: resp.models.iter().map(gemini_to_model).collect() }
+    OpenAiModelList {
+        object: "list".into(),
+        data: resp.models.iter().map(gemini_to_model).collect(),
+    }
 }
 
 /// `GET /v1/models/{id}` from a Gemini model.
@@ -143,7 +167,10 @@ mod tests {
 
     fn batch(vectors: &[&[f32]]) -> BatchEmbedContentsResponse {
         BatchEmbedContentsResponse {
-            embeddings: vectors.iter().map(|v| ContentEmbedding { values: v.to_vec() }).collect(),
+            embeddings: vectors
+                .iter()
+                .map(|v| ContentEmbedding { values: v.to_vec() })
+                .collect(),
         }
     }
 
@@ -163,7 +190,10 @@ mod tests {
         let inputs: Vec<String> = (0..250).map(|i| format!("t{i}")).collect();
         let req = request(json!({"input": inputs}));
         let out = embeddings_request_to_gemini(&req, "models/gemini-embedding-001").unwrap();
-        assert_eq!(out.iter().map(|b| b.requests.len()).collect::<Vec<_>>(), vec![100, 100, 50]);
+        assert_eq!(
+            out.iter().map(|b| b.requests.len()).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
         assert_eq!(out[2].requests[49].content.parts[0].text.as_deref(), Some("t249"));
         assert_eq!(out[0].requests[0].model.as_deref(), Some("models/gemini-embedding-001"));
     }
@@ -182,7 +212,9 @@ mod tests {
         ];
         for (body, param) in cases {
             let err = embeddings_request_to_gemini(&request(body.clone()), "m").unwrap_err();
-            let GatewayError::InvalidRequest { param: Some(p), .. } = &err else { panic!("{body}: {err:?}") };
+            let GatewayError::InvalidRequest { param: Some(p), .. } = &err else {
+                panic!("{body}: {err:?}")
+            };
             assert_eq!(p, param, "{body}");
         }
     }
@@ -204,9 +236,14 @@ mod tests {
     fn base64_response_packs_little_endian_f32() {
         let req = request(json!({"input": "a", "encoding_format": "base64"}));
         let resp = gemini_to_embeddings_response(&req, &[batch(&[&[1.0, -2.5]])], "m").unwrap();
-        let OpenAiEmbeddingVector::Base64(b64) = &resp.data[0].embedding else { panic!() };
+        let OpenAiEmbeddingVector::Base64(b64) = &resp.data[0].embedding else {
+            panic!()
+        };
         let bytes = STANDARD.decode(b64).unwrap();
-        let floats: Vec<f32> = bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let floats: Vec<f32> = bytes
+            .chunks(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
         assert_eq!(floats, vec![1.0, -2.5]);
     }
 
@@ -225,7 +262,10 @@ mod tests {
     #[test]
     fn count_mismatch_is_an_internal_error() {
         let req = request(json!({"input": ["a", "b"]}));
-        assert!(matches!(gemini_to_embeddings_response(&req, &[batch(&[&[1.0]])], "m"), Err(GatewayError::Internal(_))));
+        assert!(matches!(
+            gemini_to_embeddings_response(&req, &[batch(&[&[1.0]])], "m"),
+            Err(GatewayError::Internal(_))
+        ));
     }
 
     #[test]

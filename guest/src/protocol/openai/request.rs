@@ -12,20 +12,19 @@
 //! has none and opens a model turn of the active loop gets [`SKIP_THOUGHT_SIGNATURE`]
 //! (protocols.md §1.15), which avoids Gemini 3's "Function call is missing a thought_signature".
 
+mod config;
+
 use super::{
     signature_from_extra_content, thought_signature_from_id, OpenAiChatRequest, OpenAiContent, OpenAiContentPart,
-    OpenAiMessage, OpenAiStop, OpenAiTool, OpenAiToolCall, OpenAiToolChoice, SKIP_THOUGHT_SIGNATURE,
+    OpenAiMessage, OpenAiToolCall, SKIP_THOUGHT_SIGNATURE,
 };
 use crate::error::GatewayError;
 use crate::protocol::gemini::{
-    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration, FunctionResponse,
-    GenerateContentRequest, GenerationConfig, Part, SafetySetting, ThinkingConfig, Tool, ToolConfig,
+    Blob, Content, FileData, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part,
+    SafetySetting, Tool, ToolConfig,
 };
-use crate::protocol::schema;
+use config::{convert_tool_choice, convert_tools, generation_config, google_extras};
 use serde_json::{json, Map, Value};
-
-/// Gemini accepts at most this many stop sequences.
-const MAX_STOP_SEQUENCES: usize = 5;
 
 /// Translates an OpenAI chat request for the Gemini model `model` (already resolved from any
 /// alias; it decides how `reasoning_effort` is expressed).
@@ -33,14 +32,19 @@ pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<Ge
     let (system_instruction, contents) = convert_messages(&req.messages)?;
     let tools = convert_tools(&req.tools)?;
     let tool_config = match (&req.tool_choice, tools.is_empty()) {
-        (Some(choice), false) => Some(ToolConfig { function_calling_config: Some(convert_tool_choice(choice)?) }),
+        (Some(choice), false) => Some(ToolConfig {
+            function_calling_config: Some(convert_tool_choice(choice)?),
+        }),
         _ => None,
     };
     let google = google_extras(req);
     let generation_config = generation_config(req, model, google)?;
     let safety_settings = match google.and_then(|g| g.get("safety_settings").or_else(|| g.get("safetySettings"))) {
         Some(v) => serde_json::from_value::<Vec<SafetySetting>>(v.clone()).map_err(|e| {
-            GatewayError::invalid_param(format!("invalid safety_settings: {e}"), "extra_body.google.safety_settings")
+            GatewayError::invalid_param(
+                format!("invalid safety_settings: {e}"),
+                "extra_body.google.safety_settings",
+            )
         })?,
         None => Vec::new(),
     };
@@ -51,7 +55,14 @@ pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<Ge
     Ok(GenerateContentRequest {
         contents,
         system_instruction,
-        tools: if tools.is_empty() { Vec::new() } else { vec![Tool { function_declarations: tools, ..Default::default() }] },
+        tools: if tools.is_empty() {
+            Vec::new()
+        } else {
+            vec![Tool {
+                function_declarations: tools,
+                ..Default::default()
+            }]
+        },
         tool_config,
         safety_settings,
         generation_config: (generation_config != GenerationConfig::default()).then_some(generation_config),
@@ -72,7 +83,10 @@ struct PendingCalls {
 
 fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<Content>), GatewayError> {
     if messages.is_empty() {
-        return Err(GatewayError::invalid_param("messages must contain at least one message", "messages"));
+        return Err(GatewayError::invalid_param(
+            "messages must contain at least one message",
+            "messages",
+        ));
     }
     let mut system: Vec<String> = Vec::new();
     let mut contents: Vec<Content> = Vec::new();
@@ -101,7 +115,12 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<
                 })?;
                 let response = tool_response_value(m.content.as_ref(), &at)?;
                 let part = Part {
-                    function_response: Some(FunctionResponse { id: None, name, response, parts: Vec::new() }),
+                    function_response: Some(FunctionResponse {
+                        id: None,
+                        name,
+                        response,
+                        parts: Vec::new(),
+                    }),
                     ..Default::default()
                 };
                 push_turn(&mut contents, "user", vec![part]);
@@ -138,7 +157,10 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<
         // (an empty string would be rejected: "must include at least one parts field").
         contents.push(Content::user(vec![Part::text(" ")]));
     }
-    let system_instruction = (!system.is_empty()).then(|| Content { role: None, parts: vec![Part::text(system.join("\n\n"))] });
+    let system_instruction = (!system.is_empty()).then(|| Content {
+        role: None,
+        parts: vec![Part::text(system.join("\n\n"))],
+    });
     Ok((system_instruction, contents))
 }
 
@@ -150,14 +172,22 @@ fn push_turn(contents: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
     }
     match contents.last_mut() {
         Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
-        _ => contents.push(Content { role: Some(role.to_string()), parts }),
+        _ => contents.push(Content {
+            role: Some(role.to_string()),
+            parts,
+        }),
     }
 }
 
 fn ensure_answered(pending: Option<&PendingCalls>) -> Result<(), GatewayError> {
     let Some(p) = pending else { return Ok(()) };
-    let missing: Vec<&str> =
-        p.calls.iter().zip(&p.responses).filter(|(_, r)| r.is_none()).map(|((id, _), _)| id.as_str()).collect();
+    let missing: Vec<&str> = p
+        .calls
+        .iter()
+        .zip(&p.responses)
+        .filter(|(_, r)| r.is_none())
+        .map(|((id, _), _)| id.as_str())
+        .collect();
     Err(GatewayError::invalid_param(
         format!(
             "An assistant message with 'tool_calls' must be followed by tool messages responding to each \
@@ -181,7 +211,9 @@ fn tool_result(
         .as_deref()
         .filter(|id| !id.is_empty())
         .ok_or_else(|| GatewayError::invalid_param("tool messages require a tool_call_id", param.clone()))?;
-    let position = pending.as_ref().and_then(|p| p.calls.iter().position(|(call_id, _)| call_id == id));
+    let position = pending
+        .as_ref()
+        .and_then(|p| p.calls.iter().position(|(call_id, _)| call_id == id));
     let (Some(p), Some(pos)) = (pending, position) else {
         let message = if earlier_ids.iter().any(|e| e == id) {
             format!("tool message for '{id}' must directly follow the assistant message with that tool call")
@@ -191,12 +223,20 @@ fn tool_result(
         return Err(GatewayError::invalid_param(message, param));
     };
     if p.responses[pos].is_some() {
-        return Err(GatewayError::invalid_param(format!("duplicated tool message for tool_call_id '{id}'"), param));
+        return Err(GatewayError::invalid_param(
+            format!("duplicated tool message for tool_call_id '{id}'"),
+            param,
+        ));
     }
     let response = tool_response_value(m.content.as_ref(), at)?;
     let name = p.calls[pos].1.clone();
     p.responses[pos] = Some(Part {
-        function_response: Some(FunctionResponse { id: None, name, response, parts: Vec::new() }),
+        function_response: Some(FunctionResponse {
+            id: None,
+            name,
+            response,
+            parts: Vec::new(),
+        }),
         ..Default::default()
     });
     Ok(())
@@ -270,7 +310,10 @@ fn image_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayErro
     let url = part.image_url.as_ref().map(|u| u.url()).unwrap_or("");
     let param = format!("{param}.image_url.url");
     if url.starts_with("data:") {
-        return Ok(Part { inline_data: Some(parse_data_uri(url, &param)?), ..Default::default() });
+        return Ok(Part {
+            inline_data: Some(parse_data_uri(url, &param)?),
+            ..Default::default()
+        });
     }
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("gs://")) {
@@ -293,15 +336,25 @@ fn image_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayErro
         })?)
     };
     Ok(Part {
-        file_data: Some(FileData { mime_type: mime_type.map(str::to_string), file_uri: url.to_string() }),
+        file_data: Some(FileData {
+            mime_type: mime_type.map(str::to_string),
+            file_uri: url.to_string(),
+        }),
         ..Default::default()
     })
 }
 
 fn audio_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
-    let audio = part.input_audio.as_ref().filter(|a| !a.data.is_empty()).ok_or_else(|| {
-        GatewayError::invalid_param("input_audio parts require input_audio.data", format!("{param}.input_audio"))
-    })?;
+    let audio = part
+        .input_audio
+        .as_ref()
+        .filter(|a| !a.data.is_empty())
+        .ok_or_else(|| {
+            GatewayError::invalid_param(
+                "input_audio parts require input_audio.data",
+                format!("{param}.input_audio"),
+            )
+        })?;
     let format = audio.format.to_ascii_lowercase();
     if format.is_empty() {
         return Err(GatewayError::invalid_param(
@@ -310,7 +363,13 @@ fn audio_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayErro
         ));
     }
     let data = audio.data.clone();
-    Ok(Part { inline_data: Some(Blob { mime_type: format!("audio/{format}"), data }), ..Default::default() })
+    Ok(Part {
+        inline_data: Some(Blob {
+            mime_type: format!("audio/{format}"),
+            data,
+        }),
+        ..Default::default()
+    })
 }
 
 fn file_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
@@ -322,10 +381,19 @@ fn file_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError
         } else {
             // Raw base64: the type comes from the filename; chat-completion files are PDFs
             // unless the name says otherwise.
-            let mime = file.and_then(|f| f.filename.as_deref()).and_then(mime_from_path).unwrap_or("application/pdf");
-            Blob { mime_type: mime.to_string(), data: data.to_string() }
+            let mime = file
+                .and_then(|f| f.filename.as_deref())
+                .and_then(mime_from_path)
+                .unwrap_or("application/pdf");
+            Blob {
+                mime_type: mime.to_string(),
+                data: data.to_string(),
+            }
         };
-        return Ok(Part { inline_data: Some(blob), ..Default::default() });
+        return Ok(Part {
+            inline_data: Some(blob),
+            ..Default::default()
+        });
     }
     if file.and_then(|f| f.file_id.as_deref()).is_some() {
         return Err(GatewayError::invalid_param(
@@ -339,7 +407,10 @@ fn file_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError
 /// `data:<mime>[;params];base64,<data>` → inline bytes.
 fn parse_data_uri(uri: &str, param: &str) -> Result<Blob, GatewayError> {
     let invalid = || {
-        GatewayError::invalid_param("expected a base64 data URI like data:image/png;base64,<data>", param.to_string())
+        GatewayError::invalid_param(
+            "expected a base64 data URI like data:image/png;base64,<data>",
+            param.to_string(),
+        )
     };
     let rest = uri.strip_prefix("data:").ok_or_else(invalid)?;
     let (meta, data) = rest.split_once(',').ok_or_else(invalid)?;
@@ -348,7 +419,10 @@ fn parse_data_uri(uri: &str, param: &str) -> Result<Blob, GatewayError> {
     if mime.is_empty() || data.is_empty() || !fields.any(|f| f.trim().eq_ignore_ascii_case("base64")) {
         return Err(invalid());
     }
-    Ok(Blob { mime_type: mime.to_ascii_lowercase(), data: data.to_string() })
+    Ok(Blob {
+        mime_type: mime.to_ascii_lowercase(),
+        data: data.to_string(),
+    })
 }
 
 /// The path of an URL, without query or fragment (`https://h/a/b.png?x` → `/a/b.png`).
@@ -359,7 +433,9 @@ fn url_path(url: &str) -> &str {
 }
 
 fn is_youtube(lower_url: &str) -> bool {
-    let host = lower_url.split_once("://").map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    let host = lower_url
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
     matches!(host, "youtube.com" | "www.youtube.com" | "m.youtube.com" | "youtu.be")
 }
 
@@ -410,10 +486,9 @@ fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(Strin
                     "text" | "output_text" => parts.extend(text_part(part.text.as_deref().unwrap_or(""))),
                     "refusal" => {} // the model's own refusal; nothing to replay
                     other => {
-                        return Err(GatewayError::invalid_param(
-                            format!("content part type '{other}' is not supported in assistant messages"),
-                            format!("{at}.content[{j}].type"),
-                        ))
+                        let message = format!("content part type '{other}' is not supported in assistant messages");
+                        let param = format!("{at}.content[{j}].type");
+                        return Err(GatewayError::invalid_param(message, param));
                     }
                 }
             }
@@ -422,7 +497,11 @@ fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(Strin
     if let Some(call) = &m.function_call {
         let args = parse_arguments(&call.arguments, &format!("{at}.function_call.arguments"))?;
         parts.push(Part {
-            function_call: Some(FunctionCall { id: None, name: call.name.clone(), args }),
+            function_call: Some(FunctionCall {
+                id: None,
+                name: call.name.clone(),
+                args,
+            }),
             ..Default::default()
         });
     }
@@ -431,7 +510,10 @@ fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(Strin
         let param = format!("{at}.tool_calls[{j}]");
         parts.push(function_call_part(call, &param)?);
         if calls.iter().any(|(id, _)| *id == call.id) {
-            return Err(GatewayError::invalid_param(format!("duplicated tool call id '{}'", call.id), param + ".id"));
+            return Err(GatewayError::invalid_param(
+                format!("duplicated tool call id '{}'", call.id),
+                param + ".id",
+            ));
         }
         calls.push((call.id.clone(), call.function.name.clone()));
     }
@@ -446,16 +528,26 @@ fn function_call_part(call: &OpenAiToolCall, param: &str) -> Result<Part, Gatewa
         ));
     }
     if call.id.is_empty() {
-        return Err(GatewayError::invalid_param("tool calls require an id", format!("{param}.id")));
+        return Err(GatewayError::invalid_param(
+            "tool calls require an id",
+            format!("{param}.id"),
+        ));
     }
     if call.function.name.is_empty() {
-        return Err(GatewayError::invalid_param("tool calls require a function name", format!("{param}.function.name")));
+        return Err(GatewayError::invalid_param(
+            "tool calls require a function name",
+            format!("{param}.function.name"),
+        ));
     }
     let args = parse_arguments(&call.function.arguments, &format!("{param}.function.arguments"))?;
     let signature =
         thought_signature_from_id(&call.id).or_else(|| signature_from_extra_content(call.extra_content.as_ref()));
     Ok(Part {
-        function_call: Some(FunctionCall { id: None, name: call.function.name.clone(), args }),
+        function_call: Some(FunctionCall {
+            id: None,
+            name: call.function.name.clone(),
+            args,
+        }),
         thought_signature: signature,
         ..Default::default()
     })
@@ -466,14 +558,18 @@ fn parse_arguments(arguments: &Value, param: &str) -> Result<Value, GatewayError
     let value = match arguments {
         Value::Null => return Ok(Value::Object(Map::new())),
         Value::String(s) if s.trim().is_empty() => return Ok(Value::Object(Map::new())),
-        Value::String(s) => serde_json::from_str::<Value>(s)
-            .map_err(|e| GatewayError::invalid_param(format!("arguments are not valid JSON: {e}"), param.to_string()))?,
+        Value::String(s) => serde_json::from_str::<Value>(s).map_err(|e| {
+            GatewayError::invalid_param(format!("arguments are not valid JSON: {e}"), param.to_string())
+        })?,
         other => other.clone(),
     };
     match value {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(Map::new())),
-        _ => Err(GatewayError::invalid_param("arguments must be a JSON object", param.to_string())),
+        _ => Err(GatewayError::invalid_param(
+            "arguments must be a JSON object",
+            param.to_string(),
+        )),
     }
 }
 
@@ -495,266 +591,6 @@ fn ensure_active_loop_signatures(contents: &mut [Content]) {
             }
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tools
-
-fn convert_tools(tools: &[OpenAiTool]) -> Result<Vec<FunctionDeclaration>, GatewayError> {
-    let mut declarations = Vec::new();
-    for (i, tool) in tools.iter().enumerate() {
-        if !(tool.kind.is_empty() || tool.kind == "function") {
-            return Err(GatewayError::invalid_param(
-                format!("tool type '{}' is not supported; only function tools are", tool.kind),
-                format!("tools[{i}].type"),
-            ));
-        }
-        let function = tool.function.as_ref().filter(|f| !f.name.is_empty()).ok_or_else(|| {
-            GatewayError::invalid_param("function tools require function.name", format!("tools[{i}].function.name"))
-        })?;
-        declarations.push(FunctionDeclaration {
-            name: function.name.clone(),
-            description: function.description.clone().filter(|d| !d.is_empty()),
-            // `strict` lives beside `parameters` and is simply not forwarded.
-            parameters: function.parameters.as_ref().and_then(schema::tool_parameters),
-            parameters_json_schema: None,
-        });
-    }
-    Ok(declarations)
-}
-
-fn convert_tool_choice(choice: &OpenAiToolChoice) -> Result<FunctionCallingConfig, GatewayError> {
-    let config = |mode: &str, names: Vec<String>| FunctionCallingConfig { mode: mode.into(), allowed_function_names: names };
-    let invalid = |message: &str, param: &str| Err(GatewayError::invalid_param(message, param));
-    match choice {
-        OpenAiToolChoice::Mode(mode) => match mode.as_str() {
-            "none" => Ok(config("NONE", Vec::new())),
-            "auto" => Ok(config("AUTO", Vec::new())),
-            "required" => Ok(config("ANY", Vec::new())),
-            _ => invalid("tool_choice must be none, auto, required or an object", "tool_choice"),
-        },
-        OpenAiToolChoice::Object(object) => match object.kind.as_str() {
-            "function" => match object.function.as_ref().filter(|f| !f.name.is_empty()) {
-                Some(f) => Ok(config("ANY", vec![f.name.clone()])),
-                None => invalid("tool_choice.function.name is required", "tool_choice.function.name"),
-            },
-            "allowed_tools" => {
-                let Some(allowed) = &object.allowed_tools else {
-                    return invalid("tool_choice.allowed_tools is required", "tool_choice.allowed_tools");
-                };
-                let names: Vec<String> =
-                    allowed.tools.iter().filter_map(|t| t.function.as_ref()).map(|f| f.name.clone()).collect();
-                match allowed.mode.as_str() {
-                    "required" => Ok(config("ANY", names)),
-                    // Gemini restricts names only in ANY mode; "auto" keeps every tool callable.
-                    "auto" | "" => Ok(config("AUTO", Vec::new())),
-                    _ => invalid("tool_choice.allowed_tools.mode must be auto or required", "tool_choice.allowed_tools.mode"),
-                }
-            }
-            _ => invalid("tool_choice.type must be function or allowed_tools", "tool_choice.type"),
-        },
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Generation config
-
-fn generation_config(
-    req: &OpenAiChatRequest,
-    model: &str,
-    google: Option<&Value>,
-) -> Result<GenerationConfig, GatewayError> {
-    let mut config = GenerationConfig {
-        candidate_count: req.n,
-        stop_sequences: stop_sequences(req.stop.as_ref())?,
-        max_output_tokens: req.max_completion_tokens.or(req.max_tokens),
-        temperature: req.temperature,
-        top_p: req.top_p,
-        top_k: req.top_k,
-        seed: req.seed,
-        // A zero penalty is the default; dropping it keeps Gemini 3 (which rejects penalties)
-        // working for clients that always send 0.
-        presence_penalty: req.presence_penalty.filter(|p| *p != 0.0),
-        frequency_penalty: req.frequency_penalty.filter(|p| *p != 0.0),
-        ..Default::default()
-    };
-    if req.logprobs == Some(true) {
-        config.response_logprobs = Some(true);
-        config.logprobs = req.top_logprobs;
-    }
-    if let Some(format) = &req.response_format {
-        match format.kind.as_str() {
-            "text" | "" => {}
-            "json_object" => config.response_mime_type = Some("application/json".into()),
-            "json_schema" => {
-                let schema = format.json_schema.as_ref().and_then(|s| s.schema.as_ref()).ok_or_else(|| {
-                    GatewayError::invalid_param(
-                        "response_format.json_schema.schema is required",
-                        "response_format.json_schema",
-                    )
-                })?;
-                config.response_mime_type = Some("application/json".into());
-                config.response_schema = Some(schema::response_schema(schema));
-            }
-            other => {
-                return Err(GatewayError::invalid_param(
-                    format!("response_format type '{other}' is not supported"),
-                    "response_format.type",
-                ))
-            }
-        }
-    }
-    config.thinking_config = thinking_config(req.reasoning_effort.as_deref(), google, model)?;
-    Ok(config)
-}
-
-fn stop_sequences(stop: Option<&OpenAiStop>) -> Result<Vec<String>, GatewayError> {
-    let sequences: Vec<String> = match stop {
-        None => Vec::new(),
-        Some(OpenAiStop::One(s)) => vec![s.clone()],
-        Some(OpenAiStop::Many(list)) => list.clone(),
-    };
-    let sequences: Vec<String> = sequences.into_iter().filter(|s| !s.is_empty()).collect();
-    if sequences.len() > MAX_STOP_SEQUENCES {
-        return Err(GatewayError::invalid_param(
-            format!("stop accepts at most {MAX_STOP_SEQUENCES} sequences with Gemini, got {}", sequences.len()),
-            "stop",
-        ));
-    }
-    Ok(sequences)
-}
-
-/// `extra_body.google` (Google's documented nesting) or top-level `google` (the OpenAI SDK's
-/// `extra_body=` flattening).
-fn google_extras(req: &OpenAiChatRequest) -> Option<&Value> {
-    req.extra_body.as_ref().and_then(|e| e.get("google")).or(req.google.as_ref()).filter(|g| g.is_object())
-}
-
-/// How a model family expresses thinking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ThinkingFamily {
-    /// Gemini 3 and later: `thinkingLevel`. Flash takes MINIMAL/LOW/MEDIUM/HIGH, the others
-    /// (Pro, unknown) only LOW/HIGH.
-    Level { flash: bool },
-    /// Gemini 2.5 and unrecognized names: `thinkingBudget` (also accepted by Gemini 3).
-    Budget { pro: bool },
-    /// Gemini 1.x, 2.0, Gemma: a `thinkingConfig` is an error upstream.
-    None,
-}
-
-impl ThinkingFamily {
-    fn of(model: &str) -> Self {
-        let m = model.strip_prefix("models/").unwrap_or(model).to_ascii_lowercase();
-        if m.starts_with("gemma") {
-            return ThinkingFamily::None;
-        }
-        let Some(version) = m.strip_prefix("gemini-") else {
-            return ThinkingFamily::Budget { pro: m.contains("pro") };
-        };
-        let major: String = version.chars().take_while(char::is_ascii_digit).collect();
-        match major.parse::<u32>() {
-            Ok(major) if major >= 3 => ThinkingFamily::Level { flash: m.contains("flash") },
-            Ok(2) if version.starts_with("2.5") => ThinkingFamily::Budget { pro: m.contains("pro") },
-            Ok(_) => ThinkingFamily::None,
-            Err(_) => ThinkingFamily::Budget { pro: m.contains("pro") },
-        }
-    }
-}
-
-/// `reasoning_effort` and explicit `google.thinking_config` → `thinkingConfig`. Never both a
-/// level and a budget (a 400 upstream); explicit settings win over the effort.
-fn thinking_config(
-    effort: Option<&str>,
-    google: Option<&Value>,
-    model: &str,
-) -> Result<Option<ThinkingConfig>, GatewayError> {
-    let family = ThinkingFamily::of(model);
-    let mut config = match effort {
-        Some(effort) if family != ThinkingFamily::None => Some(effort_config(effort, family)?),
-        Some(effort) => {
-            effort_config(effort, ThinkingFamily::Budget { pro: false })?; // still validate the value
-            None
-        }
-        None => None,
-    };
-    let explicit = google.and_then(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")));
-    if let Some(explicit) = explicit.filter(|v| !v.is_null()) {
-        let param = "extra_body.google.thinking_config";
-        let field = |snake: &str, camel: &str| explicit.get(snake).or_else(|| explicit.get(camel)).filter(|v| !v.is_null());
-        let budget = match field("thinking_budget", "thinkingBudget") {
-            Some(v) => Some(v.as_i64().ok_or_else(|| GatewayError::invalid_param("thinking_budget must be an integer", param))?),
-            None => None,
-        };
-        let level = match field("thinking_level", "thinkingLevel") {
-            Some(v) => Some(
-                v.as_str().ok_or_else(|| GatewayError::invalid_param("thinking_level must be a string", param))?.to_ascii_uppercase(),
-            ),
-            None => None,
-        };
-        let include = match field("include_thoughts", "includeThoughts") {
-            Some(v) => Some(v.as_bool().ok_or_else(|| GatewayError::invalid_param("include_thoughts must be a boolean", param))?),
-            None => None,
-        };
-        let c = config.get_or_insert_with(ThinkingConfig::default);
-        match (budget, level) {
-            (Some(b), Some(l)) => {
-                // Both given explicitly: keep the one this model family understands.
-                if matches!(family, ThinkingFamily::Level { .. }) {
-                    (c.thinking_level, c.thinking_budget) = (Some(l), None);
-                } else {
-                    (c.thinking_level, c.thinking_budget) = (None, Some(b));
-                }
-            }
-            (Some(b), None) => (c.thinking_level, c.thinking_budget) = (None, Some(b)),
-            (None, Some(l)) => (c.thinking_level, c.thinking_budget) = (Some(l), None),
-            (None, None) => {}
-        }
-        if include.is_some() {
-            c.include_thoughts = include;
-        }
-    }
-    Ok(config.filter(|c| *c != ThinkingConfig::default()))
-}
-
-/// One `reasoning_effort` value → a thinking config. Choices (protocols.md §2, §5.1 [U]):
-///
-/// | effort | Gemini 3 Flash | Gemini 3 other | 2.5 / other budget | includeThoughts |
-/// |---|---|---|---|---|
-/// | none | MINIMAL | LOW | 0 (Pro: 128, it cannot turn thinking off) | false |
-/// | minimal | MINIMAL | LOW | 512 | true |
-/// | low | LOW | LOW | 1024 | true |
-/// | medium | MEDIUM | HIGH | 8192 | true |
-/// | high, xhigh, max | HIGH | HIGH | 24576 | true |
-fn effort_config(effort: &str, family: ThinkingFamily) -> Result<ThinkingConfig, GatewayError> {
-    let (level, budget) = match effort {
-        "none" => ("MINIMAL", 0),
-        "minimal" => ("MINIMAL", 512),
-        "low" => ("LOW", 1024),
-        "medium" => ("MEDIUM", 8192),
-        "high" | "xhigh" | "max" => ("HIGH", 24576),
-        other => {
-            return Err(GatewayError::invalid_param(
-                format!("reasoning_effort '{other}' is not one of none, minimal, low, medium, high, xhigh, max"),
-                "reasoning_effort",
-            ))
-        }
-    };
-    let include_thoughts = Some(effort != "none");
-    Ok(match family {
-        ThinkingFamily::Level { flash } => {
-            let level = match (level, flash) {
-                ("MINIMAL", false) => "LOW",
-                ("MEDIUM", false) => "HIGH",
-                (level, _) => level,
-            };
-            ThinkingConfig { include_thoughts, thinking_budget: None, thinking_level: Some(level.into()) }
-        }
-        ThinkingFamily::Budget { pro } => {
-            let budget = if pro && budget == 0 { 128 } else { budget };
-            ThinkingConfig { include_thoughts, thinking_budget: Some(budget), thinking_level: None }
-        }
-        ThinkingFamily::None => ThinkingConfig::default(),
-    })
 }
 
 #[cfg(test)]

@@ -53,14 +53,24 @@ pub(super) fn completion_id(ctx: &RequestContext) -> String {
 }
 
 fn choice_from_candidate(candidate: &Candidate, ctx: &RequestContext) -> OpenAiChoice {
-    let parts = candidate.content.as_ref().map(|c| c.parts.as_slice()).unwrap_or_default();
+    let parts = candidate
+        .content
+        .as_ref()
+        .map(|c| c.parts.as_slice())
+        .unwrap_or_default();
     let mut text: Option<String> = None;
     let mut reasoning: Option<String> = None;
     let mut tool_calls = Vec::new();
     for part in parts {
         if let Some(call) = &part.function_call {
             let index = tool_calls.len();
-            tool_calls.push(tool_call(call, part.thought_signature.as_deref(), ctx, candidate.index, index));
+            tool_calls.push(tool_call(
+                call,
+                part.thought_signature.as_deref(),
+                ctx,
+                candidate.index,
+                index,
+            ));
         } else if let Some(t) = &part.text {
             let target = if part.is_thought() { &mut reasoning } else { &mut text };
             target.get_or_insert_with(String::new).push_str(t);
@@ -100,7 +110,10 @@ pub(super) fn tool_call(
     OpenAiToolCall {
         id: tool_call_id(ctx, candidate, index, signature),
         kind: "function".into(),
-        function: OpenAiFunctionCall { name: call.name.clone(), arguments: Value::String(arguments_json(&call.args)) },
+        function: OpenAiFunctionCall {
+            name: call.name.clone(),
+            arguments: Value::String(arguments_json(&call.args)),
+        },
         extra_content: signature_extra_content(signature),
     }
 }
@@ -150,8 +163,12 @@ pub fn usage_from_gemini(usage: &UsageMetadata) -> OpenAiUsage {
         prompt_tokens,
         completion_tokens,
         total_tokens: usage.total_token_count.max(prompt_tokens + completion_tokens),
-        prompt_tokens_details: OpenAiPromptTokensDetails { cached_tokens: usage.cached_content_token_count },
-        completion_tokens_details: OpenAiCompletionTokensDetails { reasoning_tokens: usage.thoughts_token_count },
+        prompt_tokens_details: OpenAiPromptTokensDetails {
+            cached_tokens: usage.cached_content_token_count,
+        },
+        completion_tokens_details: OpenAiCompletionTokensDetails {
+            reasoning_tokens: usage.thoughts_token_count,
+        },
     }
 }
 
@@ -172,8 +189,15 @@ pub fn usage_from_gemini(usage: &UsageMetadata) -> OpenAiUsage {
 ///
 /// A missing `code` is derived from `status` (`INVALID_ARGUMENT` → 400, …).
 pub fn upstream_error_to_openai(status: &Status) -> (u16, Value) {
-    let code = if (400..600).contains(&status.code) { status.code } else { http_status_of(&status.status) };
-    let key_invalid = status.details.iter().any(|d| d.get("reason").and_then(Value::as_str) == Some("API_KEY_INVALID"));
+    let code = if (400..600).contains(&status.code) {
+        status.code
+    } else {
+        http_status_of(&status.status)
+    };
+    let key_invalid = status
+        .details
+        .iter()
+        .any(|d| d.get("reason").and_then(Value::as_str) == Some("API_KEY_INVALID"));
     let (http, kind, error_code) = match code {
         400 if key_invalid => (401, "invalid_request_error", Some("invalid_api_key")),
         401 => (401, "invalid_request_error", Some("invalid_api_key")),
@@ -185,8 +209,15 @@ pub fn upstream_error_to_openai(status: &Status) -> (u16, Value) {
         504 => (504, "server_error", Some("timeout")),
         _ => (code, "server_error", Some("upstream_error")),
     };
-    let message = if status.message.is_empty() { format!("upstream error {code}") } else { status.message.clone() };
-    (http, json!({"error": {"message": message, "type": kind, "param": null, "code": error_code}}))
+    let message = if status.message.is_empty() {
+        format!("upstream error {code}")
+    } else {
+        status.message.clone()
+    };
+    (
+        http,
+        json!({"error": {"message": message, "type": kind, "param": null, "code": error_code}}),
+    )
 }
 
 /// The HTTP status Google pairs with a canonical `google.rpc.Code` name.

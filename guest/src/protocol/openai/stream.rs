@@ -14,7 +14,9 @@
 //! `finishReason` (a cut connection) ends with an error frame instead of a fabricated `stop`.
 //! Neither is followed by `[DONE]`.
 
-use super::response::{completion_id, finish_reason_from_gemini, tool_call, upstream_error_to_openai, usage_from_gemini};
+use super::response::{
+    completion_id, finish_reason_from_gemini, tool_call, upstream_error_to_openai, usage_from_gemini,
+};
 use super::{
     OpenAiChatChunk, OpenAiChunkChoice, OpenAiDelta, OpenAiToolCallDelta, CHAT_COMPLETION_CHUNK_OBJECT, DONE_FRAME,
 };
@@ -76,7 +78,11 @@ impl ChatStreamTranslator {
         for candidate in &chunk.candidates {
             let index = candidate.index;
             self.open_choice(index, &mut out);
-            let parts = candidate.content.as_ref().map(|c| c.parts.as_slice()).unwrap_or_default();
+            let parts = candidate
+                .content
+                .as_ref()
+                .map(|c| c.parts.as_slice())
+                .unwrap_or_default();
             for part in parts {
                 let delta = if let Some(call) = &part.function_call {
                     let state = self.choices.entry(index).or_default();
@@ -97,8 +103,14 @@ impl ChatStreamTranslator {
                     match &part.text {
                         // Empty text (often a lone signature carrier at the end) says nothing.
                         Some(t) if t.is_empty() => continue,
-                        Some(t) if part.is_thought() => OpenAiDelta { reasoning_content: Some(t.clone()), ..Default::default() },
-                        Some(t) => OpenAiDelta { content: Some(t.clone()), ..Default::default() },
+                        Some(t) if part.is_thought() => OpenAiDelta {
+                            reasoning_content: Some(t.clone()),
+                            ..Default::default()
+                        },
+                        Some(t) => OpenAiDelta {
+                            content: Some(t.clone()),
+                            ..Default::default()
+                        },
                         None => continue, // inlineData & co. have no chunk form
                     }
                 };
@@ -163,7 +175,11 @@ impl ChatStreamTranslator {
     /// Registers a candidate; the first time, emits its role chunk.
     fn open_choice(&mut self, index: u32, out: &mut Vec<Vec<u8>>) -> &mut ChoiceState {
         if !self.choices.contains_key(&index) {
-            let delta = OpenAiDelta { role: Some("assistant".into()), content: Some(String::new()), ..Default::default() };
+            let delta = OpenAiDelta {
+                role: Some("assistant".into()),
+                content: Some(String::new()),
+                ..Default::default()
+            };
             out.push(self.frame(vec![choice(index, delta, None)], None));
         }
         self.choices.entry(index).or_default()
@@ -184,7 +200,12 @@ impl ChatStreamTranslator {
 }
 
 fn choice(index: u32, delta: OpenAiDelta, finish_reason: Option<&str>) -> OpenAiChunkChoice {
-    OpenAiChunkChoice { index, delta, logprobs: None, finish_reason: finish_reason.map(str::to_string) }
+    OpenAiChunkChoice {
+        index,
+        delta,
+        logprobs: None,
+        finish_reason: finish_reason.map(str::to_string),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,453 @@
+//! Gemini -> Anthropic for whole responses, count_tokens, the model list and upstream errors.
+
+use serde_json::{json, Value};
+
+use super::super::gemini::{CountTokensResponse, GenerateContentResponse, ListModelsResponse, Model, Part, Status};
+use super::super::RequestContext;
+use super::{
+    id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicContentBlock, AnthropicCountTokensResponse,
+    AnthropicMessagesResponse, AnthropicModelInfo, AnthropicModelList, AnthropicStopReason, MODEL_CREATED_AT,
+};
+
+/// Translates a whole `generateContent` response. `model` is echoed as the response's model
+/// (the name the client asked for). Only the first candidate is used.
+pub fn gemini_to_messages_response(
+    resp: &GenerateContentResponse,
+    model: &str,
+    ctx: &RequestContext,
+) -> AnthropicMessagesResponse {
+    let token = id_token(&ctx.request_id);
+    let candidate = resp
+        .candidates
+        .iter()
+        .find(|c| c.index == 0)
+        .or(resp.candidates.first());
+    let mut content: Vec<AnthropicContentBlock> = Vec::new();
+    let mut calls = 0;
+    let parts: &[Part] = candidate.and_then(|c| c.content.as_ref()).map_or(&[], |c| &c.parts);
+    for part in parts {
+        push_part(&mut content, part, &token, &mut calls);
+    }
+    let blocked = candidate.is_none() && resp.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
+    let stop = if blocked {
+        // The prompt itself was blocked: HTTP 200, no candidates (§1.8).
+        AnthropicStopReason::Refusal
+    } else {
+        stop_reason(candidate.and_then(|c| c.finish_reason.as_deref()), calls > 0)
+    };
+    AnthropicMessagesResponse {
+        id: format!("msg_{}", ctx.request_id),
+        kind: "message".into(),
+        role: "assistant".into(),
+        model: model.to_string(),
+        content,
+        stop_reason: Some(stop),
+        stop_sequence: None,
+        usage: usage(resp.usage_metadata.as_ref()),
+    }
+}
+
+/// Appends one Gemini part to the content being built (see the module doc of `anthropic` for
+/// where signatures go). Parts Anthropic cannot express (inline images, code execution) are
+/// skipped.
+fn push_part(content: &mut Vec<AnthropicContentBlock>, part: &Part, token: &str, calls: &mut usize) {
+    let signature = part.thought_signature.as_deref().filter(|s| !s.is_empty());
+    if let Some(call) = &part.function_call {
+        let input = if call.args.is_object() {
+            call.args.clone()
+        } else {
+            json!({})
+        };
+        content.push(AnthropicContentBlock::ToolUse {
+            id: tool_use_id(token, *calls, signature),
+            name: call.name.clone(),
+            input,
+        });
+        *calls += 1;
+        return;
+    }
+    let Some(text) = part.text.as_deref() else {
+        return;
+    };
+    if part.is_thought() {
+        // Continue an unsigned thinking block; a signature closes it.
+        if let Some(AnthropicContentBlock::Thinking {
+            thinking,
+            signature: existing,
+        }) = content.last_mut()
+        {
+            if existing.is_empty() {
+                thinking.push_str(text);
+                *existing = thinking_signature(signature);
+                return;
+            }
+        }
+        if !text.is_empty() || signature.is_some() {
+            content.push(AnthropicContentBlock::Thinking {
+                thinking: text.into(),
+                signature: thinking_signature(signature),
+            });
+        }
+        return;
+    }
+    if signature.is_some() {
+        content.push(AnthropicContentBlock::Thinking {
+            thinking: String::new(),
+            signature: thinking_signature(signature),
+        });
+    } else if let Some(AnthropicContentBlock::Text { text: existing }) = content.last_mut() {
+        existing.push_str(text);
+        return;
+    }
+    if !text.is_empty() {
+        content.push(AnthropicContentBlock::Text { text: text.into() });
+    }
+}
+
+/// `countTokens` -> `{"input_tokens": N}`.
+pub fn count_tokens_response_to_anthropic(resp: &CountTokensResponse) -> AnthropicCountTokensResponse {
+    AnthropicCountTokensResponse {
+        input_tokens: resp.total_tokens,
+    }
+}
+
+/// One Gemini model as an Anthropic model object.
+pub fn model_to_anthropic(model: &Model) -> AnthropicModelInfo {
+    AnthropicModelInfo {
+        kind: "model".into(),
+        id: model.id().to_string(),
+        display_name: model
+            .display_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| model.id().to_string()),
+        created_at: MODEL_CREATED_AT.into(),
+    }
+}
+
+/// Gemini's model list as Anthropic's, keeping the models that can generate content
+/// (embedding-only models are useless to a Messages client). One page, `has_more: false`.
+pub fn models_to_anthropic(list: &ListModelsResponse) -> AnthropicModelList {
+    let data: Vec<AnthropicModelInfo> = list
+        .models
+        .iter()
+        .filter(|m| {
+            m.supported_generation_methods.is_empty()
+                || m.supported_generation_methods.iter().any(|g| g == "generateContent")
+        })
+        .map(model_to_anthropic)
+        .collect();
+    AnthropicModelList {
+        first_id: data.first().map(|m| m.id.clone()),
+        last_id: data.last().map(|m| m.id.clone()),
+        data,
+        has_more: false,
+    }
+}
+
+/// An upstream Gemini error as an Anthropic error: (HTTP status, body) per §4.4 / §5.4.9.
+/// An invalid API key (400 `API_KEY_INVALID`) is an authentication error; 503 becomes
+/// Anthropic's 529 `overloaded_error`.
+pub fn upstream_error_to_anthropic(status: &Status) -> (u16, Value) {
+    let code = match (status.code, status.status.as_str()) {
+        (c, _) if c != 0 => c,
+        (_, "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE") => 400,
+        (_, "UNAUTHENTICATED") => 401,
+        (_, "PERMISSION_DENIED") => 403,
+        (_, "NOT_FOUND") => 404,
+        (_, "RESOURCE_EXHAUSTED") => 429,
+        (_, "UNAVAILABLE") => 503,
+        (_, "DEADLINE_EXCEEDED") => 504,
+        _ => 500,
+    };
+    let key_invalid = status
+        .details
+        .iter()
+        .any(|d| d.get("reason").and_then(Value::as_str) == Some("API_KEY_INVALID"));
+    let (http, kind) = match code {
+        _ if key_invalid => (401, "authentication_error"),
+        400 => (400, "invalid_request_error"),
+        401 => (401, "authentication_error"),
+        403 => (403, "permission_error"),
+        404 => (404, "not_found_error"),
+        413 => (413, "request_too_large"),
+        429 => (429, "rate_limit_error"),
+        503 => (529, "overloaded_error"),
+        504 => (504, "timeout_error"),
+        c if c >= 500 => (c, "api_error"),
+        c if c >= 400 => (c, "invalid_request_error"),
+        _ => (500, "api_error"),
+    };
+    let message = if status.message.is_empty() {
+        format!("upstream error {code}")
+    } else {
+        status.message.clone()
+    };
+    (
+        http,
+        json!({"type": "error", "error": {"type": kind, "message": message}}),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> RequestContext {
+        RequestContext {
+            request_id: "abc123".into(),
+            created: 1_760_000_000,
+        }
+    }
+
+    fn translate(resp: Value) -> Value {
+        let resp: GenerateContentResponse = serde_json::from_value(resp).unwrap();
+        serde_json::to_value(gemini_to_messages_response(&resp, "claude-sonnet-4-5", &ctx())).unwrap()
+    }
+
+    #[test]
+    fn text_response_has_the_anthropic_shape() {
+        let out = translate(json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}, {"text": "lo"}]}, "finishReason": "STOP"}],
+            "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 3, "thoughtsTokenCount": 5, "cachedContentTokenCount": 2, "totalTokenCount": 20},
+            "modelVersion": "gemini-2.5-flash", "responseId": "x"
+        }));
+        assert_eq!(
+            out,
+            json!({
+                "id": "msg_abc123", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+                "content": [{"type": "text", "text": "Hello"}],
+                "stop_reason": "end_turn", "stop_sequence": null,
+                "usage": {"input_tokens": 10, "output_tokens": 8, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2}
+            })
+        );
+    }
+
+    #[test]
+    fn thoughts_calls_and_signatures_become_blocks() {
+        let out = translate(json!({
+            "candidates": [{"content": {"role": "model", "parts": [
+                {"text": "Think", "thought": true},
+                {"text": "ing.", "thought": true, "thoughtSignature": "VEhP"},
+                {"text": "Calling.", "thoughtSignature": "VEVY"},
+                {"functionCall": {"name": "a", "args": {"x": 1}}, "thoughtSignature": "Q0FM+/=="},
+                {"functionCall": {"name": "b"}},
+                {"inlineData": {"mimeType": "image/png", "data": "AA=="}}
+            ]}, "finishReason": "STOP"}]
+        }));
+        assert_eq!(
+            out["content"],
+            json!([
+                {"type": "thinking", "thinking": "Thinking.", "signature": "gemini:VEhP"},
+                {"type": "thinking", "thinking": "", "signature": "gemini:VEVY"},
+                {"type": "text", "text": "Calling."},
+                {"type": "tool_use", "id": "toolu_abc123_0__ts__Q0FM-_", "name": "a", "input": {"x": 1}},
+                {"type": "tool_use", "id": "toolu_abc123_1", "name": "b", "input": {}}
+            ])
+        );
+        assert_eq!(out["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn final_empty_text_part_with_signature_becomes_a_trailing_thinking_block() {
+        let out = translate(
+            json!({"candidates": [{"content": {"parts": [{"text": "Done."}, {"text": "", "thoughtSignature": "U0lH"}]}, "finishReason": "STOP"}]}),
+        );
+        assert_eq!(
+            out["content"],
+            json!([{"type": "text", "text": "Done."}, {"type": "thinking", "thinking": "", "signature": "gemini:U0lH"}])
+        );
+    }
+
+    #[test]
+    fn empty_candidates_and_blocks_keep_their_finish_reasons() {
+        let cases = [
+            (
+                json!({"candidates": [{"content": {"role": "model"}, "finishReason": "MAX_TOKENS"}], "usageMetadata": {"promptTokenCount": 5, "thoughtsTokenCount": 100}}),
+                "max_tokens",
+            ),
+            (json!({"candidates": [{"finishReason": "SAFETY"}]}), "refusal"),
+            (
+                json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {"promptTokenCount": 5}}),
+                "refusal",
+            ),
+            (
+                json!({"candidates": [{"content": {"parts": [{"text": ""}]}, "finishReason": "STOP"}]}),
+                "end_turn",
+            ),
+            (
+                json!({"candidates": [{"finishReason": "MALFORMED_FUNCTION_CALL"}]}),
+                "end_turn",
+            ),
+            (json!({}), "end_turn"),
+        ];
+        for (resp, expected) in &cases {
+            let out = translate(resp.clone());
+            assert_eq!(out["content"], json!([]), "{resp}");
+            assert_eq!(out["stop_reason"], *expected, "{resp}");
+        }
+        let out = translate(cases[0].0.clone());
+        assert_eq!(out["usage"]["output_tokens"], 100);
+    }
+
+    #[test]
+    fn count_tokens_and_models() {
+        let n: CountTokensResponse = serde_json::from_value(json!({"totalTokens": 42})).unwrap();
+        assert_eq!(
+            serde_json::to_value(count_tokens_response_to_anthropic(&n)).unwrap(),
+            json!({"input_tokens": 42})
+        );
+
+        let list: ListModelsResponse = serde_json::from_value(json!({"models": [
+            {"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash", "supportedGenerationMethods": ["generateContent", "countTokens"]},
+            {"name": "models/gemini-embedding-001", "supportedGenerationMethods": ["embedContent"]},
+            {"name": "models/gemini-3-pro-preview"}
+        ]}))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(models_to_anthropic(&list)).unwrap(),
+            json!({
+                "data": [
+                    {"type": "model", "id": "gemini-2.5-flash", "display_name": "Gemini 2.5 Flash", "created_at": "2025-01-01T00:00:00Z"},
+                    {"type": "model", "id": "gemini-3-pro-preview", "display_name": "gemini-3-pro-preview", "created_at": "2025-01-01T00:00:00Z"}
+                ],
+                "has_more": false, "first_id": "gemini-2.5-flash", "last_id": "gemini-3-pro-preview"
+            })
+        );
+        let empty = serde_json::to_value(models_to_anthropic(&ListModelsResponse::default())).unwrap();
+        assert_eq!(
+            empty,
+            json!({"data": [], "has_more": false, "first_id": null, "last_id": null})
+        );
+    }
+
+    #[test]
+    fn upstream_error_table() {
+        let key_invalid = Status {
+            code: 400,
+            message: "API key not valid. Please pass a valid API key.".into(),
+            status: "INVALID_ARGUMENT".into(),
+            details: vec![json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"})],
+        };
+        let rows: Vec<(Status, u16, &str)> = vec![
+            (key_invalid, 401, "authentication_error"),
+            (
+                Status {
+                    code: 400,
+                    message: "bad".into(),
+                    ..Default::default()
+                },
+                400,
+                "invalid_request_error",
+            ),
+            (
+                Status {
+                    code: 401,
+                    ..Default::default()
+                },
+                401,
+                "authentication_error",
+            ),
+            (
+                Status {
+                    code: 403,
+                    ..Default::default()
+                },
+                403,
+                "permission_error",
+            ),
+            (
+                Status {
+                    code: 404,
+                    ..Default::default()
+                },
+                404,
+                "not_found_error",
+            ),
+            (
+                Status {
+                    code: 413,
+                    ..Default::default()
+                },
+                413,
+                "request_too_large",
+            ),
+            (
+                Status {
+                    code: 429,
+                    ..Default::default()
+                },
+                429,
+                "rate_limit_error",
+            ),
+            (
+                Status {
+                    code: 500,
+                    ..Default::default()
+                },
+                500,
+                "api_error",
+            ),
+            (
+                Status {
+                    code: 503,
+                    ..Default::default()
+                },
+                529,
+                "overloaded_error",
+            ),
+            (
+                Status {
+                    code: 504,
+                    ..Default::default()
+                },
+                504,
+                "timeout_error",
+            ),
+            (
+                Status {
+                    code: 502,
+                    ..Default::default()
+                },
+                502,
+                "api_error",
+            ),
+            (
+                Status {
+                    code: 409,
+                    ..Default::default()
+                },
+                409,
+                "invalid_request_error",
+            ),
+            (
+                Status {
+                    status: "RESOURCE_EXHAUSTED".into(),
+                    ..Default::default()
+                },
+                429,
+                "rate_limit_error",
+            ),
+            (
+                Status {
+                    status: "UNAVAILABLE".into(),
+                    ..Default::default()
+                },
+                529,
+                "overloaded_error",
+            ),
+            (Status::default(), 500, "api_error"),
+        ];
+        for (status, http, kind) in rows {
+            let (got_http, body) = upstream_error_to_anthropic(&status);
+            assert_eq!(
+                (got_http, body["error"]["type"].as_str().unwrap()),
+                (http, kind),
+                "{status:?}"
+            );
+            assert_eq!(body["type"], "error");
+            assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Gemini `streamGenerateContent` chunks -> Anthropic Messages SSE events (§4.3, §5.3).
+//!
+//! Order: `message_start`, `ping`, then content blocks (`content_block_start`, deltas,
+//! `content_block_stop`), and on the chunk that carries a `finishReason`: the open block is
+//! closed, then `message_delta` (stop reason, cumulative usage) and `message_stop`.
+//!
+//! * Thought parts stream into a `thinking` block; a signature arrives as `signature_delta`
+//!   (with the `gemini:` prefix) and closes the block for further signatures.
+//! * A plain text part carrying a signature (Gemini puts it on the last text part, often an
+//!   empty one) emits an empty `thinking` block with that signature where it arrives.
+//! * Each `functionCall` arrives whole, so it is one `tool_use` block with one
+//!   `input_json_delta` holding the complete arguments.
+//! * A stream that ends without any `finishReason` is a failure, not a finished message:
+//!   [`MessagesStreamTranslator::finish`] then emits `event: error` (`api_error`, "upstream
+//!   stream ended unexpectedly") instead of a fabricated `end_turn`, so SDKs raise.
+
+use serde_json::{json, Value};
+
+use super::super::gemini::{GenerateContentResponse, Part, Status, UsageMetadata};
+use super::super::sse::event_frame;
+use super::super::RequestContext;
+use super::{id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicStopReason};
+
+/// The block currently open, if any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Open {
+    Text,
+    Thinking { signed: bool },
+}
+
+/// Translates one Gemini stream into Anthropic SSE frames; see the module doc.
+#[derive(Debug)]
+pub struct MessagesStreamTranslator {
+    model: String,
+    message_id: String,
+    token: String,
+    started: bool,
+    /// `message_stop` or an error has been emitted; later input is ignored.
+    done: bool,
+    open: Option<Open>,
+    /// Index of the next content block.
+    index: usize,
+    calls: usize,
+    usage: Option<UsageMetadata>,
+}
+
+impl MessagesStreamTranslator {
+    /// `model` is echoed as the message's model (the name the client asked for).
+    pub fn new(model: &str, ctx: &RequestContext) -> Self {
+        MessagesStreamTranslator {
+            model: model.to_string(),
+            message_id: format!("msg_{}", ctx.request_id),
+            token: id_token(&ctx.request_id),
+            started: false,
+            done: false,
+            open: None,
+            index: 0,
+            calls: 0,
+            usage: None,
+        }
+    }
+
+    /// Frames for one upstream chunk.
+    pub fn on_chunk(&mut self, chunk: &GenerateContentResponse) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        if self.done {
+            return out;
+        }
+        if let Some(u) = chunk.usage_metadata {
+            self.usage = Some(u);
+        }
+        if !self.started {
+            self.started = true;
+            let u = usage(self.usage.as_ref());
+            let start = json!({"type": "message_start", "message": {
+                "id": self.message_id, "type": "message", "role": "assistant", "content": [], "model": self.model,
+                "stop_reason": null, "stop_sequence": null,
+                "usage": {"input_tokens": u.input_tokens, "output_tokens": 1,
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": u.cache_read_input_tokens}
+            }});
+            out.push(frame("message_start", &start));
+            out.push(frame("ping", &json!({"type": "ping"})));
+        }
+        let candidate = chunk.candidates.iter().find(|c| c.index == 0);
+        match candidate {
+            None => {
+                if chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some()) {
+                    self.finish_message(&mut out, AnthropicStopReason::Refusal);
+                }
+            }
+            Some(candidate) => {
+                for part in candidate.content.iter().flat_map(|c| &c.parts) {
+                    self.on_part(part, &mut out);
+                }
+                if let Some(reason) = candidate.finish_reason.as_deref() {
+                    self.finish_message(&mut out, stop_reason(Some(reason), self.calls > 0));
+                }
+            }
+        }
+        out
+    }
+
+    /// An error chunk (or failure) after the response started: one `event: error` frame.
+    pub fn on_upstream_error(&mut self, status: &Status) -> Vec<Vec<u8>> {
+        if self.done {
+            return Vec::new();
+        }
+        self.done = true;
+        let kind = match (status.code, status.status.as_str()) {
+            (503, _) | (0, "UNAVAILABLE") => "overloaded_error",
+            (429, _) | (0, "RESOURCE_EXHAUSTED") => "rate_limit_error",
+            _ => "api_error",
+        };
+        let message = if status.message.is_empty() {
+            "upstream error"
+        } else {
+            status.message.as_str()
+        };
+        vec![error_frame(kind, message)]
+    }
+
+    /// Frames for the end of the upstream stream: nothing after a finished message, an error
+    /// when the upstream stopped before saying it was done.
+    pub fn finish(self) -> Vec<Vec<u8>> {
+        if self.done {
+            return Vec::new();
+        }
+        vec![error_frame("api_error", "upstream stream ended unexpectedly")]
+    }
+
+    fn on_part(&mut self, part: &Part, out: &mut Vec<Vec<u8>>) {
+        let signature = part.thought_signature.as_deref().filter(|s| !s.is_empty());
+        if let Some(call) = &part.function_call {
+            self.close(out);
+            let args = if call.args.is_object() {
+                call.args.clone()
+            } else {
+                json!({})
+            };
+            let id = tool_use_id(&self.token, self.calls, signature);
+            self.calls += 1;
+            let index = self.index;
+            self.index += 1;
+            out.push(frame(
+                "content_block_start",
+                &json!({"type": "content_block_start", "index": index,
+                        "content_block": {"type": "tool_use", "id": id, "name": call.name, "input": {}}}),
+            ));
+            out.push(delta(
+                index,
+                json!({"type": "input_json_delta", "partial_json": args.to_string()}),
+            ));
+            out.push(frame(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": index}),
+            ));
+            return;
+        }
+        let Some(text) = part.text.as_deref() else {
+            return;
+        };
+        if part.is_thought() {
+            if self.open != Some(Open::Thinking { signed: false }) {
+                if text.is_empty() && signature.is_none() {
+                    return;
+                }
+                self.close(out);
+                self.start_thinking(out);
+            }
+            if !text.is_empty() {
+                out.push(delta(self.index, json!({"type": "thinking_delta", "thinking": text})));
+            }
+            if signature.is_some() {
+                out.push(delta(
+                    self.index,
+                    json!({"type": "signature_delta", "signature": thinking_signature(signature)}),
+                ));
+                self.open = Some(Open::Thinking { signed: true });
+            }
+            return;
+        }
+        if signature.is_some() {
+            self.close(out);
+            self.start_thinking(out);
+            out.push(delta(
+                self.index,
+                json!({"type": "signature_delta", "signature": thinking_signature(signature)}),
+            ));
+            self.close(out);
+        }
+        if text.is_empty() {
+            return;
+        }
+        if self.open != Some(Open::Text) {
+            self.close(out);
+            out.push(frame(
+                "content_block_start",
+                &json!({"type": "content_block_start", "index": self.index, "content_block": {"type": "text", "text": ""}}),
+            ));
+            self.open = Some(Open::Text);
+        }
+        out.push(delta(self.index, json!({"type": "text_delta", "text": text})));
+    }
+
+    fn start_thinking(&mut self, out: &mut Vec<Vec<u8>>) {
+        out.push(frame(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": self.index,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ));
+        self.open = Some(Open::Thinking { signed: false });
+    }
+
+    fn close(&mut self, out: &mut Vec<Vec<u8>>) {
+        if self.open.take().is_some() {
+            out.push(frame(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": self.index}),
+            ));
+            self.index += 1;
+        }
+    }
+
+    fn finish_message(&mut self, out: &mut Vec<Vec<u8>>, stop: AnthropicStopReason) {
+        self.close(out);
+        let u = usage(self.usage.as_ref());
+        out.push(frame(
+            "message_delta",
+            &json!({"type": "message_delta",
+                    "delta": {"stop_reason": stop.as_str(), "stop_sequence": null},
+                    "usage": {"output_tokens": u.output_tokens, "input_tokens": u.input_tokens,
+                              "cache_creation_input_tokens": 0, "cache_read_input_tokens": u.cache_read_input_tokens}}),
+        ));
+        out.push(frame("message_stop", &json!({"type": "message_stop"})));
+        self.done = true;
+    }
+}
+
+fn frame(name: &str, data: &Value) -> Vec<u8> {
+    event_frame(name, &data.to_string())
+}
+
+fn delta(index: usize, delta: Value) -> Vec<u8> {
+    frame(
+        "content_block_delta",
+        &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+    )
+}
+
+fn error_frame(kind: &str, message: &str) -> Vec<u8> {
+    frame(
+        "error",
+        &json!({"type": "error", "error": {"type": kind, "message": message}}),
+    )
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

@@ -1,0 +1,315 @@
+//! Tools, `tool_choice` and generation settings of a chat request → Gemini `tools`,
+//! `toolConfig` and `generationConfig` (protocols.md §5.1, §1.6, §2).
+
+use crate::error::GatewayError;
+use crate::protocol::gemini::{FunctionCallingConfig, FunctionDeclaration, GenerationConfig, ThinkingConfig};
+use crate::protocol::openai::{OpenAiChatRequest, OpenAiStop, OpenAiTool, OpenAiToolChoice};
+use crate::protocol::schema;
+use serde_json::Value;
+
+/// Gemini accepts at most this many stop sequences.
+const MAX_STOP_SEQUENCES: usize = 5;
+
+pub(super) fn convert_tools(tools: &[OpenAiTool]) -> Result<Vec<FunctionDeclaration>, GatewayError> {
+    let mut declarations = Vec::new();
+    for (i, tool) in tools.iter().enumerate() {
+        if !(tool.kind.is_empty() || tool.kind == "function") {
+            return Err(GatewayError::invalid_param(
+                format!("tool type '{}' is not supported; only function tools are", tool.kind),
+                format!("tools[{i}].type"),
+            ));
+        }
+        let function = tool.function.as_ref().filter(|f| !f.name.is_empty()).ok_or_else(|| {
+            GatewayError::invalid_param(
+                "function tools require function.name",
+                format!("tools[{i}].function.name"),
+            )
+        })?;
+        declarations.push(FunctionDeclaration {
+            name: function.name.clone(),
+            description: function.description.clone().filter(|d| !d.is_empty()),
+            // `strict` lives beside `parameters` and is simply not forwarded.
+            parameters: function.parameters.as_ref().and_then(schema::tool_parameters),
+            parameters_json_schema: None,
+        });
+    }
+    Ok(declarations)
+}
+
+pub(super) fn convert_tool_choice(choice: &OpenAiToolChoice) -> Result<FunctionCallingConfig, GatewayError> {
+    let config = |mode: &str, names: Vec<String>| FunctionCallingConfig {
+        mode: mode.into(),
+        allowed_function_names: names,
+    };
+    let invalid = |message: &str, param: &str| Err(GatewayError::invalid_param(message, param));
+    match choice {
+        OpenAiToolChoice::Mode(mode) => match mode.as_str() {
+            "none" => Ok(config("NONE", Vec::new())),
+            "auto" => Ok(config("AUTO", Vec::new())),
+            "required" => Ok(config("ANY", Vec::new())),
+            _ => invalid("tool_choice must be none, auto, required or an object", "tool_choice"),
+        },
+        OpenAiToolChoice::Object(object) => match object.kind.as_str() {
+            "function" => match object.function.as_ref().filter(|f| !f.name.is_empty()) {
+                Some(f) => Ok(config("ANY", vec![f.name.clone()])),
+                None => invalid("tool_choice.function.name is required", "tool_choice.function.name"),
+            },
+            "allowed_tools" => {
+                let Some(allowed) = &object.allowed_tools else {
+                    return invalid("tool_choice.allowed_tools is required", "tool_choice.allowed_tools");
+                };
+                let names: Vec<String> = allowed
+                    .tools
+                    .iter()
+                    .filter_map(|t| t.function.as_ref())
+                    .map(|f| f.name.clone())
+                    .collect();
+                match allowed.mode.as_str() {
+                    "required" => Ok(config("ANY", names)),
+                    // Gemini restricts names only in ANY mode; "auto" keeps every tool callable.
+                    "auto" | "" => Ok(config("AUTO", Vec::new())),
+                    _ => invalid(
+                        "tool_choice.allowed_tools.mode must be auto or required",
+                        "tool_choice.allowed_tools.mode",
+                    ),
+                }
+            }
+            _ => invalid("tool_choice.type must be function or allowed_tools", "tool_choice.type"),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generation config
+
+pub(super) fn generation_config(
+    req: &OpenAiChatRequest,
+    model: &str,
+    google: Option<&Value>,
+) -> Result<GenerationConfig, GatewayError> {
+    let mut config = GenerationConfig {
+        candidate_count: req.n,
+        stop_sequences: stop_sequences(req.stop.as_ref())?,
+        max_output_tokens: req.max_completion_tokens.or(req.max_tokens),
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        seed: req.seed,
+        // A zero penalty is the default; dropping it keeps Gemini 3 (which rejects penalties)
+        // working for clients that always send 0.
+        presence_penalty: req.presence_penalty.filter(|p| *p != 0.0),
+        frequency_penalty: req.frequency_penalty.filter(|p| *p != 0.0),
+        ..Default::default()
+    };
+    if req.logprobs == Some(true) {
+        config.response_logprobs = Some(true);
+        config.logprobs = req.top_logprobs;
+    }
+    if let Some(format) = &req.response_format {
+        match format.kind.as_str() {
+            "text" | "" => {}
+            "json_object" => config.response_mime_type = Some("application/json".into()),
+            "json_schema" => {
+                let schema = format
+                    .json_schema
+                    .as_ref()
+                    .and_then(|s| s.schema.as_ref())
+                    .ok_or_else(|| {
+                        GatewayError::invalid_param(
+                            "response_format.json_schema.schema is required",
+                            "response_format.json_schema",
+                        )
+                    })?;
+                config.response_mime_type = Some("application/json".into());
+                config.response_schema = Some(schema::response_schema(schema));
+            }
+            other => {
+                return Err(GatewayError::invalid_param(
+                    format!("response_format type '{other}' is not supported"),
+                    "response_format.type",
+                ))
+            }
+        }
+    }
+    config.thinking_config = thinking_config(req.reasoning_effort.as_deref(), google, model)?;
+    Ok(config)
+}
+
+fn stop_sequences(stop: Option<&OpenAiStop>) -> Result<Vec<String>, GatewayError> {
+    let sequences: Vec<String> = match stop {
+        None => Vec::new(),
+        Some(OpenAiStop::One(s)) => vec![s.clone()],
+        Some(OpenAiStop::Many(list)) => list.clone(),
+    };
+    let sequences: Vec<String> = sequences.into_iter().filter(|s| !s.is_empty()).collect();
+    if sequences.len() > MAX_STOP_SEQUENCES {
+        return Err(GatewayError::invalid_param(
+            format!(
+                "stop accepts at most {MAX_STOP_SEQUENCES} sequences with Gemini, got {}",
+                sequences.len()
+            ),
+            "stop",
+        ));
+    }
+    Ok(sequences)
+}
+
+/// `extra_body.google` (Google's documented nesting) or top-level `google` (the OpenAI SDK's
+/// `extra_body=` flattening).
+pub(super) fn google_extras(req: &OpenAiChatRequest) -> Option<&Value> {
+    req.extra_body
+        .as_ref()
+        .and_then(|e| e.get("google"))
+        .or(req.google.as_ref())
+        .filter(|g| g.is_object())
+}
+
+/// How a model family expresses thinking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ThinkingFamily {
+    /// Gemini 3 and later: `thinkingLevel`. Flash takes MINIMAL/LOW/MEDIUM/HIGH, the others
+    /// (Pro, unknown) only LOW/HIGH.
+    Level { flash: bool },
+    /// Gemini 2.5 and unrecognized names: `thinkingBudget` (also accepted by Gemini 3).
+    Budget { pro: bool },
+    /// Gemini 1.x, 2.0, Gemma: a `thinkingConfig` is an error upstream.
+    None,
+}
+
+impl ThinkingFamily {
+    fn of(model: &str) -> Self {
+        let m = model.strip_prefix("models/").unwrap_or(model).to_ascii_lowercase();
+        if m.starts_with("gemma") {
+            return ThinkingFamily::None;
+        }
+        let Some(version) = m.strip_prefix("gemini-") else {
+            return ThinkingFamily::Budget { pro: m.contains("pro") };
+        };
+        let major: String = version.chars().take_while(char::is_ascii_digit).collect();
+        match major.parse::<u32>() {
+            Ok(major) if major >= 3 => ThinkingFamily::Level {
+                flash: m.contains("flash"),
+            },
+            Ok(2) if version.starts_with("2.5") => ThinkingFamily::Budget { pro: m.contains("pro") },
+            Ok(_) => ThinkingFamily::None,
+            Err(_) => ThinkingFamily::Budget { pro: m.contains("pro") },
+        }
+    }
+}
+
+/// `reasoning_effort` and explicit `google.thinking_config` → `thinkingConfig`. Never both a
+/// level and a budget (a 400 upstream); explicit settings win over the effort.
+fn thinking_config(
+    effort: Option<&str>,
+    google: Option<&Value>,
+    model: &str,
+) -> Result<Option<ThinkingConfig>, GatewayError> {
+    let family = ThinkingFamily::of(model);
+    let mut config = match effort {
+        Some(effort) if family != ThinkingFamily::None => Some(effort_config(effort, family)?),
+        Some(effort) => {
+            effort_config(effort, ThinkingFamily::Budget { pro: false })?; // still validate the value
+            None
+        }
+        None => None,
+    };
+    let explicit = google.and_then(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")));
+    if let Some(explicit) = explicit.filter(|v| !v.is_null()) {
+        let param = "extra_body.google.thinking_config";
+        let field = |snake: &str, camel: &str| {
+            explicit
+                .get(snake)
+                .or_else(|| explicit.get(camel))
+                .filter(|v| !v.is_null())
+        };
+        let budget = match field("thinking_budget", "thinkingBudget") {
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or_else(|| GatewayError::invalid_param("thinking_budget must be an integer", param))?,
+            ),
+            None => None,
+        };
+        let level = match field("thinking_level", "thinkingLevel") {
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| GatewayError::invalid_param("thinking_level must be a string", param))?
+                    .to_ascii_uppercase(),
+            ),
+            None => None,
+        };
+        let include = match field("include_thoughts", "includeThoughts") {
+            Some(v) => Some(
+                v.as_bool()
+                    .ok_or_else(|| GatewayError::invalid_param("include_thoughts must be a boolean", param))?,
+            ),
+            None => None,
+        };
+        let c = config.get_or_insert_with(ThinkingConfig::default);
+        match (budget, level) {
+            (Some(b), Some(l)) => {
+                // Both given explicitly: keep the one this model family understands.
+                if matches!(family, ThinkingFamily::Level { .. }) {
+                    (c.thinking_level, c.thinking_budget) = (Some(l), None);
+                } else {
+                    (c.thinking_level, c.thinking_budget) = (None, Some(b));
+                }
+            }
+            (Some(b), None) => (c.thinking_level, c.thinking_budget) = (None, Some(b)),
+            (None, Some(l)) => (c.thinking_level, c.thinking_budget) = (Some(l), None),
+            (None, None) => {}
+        }
+        if include.is_some() {
+            c.include_thoughts = include;
+        }
+    }
+    Ok(config.filter(|c| *c != ThinkingConfig::default()))
+}
+
+/// One `reasoning_effort` value → a thinking config. Choices (protocols.md §2, §5.1 [U]):
+///
+/// | effort | Gemini 3 Flash | Gemini 3 other | 2.5 / other budget | includeThoughts |
+/// |---|---|---|---|---|
+/// | none | MINIMAL | LOW | 0 (Pro: 128, it cannot turn thinking off) | false |
+/// | minimal | MINIMAL | LOW | 512 | true |
+/// | low | LOW | LOW | 1024 | true |
+/// | medium | MEDIUM | HIGH | 8192 | true |
+/// | high, xhigh, max | HIGH | HIGH | 24576 | true |
+fn effort_config(effort: &str, family: ThinkingFamily) -> Result<ThinkingConfig, GatewayError> {
+    let (level, budget) = match effort {
+        "none" => ("MINIMAL", 0),
+        "minimal" => ("MINIMAL", 512),
+        "low" => ("LOW", 1024),
+        "medium" => ("MEDIUM", 8192),
+        "high" | "xhigh" | "max" => ("HIGH", 24576),
+        other => {
+            return Err(GatewayError::invalid_param(
+                format!("reasoning_effort '{other}' is not one of none, minimal, low, medium, high, xhigh, max"),
+                "reasoning_effort",
+            ))
+        }
+    };
+    let include_thoughts = Some(effort != "none");
+    Ok(match family {
+        ThinkingFamily::Level { flash } => {
+            let level = match (level, flash) {
+                ("MINIMAL", false) => "LOW",
+                ("MEDIUM", false) => "HIGH",
+                (level, _) => level,
+            };
+            ThinkingConfig {
+                include_thoughts,
+                thinking_budget: None,
+                thinking_level: Some(level.into()),
+            }
+        }
+        ThinkingFamily::Budget { pro } => {
+            let budget = if pro && budget == 0 { 128 } else { budget };
+            ThinkingConfig {
+                include_thoughts,
+                thinking_budget: Some(budget),
+                thinking_level: None,
+            }
+        }
+        ThinkingFamily::None => ThinkingConfig::default(),
+    })
+}
