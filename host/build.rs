@@ -113,8 +113,11 @@ fn build_guest(workspace: &Path) -> PathBuf {
     if !output.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&output.stderr));
         fail(&format!(
-            "building the guest component failed ({}); the command was: {cmd:?}",
-            output.status
+            "building the guest component failed ({}); reproduce with `cargo build -p gempool-guest \
+             --target {GUEST_TARGET} --profile {GUEST_PROFILE} --target-dir {}`, or set \
+             GEMPOOL_GUEST_WASM to a prebuilt component",
+            output.status,
+            target_dir.display()
         ));
     }
     let wasm = target_dir.join(GUEST_TARGET).join(GUEST_PROFILE).join(GUEST_ARTIFACT);

@@ -6,7 +6,9 @@
 //! component records when the stream ends. Native Gemini streams pass through byte for byte;
 //! translated streams are re-framed by the protocol's stream translator.
 
+use crate::protocol::anthropic::MessagesStreamTranslator;
 use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::openai::ChatStreamTranslator;
 use crate::protocol::sse::{JsonArrayReader, SseReader};
 use serde::Deserialize;
 
@@ -23,6 +25,10 @@ enum Kind {
     GeminiSse(SseReader),
     /// A streamed JSON array: forwarded as is.
     GeminiArray(JsonArrayReader),
+    /// Gemini SSE in, `chat.completion.chunk`s out. `None` once finished or failed.
+    OpenAi(SseReader, Option<ChatStreamTranslator>),
+    /// Gemini SSE in, Anthropic message events out. `None` once finished or failed.
+    Anthropic(SseReader, Option<MessagesStreamTranslator>),
 }
 
 /// Turns an upstream stream into the client's stream, chunk by chunk.
@@ -47,11 +53,29 @@ impl Transducer {
         }
     }
 
+    /// OpenAI chat completions from a Gemini SSE stream.
+    pub fn openai_chat(translator: ChatStreamTranslator) -> Self {
+        Transducer {
+            kind: Kind::OpenAi(SseReader::new(), Some(translator)),
+            usage: None,
+            error: None,
+        }
+    }
+
+    /// Anthropic messages from a Gemini SSE stream.
+    pub fn anthropic_messages(translator: MessagesStreamTranslator) -> Self {
+        Transducer {
+            kind: Kind::Anthropic(SseReader::new(), Some(translator)),
+            usage: None,
+            error: None,
+        }
+    }
+
     /// Response headers for the client.
     pub fn headers(&self) -> Vec<(String, String)> {
         let content_type = match self.kind {
-            Kind::GeminiSse(_) => "text/event-stream",
             Kind::GeminiArray(_) => "application/json",
+            _ => "text/event-stream",
         };
         vec![
             ("content-type".into(), content_type.into()),
@@ -75,6 +99,28 @@ impl Transducer {
                 }
                 bytes.to_vec()
             }
+            Kind::OpenAi(reader, translator) => {
+                let events = reader.push(bytes);
+                translate(
+                    events.iter().map(|e| e.data.as_str()),
+                    translator,
+                    &mut self.usage,
+                    &mut self.error,
+                    |t, c| t.on_chunk(c).concat(),
+                    |t, s| t.on_upstream_error(s),
+                )
+            }
+            Kind::Anthropic(reader, translator) => {
+                let events = reader.push(bytes);
+                translate(
+                    events.iter().map(|e| e.data.as_str()),
+                    translator,
+                    &mut self.usage,
+                    &mut self.error,
+                    |t, c| t.on_chunk(c).concat(),
+                    |t, s| t.on_upstream_error(s).concat(),
+                )
+            }
         }
     }
 
@@ -93,6 +139,36 @@ impl Transducer {
                 }
                 Vec::new()
             }
+            Kind::OpenAi(reader, translator) => {
+                let last = reader.finish();
+                let mut out = translate(
+                    last.iter().map(|e| e.data.as_str()),
+                    translator,
+                    &mut self.usage,
+                    &mut self.error,
+                    |t, c| t.on_chunk(c).concat(),
+                    |t, s| t.on_upstream_error(s),
+                );
+                if let Some(t) = translator.take() {
+                    out.extend(t.finish().concat());
+                }
+                out
+            }
+            Kind::Anthropic(reader, translator) => {
+                let last = reader.finish();
+                let mut out = translate(
+                    last.iter().map(|e| e.data.as_str()),
+                    translator,
+                    &mut self.usage,
+                    &mut self.error,
+                    |t, c| t.on_chunk(c).concat(),
+                    |t, s| t.on_upstream_error(s).concat(),
+                );
+                if let Some(t) = translator.take() {
+                    out.extend(t.finish().concat());
+                }
+                out
+            }
         }
     }
 
@@ -107,9 +183,17 @@ impl Transducer {
         };
         self.error = Some(status.message.clone());
         let error = serde_json::json!({ "error": status });
-        match &self.kind {
+        match &mut self.kind {
             Kind::GeminiSse(_) => format!("data: {error}\r\n\r\n").into_bytes(),
             Kind::GeminiArray(_) => format!(",\r\n{error}]").into_bytes(),
+            Kind::OpenAi(_, translator) => translator
+                .take()
+                .map(|mut t| t.on_upstream_error(&status))
+                .unwrap_or_default(),
+            Kind::Anthropic(_, translator) => translator
+                .take()
+                .map(|mut t| t.on_upstream_error(&status).concat())
+                .unwrap_or_default(),
         }
     }
 
@@ -133,6 +217,36 @@ fn observe(json: &str, usage: &mut Option<UsageMetadata>, error: &mut Option<Str
             *error = Some(status.message);
         }
     }
+}
+
+/// Feeds upstream event payloads to a translator; an error chunk ends the translation (the
+/// client gets the error in its protocol and nothing after it).
+fn translate<'a, T>(
+    payloads: impl Iterator<Item = &'a str>,
+    translator: &mut Option<T>,
+    usage: &mut Option<UsageMetadata>,
+    error: &mut Option<String>,
+    on_chunk: impl Fn(&mut T, &GenerateContentResponse) -> Vec<u8>,
+    on_error: impl Fn(&mut T, &Status) -> Vec<u8>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    for payload in payloads {
+        let Some(t) = translator.as_mut() else { break };
+        match parse_chunk(payload) {
+            Ok(chunk) => {
+                if chunk.usage_metadata.is_some() {
+                    *usage = chunk.usage_metadata;
+                }
+                out.extend(on_chunk(t, &chunk));
+            }
+            Err(status) => {
+                *error = Some(status.message.clone());
+                out.extend(on_error(t, &status));
+                *translator = None;
+            }
+        }
+    }
+    out
 }
 
 /// Parses one upstream chunk for the translators.

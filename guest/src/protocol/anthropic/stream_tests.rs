@@ -91,10 +91,9 @@ fn only_text() {
     })));
     assert_eq!(
         String::from_utf8(first[0].clone()).unwrap(),
-        "event: message_start\ndata: {\"message\":{\"content\":[],\"id\":\"msg_req9\",\"model\":\"claude-sonnet-4-5\",\
-         \"role\":\"assistant\",\"stop_reason\":null,\"stop_sequence\":null,\"type\":\"message\",\"usage\":\
-         {\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"input_tokens\":5,\"output_tokens\":1}},\
-         \"type\":\"message_start\"}\n\n"
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_req9\",\"type\":\"message\",\
+         \"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5\",\"stop_reason\":null,\"stop_sequence\":null,\
+         \"usage\":{\"input_tokens\":5,\"output_tokens\":1,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}}\n\n"
     );
     let mut frames = first;
     frames.extend(t.on_chunk(&chunk(json!({

@@ -8,13 +8,17 @@ use crate::admin;
 use crate::auth::{self, Presented};
 use crate::error::GatewayError;
 use crate::pool::{self, PoolSettings};
-use crate::protocol::gemini::{self, UsageMetadata};
+use crate::protocol::gemini::{ErrorBody, UsageMetadata};
 use crate::protocol::{Protocol, RequestContext};
-use crate::route::{self, GeminiMethod, Route};
+use crate::route::{self, Route};
 use crate::store::clients::ClientKey;
 use crate::store::usage::{self, AttemptKind, LogEntry, Tokens};
 use crate::store::{self, Database};
 use crate::stream::Transducer;
+
+mod anthropic;
+mod gemini;
+mod openai;
 use crate::upstream::{self, Attempted, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse};
 
 /// Deployment configuration, from the host's variables.
@@ -247,9 +251,16 @@ pub async fn handle<U: Upstream, D: Database>(
             .await
             .map(|(status, value)| json_reply(status, &value)),
         Route::Gemini { version, model, method } => {
-            gemini_native(env, head, &caller, &version, model.as_deref(), method, body, settings).await
+            gemini::handle(env, head, &caller, &version, model.as_deref(), method, body, settings).await
         }
-        _ => Err(GatewayError::NotFound("this endpoint is not available yet".into())),
+        Route::OpenAiChat => openai::chat(env, &caller, &body, settings, stored).await,
+        Route::OpenAiEmbeddings => openai::embeddings(env, &caller, &body, settings, stored).await,
+        Route::OpenAiModels => openai::models(env, &caller, settings, stored, None).await,
+        Route::OpenAiModel(id) => openai::models(env, &caller, settings, stored, Some(&id)).await,
+        Route::AnthropicMessages => anthropic::messages(env, &caller, &body, settings, stored).await,
+        Route::AnthropicCountTokens => anthropic::count_tokens(env, &caller, &body, settings, stored).await,
+        Route::AnthropicModels => anthropic::models(env, &caller, settings, None).await,
+        Route::AnthropicModel(id) => anthropic::models(env, &caller, settings, Some(&id)).await,
     };
     result.unwrap_or_else(|e| error_reply(&e, protocol))
 }
@@ -272,7 +283,7 @@ fn preflight<B>() -> Reply<B> {
 }
 
 /// The per-request seed for the pool's random strategies.
-fn seed(random: &[u8; 32]) -> u64 {
+pub(crate) fn seed(random: &[u8; 32]) -> u64 {
     u64::from_le_bytes(random[..8].try_into().unwrap_or_default())
 }
 
@@ -285,76 +296,33 @@ pub fn request_context(env_random: &[u8; 32], now_ms: i64) -> RequestContext {
     }
 }
 
-/// Native Gemini: the body goes upstream as the client sent it, the answer comes back as
-/// Gemini sent it; only the key changes (and `?key=` is dropped from the query).
-#[allow(clippy::too_many_arguments)]
-async fn gemini_native<U: Upstream, D: Database>(
-    env: &Env<'_, U, D>,
-    head: &RequestHead,
-    caller: &Caller,
-    version: &str,
-    model: Option<&str>,
-    method: GeminiMethod,
-    body: Vec<u8>,
-    settings: &PoolSettings,
-) -> Result<Reply<U::Body>, GatewayError> {
-    let query = auth::strip_key_param(&head.query);
-    let mut path = format!("/{version}/models");
-    if let Some(model) = model {
-        path.push('/');
-        path.push_str(model);
-        if let Some(verb) = method.verb() {
-            path.push(':');
-            path.push_str(verb);
+/// Refuses a model a client key is not allowed to use (by its requested or resolved name).
+pub(crate) fn check_model_allowed(caller: &Caller, requested: &str, resolved: &str) -> Result<(), GatewayError> {
+    if let Caller::Client(client) = caller {
+        let allowed = &client.limits.allowed_models;
+        if !allowed.is_empty() && !allowed.iter().any(|m| m == requested || m == resolved) {
+            return Err(GatewayError::PermissionDenied(format!(
+                "this client key may not use the model {requested}"
+            )));
         }
     }
-    if !query.is_empty() {
-        path.push('?');
-        path.push_str(&query);
-    }
-    let is_post = method.verb().is_some();
-    if is_post && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
-        return Err(GatewayError::invalid(
-            "Invalid JSON payload received: the request body is not valid JSON",
-        ));
-    }
-    let request = UpstreamRequest {
-        method: if is_post { "POST".into() } else { "GET".into() },
-        path_and_query: path,
-        body: is_post.then_some(body),
-        headers: vec![("content-type".into(), "application/json".into())],
-    };
-    let pool_model = model.unwrap_or("models").to_owned();
-    let streaming = method == GeminiMethod::StreamGenerateContent;
-    let sse = auth::query_param(&head.query, "alt").as_deref() == Some("sse");
-    let transducer = if streaming {
-        Some(Transducer::gemini_passthrough(sse))
-    } else {
-        None
-    };
-    call(
-        env,
-        caller,
-        Protocol::Gemini,
-        &pool_model,
-        &request,
-        settings,
-        transducer,
-        |status, bytes| {
-            Ok((
-                status,
-                vec![("content-type".to_string(), "application/json".to_string())],
-                bytes,
-            ))
-        },
-    )
-    .await
+    Ok(())
 }
 
-/// Runs the failover and shapes the reply: whole bodies through `translate`, streams through
-/// `transducer`. Client faults are passed to `translate` too (with their upstream status).
+/// The answer of one upstream call made through the pool.
+pub enum Upstreamed<B> {
+    /// A 2xx whole body (already counted in usage).
+    Whole { status: u16, body: Vec<u8> },
+    /// A 2xx stream, ready to pump through its transducer.
+    Stream(Reply<B>),
+    /// The upstream blamed the request: its status and (Gemini-shaped) body.
+    Fault { status: u16, body: Vec<u8> },
+}
+
+/// Runs the failover for one upstream request and does the bookkeeping: usage per key and
+/// client, the request log. With a `transducer` a success is returned as a stream reply.
 #[allow(clippy::too_many_arguments)]
-pub async fn call<U: Upstream, D: Database>(
+pub async fn call_upstream<U: Upstream, D: Database>(
     env: &Env<'_, U, D>,
     caller: &Caller,
     protocol: Protocol,
@@ -362,8 +330,7 @@ pub async fn call<U: Upstream, D: Database>(
     request: &UpstreamRequest,
     settings: &PoolSettings,
     transducer: Option<Transducer>,
-    translate: impl FnOnce(u16, Vec<u8>) -> Result<(u16, Vec<(String, String)>, Vec<u8>), GatewayError>,
-) -> Result<Reply<U::Body>, GatewayError> {
+) -> Result<Upstreamed<U::Body>, GatewayError> {
     let keys = match caller {
         Caller::OwnKeys(keys) => KeySource::Client(keys.clone()),
         _ => KeySource::Stored,
@@ -408,13 +375,13 @@ pub async fn call<U: Upstream, D: Database>(
                     started_ms,
                     attempts,
                 };
-                return Ok(Reply::Stream {
+                return Ok(Upstreamed::Stream(Reply::Stream {
                     status,
                     headers,
                     body,
                     transducer: Box::new(transducer),
                     accounting,
-                });
+                }));
             }
             let status = response.status;
             let bytes =
@@ -436,16 +403,9 @@ pub async fn call<U: Upstream, D: Database>(
             log.key_id = key_id;
             log.attempts = attempts.into();
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
-            let (status, mut headers, body) = translate(status, bytes)?;
             log.status = status.into();
             let _ = usage::log_request(env.db, &log);
-            let mut all = common_headers();
-            all.append(&mut headers);
-            Ok(Reply::Full {
-                status,
-                headers: all,
-                body,
-            })
+            Ok(Upstreamed::Whole { status, body: bytes })
         }
         Attempted::ClientFault {
             status,
@@ -456,17 +416,10 @@ pub async fn call<U: Upstream, D: Database>(
             log.key_id = stored.then_some(key.candidate.id);
             log.attempts = attempts.into();
             log.status = status.into();
-            log.error = gemini::ErrorBody::parse(&body).map(|e| e.error.message);
+            log.error = ErrorBody::parse(&body).map(|e| e.error.message);
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
             let _ = usage::log_request(env.db, &log);
-            let (status, mut headers, body) = translate(status, body)?;
-            let mut all = common_headers();
-            all.append(&mut headers);
-            Ok(Reply::Full {
-                status,
-                headers: all,
-                body,
-            })
+            Ok(Upstreamed::Fault { status, body })
         }
         Attempted::Failed {
             error,
@@ -482,6 +435,18 @@ pub async fn call<U: Upstream, D: Database>(
             Err(error)
         }
     }
+}
+
+/// A JSON reply with the common headers.
+pub fn json_bytes_reply<B>(status: u16, body: Vec<u8>) -> Reply<B> {
+    let mut headers = common_headers();
+    headers.push(("content-type".into(), "application/json".into()));
+    Reply::Full { status, headers, body }
+}
+
+/// A serializable value as a JSON reply.
+pub fn to_json_reply<B, T: serde::Serialize>(status: u16, value: &T) -> Reply<B> {
+    json_bytes_reply(status, serde_json::to_vec(value).unwrap_or_default())
 }
 
 /// Records a finished stream: tokens from its last usage, the client's usage, the log line.

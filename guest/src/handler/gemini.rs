@@ -1,0 +1,109 @@
+//! Native Gemini: the body goes upstream as the client sent it and the answer comes back as
+//! Gemini sent it; only the key changes (and a client's `?key=` is dropped from the query).
+
+use super::{call_upstream, json_bytes_reply, Caller, Env, Reply, RequestHead, Upstreamed};
+use crate::auth;
+use crate::error::GatewayError;
+use crate::pool::PoolSettings;
+use crate::protocol::Protocol;
+use crate::route::GeminiMethod;
+use crate::store::Database;
+use crate::stream::Transducer;
+use crate::upstream::{Upstream, UpstreamRequest};
+
+/// The upstream path for a native call: the client's own, minus its key.
+fn upstream_path(version: &str, model: Option<&str>, method: GeminiMethod, query: &str) -> String {
+    let mut path = format!("/{version}/models");
+    if let Some(model) = model {
+        path.push('/');
+        path.push_str(model);
+        if let Some(verb) = method.verb() {
+            path.push(':');
+            path.push_str(verb);
+        }
+    }
+    let query = auth::strip_key_param(query);
+    if !query.is_empty() {
+        path.push('?');
+        path.push_str(&query);
+    }
+    path
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn handle<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    head: &RequestHead,
+    caller: &Caller,
+    version: &str,
+    model: Option<&str>,
+    method: GeminiMethod,
+    body: Vec<u8>,
+    settings: &PoolSettings,
+) -> Result<Reply<U::Body>, GatewayError> {
+    if let Some(model) = model {
+        super::check_model_allowed(caller, model, model)?;
+    }
+    let is_post = method.verb().is_some();
+    if is_post && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+        return Err(GatewayError::invalid(
+            "Invalid JSON payload received: the request body is not valid JSON.",
+        ));
+    }
+    let request = UpstreamRequest {
+        method: if is_post { "POST".into() } else { "GET".into() },
+        path_and_query: upstream_path(version, model, method, &head.query),
+        body: is_post.then_some(body),
+        headers: if is_post {
+            vec![("content-type".into(), "application/json".into())]
+        } else {
+            vec![]
+        },
+    };
+    // Listing models is not about one model; its pool bucket is "models".
+    let pool_model = model.unwrap_or("models");
+    let transducer = (method == GeminiMethod::StreamGenerateContent)
+        .then(|| Transducer::gemini_passthrough(auth::query_param(&head.query, "alt").as_deref() == Some("sse")));
+    Ok(
+        match call_upstream(
+            env,
+            caller,
+            Protocol::Gemini,
+            pool_model,
+            &request,
+            settings,
+            transducer,
+        )
+        .await?
+        {
+            Upstreamed::Whole { status, body } | Upstreamed::Fault { status, body } => json_bytes_reply(status, body),
+            Upstreamed::Stream(reply) => reply,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clients_key_never_reaches_the_upstream_path() {
+        assert_eq!(
+            upstream_path(
+                "v1beta",
+                Some("m"),
+                GeminiMethod::StreamGenerateContent,
+                "key=gp-secret&alt=sse"
+            ),
+            "/v1beta/models/m:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(
+            upstream_path("v1", None, GeminiMethod::ListModels, "pageSize=5"),
+            "/v1/models?pageSize=5"
+        );
+        assert_eq!(
+            upstream_path("v1beta", Some("m"), GeminiMethod::GetModel, ""),
+            "/v1beta/models/m"
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! OpenAI endpoints: `/v1/chat/completions`, `/v1/embeddings`, `/v1/models`.
+//!
+//! The translation itself lives in [`crate::protocol::openai`]; this module parses the body,
+//! resolves the model alias, sends through the pool and renders the outcome.
+
+use super::{call_upstream, request_context, to_json_reply, Caller, Env, Reply, Upstreamed};
+use crate::error::GatewayError;
+use crate::models;
+use crate::pool::PoolSettings;
+use crate::protocol::gemini::{
+    BatchEmbedContentsResponse, ErrorBody, GenerateContentResponse, ListModelsResponse, API_VERSION,
+};
+use crate::protocol::openai::{self, OpenAiChatRequest, OpenAiEmbeddingsRequest, OpenAiModel};
+use crate::protocol::Protocol;
+use crate::store::Database;
+use crate::stream::Transducer;
+use crate::upstream::{Upstream, UpstreamRequest};
+
+/// Parses a client body, answering 400 in OpenAI's words when it is not what we expect.
+pub(super) fn parse_body<T: for<'de> serde::Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
+        } else {
+            GatewayError::invalid(format!("invalid request body: {e}"))
+        }
+    })
+}
+
+/// Renders an upstream fault (a 4xx the request caused) in OpenAI's shape.
+fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
+    let error = ErrorBody::parse(body)
+        .map(|e| e.error)
+        .unwrap_or_else(|| crate::protocol::gemini::Status {
+            code: status,
+            message: format!("the upstream answered {status}"),
+            ..Default::default()
+        });
+    let (status, value) = openai::upstream_error_to_openai(&error);
+    to_json_reply(status, &value)
+}
+
+fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
+    UpstreamRequest {
+        method: "POST".into(),
+        path_and_query: path,
+        body: Some(body),
+        headers: vec![("content-type".into(), "application/json".into())],
+    }
+}
+
+pub async fn chat<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    caller: &Caller,
+    body: &[u8],
+    settings: &PoolSettings,
+    stored: &[(String, String)],
+) -> Result<Reply<U::Body>, GatewayError> {
+    let req: OpenAiChatRequest = parse_body(body)?;
+    if req.model.trim().is_empty() {
+        return Err(GatewayError::invalid_param(
+            "you must provide a model parameter",
+            "model",
+        ));
+    }
+    let model = models::resolve(&req.model, stored);
+    super::check_model_allowed(caller, &req.model, &model)?;
+    let gemini = openai::chat_request_to_gemini(&req, &model)?;
+    let gemini_body = serde_json::to_vec(&gemini).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let ctx = request_context(&env.random, env.now_ms);
+    let stream = req.is_stream();
+    let path = if stream {
+        format!("/{API_VERSION}/models/{model}:streamGenerateContent?alt=sse")
+    } else {
+        format!("/{API_VERSION}/models/{model}:generateContent")
+    };
+    let transducer = stream.then(|| {
+        Transducer::openai_chat(openai::ChatStreamTranslator::new(
+            req.model.clone(),
+            ctx.clone(),
+            req.include_usage(),
+        ))
+    });
+    match call_upstream(
+        env,
+        caller,
+        Protocol::OpenAi,
+        &model,
+        &post(path, gemini_body),
+        settings,
+        transducer,
+    )
+    .await?
+    {
+        Upstreamed::Stream(reply) => Ok(reply),
+        Upstreamed::Fault { status, body } => Ok(fault_reply(status, &body)),
+        Upstreamed::Whole { body, .. } => {
+            let response: GenerateContentResponse =
+                serde_json::from_slice(&body).map_err(|e| GatewayError::Upstream {
+                    status: 502,
+                    message: format!("unreadable upstream response: {e}"),
+                })?;
+            Ok(to_json_reply(
+                200,
+                &openai::gemini_to_chat_response(&response, &req.model, &ctx),
+            ))
+        }
+    }
+}
+
+pub async fn embeddings<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    caller: &Caller,
+    body: &[u8],
+    settings: &PoolSettings,
+    stored: &[(String, String)],
+) -> Result<Reply<U::Body>, GatewayError> {
+    let req: OpenAiEmbeddingsRequest = parse_body(body)?;
+    if req.model.trim().is_empty() {
+        return Err(GatewayError::invalid_param(
+            "you must provide a model parameter",
+            "model",
+        ));
+    }
+    let model = models::resolve(&req.model, stored);
+    super::check_model_allowed(caller, &req.model, &model)?;
+    let batches = openai::embeddings_request_to_gemini(&req, &model)?;
+    let mut responses = Vec::with_capacity(batches.len());
+    for batch in &batches {
+        let batch_body = serde_json::to_vec(batch).map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let path = format!("/{API_VERSION}/models/{model}:batchEmbedContents");
+        match call_upstream(
+            env,
+            caller,
+            Protocol::OpenAi,
+            &model,
+            &post(path, batch_body),
+            settings,
+            None,
+        )
+        .await?
+        {
+            Upstreamed::Whole { body, .. } => {
+                let response: BatchEmbedContentsResponse =
+                    serde_json::from_slice(&body).map_err(|e| GatewayError::Upstream {
+                        status: 502,
+                        message: format!("unreadable upstream response: {e}"),
+                    })?;
+                responses.push(response);
+            }
+            Upstreamed::Fault { status, body } => return Ok(fault_reply(status, &body)),
+            Upstreamed::Stream(reply) => return Ok(reply),
+        }
+    }
+    Ok(to_json_reply(
+        200,
+        &openai::gemini_to_embeddings_response(&req, &responses, &req.model)?,
+    ))
+}
+
+/// `GET /v1/models` and `/v1/models/{id}`: Gemini's models plus the configured aliases.
+pub async fn models<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    caller: &Caller,
+    settings: &PoolSettings,
+    stored: &[(String, String)],
+    id: Option<&str>,
+) -> Result<Reply<U::Body>, GatewayError> {
+    let list = list_models(env, caller, settings, Protocol::OpenAi).await?;
+    let mut result = openai::gemini_to_models_list(&list);
+    for alias in models::alias_table(stored).keys() {
+        if !alias.contains('*') && !result.data.iter().any(|m| &m.id == alias) {
+            result.data.push(OpenAiModel::new(alias));
+        }
+    }
+    match id {
+        None => Ok(to_json_reply(200, &result)),
+        Some(id) => match result
+            .data
+            .into_iter()
+            .find(|m| m.id == id.strip_prefix("models/").unwrap_or(id))
+        {
+            Some(model) => Ok(to_json_reply(200, &model)),
+            None => Err(GatewayError::ModelNotFound(format!("The model `{id}` does not exist"))),
+        },
+    }
+}
+
+/// Every Gemini model (one upstream page of up to 1000), through the pool.
+pub(super) async fn list_models<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    caller: &Caller,
+    settings: &PoolSettings,
+    protocol: Protocol,
+) -> Result<ListModelsResponse, GatewayError> {
+    let request = UpstreamRequest {
+        method: "GET".into(),
+        path_and_query: format!("/{API_VERSION}/models?pageSize=1000"),
+        body: None,
+        headers: vec![],
+    };
+    match call_upstream(env, caller, protocol, "models", &request, settings, None).await? {
+        Upstreamed::Whole { body, .. } => serde_json::from_slice(&body).map_err(|e| GatewayError::Upstream {
+            status: 502,
+            message: format!("unreadable upstream model list: {e}"),
+        }),
+        Upstreamed::Fault { status, body } => {
+            let message = ErrorBody::parse(&body).map(|e| e.error.message).unwrap_or_default();
+            Err(GatewayError::Upstream {
+                status: if status >= 500 { status } else { 502 },
+                message,
+            })
+        }
+        Upstreamed::Stream(_) => Err(GatewayError::Internal("unexpected stream".into())),
+    }
+}
