@@ -117,9 +117,12 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 /// A short, safe-to-show form of a secret: the first 4 and last 4 characters. Secrets of 12
-/// characters or fewer show only their last 2.
+/// characters or fewer show only their last 2, and those under 8 show nothing.
 pub fn redact(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
+    if chars.len() < 8 {
+        return "…".to_owned();
+    }
     if chars.len() <= 12 {
         let tail: String = chars[chars.len().saturating_sub(2)..].iter().collect();
         return format!("…{tail}");
@@ -172,6 +175,7 @@ mod tests {
     fn redaction_keeps_only_a_prefix_and_suffix() {
         assert_eq!(redact("AIzaSyA1234567890abcdefghijklmnopqrstu"), "AIza…rstu");
         assert_eq!(redact("short-key"), "…ey");
+        assert_eq!(redact("k1"), "…");
         assert!(!redact("gp-abcdefghijklmnopqrstuvwxyz").contains("fghij"));
     }
 
