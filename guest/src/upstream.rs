@@ -146,10 +146,18 @@ pub async fn send_with_failover<U: Upstream>(
     let mut attempts = 0;
     let mut last_failure: Option<(u16, String)> = None;
     let mut last_key = None;
-    for id in order.into_iter().take(ctx.settings.max_attempts.max(1) as usize) {
+    let max_attempts = ctx.settings.max_attempts.max(1);
+    for id in order {
+        if attempts >= max_attempts {
+            break;
+        }
         let Some(index) = keys.iter().position(|k| k.candidate.id == id) else {
             continue;
         };
+        // An earlier attempt may have cooled this key too (a project-wide daily quota).
+        if !pool::usable(&keys[index].candidate, upstream.now_ms()) {
+            continue;
+        }
         attempts += 1;
         last_key = Some(id);
         let started = upstream.now_ms();
@@ -267,14 +275,23 @@ fn client_supplied_keys(secrets: &[String]) -> Vec<PoolKey> {
 
 /// Mirrors an effect on the in-memory candidates, so the final "retry after" is accurate.
 fn apply_in_memory(keys: &mut [PoolKey], index: usize, effect: &KeyEffect, now: i64, settings: &PoolSettings) {
-    let candidate = &mut keys[index].candidate;
     match effect {
-        KeyEffect::Cooldown { until_ms, .. } => {
-            candidate.cooldown_until_ms = Some(candidate.cooldown_until_ms.map_or(*until_ms, |u| u.max(*until_ms)))
+        KeyEffect::Cooldown { until_ms, scope, .. } => {
+            let project = keys[index].candidate.project.clone();
+            for (i, key) in keys.iter_mut().enumerate() {
+                let same_project = matches!(scope, pool::CooldownScope::Project)
+                    && project.is_some()
+                    && key.candidate.project == project;
+                if i == index || same_project {
+                    let c = &mut key.candidate;
+                    c.cooldown_until_ms = Some(c.cooldown_until_ms.map_or(*until_ms, |u| u.max(*until_ms)));
+                }
+            }
         }
-        KeyEffect::Disable { .. } => candidate.enabled = false,
+        KeyEffect::Disable { .. } => keys[index].candidate.enabled = false,
         KeyEffect::BreakerFailure { .. } => {
-            candidate.breaker = pool::breaker::on_failure(&candidate.breaker, now, settings)
+            let c = &mut keys[index].candidate;
+            c.breaker = pool::breaker::on_failure(&c.breaker, now, settings);
         }
     }
 }

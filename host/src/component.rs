@@ -94,9 +94,9 @@ pub fn proxy_pre(engine: &Engine, component: &wasmtime::component::Component) ->
         .instantiate_pre(component)
         .map_err(anyhow::Error::from)
         .context("the gateway component's imports cannot be satisfied")?;
-    Ok(ProxyPre::new(pre)
+    ProxyPre::new(pre)
         .map_err(anyhow::Error::from)
-        .context("the component does not export wasi:http/incoming-handler")?)
+        .context("the component does not export wasi:http/incoming-handler")
 }
 
 /// Hex SHA-256 over the wasm bytes and the engine's compatibility hash.

@@ -6,9 +6,10 @@
 use crate::error::GatewayError;
 use crate::handler::{common_headers, Env, Reply};
 use crate::pool::PoolSettings;
+use crate::pool::{self, ClassifyContext, KeyEffect, Outcome};
 use crate::store::clients::{self, ClientLimits};
 use crate::store::{self, keys, usage, Database, StoreError};
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -157,6 +158,14 @@ pub async fn handle<U: Upstream, D: Database>(
             }
             Ok((200, json!({ "id": id, "enabled": *action == "enable" })))
         }
+        ("POST", ["keys", "validate"]) => {
+            let mut results = Vec::new();
+            for key in keys::list(db, now).map_err(db_err)? {
+                results.push(validate(env, key.id).await?);
+            }
+            Ok((200, json!({ "results": results })))
+        }
+        ("POST", ["keys", id, "validate"]) => Ok((200, validate(env, id_of(id)?).await?)),
         ("POST", ["keys", id, "reset"]) => {
             let id = id_of(id)?;
             keys::clear_cooldowns(db, id).map_err(db_err)?;
@@ -205,6 +214,7 @@ pub async fn handle<U: Upstream, D: Database>(
                 json!({
                     "keys": usage::key_usage(db, since.as_deref()).map_err(db_err)?,
                     "clients": usage::client_usage(db, since.as_deref()).map_err(db_err)?,
+                    "proxy_keys": usage::proxy_usage(db, since.as_deref()).map_err(db_err)?,
                 }),
             ))
         }
@@ -219,7 +229,16 @@ pub async fn handle<U: Upstream, D: Database>(
         }
         ("GET", ["settings"]) => settings_view(db, settings),
         ("PUT" | "PATCH", ["settings"]) => {
-            let changes: serde_json::Map<String, Value> = parse(body)?;
+            let mut changes: serde_json::Map<String, Value> = parse(body)?;
+            // Pure-proxy mode is a gateway setting, not a pool one.
+            if let Some(value) = changes.remove(PURE_PROXY) {
+                let on = match value {
+                    Value::Bool(on) => on,
+                    Value::String(s) if s == "true" || s == "false" => s == "true",
+                    _ => return Err(GatewayError::invalid_param("pure_proxy is true or false", PURE_PROXY)),
+                };
+                store::settings::put(db, PURE_PROXY, if on { "true" } else { "false" }).map_err(db_err)?;
+            }
             let mut next = settings.clone();
             for (name, value) in &changes {
                 next.set(name, value)
@@ -274,6 +293,64 @@ pub async fn handle<U: Upstream, D: Database>(
             "no admin route {method} /admin/api/{rest}"
         ))),
     }
+}
+
+/// The name of the setting that turns pure-proxy mode on.
+pub const PURE_PROXY: &str = "pure_proxy";
+
+/// Checks one key against the upstream (list one model) and records what it says: `valid`,
+/// `invalid: ...` (the key is disabled), `quota: ...` or `error: ...`.
+async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Result<Value, GatewayError> {
+    let db: &dyn Database = env.db;
+    let Some(secret) = keys::secret(db, id).map_err(db_err)? else {
+        return Err(not_found("key", id));
+    };
+    let request = UpstreamRequest {
+        method: "GET".into(),
+        path_and_query: format!("/{}/models?pageSize=1", crate::protocol::gemini::API_VERSION),
+        body: None,
+        headers: vec![],
+    };
+    let now = env.upstream.now_ms();
+    let (state, detail) = match env.upstream.send(&request, &secret).await {
+        Err(e) => ("unreachable", e),
+        Ok(response) if (200..300).contains(&response.status) => ("valid", String::new()),
+        Ok(response) => {
+            let status = response.status;
+            let body = env
+                .upstream
+                .read_to_end(response.body, 64 * 1024)
+                .await
+                .unwrap_or_default();
+            let settings = PoolSettings::default();
+            let ctx = ClassifyContext {
+                now_ms: now,
+                settings: &settings,
+                previous_strikes: 0,
+            };
+            match pool::classify(status, &body, &ctx) {
+                Outcome::RetryElsewhere(KeyEffect::Disable { reason }) => {
+                    keys::set_enabled(db, id, false, Some(&reason), now).map_err(db_err)?;
+                    ("invalid", reason)
+                }
+                Outcome::RetryElsewhere(KeyEffect::Cooldown { reason, .. }) => ("quota", reason),
+                _ => {
+                    let message = crate::protocol::gemini::ErrorBody::parse(&body).map(|e| e.error.message);
+                    (
+                        "error",
+                        format!("upstream answered {status}: {}", message.unwrap_or_default()),
+                    )
+                }
+            }
+        }
+    };
+    let recorded = if detail.is_empty() {
+        state.to_owned()
+    } else {
+        format!("{state}: {detail}")
+    };
+    keys::record_validation(db, id, &recorded, now).map_err(db_err)?;
+    Ok(json!({ "id": id, "state": state, "detail": detail, "validated_at": now }))
 }
 
 fn settings_view(db: &dyn Database, settings: &PoolSettings) -> Result<(u16, Value), GatewayError> {

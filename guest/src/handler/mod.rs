@@ -62,6 +62,8 @@ pub enum Reply<B> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accounting {
     pub key_id: Option<i64>,
+    /// Pure-proxy mode: the short hash of the client's own key that served the stream.
+    pub proxy_key_hash: Option<String>,
     pub client_id: Option<i64>,
     pub model: String,
     pub protocol: Protocol,
@@ -243,6 +245,22 @@ pub async fn handle<U: Upstream, D: Database>(
         Ok(caller) => caller,
         Err(e) => return error_reply(&e, protocol),
     };
+    if let (Caller::Client(client), true) = (&caller, route.is_proxied()) {
+        match store::windows::admit(env.db, client.id, &client.limits, env.now_ms) {
+            Ok(Ok(())) => {}
+            Ok(Err(exceeded)) => {
+                let error = GatewayError::RateLimited {
+                    message: format!(
+                        "this client key exceeded its limit of {} {}; retry in {}s",
+                        exceeded.value, exceeded.limit, exceeded.retry_after_secs
+                    ),
+                    retry_after_secs: exceeded.retry_after_secs,
+                };
+                return error_reply(&error, protocol);
+            }
+            Err(e) => return error_reply(&GatewayError::Internal(e.to_string()), protocol),
+        }
+    }
     let result = match route {
         Route::Health => Ok(json_reply(200, &serde_json::json!({"status": "ok"}))),
         Route::Preflight => Ok(preflight()),
@@ -369,6 +387,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
                 headers.extend(transducer.headers());
                 let accounting = Accounting {
                     key_id,
+                    proxy_key_hash: (!stored).then(|| proxy_key_hash(&key.secret)),
                     client_id: caller.client_id(),
                     model: model.to_owned(),
                     protocol,
@@ -399,6 +418,10 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             }
             if let Some(client) = caller.client_id() {
                 let _ = usage::record_client(env.db, client, model, &day, tokens, true);
+                let _ = store::windows::add_tokens(env.db, client, tokens.total(), env.upstream.now_ms());
+            }
+            if !stored {
+                let _ = usage::record_proxy_key(env.db, &proxy_key_hash(&key.secret), model, &day, true, tokens);
             }
             log.key_id = key_id;
             log.attempts = attempts.into();
@@ -413,6 +436,16 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             key,
             attempts,
         } => {
+            if !stored {
+                let _ = usage::record_proxy_key(
+                    env.db,
+                    &proxy_key_hash(&key.secret),
+                    model,
+                    &day,
+                    false,
+                    Tokens::default(),
+                );
+            }
             log.key_id = stored.then_some(key.candidate.id);
             log.attempts = attempts.into();
             log.status = status.into();
@@ -465,6 +498,10 @@ pub fn finish_stream(
     }
     if let Some(client) = accounting.client_id {
         let _ = usage::record_client(db, client, &accounting.model, &day, tokens, true);
+        let _ = store::windows::add_tokens(db, client, tokens.total(), now_ms);
+    }
+    if let Some(hash) = &accounting.proxy_key_hash {
+        let _ = usage::record_proxy_key(db, hash, &accounting.model, &day, error.is_none(), tokens);
     }
     let _ = usage::log_request(
         db,
@@ -480,6 +517,11 @@ pub fn finish_stream(
             error,
         },
     );
+}
+
+/// How a client's own key appears in the statistics: the first 16 hex digits of its SHA-256.
+fn proxy_key_hash(secret: &str) -> String {
+    auth::sha256_hex(secret)[..16].to_owned()
 }
 
 fn protocol_name(p: Protocol) -> &'static str {

@@ -9,7 +9,14 @@
 use super::{Database, SqlValue, StoreError};
 
 /// (version, name, SQL) for every migration, in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "0001_init", include_str!("../../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "0001_init", include_str!("../../../migrations/0001_init.sql")),
+    (
+        2,
+        "0002_client_limits",
+        include_str!("../../../migrations/0002_client_limits.sql"),
+    ),
+];
 
 /// The schema version this build expects.
 pub fn latest_version() -> i64 {
@@ -79,6 +86,23 @@ mod tests {
         assert_eq!(current_version(&db), latest_version());
         let rows = db.execute("SELECT value FROM settings WHERE name = 'x'", &[]).unwrap();
         assert_eq!(rows.len(), 1, "re-running a migration must not drop data");
+    }
+
+    #[test]
+    fn every_migration_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| n.trim_end_matches(".sql").to_owned())
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = MIGRATIONS.iter().map(|m| m.1.to_owned()).collect();
+        assert_eq!(files, embedded, "add the new migration to MIGRATIONS");
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.0, i as i64 + 1, "versions are consecutive from 1");
+        }
     }
 
     #[test]

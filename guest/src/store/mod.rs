@@ -14,6 +14,7 @@ pub mod keys;
 pub mod migrate;
 pub mod settings;
 pub mod usage;
+pub mod windows;
 
 /// A SQL value, as Spin's sqlite interface carries it.
 #[derive(Debug, Clone, PartialEq)]

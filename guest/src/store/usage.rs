@@ -159,6 +159,67 @@ pub fn record_client(
     Ok(())
 }
 
+/// Counts a request made with a client's own key (pure-proxy mode), known only by its hash.
+pub fn record_proxy_key(
+    db: &dyn Database,
+    key_hash: &str,
+    model: &str,
+    day: &str,
+    ok: bool,
+    tokens: Tokens,
+) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO proxy_key_usage (key_hash, model, day, requests, errors, prompt_tokens, output_tokens) \
+         VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (key_hash, model, day) DO UPDATE SET requests = requests + 1, \
+         errors = errors + excluded.errors, prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+         output_tokens = output_tokens + excluded.output_tokens",
+        &[
+            key_hash.into(),
+            model.into(),
+            day.into(),
+            SqlValue::Integer((!ok).into()),
+            tokens.prompt.into(),
+            (tokens.candidates + tokens.thoughts).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// One row of the pure-proxy usage report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProxyUsageRow {
+    /// The first 16 hex digits of the key's SHA-256.
+    pub key_hash: String,
+    pub model: String,
+    pub day: String,
+    pub requests: i64,
+    pub errors: i64,
+    pub prompt_tokens: i64,
+    pub output_tokens: i64,
+}
+
+/// Pure-proxy usage per key hash per model per day, newest first.
+pub fn proxy_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<ProxyUsageRow>, StoreError> {
+    let rows = db.execute(
+        "SELECT key_hash, model, day, requests, errors, prompt_tokens, output_tokens FROM proxy_key_usage \
+         WHERE day >= ? ORDER BY day DESC, key_hash, model",
+        &[since_day.unwrap_or("").into()],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(ProxyUsageRow {
+                key_hash: col_string(r, 0)?,
+                model: col_string(r, 1)?,
+                day: col_string(r, 2)?,
+                requests: col_opt_i64(r, 3).unwrap_or(0),
+                errors: col_opt_i64(r, 4).unwrap_or(0),
+                prompt_tokens: col_opt_i64(r, 5).unwrap_or(0),
+                output_tokens: col_opt_i64(r, 6).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
 /// One row of the per-client usage report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientUsageRow {

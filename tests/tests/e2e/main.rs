@@ -9,6 +9,8 @@ mod access;
 mod admin_api;
 // Errors a client gets for bad requests, in Gemini's shape.
 mod errors;
+// The key pool: fairness, breakers, projects, strategies, validation, client limits, pure proxy.
+mod pool;
 // State survives a restart of the host.
 mod restart;
 
