@@ -39,6 +39,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Body of every response the host makes up when the guest fails (Gemini's error shape).
 const INTERNAL_ERROR_BODY: &str = r#"{"error":{"code":500,"message":"internal error","status":"INTERNAL"}}"#;
 
+/// Body of the 400 for a request without a Host header (Gemini's error shape).
+const MISSING_HOST_BODY: &str = r#"{"error":{"code":400,"message":"missing Host header","status":"INVALID_ARGUMENT"}}"#;
+
 /// Serves requests with the gateway component. Cloning shares everything.
 #[derive(Clone)]
 pub struct Handler(Arc<Inner>);
@@ -67,6 +70,11 @@ impl Handler {
     pub async fn handle(&self, req: Request<Incoming>) -> Response<HyperOutgoingBody> {
         if req.method() == Method::GET && req.uri().path() == "/metrics" {
             return metrics_response(&self.0.metrics);
+        }
+        // wasi:http needs the request's authority; HTTP/1.0 clients may send neither an
+        // absolute URI nor a Host header. That is the client's fault, not an internal error.
+        if req.uri().authority().is_none() && !req.headers().contains_key(hyper::header::HOST) {
+            return json_error(StatusCode::BAD_REQUEST, MISSING_HOST_BODY);
         }
         let started = Instant::now();
         let id = self.0.next_id.fetch_add(1, Relaxed);
@@ -157,8 +165,12 @@ fn full_body(bytes: impl Into<Bytes>) -> HyperOutgoingBody {
 }
 
 fn internal_error() -> Response<HyperOutgoingBody> {
-    let mut response = Response::new(full_body(INTERNAL_ERROR_BODY));
-    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR_BODY)
+}
+
+fn json_error(status: StatusCode, body: &'static str) -> Response<HyperOutgoingBody> {
+    let mut response = Response::new(full_body(body));
+    *response.status_mut() = status;
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),

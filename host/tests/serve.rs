@@ -113,7 +113,21 @@ async fn metrics_are_served_by_the_host() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("text/plain; version=0.0.4"), "{response}");
     assert!(response.contains("gempool_requests_total 1\n"), "{response}");
-    assert!(response.contains("gempool_responses_total{status=\"5xx\"} 1\n"), "{response}");
+    assert!(
+        response.contains("gempool_responses_total{status=\"5xx\"} 1\n"),
+        "{response}"
+    );
     assert!(response.contains("gempool_requests_in_flight 0\n"), "{response}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_without_host_is_a_client_error() {
+    let server = start(&handler_component("unreachable")).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.0 400"), "{response}");
     server.stop().await;
 }
