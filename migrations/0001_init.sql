@@ -31,7 +31,12 @@ CREATE TABLE IF NOT EXISTS upstream_keys (
     consecutive_failures INTEGER NOT NULL DEFAULT 0,
     breaker_open_until   INTEGER,
     validated_at         INTEGER,
-    validation           TEXT
+    validation           TEXT,
+    -- Recent outcomes for the adaptive strategy: exponentially weighted over about
+    -- `adaptive_window` attempts (success 1/0, latency to the response head).
+    ewma_success         REAL    NOT NULL DEFAULT 1.0,
+    ewma_latency_ms      REAL    NOT NULL DEFAULT 0,
+    ewma_samples         INTEGER NOT NULL DEFAULT 0
 );
 
 -- Per-(key, model) cooldowns with the upstream's reason; `strikes` counts consecutive 429s.

@@ -174,6 +174,10 @@ pub async fn send_with_failover<U: Upstream>(
             ),
             Ok(response) if (200..300).contains(&response.status) => {
                 let key = keys.swap_remove(index);
+                if stored && ctx.settings.strategy == pool::Strategy::Adaptive {
+                    let latency = (upstream.now_ms() - started).max(0) as u64;
+                    let _ = keys::record_recent_outcome(db, id, true, latency, ctx.settings.adaptive_window);
+                }
                 if stored {
                     let _ = keys::record_success(db, &key, ctx.model);
                 }
@@ -230,6 +234,9 @@ pub async fn send_with_failover<U: Upstream>(
             let latency = (upstream.now_ms() - started).max(0) as u64;
             let _ = usage::record_key_attempt(db, id, ctx.model, &day, kind, Tokens::default(), latency);
             let _ = keys::apply_effect(db, &keys[index], ctx.model, &effect, ctx.settings, started);
+            if ctx.settings.strategy == pool::Strategy::Adaptive {
+                let _ = keys::record_recent_outcome(db, id, false, latency, ctx.settings.adaptive_window);
+            }
         }
         apply_in_memory(&mut keys, index, &effect, started, ctx.settings);
         last_failure = Some(failure);
@@ -351,7 +358,10 @@ mod tests {
         fn answer(self, key: &str, answers: Vec<Result<(u16, &str), &str>>) -> Self {
             self.script.borrow_mut().insert(
                 key.into(),
-                answers.into_iter().map(|a| a.map(|(s, b)| (s, b.to_owned())).map_err(str::to_owned)).collect(),
+                answers
+                    .into_iter()
+                    .map(|a| a.map(|(s, b)| (s, b.to_owned())).map_err(str::to_owned))
+                    .collect(),
             );
             self
         }
@@ -363,7 +373,11 @@ mod tests {
             self.used.borrow_mut().push(key.to_owned());
             let answer = self.script.borrow_mut().get_mut(key).and_then(VecDeque::pop_front);
             let (status, body) = answer.unwrap_or(Ok((200, "{}".into())))?;
-            Ok(UpstreamResponse { status, headers: vec![], body: body.into_bytes() })
+            Ok(UpstreamResponse {
+                status,
+                headers: vec![],
+                body: body.into_bytes(),
+            })
         }
         async fn read_to_end(&self, body: Vec<u8>, _limit: usize) -> Result<Vec<u8>, String> {
             Ok(body)
@@ -390,22 +404,37 @@ mod tests {
 
     /// The next round-robin ticket will be 0: the first key is tried first.
     fn start_at_first_key(db: &MemoryDb) {
-        db.execute("UPDATE counters SET value = -1 WHERE name = 'round_robin'", &[]).unwrap();
+        db.execute("UPDATE counters SET value = -1 WHERE name = 'round_robin'", &[])
+            .unwrap();
     }
 
     fn run(up: &FakeUpstream, db: &MemoryDb, settings: &PoolSettings) -> Attempted<Vec<u8>> {
-        let req = UpstreamRequest { method: "POST".into(), path_and_query: "/x".into(), body: None, headers: vec![] };
-        let ctx = FailoverContext { settings, model: "m", seed: 7, keys: KeySource::Stored };
+        let req = UpstreamRequest {
+            method: "POST".into(),
+            path_and_query: "/x".into(),
+            body: None,
+            headers: vec![],
+        };
+        let ctx = FailoverContext {
+            settings,
+            model: "m",
+            seed: 7,
+            keys: KeySource::Stored,
+        };
         futures::executor::block_on(send_with_failover(up, db, &req, &ctx))
     }
 
     #[test]
     fn a_rate_limited_key_fails_over_and_cools_down() {
         let db = db_with(&[("a", None), ("b", None)]);
-        let up = FakeUpstream::default().answer("a", vec![Ok((429, PER_MINUTE))]).answer("b", vec![]);
+        let up = FakeUpstream::default()
+            .answer("a", vec![Ok((429, PER_MINUTE))])
+            .answer("b", vec![]);
         let settings = PoolSettings::default();
         start_at_first_key(&db);
-        let Attempted::Success { key, attempts, .. } = run(&up, &db, &settings) else { panic!("expected success") };
+        let Attempted::Success { key, attempts, .. } = run(&up, &db, &settings) else {
+            panic!("expected success")
+        };
         assert_eq!((key.secret.as_str(), attempts), ("b", 2));
         let a = &keys::candidates(&db, "m", "2025-11-22").unwrap()[0];
         assert_eq!(a.candidate.cooldown_until_ms, Some(NOW + 20_000));
@@ -415,13 +444,33 @@ mod tests {
     #[test]
     fn all_keys_cooling_is_a_rate_limit_with_the_soonest_recovery() {
         let db = db_with(&[("a", None), ("b", None)]);
-        let up = FakeUpstream::default().answer("a", vec![Ok((429, PER_MINUTE))]).answer("b", vec![Ok((429, PER_MINUTE))]);
-        let Attempted::Failed { error, attempts, .. } = run(&up, &db, &PoolSettings::default()) else { panic!() };
+        let up = FakeUpstream::default()
+            .answer("a", vec![Ok((429, PER_MINUTE))])
+            .answer("b", vec![Ok((429, PER_MINUTE))]);
+        let Attempted::Failed { error, attempts, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
         assert_eq!(attempts, 2);
-        assert!(matches!(error, GatewayError::RateLimited { retry_after_secs: 20, .. }), "{error:?}");
+        assert!(
+            matches!(
+                error,
+                GatewayError::RateLimited {
+                    retry_after_secs: 20,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
         // Nothing is tried while both cool down.
         let again = run(&up, &db, &PoolSettings::default());
-        assert!(matches!(again, Attempted::Failed { attempts: 0, error: GatewayError::RateLimited { .. }, .. }));
+        assert!(matches!(
+            again,
+            Attempted::Failed {
+                attempts: 0,
+                error: GatewayError::RateLimited { .. },
+                ..
+            }
+        ));
         assert_eq!(up.used.borrow().len(), 2);
     }
 
@@ -430,13 +479,19 @@ mod tests {
         let db = db_with(&[("p1", Some("proj")), ("p2", Some("proj")), ("solo", None)]);
         start_at_first_key(&db);
         let up = FakeUpstream::default().answer("p1", vec![Ok((429, PER_DAY))]);
-        let Attempted::Success { key, .. } = run(&up, &db, &PoolSettings::default()) else { panic!() };
+        let Attempted::Success { key, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
         assert_eq!(key.secret, "solo");
         assert_eq!(*up.used.borrow(), vec!["p1".to_string(), "solo".to_string()]);
         let cands = keys::candidates(&db, "m", "2025-11-22").unwrap();
         let midnight = crate::pool::clock::next_pacific_midnight_ms(NOW);
         assert_eq!(cands[0].candidate.cooldown_until_ms, Some(midnight));
-        assert_eq!(cands[1].candidate.cooldown_until_ms, Some(midnight), "the sibling shares the project quota");
+        assert_eq!(
+            cands[1].candidate.cooldown_until_ms,
+            Some(midnight),
+            "the sibling shares the project quota"
+        );
         assert_eq!(cands[2].candidate.cooldown_until_ms, None);
     }
 
@@ -444,10 +499,17 @@ mod tests {
     fn a_request_fault_goes_back_to_the_client_and_leaves_the_key_alone() {
         let db = db_with(&[("a", None), ("b", None)]);
         let bad = r#"{"error":{"code":400,"message":"Invalid JSON payload","status":"INVALID_ARGUMENT"}}"#;
-        let up = FakeUpstream::default().answer("a", vec![Ok((400, bad))]).answer("b", vec![Ok((400, bad))]);
-        let Attempted::ClientFault { status, attempts, .. } = run(&up, &db, &PoolSettings::default()) else { panic!() };
+        let up = FakeUpstream::default()
+            .answer("a", vec![Ok((400, bad))])
+            .answer("b", vec![Ok((400, bad))]);
+        let Attempted::ClientFault { status, attempts, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
         assert_eq!((status, attempts), (400, 1));
-        assert!(keys::candidates(&db, "m", "d").unwrap().iter().all(|k| k.candidate.cooldown_until_ms.is_none()));
+        assert!(keys::candidates(&db, "m", "d")
+            .unwrap()
+            .iter()
+            .all(|k| k.candidate.cooldown_until_ms.is_none()));
     }
 
     #[test]
@@ -456,19 +518,29 @@ mod tests {
         start_at_first_key(&db);
         let invalid = r#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",
             "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}"#;
-        let up = FakeUpstream::default().answer("a", vec![Ok((400, invalid))]).answer("b", vec![Err("connection refused")]);
-        let Attempted::Success { key, attempts, .. } = run(&up, &db, &PoolSettings::default()) else { panic!() };
+        let up = FakeUpstream::default()
+            .answer("a", vec![Ok((400, invalid))])
+            .answer("b", vec![Err("connection refused")]);
+        let Attempted::Success { key, attempts, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
         assert_eq!((key.secret.as_str(), attempts), ("c", 3));
         let listed = keys::list(&db, NOW).unwrap();
         assert!(!listed[0].enabled);
-        assert!(listed[0].disabled_reason.as_deref().unwrap().contains("API key not valid"));
+        assert!(listed[0]
+            .disabled_reason
+            .as_deref()
+            .unwrap()
+            .contains("API key not valid"));
         assert_eq!(listed[1].consecutive_failures, 1);
     }
 
     #[test]
     fn no_keys_at_all_is_said_plainly() {
         let db = db_with(&[]);
-        let Attempted::Failed { error, .. } = run(&FakeUpstream::default(), &db, &PoolSettings::default()) else { panic!() };
+        let Attempted::Failed { error, .. } = run(&FakeUpstream::default(), &db, &PoolSettings::default()) else {
+            panic!()
+        };
         assert!(matches!(error, GatewayError::NoKeys(_)));
     }
 
@@ -480,8 +552,13 @@ mod tests {
             .answer("a", vec![Ok((500, boom))])
             .answer("b", vec![Ok((500, boom))])
             .answer("c", vec![Ok((500, boom))]);
-        let settings = PoolSettings { max_attempts: 2, ..PoolSettings::default() };
-        let Attempted::Failed { error, attempts, .. } = run(&up, &db, &settings) else { panic!() };
+        let settings = PoolSettings {
+            max_attempts: 2,
+            ..PoolSettings::default()
+        };
+        let Attempted::Failed { error, attempts, .. } = run(&up, &db, &settings) else {
+            panic!()
+        };
         assert_eq!(attempts, 2);
         assert!(matches!(error, GatewayError::Upstream { status: 500, .. }), "{error:?}");
     }

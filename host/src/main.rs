@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use gempool_host::config::{Cli, Command, Config, ConfigError};
@@ -36,10 +37,11 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = Config::from_args(args)?;
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(gempool_host::app::serve(config))
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let result = runtime.block_on(gempool_host::app::serve(config));
+            // Requests still running after the grace period are abandoned, not awaited again.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+            result
         }
     }
 }

@@ -58,7 +58,10 @@ impl Browser {
             if ready.is_ok_and(|r| r.status == 200 && r.json()["value"]["ready"] == true) {
                 break;
             }
-            assert!(Instant::now() < deadline, "chromedriver did not become ready on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile = tempfile::Builder::new()
@@ -100,11 +103,17 @@ impl Browser {
         if let Some(body) = &body {
             request = request.json(body);
         }
-        let response = request.try_send().unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        let response = request
+            .try_send()
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
         let value = serde_json::from_slice::<Value>(&response.body).map(|v| v["value"].clone());
         match value {
             Ok(value) if response.status == 200 => value,
-            _ => panic!("WebDriver {method} {path} failed: {} {}", response.status, response.text()),
+            _ => panic!(
+                "WebDriver {method} {path} failed: {} {}",
+                response.status,
+                response.text()
+            ),
         }
     }
 
@@ -169,7 +178,9 @@ impl Browser {
 
     /// Waits until the element's text contains `needle`; returns the text.
     fn wait_text(&self, css: &str, needle: &str) -> String {
-        self.wait_for(&format!("{css:?} to contain {needle:?}"), |b| b.text(css).contains(needle));
+        self.wait_for(&format!("{css:?} to contain {needle:?}"), |b| {
+            b.text(css).contains(needle)
+        });
         self.text(css)
     }
 
@@ -186,7 +197,10 @@ impl Browser {
     fn screenshot(&self, name: &str) -> PathBuf {
         let rect = self.command("GET", "/window/rect", Value::Null);
         let width = rect["width"].as_u64().unwrap_or(1280) as u32;
-        let height = self.js("return document.documentElement.scrollHeight;", json!([]));
+        let height = self.js(
+            "window.scrollTo(0, 0); return document.documentElement.scrollHeight;",
+            json!([]),
+        );
         let height = height.as_u64().unwrap_or(900).clamp(600, 6000) as u32;
         self.resize(width, height + 100);
         let png = self.command("GET", "/screenshot", Value::Null);
@@ -203,7 +217,11 @@ impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
             let path = format!("/session/{}", self.session);
-            let _ = self.client.request("DELETE", &path).timeout(Duration::from_secs(10)).try_send();
+            let _ = self
+                .client
+                .request("DELETE", &path)
+                .timeout(Duration::from_secs(10))
+                .try_send();
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -241,7 +259,10 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     assert!(table.contains('…'), "keys are shown redacted: {table}");
     let stored = b.js("return sessionStorage.getItem('gempool.adminKey');", json!([]));
     assert_eq!(stored, json!(TEST_ADMIN_KEY), "the admin key is kept in sessionStorage");
-    assert_eq!(b.js("return document.querySelector('#admin-key').value;", json!([])), json!(""));
+    assert_eq!(
+        b.js("return document.querySelector('#admin-key').value;", json!([])),
+        json!("")
+    );
 
     // Add a key through the form: it is listed (redacted, with its label), the secret is gone.
     b.fill("#nk-keys", NEW_KEY);
@@ -251,10 +272,16 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     b.wait_text("#nk-msg", "Added 1 key");
     b.wait_for("three key rows", |b| b.count("#keys-body tr[data-key-id]") == 3);
     let table = b.text("#keys-table");
-    assert!(table.contains("AIza…WXYZ") && table.contains("from-the-page"), "{table}");
+    assert!(
+        table.contains("AIza…WXYZ") && table.contains("from-the-page"),
+        "{table}"
+    );
     let listed = keys(&gw);
     assert_eq!(listed.len(), 3);
-    assert_eq!((listed[2]["label"].clone(), listed[2]["weight"].clone()), (json!("from-the-page"), json!(2)));
+    assert_eq!(
+        (listed[2]["label"].clone(), listed[2]["weight"].clone()),
+        (json!("from-the-page"), json!(2))
+    );
 
     // Disable the first key with a reason, through the confirmation dialog.
     let first = listed[0]["id"].as_i64().expect("an id");
@@ -300,7 +327,11 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     let usage = b.wait_text("#usage-clients-body", "page-client");
     assert!(usage.contains("gemini-2.5-flash"), "{usage}");
     b.wait_for("a key usage row", |b| b.count("#usage-keys-body tr[data-key-id]") == 1);
-    assert!(b.text("#usage-stats").contains("1\nupstream requests"), "{}", b.text("#usage-stats"));
+    assert!(
+        b.text("#usage-stats").contains("1\nupstream requests"),
+        "{}",
+        b.text("#usage-stats")
+    );
     b.click("input[name=range][value=\"7\"] + span");
     b.wait_for("the 7-day chart", |b| b.count("#chart > div") == 7);
     b.screenshot("admin-page-usage");
@@ -327,7 +358,9 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     b.fill("#na-alias", "page-alias");
     b.fill("#na-model", "gemini-2.5-pro");
     b.click("#add-alias button[type=submit]");
-    b.wait_for("the new alias row", |b| b.count("#aliases-body tr[data-alias=\"page-alias\"]") == 1);
+    b.wait_for("the new alias row", |b| {
+        b.count("#aliases-body tr[data-alias=\"page-alias\"]") == 1
+    });
     let aliases = gw.admin("GET", "/admin/api/aliases").send().json();
     assert_eq!(aliases["aliases"]["page-alias"], json!("gemini-2.5-pro"));
     b.screenshot("admin-page-settings");
@@ -340,7 +373,10 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
         json!([]),
     );
-    assert!(overflow.as_i64().unwrap_or(0) <= 0, "the page scrolls sideways by {overflow}px");
+    assert!(
+        overflow.as_i64().unwrap_or(0) <= 0,
+        "the page scrolls sideways by {overflow}px"
+    );
     b.screenshot("admin-page-narrow");
 
     // No secret other than the fresh client key ever reached the page.

@@ -19,7 +19,11 @@
 //!   recognised and dropped instead of being sent to Gemini as corrupt signatures;
 //! * a signature on a plain text part becomes an empty `thinking` block placed just before
 //!   that text (in streams: where it arrives); on replay an empty signed thinking block puts
-//!   its signature back on the part that follows it (or, at the end of a turn, the part before).
+//!   its signature back on the part that follows it (or, at the end of a turn, the part before);
+//! * a `thinking` block whose thoughts came without a signature (Gemini usually signs the call
+//!   or text after them instead) still gets one, the bare prefix `gemini:`
+//!   ([`UNSIGNED_THINKING_SIGNATURE`]), because Anthropic clients expect every thinking block
+//!   to be signed (streams close it with a `signature_delta`); on replay it means "no signature".
 //!
 //! On replay, `functionCall`s of the active loop that still have no signature (ids minted by
 //! someone else, or parallel calls after the first) get Google's documented escape hatch
@@ -47,6 +51,8 @@ pub const TOOL_USE_ID_PREFIX: &str = "toolu_";
 pub const TOOL_USE_SIGNATURE_SEPARATOR: &str = "__ts__";
 /// Marks a `thinking` block signature as a Gemini thought signature.
 pub const THINKING_SIGNATURE_PREFIX: &str = "gemini:";
+/// The signature of a `thinking` block whose Gemini thoughts carried none.
+pub const UNSIGNED_THINKING_SIGNATURE: &str = THINKING_SIGNATURE_PREFIX;
 /// Google's documented value that disables thought-signature validation for one call.
 pub const SKIP_SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 /// Anthropic's model objects need a creation date; Gemini's model list has none.

@@ -182,7 +182,7 @@ pub fn record_validation(db: &dyn Database, id: i64, result: &str, now_ms: i64) 
 pub fn candidates(db: &dyn Database, model: &str, day: &str) -> Result<Vec<PoolKey>, StoreError> {
     let rows = db.execute(
         "SELECT k.id, k.secret, k.weight, k.project, k.consecutive_failures, k.breaker_open_until, \
-                c.until, c.strikes, u.requests, u.errors, u.latency_ms_total \
+                c.until, c.strikes, u.requests, k.ewma_success, k.ewma_latency_ms, k.ewma_samples \
          FROM upstream_keys k \
          LEFT JOIN cooldowns c ON c.key_id = k.id AND c.model = ?1 \
          LEFT JOIN key_usage u ON u.key_id = k.id AND u.model = ?1 AND u.day = ?2 \
@@ -192,8 +192,11 @@ pub fn candidates(db: &dyn Database, model: &str, day: &str) -> Result<Vec<PoolK
     rows.iter()
         .map(|r| {
             let requests = col_opt_i64(r, 8).unwrap_or(0).max(0) as u64;
-            let errors = col_opt_i64(r, 9).unwrap_or(0).max(0) as u64;
-            let latency_total = col_opt_i64(r, 10).unwrap_or(0).max(0) as f64;
+            let real = |i: usize| match r.get(i) {
+                Some(SqlValue::Real(f)) => Some(*f),
+                Some(SqlValue::Integer(n)) => Some(*n as f64),
+                _ => None,
+            };
             Ok(PoolKey {
                 secret: col_string(r, 1)?,
                 strikes: col_opt_i64(r, 7).unwrap_or(0).max(0) as u32,
@@ -208,17 +211,9 @@ pub fn candidates(db: &dyn Database, model: &str, day: &str) -> Result<Vec<PoolK
                         open_until_ms: col_opt_i64(r, 5),
                     },
                     requests_today: requests,
-                    recent_success_rate: if requests == 0 {
-                        1.0
-                    } else {
-                        1.0 - errors as f64 / requests as f64
-                    },
-                    recent_latency_ms: if requests == 0 {
-                        0.0
-                    } else {
-                        latency_total / requests as f64
-                    },
-                    recent_samples: requests.min(u32::MAX as u64) as u32,
+                    recent_success_rate: real(9).unwrap_or(1.0).clamp(0.0, 1.0),
+                    recent_latency_ms: real(10).unwrap_or(0.0).max(0.0),
+                    recent_samples: col_opt_i64(r, 11).unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
                 },
             })
         })
@@ -304,6 +299,31 @@ pub fn apply_effect(
     Ok(())
 }
 
+/// Folds one attempt into the key's recent-outcome averages (for the adaptive strategy), with
+/// weight `2 / (window + 1)`, as an exponential moving average over about `window` attempts.
+pub fn record_recent_outcome(
+    db: &dyn Database,
+    id: i64,
+    success: bool,
+    latency_ms: u64,
+    window: u32,
+) -> Result<(), StoreError> {
+    let alpha = 2.0 / (f64::from(window.max(1)) + 1.0);
+    let success = if success { 1.0 } else { 0.0 };
+    db.execute(
+        "UPDATE upstream_keys SET ewma_success = ewma_success + ?1 * (?2 - ewma_success), \
+         ewma_latency_ms = CASE WHEN ewma_samples = 0 THEN ?3 ELSE ewma_latency_ms + ?1 * (?3 - ewma_latency_ms) END, \
+         ewma_samples = ewma_samples + 1 WHERE id = ?4",
+        &[
+            SqlValue::Real(alpha),
+            SqlValue::Real(success),
+            SqlValue::Real(latency_ms as f64),
+            id.into(),
+        ],
+    )?;
+    Ok(())
+}
+
 /// After a success: forget the key's failures for this model, only if there were any.
 pub fn record_success(db: &dyn Database, key: &PoolKey, model: &str) -> Result<(), StoreError> {
     if key.strikes > 0 || key.candidate.cooldown_until_ms.is_some() {
@@ -319,4 +339,22 @@ pub fn record_success(db: &dyn Database, key: &PoolKey, model: &str) -> Result<(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod recent_tests {
+    use super::*;
+    use crate::store::testing::MemoryDb;
+
+    #[test]
+    fn recent_outcomes_move_the_averages() {
+        let db = MemoryDb::new();
+        let id = add(&db, "k", None, None, None, 0).unwrap().unwrap();
+        record_recent_outcome(&db, id, true, 100, 3).unwrap();
+        record_recent_outcome(&db, id, false, 300, 3).unwrap();
+        let c = &candidates(&db, "m", "d").unwrap()[0].candidate;
+        assert_eq!(c.recent_samples, 2);
+        assert!((c.recent_success_rate - 0.5).abs() < 1e-9, "{}", c.recent_success_rate);
+        assert!((c.recent_latency_ms - 200.0).abs() < 1e-9, "{}", c.recent_latency_ms);
+    }
 }

@@ -51,7 +51,10 @@ const DRAIN_GRACE: Duration = Duration::from_secs(15);
 
 /// Command line of `gempool-bench`.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "gempool-bench", about = "Benchmark gempool against the mock Gemini on loopback")]
+#[command(
+    name = "gempool-bench",
+    about = "Benchmark gempool against the mock Gemini on loopback"
+)]
 struct Args {
     /// Measured seconds of each saturation and open-loop phase.
     #[arg(long, default_value_t = 10.0)]
@@ -304,6 +307,7 @@ fn run(args: &Args) -> anyhow::Result<bool> {
 
     let metrics_addr = gateway.addr();
     let mut report = Report::new(args, &targets);
+    report.loadavg_before = loadavg();
     let startup_rss = proc_status_kib(gempool_pid, "VmHWM");
     for (i, target) in targets.iter().enumerate() {
         eprintln!("[bench] {}: saturation ({} connections)", target.name, args.connections);
@@ -328,11 +332,16 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     report.openai = runtime.block_on(saturation(&gempool, &openai, args))?;
     report.metrics_openai = Some(scrape(metrics_addr)?.minus(before));
     report.metrics_total = scrape(metrics_addr)?;
+    report.loadavg_after = loadavg();
     report.startup_hwm_kib = startup_rss;
     report.peak_hwm_kib = proc_status_kib(gempool_pid, "VmHWM");
     report.rss_kib = proc_status_kib(gempool_pid, "VmRSS");
-    report.component_bytes = component_path(args).and_then(|p| std::fs::metadata(p).ok()).map(|m| m.len());
-    report.binary_bytes = std::fs::metadata(gempool_tests::harness::gempool_bin()).ok().map(|m| m.len());
+    report.component_bytes = component_path(args)
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len());
+    report.binary_bytes = std::fs::metadata(gempool_tests::harness::gempool_bin())
+        .ok()
+        .map(|m| m.len());
     drop(runtime);
 
     print!("{}", report.table());
@@ -411,9 +420,7 @@ fn request(target: &Target, call: &Call) -> Request<Full<Bytes>> {
     if let Some(key) = target.api_key {
         builder = builder.header("x-goog-api-key", key);
     }
-    builder
-        .body(Full::new(call.body.clone()))
-        .expect("a valid request")
+    builder.body(Full::new(call.body.clone())).expect("a valid request")
 }
 
 /// What one request came to.
@@ -436,7 +443,10 @@ async fn exchange(sender: &mut Option<Sender>, target: &Target, call: &Call) -> 
         anyhow::Ok(if status == 200 && !body.is_empty() {
             Outcome::Ok
         } else {
-            Outcome::Status(status, String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned())
+            Outcome::Status(
+                status,
+                String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+            )
         })
     };
     match tokio::time::timeout(REQUEST_TIMEOUT, work).await {
@@ -578,7 +588,11 @@ async fn open_loop(target: &Target, call: &Call, args: &Args) -> anyhow::Result<
             let mut t = sorted(tally);
             if finished < total {
                 t.errors += total - finished;
-                t.problem(format!("{}: {} scheduled requests never completed", target.name, total - finished));
+                t.problem(format!(
+                    "{}: {} scheduled requests never completed",
+                    target.name,
+                    total - finished
+                ));
             }
             t
         },
@@ -706,6 +720,13 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     })
 }
 
+/// The first three fields of `/proc/loadavg` (other work on the machine skews every figure).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "n/a".to_string())
+}
+
 fn component_path(args: &Args) -> Option<PathBuf> {
     args.component
         .clone()
@@ -827,6 +848,8 @@ struct Report {
     rss_kib: Option<u64>,
     component_bytes: Option<u64>,
     binary_bytes: Option<u64>,
+    loadavg_before: String,
+    loadavg_after: String,
 }
 
 impl Report {
@@ -848,6 +871,8 @@ impl Report {
             rss_kib: None,
             component_bytes: None,
             binary_bytes: None,
+            loadavg_before: String::new(),
+            loadavg_after: String::new(),
         }
     }
 
@@ -904,7 +929,12 @@ impl Report {
         };
         let sat_label = format!("saturation req/s ({} conns)", a.connections);
         row(&mut out, &sat_label, &|i| self.saturation[i].rps, 0);
-        row(&mut out, "  mean latency at saturation (ms)", &|i| mean_ms(&self.saturation[i].tally), 2);
+        row(
+            &mut out,
+            "  mean latency at saturation (ms)",
+            &|i| mean_ms(&self.saturation[i].tally),
+            2,
+        );
         let ol = |p: f64| move |i: usize| self.open_loop[i].tally.percentile_ms(p);
         row(&mut out, &format!("open loop {} rps: p50 (ms)", a.rate), &ol(50.0), 2);
         row(&mut out, "  p90 (ms)", &ol(90.0), 2);
@@ -988,7 +1018,11 @@ impl Report {
             mib(self.startup_hwm_kib),
             mib(self.rss_kib)
         );
-        let size = |b: Option<u64>| b.map_or("n/a".to_string(), |b| format!("{b} B ({:.2} MiB)", b as f64 / 1048576.0));
+        let size = |b: Option<u64>| {
+            b.map_or("n/a".to_string(), |b| {
+                format!("{b} B ({:.2} MiB)", b as f64 / 1048576.0)
+            })
+        };
         let _ = writeln!(
             out,
             "component: {}; gempool binary: {}",
@@ -1032,6 +1066,11 @@ impl Report {
             .map(|(n, o)| format!("{n} {:.2} ms", o.max_dispatch_lag_us as f64 / 1000.0))
             .collect();
         let _ = writeln!(out, "open-loop scheduler: worst dispatch lag {}", lags.join(", "));
+        let _ = writeln!(
+            out,
+            "load average (1/5/15 min): {} at the start, {} at the end",
+            self.loadavg_before, self.loadavg_after
+        );
         out
     }
 

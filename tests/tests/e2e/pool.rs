@@ -334,3 +334,19 @@ fn pure_proxy_mode_uses_the_clients_own_keys_and_stores_none() {
     let haystack = String::from_utf8_lossy(&stored);
     assert!(!haystack.contains("OWNKEY"), "the client's keys are not stored");
 }
+
+#[test]
+fn adaptive_strategy_moves_traffic_away_from_a_slow_key() {
+    let (mock, gw) = setup(&["slow", "fast"]);
+    mock.set_behavior("slow", Behavior::Delay { ms: 250 });
+    patch_settings(&gw, json!({"strategy": "adaptive"}));
+    for _ in 0..40 {
+        gw.post(FLASH).json(&hello()).send().assert_status(200);
+    }
+    let (slow, fast) = (mock.count_for_key("slow"), mock.count_for_key("fast"));
+    assert!(
+        fast > 2 * slow,
+        "adaptive should favour the fast key: slow {slow}, fast {fast}"
+    );
+    assert!(slow >= 1, "every key is explored");
+}

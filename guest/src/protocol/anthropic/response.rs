@@ -7,6 +7,7 @@ use super::super::RequestContext;
 use super::{
     id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicContentBlock, AnthropicCountTokensResponse,
     AnthropicMessagesResponse, AnthropicModelInfo, AnthropicModelList, AnthropicStopReason, MODEL_CREATED_AT,
+    UNSIGNED_THINKING_SIGNATURE,
 };
 
 /// Translates a whole `generateContent` response. `model` is echoed as the response's model
@@ -27,6 +28,14 @@ pub fn gemini_to_messages_response(
     let parts: &[Part] = candidate.and_then(|c| c.content.as_ref()).map_or(&[], |c| &c.parts);
     for part in parts {
         push_part(&mut content, part, &token, &mut calls);
+    }
+    // Anthropic clients expect every thinking block to be signed.
+    for block in &mut content {
+        if let AnthropicContentBlock::Thinking { signature, .. } = block {
+            if signature.is_empty() {
+                *signature = UNSIGNED_THINKING_SIGNATURE.to_string();
+            }
+        }
     }
     let blocked = candidate.is_none() && resp.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
     let stop = if blocked {
@@ -247,6 +256,21 @@ mod tests {
             ])
         );
         assert_eq!(out["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn unsigned_thoughts_get_the_bare_marker_signature() {
+        let out = translate(json!({"candidates": [{"content": {"parts": [
+            {"text": "thinking...", "thought": true},
+            {"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "U0lH"}
+        ]}, "finishReason": "STOP"}]}));
+        assert_eq!(
+            out["content"],
+            json!([
+                {"type": "thinking", "thinking": "thinking...", "signature": "gemini:"},
+                {"type": "tool_use", "id": "toolu_abc123_0__ts__U0lH", "name": "f", "input": {}}
+            ])
+        );
     }
 
     #[test]

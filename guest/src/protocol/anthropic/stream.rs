@@ -5,7 +5,9 @@
 //! closed, then `message_delta` (stop reason, cumulative usage) and `message_stop`.
 //!
 //! * Thought parts stream into a `thinking` block; a signature arrives as `signature_delta`
-//!   (with the `gemini:` prefix) and closes the block for further signatures.
+//!   (with the `gemini:` prefix) and closes the block for further signatures. A thinking block
+//!   still unsigned when it closes gets a `signature_delta` with the bare prefix first, as
+//!   every Anthropic thinking block ends with one.
 //! * A plain text part carrying a signature (Gemini puts it on the last text part, often an
 //!   empty one) emits an empty `thinking` block with that signature where it arrives.
 //! * Each `functionCall` arrives whole, so it is one `tool_use` block with one
@@ -19,7 +21,9 @@ use serde_json::{json, Value};
 use super::super::gemini::{GenerateContentResponse, Part, Status, UsageMetadata};
 use super::super::sse::event_frame;
 use super::super::RequestContext;
-use super::{id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicStopReason};
+use super::{
+    id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicStopReason, UNSIGNED_THINKING_SIGNATURE,
+};
 
 /// The block currently open, if any.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -186,6 +190,7 @@ impl MessagesStreamTranslator {
                 self.index,
                 json!({"type": "signature_delta", "signature": thinking_signature(signature)}),
             ));
+            self.open = Some(Open::Thinking { signed: true });
             self.close(out);
         }
         if text.is_empty() {
@@ -212,6 +217,12 @@ impl MessagesStreamTranslator {
     }
 
     fn close(&mut self, out: &mut Vec<Vec<u8>>) {
+        if self.open == Some(Open::Thinking { signed: false }) {
+            out.push(delta(
+                self.index,
+                json!({"type": "signature_delta", "signature": UNSIGNED_THINKING_SIGNATURE}),
+            ));
+        }
         if self.open.take().is_some() {
             out.push(frame(
                 "content_block_stop",

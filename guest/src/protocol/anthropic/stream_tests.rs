@@ -167,6 +167,7 @@ fn thinking_then_text_with_signatures() {
             "stop 0",
             "start 1 thinking",
             "delta 1 thinking_delta More.",
+            "delta 1 signature_delta gemini:",
             "stop 1",
             "start 2 text",
             "delta 2 text_delta Answer",
@@ -175,6 +176,32 @@ fn thinking_then_text_with_signatures() {
             "delta 3 signature_delta gemini:RU5E",
             "stop 3",
             "message_delta end_turn out=11 in=1",
+            "message_stop",
+        ]
+    );
+}
+
+#[test]
+fn unsigned_thinking_before_a_signed_call_still_ends_with_a_signature_delta() {
+    // Gemini 3 signs the functionCall, not the thoughts before it; Anthropic clients expect
+    // every thinking block to close with a signature.
+    let got = run(&[
+        json!({"candidates": [{"content": {"parts": [{"text": "thinking...", "thought": true}]}}]}),
+        json!({"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": {}}, "thoughtSignature": "U0lH"}]}, "finishReason": "STOP"}]}),
+    ]);
+    assert_eq!(
+        got,
+        [
+            "message_start",
+            "ping",
+            "start 0 thinking",
+            "delta 0 thinking_delta thinking...",
+            "delta 0 signature_delta gemini:",
+            "stop 0",
+            "start 1 tool_use toolu_req9_0__ts__U0lH f",
+            "delta 1 input_json_delta {}",
+            "stop 1",
+            "message_delta tool_use out=0 in=0",
             "message_stop",
         ]
     );
