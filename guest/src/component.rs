@@ -79,6 +79,9 @@ impl Upstream for WasiUpstream {
             builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = &req.body {
+            // A declared length rather than chunked encoding: some servers and proxies on
+            // the way to the upstream are strict about request bodies.
+            builder.header("content-length", body.len().to_string());
             builder.body(body.clone());
         }
         let response: IncomingResponse = spin_sdk::http::send(builder.build()).await.map_err(|e| e.to_string())?;

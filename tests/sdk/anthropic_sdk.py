@@ -26,8 +26,8 @@ TOOLS = [
     {"name": "get_time", "description": "Time in a zone", "input_schema": TIME_SCHEMA},
 ]
 
-SONNET = "claude-sonnet-4-5"
-HAIKU = "claude-haiku-4-5"
+SONNET = "claude-sonnet-5-5"
+HAIKU = "claude-haiku-5-5"
 GEMINI3 = "gemini-3-pro-preview"
 
 

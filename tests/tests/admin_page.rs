@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use gempool_tests::harness::{workspace_root, Gateway, GatewayOptions, TEST_ADMIN_KEY};
 use gempool_tests::http::Client;
-use gempool_tests::mock::MockGemini;
+use gempool_tests::mock::{Behavior, MockGemini};
 use serde_json::{json, Value};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -314,11 +314,8 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     let clients = b.wait_text("#clients-body", "page-client");
     assert!(clients.contains("100/min") && !clients.contains(&key), "{clients}");
     b.screenshot("admin-page-clients");
-    let resp = gw
-        .post(FLASH)
-        .header("x-goog-api-key", &key)
-        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "hello from the page test"}]}]}))
-        .send();
+    let hello = json!({"contents": [{"role": "user", "parts": [{"text": "hello from the page test"}]}]});
+    let resp = gw.post(FLASH).header("x-goog-api-key", &key).json(&hello).send();
     resp.assert_status(200);
 
     // The usage shows the request after a refresh, per client and per key.
@@ -341,6 +338,32 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     let log = b.wait_text("#req-body", "page-client");
     assert!(log.contains("200") && log.contains("gemini-2.5-flash"), "{log}");
     b.screenshot("admin-page-requests");
+
+    // A 429 puts a key in a cooldown the page counts down; Reset clears it.
+    mock.push_script("k2", vec![Behavior::RateLimitPerMinute { retry_delay_secs: 50 }]);
+    for _ in 0..3 {
+        gw.post(FLASH)
+            .header("x-goog-api-key", &key)
+            .json(&hello)
+            .send()
+            .assert_status(200);
+        if mock.count_for_key("k2") > 0 {
+            break;
+        }
+    }
+    let second = listed[1]["id"].as_i64().expect("an id");
+    let row = format!("#keys-body tr[data-key-id=\"{second}\"]");
+    b.click("#tab-keys");
+    b.click("#refresh");
+    let cooling = b.wait_text(&row, "gemini-2.5-flash");
+    assert!(
+        cooling.contains("49s") || cooling.contains("50s"),
+        "a countdown: {cooling}"
+    );
+    b.screenshot("admin-page-cooldown");
+    b.click(&format!("{row} .act-reset"));
+    b.wait_for("the cooldown to clear", |b| !b.text(&row).contains("gemini-2.5-flash"));
+    assert!(keys(&gw)[1]["cooldowns"].as_array().is_some_and(Vec::is_empty));
 
     // Settings: change the strategy and max_attempts; add an alias.
     b.click("#tab-settings");
