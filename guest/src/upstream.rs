@@ -347,10 +347,13 @@ mod tests {
 
     const NOW: i64 = 1_763_800_000_000;
 
+    /// One scripted answer: a status and body, or a network error.
+    type Answer = Result<(u16, String), String>;
+
     /// Answers per key from a script; records which keys were used.
     #[derive(Default)]
     struct FakeUpstream {
-        script: RefCell<HashMap<String, VecDeque<Result<(u16, String), String>>>>,
+        script: RefCell<HashMap<String, VecDeque<Answer>>>,
         used: RefCell<Vec<String>>,
     }
 

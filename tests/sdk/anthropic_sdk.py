@@ -436,6 +436,7 @@ def rate_limit():
     )
     assert err.status_code == 429
     assert err.body["error"]["type"] == "rate_limit_error", err.body
+    assert err.response.headers.get("retry-after"), f"retry-after header: {dict(err.response.headers)}"
 
     def streamed():
         with c.messages.stream(model=HAIKU, max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:

@@ -212,6 +212,30 @@ def tool_loop():
     check_usage(third.usage)
 
 
+def tool_loop_sdk_objects():
+    """The SDK's documented idiom: append the returned message object itself, with reasoning on."""
+    c = client()
+    model = "gemini-3-pro-preview"
+    messages = [{"role": "user", "content": "call2:get_weather,get_time"}]
+    first = c.chat.completions.create(model=model, messages=messages, tools=TOOLS, reasoning_effort="high")
+    assert reasoning_of(first.choices[0].message), first.choices[0].message
+    messages.append(first.choices[0].message)
+    for call in first.choices[0].message.tool_calls:
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": f"result of {call.function.name}"})
+    second = c.chat.completions.create(model=model, messages=messages, tools=TOOLS, reasoning_effort="high")
+    content = second.choices[0].message.content
+    assert "result of get_weather" in content and "result of get_time" in content, content
+    check_usage(second.usage, reasoning=True)
+    # The same with the stream helper's accumulated message.
+    messages = [{"role": "user", "content": "call:get_weather"}]
+    with c.chat.completions.stream(model=model, messages=messages, tools=TOOLS, reasoning_effort="low") as s:
+        final = s.get_final_completion()
+    messages.append(final.choices[0].message)
+    messages.append({"role": "tool", "tool_call_id": final.choices[0].message.tool_calls[0].id, "content": "ok"})
+    third = c.chat.completions.create(model=model, messages=messages, tools=TOOLS)
+    assert third.choices[0].message.content == 'function results: get_weather={"result":"ok"}', third.choices[0].message
+
+
 def tool_loop_minimal_history():
     """Clients that rebuild the assistant message by hand (id, type, function only)."""
     c = client()
@@ -513,6 +537,7 @@ def rate_limit():
     )
     assert err.status_code == 429
     assert isinstance(err.body, dict) and err.body.get("message"), err.body
+    assert err.response.headers.get("retry-after"), f"retry-after header: {dict(err.response.headers)}"
     expect_raises(
         openai.RateLimitError,
         lambda: list(c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True)),
@@ -558,6 +583,7 @@ run(
         "stream_usage": stream_usage,
         "reasoning": reasoning,
         "tool_loop": tool_loop,
+        "tool_loop_sdk_objects": tool_loop_sdk_objects,
         "tool_loop_minimal_history": tool_loop_minimal_history,
         "tool_parallel": tool_parallel,
         "tool_stream": tool_stream,

@@ -96,7 +96,7 @@ pub async fn handle<U: Upstream, D: Database>(
         path: format!("/admin/api/{rest}"),
     };
     match (method, segments.as_slice()) {
-        ("GET", ["keys"]) => Ok((200, json!({ "keys": keys::list(db, now).map_err(db_err)? }))),
+        ("GET", ["keys"]) => Ok((200, json!({ "keys": keys::list(db, now).map_err(db_err)?, "now": now }))),
         ("POST", ["keys"]) => {
             let req: AddKeys = parse(body)?;
             let secrets: Vec<String> = req
@@ -253,7 +253,7 @@ pub async fn handle<U: Upstream, D: Database>(
         }
         ("GET", ["aliases"]) => {
             let stored = store::settings::load(db).map_err(db_err)?;
-            Ok((200, json!({ "aliases": crate::models::alias_table(&stored) })))
+            Ok((200, aliases_view(&stored)))
         }
         ("PUT" | "PATCH", ["aliases"]) => {
             let changes: serde_json::Map<String, Value> = parse(body)?;
@@ -275,7 +275,7 @@ pub async fn handle<U: Upstream, D: Database>(
                 }
             }
             let stored = store::settings::load(db).map_err(db_err)?;
-            Ok((200, json!({ "aliases": crate::models::alias_table(&stored) })))
+            Ok((200, aliases_view(&stored)))
         }
         (
             _,
@@ -293,6 +293,19 @@ pub async fn handle<U: Upstream, D: Database>(
             "no admin route {method} /admin/api/{rest}"
         ))),
     }
+}
+
+/// The alias table in force, the built-in defaults, and which names the operator configured.
+fn aliases_view(stored: &[(String, String)]) -> Value {
+    let defaults: serde_json::Map<String, Value> = crate::models::DEFAULT_ALIASES
+        .iter()
+        .map(|(a, m)| (a.to_string(), json!(m)))
+        .collect();
+    let configured: Vec<&str> = stored
+        .iter()
+        .filter_map(|(n, _)| n.strip_prefix(store::settings::ALIAS_PREFIX))
+        .collect();
+    json!({ "aliases": crate::models::alias_table(stored), "defaults": defaults, "configured": configured })
 }
 
 /// The name of the setting that turns pure-proxy mode on.

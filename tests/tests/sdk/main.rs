@@ -68,7 +68,7 @@ pub struct Setup {
 
 impl Setup {
     /// Pool keys `k1`, `k2`; a client key from `POST /admin/api/client-keys`.
-    pub fn new() -> Setup {
+    pub fn two_keys() -> Setup {
         Setup::with_keys(&["k1", "k2"])
     }
 
@@ -174,19 +174,18 @@ fn run_script(sdk: Sdk, scenario: &str, url: &str, key: &str) -> Outcome {
     let stdout = drain(child.stdout.take().expect("piped stdout"));
     let stderr = drain(child.stderr.take().expect("piped stderr"));
     let deadline = Instant::now() + SCRIPT_TIMEOUT;
-    let status = loop {
+    let (success, status) = loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status.to_string(),
+            Ok(Some(status)) => break (status.success(), status.to_string()),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                break format!("timed out after {SCRIPT_TIMEOUT:?}");
+                break (false, format!("timed out after {SCRIPT_TIMEOUT:?}"));
             }
-            Err(e) => break format!("wait failed: {e}"),
+            Err(e) => break (false, format!("wait failed: {e}")),
         }
     };
-    let success = status == "exit status: 0";
     Outcome {
         success,
         status,
@@ -205,18 +204,18 @@ fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<Stri
 
 /// A scenario that must pass with every upstream request answered 200.
 pub fn clean(sdk: Sdk, scenario: &str) {
-    Setup::new().run(sdk, scenario, true);
+    Setup::two_keys().run(sdk, scenario, true);
 }
 
 /// A bad client key: the gateway answers 401 before anything reaches the upstream.
 pub fn auth_error(sdk: Sdk) {
-    let setup = Setup::new();
+    let setup = Setup::two_keys();
     setup.run(sdk, "auth_error", true);
 }
 
 /// Every pool key rate limited: the SDK's rate-limit error.
 pub fn rate_limit(sdk: Sdk) {
-    let setup = Setup::new();
+    let setup = Setup::two_keys();
     setup.all_keys(&["k1", "k2"], Behavior::RateLimitPerMinute { retry_delay_secs: 30 });
     setup.run(sdk, "rate_limit", false);
     assert!(setup.mock.request_count() >= 1, "the upstream was tried");

@@ -50,6 +50,11 @@ fn tool_loop_gemini3() {
 }
 
 #[test]
+fn tool_loop_with_sdk_message_objects_and_reasoning() {
+    clean(SDK, "tool_loop_sdk_objects");
+}
+
+#[test]
 fn tool_loop_minimal_history() {
     clean(SDK, "tool_loop_minimal_history");
 }
