@@ -240,6 +240,24 @@ pub async fn handle<U: Upstream, D: Database>(
     settings: &PoolSettings,
     stored: &[(String, String)],
 ) -> Reply<U::Body> {
+    let mut reply = serve(env, head, route, protocol, body, settings, stored).await;
+    // SDKs surface these as the request id (`_request_id`), which users quote in bug reports.
+    let id = request_context(&env.random, env.now_ms).request_id;
+    let (Reply::Full { headers, .. } | Reply::Stream { headers, .. }) = &mut reply;
+    headers.push(("request-id".into(), format!("req_{id}")));
+    headers.push(("x-request-id".into(), format!("req_{id}")));
+    reply
+}
+
+async fn serve<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    head: &RequestHead,
+    route: Route,
+    protocol: Protocol,
+    body: Vec<u8>,
+    settings: &PoolSettings,
+    stored: &[(String, String)],
+) -> Reply<U::Body> {
     let presented = auth::presented_credential(&head.headers, &head.query);
     let caller = match authenticate(&route, presented.as_ref(), env.config, stored, env.db, env.now_ms) {
         Ok(caller) => caller,
