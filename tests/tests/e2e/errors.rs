@@ -73,4 +73,7 @@ fn health_answers() {
     let resp = gw.get("/health").send();
     resp.assert_status(200);
     assert_eq!(resp.json()["status"], "ok");
+    let id = resp.header("request-id").expect("a request id");
+    assert!(id.starts_with("req_") && id.len() > 10, "{id}");
+    assert_ne!(gw.get("/health").send().header("request-id"), Some(id), "ids differ per request");
 }
