@@ -50,6 +50,8 @@ pub enum Route {
         method: GeminiMethod,
     },
     OpenAiChat,
+    /// `POST /v1/responses`: the OpenAI Responses API.
+    OpenAiResponses,
     OpenAiEmbeddings,
     OpenAiModels,
     OpenAiModel(String),
@@ -130,6 +132,7 @@ pub fn route(method: &str, path: &str, headers: &[(String, String)], query: &str
         .unwrap_or(path);
     match openai_path {
         "/chat/completions" => return expect("POST", Route::OpenAiChat),
+        "/responses" => return expect("POST", Route::OpenAiResponses),
         "/embeddings" => return expect("POST", Route::OpenAiEmbeddings),
         "/messages" if path == "/v1/messages" => return expect("POST", Route::AnthropicMessages),
         "/messages/count_tokens" if path == "/v1/messages/count_tokens" => {
@@ -340,6 +343,24 @@ mod tests {
             r("DELETE", "/admin/api/keys/3").unwrap(),
             Route::AdminApi { rest: "keys/3".into() }
         );
+    }
+
+    #[test]
+    fn responses_routes() {
+        for path in [
+            "/v1/responses",
+            "/responses",
+            "/v1beta/openai/responses",
+            "/openai/v1/responses",
+        ] {
+            assert_eq!(r("POST", path).unwrap(), Route::OpenAiResponses, "{path}");
+            assert_eq!(protocol_of(path, &[], ""), Protocol::OpenAi, "{path}");
+        }
+        assert!(matches!(
+            r("GET", "/v1/responses"),
+            Err(GatewayError::MethodNotAllowed { .. })
+        ));
+        assert_eq!(r("OPTIONS", "/v1/responses").unwrap(), Route::Preflight);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use crate::protocol::anthropic::MessagesStreamTranslator;
 use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::openai::ChatStreamTranslator;
+use crate::protocol::responses::ResponsesStreamTranslator;
 use crate::protocol::sse::{JsonArrayReader, SseReader};
 use serde::Deserialize;
 
@@ -29,6 +30,8 @@ enum Kind {
     OpenAi(SseReader, Option<ChatStreamTranslator>),
     /// Gemini SSE in, Anthropic message events out. `None` once finished or failed.
     Anthropic(SseReader, Option<MessagesStreamTranslator>),
+    /// Gemini SSE in, OpenAI Responses events out. `None` once finished or failed.
+    Responses(SseReader, Option<Box<ResponsesStreamTranslator>>),
 }
 
 /// Turns an upstream stream into the client's stream, chunk by chunk.
@@ -57,6 +60,15 @@ impl Transducer {
     pub fn openai_chat(translator: ChatStreamTranslator) -> Self {
         Transducer {
             kind: Kind::OpenAi(SseReader::new(), Some(translator)),
+            usage: None,
+            error: None,
+        }
+    }
+
+    /// OpenAI Responses API events from a Gemini SSE stream.
+    pub fn openai_responses(translator: ResponsesStreamTranslator) -> Self {
+        Transducer {
+            kind: Kind::Responses(SseReader::new(), Some(Box::new(translator))),
             usage: None,
             error: None,
         }
@@ -121,6 +133,17 @@ impl Transducer {
                     |t, s| t.on_upstream_error(s).concat(),
                 )
             }
+            Kind::Responses(reader, translator) => {
+                let events = reader.push(bytes);
+                translate(
+                    events.iter().map(|e| e.data.as_str()),
+                    translator,
+                    &mut self.usage,
+                    &mut self.error,
+                    |t, c| t.on_chunk(c).concat(),
+                    |t, s| t.on_upstream_error(s),
+                )
+            }
         }
     }
 
@@ -169,6 +192,21 @@ impl Transducer {
                 }
                 out
             }
+            Kind::Responses(reader, translator) => {
+                let last = reader.finish();
+                let mut out = translate(
+                    last.iter().map(|e| e.data.as_str()),
+                    translator,
+                    &mut self.usage,
+                    &mut self.error,
+                    |t, c| t.on_chunk(c).concat(),
+                    |t, s| t.on_upstream_error(s),
+                );
+                if let Some(t) = translator.take() {
+                    out.extend(t.finish().concat());
+                }
+                out
+            }
         }
     }
 
@@ -193,6 +231,10 @@ impl Transducer {
             Kind::Anthropic(_, translator) => translator
                 .take()
                 .map(|mut t| t.on_upstream_error(&status).concat())
+                .unwrap_or_default(),
+            Kind::Responses(_, translator) => translator
+                .take()
+                .map(|mut t| t.on_upstream_error(&status))
                 .unwrap_or_default(),
         }
     }

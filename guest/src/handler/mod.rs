@@ -19,6 +19,7 @@ use crate::stream::Transducer;
 mod anthropic;
 mod gemini;
 mod openai;
+mod responses;
 use crate::upstream::{self, Attempted, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse};
 
 /// Deployment configuration, from the host's variables.
@@ -290,6 +291,7 @@ async fn serve<U: Upstream, D: Database>(
             gemini::handle(env, head, &caller, &version, model.as_deref(), method, body, settings).await
         }
         Route::OpenAiChat => openai::chat(env, &caller, &body, settings, stored).await,
+        Route::OpenAiResponses => responses::create(env, &caller, &body, settings, stored).await,
         Route::OpenAiEmbeddings => openai::embeddings(env, &caller, &body, settings, stored).await,
         Route::OpenAiModels => openai::models(env, &caller, settings, stored, None).await,
         Route::OpenAiModel(id) => openai::models(env, &caller, settings, stored, Some(&id)).await,

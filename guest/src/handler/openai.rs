@@ -28,7 +28,7 @@ pub(super) fn parse_body<T: for<'de> serde::Deserialize<'de>>(body: &[u8]) -> Re
 }
 
 /// Renders an upstream fault (a 4xx the request caused) in OpenAI's shape.
-fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
+pub(super) fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
     let error = ErrorBody::parse(body)
         .map(|e| e.error)
         .unwrap_or_else(|| crate::protocol::gemini::Status {
@@ -40,7 +40,7 @@ fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
     to_json_reply(status, &value)
 }
 
-fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
+pub(super) fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
     UpstreamRequest {
         method: "POST".into(),
         path_and_query: path,

@@ -11,7 +11,7 @@ pub mod gemini;
 pub enum Protocol {
     /// Native Gemini (`/v1beta/models/...`).
     Gemini,
-    /// OpenAI (`/v1/chat/completions`, `/v1/embeddings`, `/v1/models`).
+    /// OpenAI (`/v1/chat/completions`, `/v1/responses`, `/v1/embeddings`, `/v1/models`).
     OpenAi,
     /// Anthropic (`/v1/messages`, `/v1/messages/count_tokens`).
     Anthropic,
@@ -30,5 +30,6 @@ pub struct RequestContext {
 
 pub mod anthropic;
 pub mod openai;
+pub mod responses;
 pub mod schema;
 pub mod sse;

@@ -223,6 +223,85 @@ impl Scrape {
     }
 }
 
+/// CPU time of the gempool process and of the whole machine, to tell "slow" from "busy".
+#[derive(Default, Clone, Copy)]
+struct Cpu {
+    /// utime + stime of gempool, in clock ticks.
+    process_ticks: u64,
+    /// Busy and total ticks over all CPUs (`/proc/stat`).
+    machine_busy: u64,
+    machine_total: u64,
+    at: Option<Instant>,
+}
+
+/// Clock ticks per second of `/proc` figures (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl Cpu {
+    fn sample(pid: u32) -> Cpu {
+        let process_ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
+                let rest = stat.rsplit_once(')')?.1;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0);
+        let (machine_busy, machine_total) = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|stat| {
+                let line = stat.lines().next()?;
+                let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+                let total: u64 = v.iter().take(8).sum();
+                let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+                Some((total - idle, total))
+            })
+            .unwrap_or((0, 0));
+        Cpu {
+            process_ticks,
+            machine_busy,
+            machine_total,
+            at: Some(Instant::now()),
+        }
+    }
+}
+
+/// What a gempool phase cost: CPU per request and how busy the machine was.
+#[derive(Default, Clone, Copy)]
+struct CpuUse {
+    /// gempool CPU time per completed request, microseconds.
+    gempool_us_per_request: f64,
+    /// gempool CPU time over wall time (1.0 = one full core).
+    gempool_cores: f64,
+    /// Share of all CPUs busy during the phase (everything: mock, load generator, gempool, others).
+    machine_busy: f64,
+}
+
+impl CpuUse {
+    fn between(before: Cpu, after: Cpu, requests: u64) -> CpuUse {
+        let seconds = (after.process_ticks.saturating_sub(before.process_ticks)) as f64 / TICKS_PER_SECOND;
+        let wall = match (before.at, after.at) {
+            (Some(a), Some(b)) => (b - a).as_secs_f64(),
+            _ => 0.0,
+        };
+        let total = after.machine_total.saturating_sub(before.machine_total) as f64;
+        CpuUse {
+            gempool_us_per_request: if requests > 0 {
+                seconds * 1e6 / requests as f64
+            } else {
+                0.0
+            },
+            gempool_cores: if wall > 0.0 { seconds / wall } else { 0.0 },
+            machine_busy: if total > 0.0 {
+                after.machine_busy.saturating_sub(before.machine_busy) as f64 / total
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
 fn mean_us(sum: f64, count: f64) -> f64 {
     if count > 0.0 {
         sum / count * 1e6
@@ -312,13 +391,17 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     for (i, target) in targets.iter().enumerate() {
         eprintln!("[bench] {}: saturation ({} connections)", target.name, args.connections);
         let before = scrape(metrics_addr)?;
+        let cpu = Cpu::sample(gempool_pid);
         report.saturation[i] = runtime.block_on(saturation(target, &native, args))?;
+        report.cpu_saturation[i] = CpuUse::between(cpu, Cpu::sample(gempool_pid), report.saturation[i].tally.ok);
         if target.name == "gempool" {
             report.metrics_saturation = Some(scrape(metrics_addr)?.minus(before));
         }
         eprintln!("[bench] {}: open loop at {} rps", target.name, args.rate);
         let before = scrape(metrics_addr)?;
+        let cpu = Cpu::sample(gempool_pid);
         report.open_loop[i] = runtime.block_on(open_loop(target, &native, args))?;
+        report.cpu_open_loop[i] = CpuUse::between(cpu, Cpu::sample(gempool_pid), report.open_loop[i].tally.ok);
         if target.name == "gempool" {
             report.metrics_open_loop = Some(scrape(metrics_addr)?.minus(before));
         }
@@ -329,7 +412,9 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     report.stream_gempool = runtime.block_on(streaming(&gempool, &stream, args.stream_requests))?;
     eprintln!("[bench] gempool: OpenAI chat completions saturation");
     let before = scrape(metrics_addr)?;
+    let cpu = Cpu::sample(gempool_pid);
     report.openai = runtime.block_on(saturation(&gempool, &openai, args))?;
+    report.cpu_openai = CpuUse::between(cpu, Cpu::sample(gempool_pid), report.openai.tally.ok);
     report.metrics_openai = Some(scrape(metrics_addr)?.minus(before));
     report.metrics_total = scrape(metrics_addr)?;
     report.loadavg_after = loadavg();
@@ -836,6 +921,9 @@ struct Report {
     names: Vec<&'static str>,
     saturation: Vec<Saturation>,
     open_loop: Vec<OpenLoop>,
+    cpu_saturation: Vec<CpuUse>,
+    cpu_open_loop: Vec<CpuUse>,
+    cpu_openai: CpuUse,
     stream_direct: Streaming,
     stream_gempool: Streaming,
     openai: Saturation,
@@ -859,6 +947,9 @@ impl Report {
             names: targets.iter().map(|t| t.name).collect(),
             saturation: targets.iter().map(|_| Saturation::default()).collect(),
             open_loop: targets.iter().map(|_| OpenLoop::default()).collect(),
+            cpu_saturation: vec![CpuUse::default(); targets.len()],
+            cpu_open_loop: vec![CpuUse::default(); targets.len()],
+            cpu_openai: CpuUse::default(),
             stream_direct: Streaming::default(),
             stream_gempool: Streaming::default(),
             openai: Saturation::default(),
@@ -921,9 +1012,13 @@ impl Report {
             if let Some(n) = n {
                 let _ = write!(line, "{:>12.*}", decimals, values(n));
             }
-            let _ = write!(line, "{:>12.*}{:>16}", decimals, values(g), ratio(values(g), values(d)));
-            if let Some(n) = n {
-                let _ = write!(line, "{:>15}", ratio(values(g), values(n)));
+            let _ = write!(line, "{:>12.*}", decimals, values(g));
+            // A ratio of CPU shares says nothing; only figures of the proxies get one.
+            if !label.contains("CPU") {
+                let _ = write!(line, "{:>16}", ratio(values(g), values(d)));
+                if let Some(n) = n {
+                    let _ = write!(line, "{:>15}", ratio(values(g), values(n)));
+                }
             }
             let _ = writeln!(out, "{line}");
         };
@@ -935,12 +1030,24 @@ impl Report {
             &|i| mean_ms(&self.saturation[i].tally),
             2,
         );
+        row(
+            &mut out,
+            "  machine CPU busy (%)",
+            &|i| self.cpu_saturation[i].machine_busy * 100.0,
+            0,
+        );
         let ol = |p: f64| move |i: usize| self.open_loop[i].tally.percentile_ms(p);
         row(&mut out, &format!("open loop {} rps: p50 (ms)", a.rate), &ol(50.0), 2);
         row(&mut out, "  p90 (ms)", &ol(90.0), 2);
         row(&mut out, "  p99 (ms)", &ol(99.0), 2);
         row(&mut out, "  max (ms)", &ol(100.0), 2);
         row(&mut out, "  achieved req/s", &|i| self.open_loop[i].achieved_rps, 0);
+        row(
+            &mut out,
+            "  machine CPU busy (%)",
+            &|i| self.cpu_open_loop[i].machine_busy * 100.0,
+            0,
+        );
         let _ = writeln!(out);
 
         let (sd, sg) = (&self.stream_direct, &self.stream_gempool);
@@ -1009,6 +1116,18 @@ impl Report {
                     s.request_count
                 );
             }
+        }
+        let _ = writeln!(out, "gempool process CPU (from /proc/<pid>/stat):");
+        for (label, cpu) in [
+            ("native saturation", self.cpu_saturation[g]),
+            ("native open loop", self.cpu_open_loop[g]),
+            ("openai saturation", self.cpu_openai),
+        ] {
+            let _ = writeln!(
+                out,
+                "  {label:<20} {:>8.0} us CPU per request   {:>5.2} cores busy",
+                cpu.gempool_us_per_request, cpu.gempool_cores
+            );
         }
         let mib = |k: Option<u64>| k.map_or("n/a".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
         let _ = writeln!(
@@ -1114,6 +1233,10 @@ impl Report {
                 "open_loop": scrape(self.metrics_open_loop),
                 "openai": scrape(self.metrics_openai),
                 "total": scrape(Some(self.metrics_total)),
+            },
+            "gempool_cpu_us_per_request": {
+                "saturation": self.cpu_saturation.get(self.index("gempool").unwrap_or(0)).map(|c| c.gempool_us_per_request),
+                "openai": self.cpu_openai.gempool_us_per_request,
             },
             "peak_rss_kib": self.peak_hwm_kib,
             "component_bytes": self.component_bytes,

@@ -11,6 +11,7 @@
 mod anthropic;
 mod genai;
 mod openai;
+mod responses;
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ fn python() -> PathBuf {
 #[derive(Debug, Clone, Copy)]
 pub enum Sdk {
     OpenAi,
+    /// The `openai` SDK's Responses API (`client.responses`).
+    OpenAiResponses,
     Anthropic,
     GenAi,
 }
@@ -53,6 +56,7 @@ impl Sdk {
     fn script(self) -> &'static str {
         match self {
             Sdk::OpenAi => "openai_sdk.py",
+            Sdk::OpenAiResponses => "openai_responses_sdk.py",
             Sdk::Anthropic => "anthropic_sdk.py",
             Sdk::GenAi => "genai_sdk.py",
         }

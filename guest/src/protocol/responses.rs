@@ -1,0 +1,1052 @@
+//! OpenAI Responses API (`POST /v1/responses`, what Codex CLI and newer OpenAI SDK code speak)
+//! and its translation to and from Gemini.
+//!
+//! Reference: `shared/reference/protocols.md` §3.6 and the OpenAI SDK's `types/responses`.
+//!
+//! * [`responses_request_to_gemini`] turns a request into a Gemini request. The input items are
+//!   first rewritten as the equivalent chat-completions conversation (instructions and
+//!   `system`/`developer` messages → system messages, consecutive assistant `message` and
+//!   `function_call` items → one assistant message with `tool_calls`, `function_call_output` →
+//!   `tool` messages), so that every rule of [`crate::protocol::openai::chat_request_to_gemini`]
+//!   applies unchanged: tool results paired with their calls by `call_id` (names recovered from
+//!   the call), one `functionResponse` per call in call order, thought signatures read back from
+//!   the `call_id`, the skip sentinel for unsigned calls of the active loop, schema sanitizing.
+//!   Errors name the Responses field (`input[3]`, not `messages[4]`).
+//! * [`gemini_to_response`] renders a whole Gemini response as a `response` object, and
+//!   [`ResponsesStreamTranslator`] (in `stream`) a Gemini stream as Responses events.
+//!
+//! ## Decisions
+//! * Stateless: `previous_response_id` and `conversation` are refused with a 400 (nothing is
+//!   stored; `store` is accepted and ignored, the response says `store: false`).
+//! * Thought signatures travel in `call_id`s (`call_<request>_0_<n>__ts__<base64url(sig)>`), as
+//!   on chat completions. `reasoning` input items are accepted and ignored (their summaries are
+//!   the model's own thoughts; Gemini cannot take them back).
+//! * Non-function tools (`web_search`, `local_shell`, `custom`, `mcp`, …) are skipped without an
+//!   error, and so is a `tool_choice` that names one of them.
+//! * `reasoning.effort` maps as chat's `reasoning_effort`; thought summaries are asked for
+//!   (`includeThoughts`) only when `reasoning.summary` is set (not `none`), as OpenAI returns
+//!   summaries only then. They come back as `reasoning` output items.
+//! * Gemini candidates other than the first are ignored (the Responses API has no `n`).
+
+use crate::error::GatewayError;
+use crate::protocol::gemini::{GenerateContentRequest, GenerateContentResponse, Part, UsageMetadata};
+use crate::protocol::openai::{
+    self, OpenAiAllowedTool, OpenAiAllowedTools, OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiFile,
+    OpenAiFunctionCall, OpenAiFunctionDefinition, OpenAiImageUrl, OpenAiInputAudio, OpenAiJsonSchema, OpenAiMessage,
+    OpenAiNamedFunction, OpenAiResponseFormat, OpenAiTool, OpenAiToolCall, OpenAiToolChoice, OpenAiToolChoiceObject,
+};
+use crate::protocol::RequestContext;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{json, Map, Value};
+
+mod stream;
+
+pub use stream::ResponsesStreamTranslator;
+
+/// `object` of a response.
+pub const RESPONSE_OBJECT: &str = "response";
+
+// ---------------------------------------------------------------------------------------------
+// Request
+
+/// `POST /v1/responses` body (only the fields gempool reads or echoes).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct OpenAiResponsesRequest {
+    #[serde(default, deserialize_with = "null_default")]
+    pub model: String,
+    #[serde(default)]
+    pub input: Option<ResponsesInput>,
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub tools: Vec<ResponsesTool>,
+    #[serde(default)]
+    pub tool_choice: Option<ResponsesToolChoice>,
+    /// Accepted and echoed; Gemini has no switch for it.
+    #[serde(default)]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
+    #[serde(default)]
+    pub reasoning: Option<ResponsesReasoning>,
+    #[serde(default)]
+    pub text: Option<ResponsesText>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    /// Accepted and ignored: nothing is stored.
+    #[serde(default)]
+    pub store: Option<bool>,
+    /// Refused: it needs stored responses.
+    #[serde(default)]
+    pub previous_response_id: Option<String>,
+    /// Refused: it needs stored conversations.
+    #[serde(default)]
+    pub conversation: Option<Value>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub user: Option<Value>,
+    /// Gemini extras, as on chat completions: `{"google": {"thinking_config": …}}`.
+    #[serde(default)]
+    pub extra_body: Option<Value>,
+    #[serde(default)]
+    pub google: Option<Value>,
+}
+
+impl OpenAiResponsesRequest {
+    pub fn is_stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+}
+
+/// `input`: a string (one user message) or a list of items.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ResponsesInput {
+    Text(String),
+    Items(Vec<ResponsesInputItem>),
+}
+
+/// One input item of any type, kept flat (not a tagged enum) so that an unsupported `type` can
+/// be named in the 400. `type` may be absent on messages (`{"role": "user", "content": "hi"}`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ResponsesInputItem {
+    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    pub kind: String,
+    /// `message`: `user`, `assistant`, `system` or `developer`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// `message`: a string or content parts.
+    #[serde(default)]
+    pub content: Option<ResponsesContent>,
+    /// `function_call`, `function_call_output`.
+    #[serde(default)]
+    pub call_id: Option<String>,
+    /// `function_call`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `function_call`: a JSON string (an object is tolerated).
+    #[serde(default)]
+    pub arguments: Option<Value>,
+    /// `function_call_output`: a string or content parts.
+    #[serde(default)]
+    pub output: Option<ResponsesContent>,
+    /// `reasoning` (ignored).
+    #[serde(default)]
+    pub encrypted_content: Option<String>,
+}
+
+/// Message `content` or `function_call_output.output`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ResponsesContent {
+    Text(String),
+    Parts(Vec<ResponsesContentPart>),
+}
+
+/// `input_text`, `output_text`, `input_image`, `input_file`, `input_audio`, `refusal`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ResponsesContentPart {
+    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    pub kind: String,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// `input_image`: an http(s) URL or a data URI.
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub file_id: Option<String>,
+    #[serde(default)]
+    pub file_data: Option<String>,
+    #[serde(default)]
+    pub file_url: Option<String>,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub input_audio: Option<OpenAiInputAudio>,
+}
+
+/// A tool: `{"type": "function", "name", "description", "parameters", "strict"}` (flat), or a
+/// hosted tool (`web_search`, `local_shell`, …), which is skipped. Unknown fields are kept so
+/// the tool is echoed in the response as sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponsesTool {
+    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// `tool_choice`: `"none" | "auto" | "required"`, `{"type": "function", "name"}`,
+/// `{"type": "allowed_tools", "mode", "tools": [...]}`, or a hosted tool type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResponsesToolChoice {
+    Mode(String),
+    Object(ResponsesToolChoiceObject),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponsesToolChoiceObject {
+    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<ResponsesTool>>,
+}
+
+/// `reasoning`: `{"effort", "summary"}` (`generate_summary` is the deprecated spelling).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponsesReasoning {
+    #[serde(default)]
+    pub effort: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub generate_summary: Option<String>,
+}
+
+impl ResponsesReasoning {
+    fn summary(&self) -> Option<&str> {
+        self.summary.as_deref().or(self.generate_summary.as_deref())
+    }
+}
+
+/// `text`: `{"format": {...}, "verbosity"}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponsesText {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<ResponsesTextFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verbosity: Option<String>,
+}
+
+/// `text.format`: `text`, `json_object`, or `json_schema` with `name`, `schema`, … flat.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponsesTextFormat {
+    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// Translates a Responses request for the Gemini model `model` (already resolved from any alias).
+pub fn responses_request_to_gemini(
+    req: &OpenAiResponsesRequest,
+    model: &str,
+) -> Result<GenerateContentRequest, GatewayError> {
+    if req.previous_response_id.as_deref().is_some_and(|id| !id.is_empty()) {
+        return Err(GatewayError::invalid_param(
+            "previous_response_id is not supported: this gateway stores no responses. Send the whole \
+             conversation in `input` instead (the output items of the previous response, then the new items).",
+            "previous_response_id",
+        ));
+    }
+    if req.conversation.as_ref().is_some_and(|c| !c.is_null()) {
+        return Err(GatewayError::invalid_param(
+            "conversation is not supported: this gateway stores no conversations. Send the whole \
+             conversation in `input` instead.",
+            "conversation",
+        ));
+    }
+    let (messages, origins) = input_messages(req)?;
+    let chat = OpenAiChatRequest {
+        model: req.model.clone(),
+        messages,
+        tools: function_tools(&req.tools)?,
+        tool_choice: req.tool_choice.as_ref().and_then(tool_choice),
+        parallel_tool_calls: req.parallel_tool_calls,
+        response_format: req.text.as_ref().and_then(|t| t.format.as_ref()).map(response_format),
+        max_completion_tokens: req.max_output_tokens,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        reasoning_effort: req.reasoning.as_ref().and_then(|r| r.effort.clone()),
+        extra_body: req.extra_body.clone(),
+        google: req.google.clone(),
+        ..Default::default()
+    };
+    let mut gemini = openai::chat_request_to_gemini(&chat, model).map_err(|e| relabel(e, &origins))?;
+    let explicit_thinking = [
+        req.extra_body.as_ref().and_then(|e| e.get("google")),
+        req.google.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")).is_some());
+    let effort = req.reasoning.as_ref().and_then(|r| r.effort.as_deref());
+    if !explicit_thinking && effort.is_some_and(|e| e != "none") {
+        let wants_summary = req
+            .reasoning
+            .as_ref()
+            .and_then(ResponsesReasoning::summary)
+            .is_some_and(|s| s != "none");
+        if let Some(thinking) = gemini
+            .generation_config
+            .as_mut()
+            .and_then(|g| g.thinking_config.as_mut())
+        {
+            thinking.include_thoughts = Some(wants_summary);
+        }
+    }
+    Ok(gemini)
+}
+
+/// Where a chat message came from, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Instructions,
+    Input(usize),
+}
+
+/// The input as chat messages, and the origin of each message.
+fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, Vec<Origin>), GatewayError> {
+    let mut messages: Vec<OpenAiMessage> = Vec::new();
+    let mut origins: Vec<Origin> = Vec::new();
+    if let Some(instructions) = req.instructions.as_deref().filter(|i| !i.is_empty()) {
+        messages.push(OpenAiMessage {
+            role: "system".into(),
+            content: Some(OpenAiContent::Text(instructions.to_string())),
+            ..Default::default()
+        });
+        origins.push(Origin::Instructions);
+    }
+    let items = match &req.input {
+        None => &[][..],
+        Some(ResponsesInput::Text(text)) => {
+            messages.push(OpenAiMessage {
+                role: "user".into(),
+                content: Some(OpenAiContent::Text(text.clone())),
+                ..Default::default()
+            });
+            origins.push(Origin::Input(0));
+            &[][..]
+        }
+        Some(ResponsesInput::Items(items)) => items.as_slice(),
+    };
+    if messages.is_empty() && items.is_empty() {
+        return Err(GatewayError::invalid_param("input must not be empty", "input"));
+    }
+    check_call_pairing(items)?;
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("input[{i}]");
+        let kind = if item.kind.is_empty() && item.role.is_some() {
+            "message"
+        } else {
+            item.kind.as_str()
+        };
+        match kind {
+            "message" => {
+                let role = item.role.as_deref().unwrap_or("");
+                let content = item.content.as_ref().map(|c| chat_content(c, &at)).transpose()?;
+                match role {
+                    "user" | "system" | "developer" => {
+                        messages.push(OpenAiMessage {
+                            role: role.into(),
+                            content,
+                            ..Default::default()
+                        });
+                        origins.push(Origin::Input(i));
+                    }
+                    "assistant" => {
+                        let last = open_assistant(&mut messages, &mut origins, i);
+                        append_content(last, content);
+                    }
+                    other => {
+                        return Err(GatewayError::invalid_param(
+                            format!("unsupported message role '{other}'"),
+                            format!("{at}.role"),
+                        ))
+                    }
+                }
+            }
+            "function_call" => {
+                let name = item.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
+                    GatewayError::invalid_param("function_call items require a name", format!("{at}.name"))
+                })?;
+                let call_id = required_call_id(item, &at)?;
+                let last = open_assistant(&mut messages, &mut origins, i);
+                last.tool_calls.push(OpenAiToolCall {
+                    id: call_id,
+                    kind: "function".into(),
+                    function: OpenAiFunctionCall {
+                        name,
+                        arguments: item.arguments.clone().unwrap_or(Value::Null),
+                    },
+                    extra_content: None,
+                });
+            }
+            "function_call_output" => {
+                let call_id = required_call_id(item, &at)?;
+                let output = item.output.as_ref().map(|c| chat_content(c, &at)).transpose()?;
+                messages.push(OpenAiMessage {
+                    role: "tool".into(),
+                    content: Some(output.unwrap_or(OpenAiContent::Text(String::new()))),
+                    tool_call_id: Some(call_id),
+                    ..Default::default()
+                });
+                origins.push(Origin::Input(i));
+            }
+            // The model's own earlier thoughts: nothing Gemini can take back.
+            "reasoning" => {}
+            "item_reference" => {
+                return Err(GatewayError::invalid_param(
+                    "item_reference is not supported: this gateway stores no items; send the item itself",
+                    format!("{at}.type"),
+                ))
+            }
+            "" => {
+                return Err(GatewayError::invalid_param(
+                    "input items require a type (or a role for messages)",
+                    format!("{at}.type"),
+                ))
+            }
+            other => {
+                return Err(GatewayError::invalid_param(
+                    format!(
+                        "input item type '{other}' is not supported; use message, function_call, \
+                         function_call_output or reasoning"
+                    ),
+                    format!("{at}.type"),
+                ))
+            }
+        }
+    }
+    Ok((messages, origins))
+}
+
+/// The assistant message that a new assistant item joins: the last message when it is an
+/// assistant one (text and the calls that follow it form one model turn), else a new one.
+fn open_assistant<'a>(
+    messages: &'a mut Vec<OpenAiMessage>,
+    origins: &mut Vec<Origin>,
+    i: usize,
+) -> &'a mut OpenAiMessage {
+    if messages.last().is_none_or(|m| m.role != "assistant") {
+        messages.push(OpenAiMessage {
+            role: "assistant".into(),
+            ..Default::default()
+        });
+        origins.push(Origin::Input(i));
+    }
+    messages.last_mut().expect("just ensured")
+}
+
+fn append_content(message: &mut OpenAiMessage, content: Option<OpenAiContent>) {
+    let Some(content) = content else { return };
+    let parts = |c: OpenAiContent| match c {
+        OpenAiContent::Text(text) => vec![OpenAiContentPart {
+            kind: "text".into(),
+            text: Some(text),
+            ..Default::default()
+        }],
+        OpenAiContent::Parts(parts) => parts,
+    };
+    message.content = Some(match message.content.take() {
+        None => content,
+        Some(existing) => {
+            let mut all = parts(existing);
+            all.extend(parts(content));
+            OpenAiContent::Parts(all)
+        }
+    });
+}
+
+fn required_call_id(item: &ResponsesInputItem, at: &str) -> Result<String, GatewayError> {
+    item.call_id.clone().filter(|id| !id.is_empty()).ok_or_else(|| {
+        GatewayError::invalid_param(
+            format!("{} items require a call_id", item.kind),
+            format!("{at}.call_id"),
+        )
+    })
+}
+
+/// Every `function_call_output` answers an earlier `function_call`, and every `function_call`
+/// gets an output (OpenAI's own wording).
+fn check_call_pairing(items: &[ResponsesInputItem]) -> Result<(), GatewayError> {
+    let mut calls: Vec<&str> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(id) = item.call_id.as_deref() else { continue };
+        match item.kind.as_str() {
+            "function_call" => calls.push(id),
+            "function_call_output" if !calls.contains(&id) => {
+                return Err(GatewayError::invalid_param(
+                    format!("No tool call found for function call output with call_id {id}."),
+                    format!("input[{i}].call_id"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    for (i, item) in items.iter().enumerate() {
+        if item.kind != "function_call" {
+            continue;
+        }
+        let Some(id) = item.call_id.as_deref() else { continue };
+        let answered = items[i + 1..]
+            .iter()
+            .any(|o| o.kind == "function_call_output" && o.call_id.as_deref() == Some(id));
+        if !answered {
+            return Err(GatewayError::invalid_param(
+                format!("No tool output found for function call {id}."),
+                format!("input[{i}]"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Responses content → chat content.
+fn chat_content(content: &ResponsesContent, at: &str) -> Result<OpenAiContent, GatewayError> {
+    let parts = match content {
+        ResponsesContent::Text(text) => return Ok(OpenAiContent::Text(text.clone())),
+        ResponsesContent::Parts(parts) => parts,
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, part) in parts.iter().enumerate() {
+        let param = format!("{at}.content[{j}]");
+        let text = |kind: &str| OpenAiContentPart {
+            kind: kind.into(),
+            text: Some(part.text.clone().unwrap_or_default()),
+            ..Default::default()
+        };
+        out.push(match part.kind.as_str() {
+            "input_text" | "text" => text("text"),
+            "output_text" => text("output_text"),
+            "refusal" => OpenAiContentPart {
+                kind: "refusal".into(),
+                ..Default::default()
+            },
+            "input_image" => {
+                let url = part.image_url.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
+                    let message = if part.file_id.is_some() {
+                        "file_id refers to OpenAI's Files API, which Gemini cannot read; send the image as image_url \
+                         (a data URI or an http(s) URL)"
+                    } else {
+                        "input_image parts require image_url"
+                    };
+                    GatewayError::invalid_param(message, format!("{param}.image_url"))
+                })?;
+                OpenAiContentPart {
+                    kind: "image_url".into(),
+                    image_url: Some(OpenAiImageUrl::Object {
+                        url,
+                        detail: part.detail.clone(),
+                    }),
+                    ..Default::default()
+                }
+            }
+            "input_file" => {
+                if part.file_data.is_none() && part.file_url.is_some() {
+                    return Err(GatewayError::invalid_param(
+                        "input_file with file_url is not supported; send the file inline as file_data",
+                        format!("{param}.file_url"),
+                    ));
+                }
+                OpenAiContentPart {
+                    kind: "file".into(),
+                    file: Some(OpenAiFile {
+                        file_data: part.file_data.clone(),
+                        file_id: part.file_id.clone(),
+                        filename: part.filename.clone(),
+                    }),
+                    ..Default::default()
+                }
+            }
+            "input_audio" => OpenAiContentPart {
+                kind: "input_audio".into(),
+                input_audio: part.input_audio.clone(),
+                ..Default::default()
+            },
+            other => {
+                return Err(GatewayError::invalid_param(
+                    format!("unsupported content part type '{other}'"),
+                    format!("{param}.type"),
+                ))
+            }
+        });
+    }
+    Ok(OpenAiContent::Parts(out))
+}
+
+/// Function tools as chat tools; hosted tools are skipped.
+fn function_tools(tools: &[ResponsesTool]) -> Result<Vec<OpenAiTool>, GatewayError> {
+    let mut out = Vec::new();
+    for (i, tool) in tools.iter().enumerate() {
+        if tool.kind != "function" {
+            continue;
+        }
+        let name =
+            tool.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
+                GatewayError::invalid_param("function tools require a name", format!("tools[{i}].name"))
+            })?;
+        out.push(OpenAiTool {
+            kind: "function".into(),
+            function: Some(OpenAiFunctionDefinition {
+                name,
+                description: tool.description.clone(),
+                parameters: tool.parameters.clone(),
+                strict: tool.strict,
+            }),
+        });
+    }
+    Ok(out)
+}
+
+/// `tool_choice` as chat's; `None` for a hosted tool type (its tool is skipped too).
+fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoice> {
+    match choice {
+        ResponsesToolChoice::Mode(mode) => Some(OpenAiToolChoice::Mode(mode.clone())),
+        ResponsesToolChoice::Object(object) => match object.kind.as_str() {
+            "function" => Some(OpenAiToolChoice::Object(OpenAiToolChoiceObject {
+                kind: "function".into(),
+                function: Some(OpenAiNamedFunction {
+                    name: object.name.clone().unwrap_or_default(),
+                }),
+                allowed_tools: None,
+            })),
+            "allowed_tools" => Some(OpenAiToolChoice::Object(OpenAiToolChoiceObject {
+                kind: "allowed_tools".into(),
+                function: None,
+                allowed_tools: Some(OpenAiAllowedTools {
+                    mode: object.mode.clone().unwrap_or_default(),
+                    tools: object
+                        .tools
+                        .iter()
+                        .flatten()
+                        .filter(|t| t.kind == "function")
+                        .map(|t| OpenAiAllowedTool {
+                            function: Some(OpenAiNamedFunction {
+                                name: t.name.clone().unwrap_or_default(),
+                            }),
+                        })
+                        .collect(),
+                }),
+            })),
+            _ => None,
+        },
+    }
+}
+
+fn response_format(format: &ResponsesTextFormat) -> OpenAiResponseFormat {
+    OpenAiResponseFormat {
+        kind: format.kind.clone(),
+        json_schema: (format.kind == "json_schema").then(|| OpenAiJsonSchema {
+            name: format.name.clone(),
+            description: format.description.clone(),
+            schema: format.schema.clone(),
+            strict: format.strict,
+        }),
+    }
+}
+
+/// Rewrites a chat translation error's `param` into Responses terms.
+fn relabel(error: GatewayError, origins: &[Origin]) -> GatewayError {
+    let GatewayError::InvalidRequest {
+        message,
+        param: Some(param),
+    } = error
+    else {
+        return error;
+    };
+    let param = if let Some(rest) = param.strip_prefix("messages[") {
+        let (index, tail) = rest.split_once(']').unwrap_or((rest, ""));
+        match index.parse::<usize>().ok().and_then(|k| origins.get(k)) {
+            Some(Origin::Input(i)) => format!("input[{i}]{tail}"),
+            Some(Origin::Instructions) => "instructions".into(),
+            None => "input".into(),
+        }
+    } else if param == "messages" {
+        "input".into()
+    } else if let Some(rest) = param.strip_prefix("response_format") {
+        format!("text.format{}", rest.strip_prefix(".json_schema").unwrap_or(rest))
+    } else if param == "reasoning_effort" {
+        "reasoning.effort".into()
+    } else if let Some(rest) = param.strip_prefix("tools[") {
+        // Chat names `tools[i].function.x`; only function tools were passed on, in order.
+        format!("tools[{}", rest.replace(".function.", "."))
+    } else if let Some(rest) = param.strip_prefix("tool_choice.function.") {
+        format!("tool_choice.{rest}")
+    } else {
+        param
+    };
+    GatewayError::InvalidRequest {
+        message,
+        param: Some(param),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response
+
+/// The request fields a response object echoes back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseEcho {
+    /// The model name shown to the client (as requested).
+    pub model: String,
+    pub instructions: Value,
+    pub tools: Value,
+    pub tool_choice: Value,
+    pub parallel_tool_calls: bool,
+    pub temperature: Value,
+    pub top_p: Value,
+    pub max_output_tokens: Value,
+    pub reasoning: Value,
+    pub text: Value,
+    pub metadata: Value,
+    pub user: Value,
+}
+
+impl ResponseEcho {
+    pub fn new(req: &OpenAiResponsesRequest) -> Self {
+        let to_value = |v: Option<Value>| v.unwrap_or(Value::Null);
+        ResponseEcho {
+            model: req.model.clone(),
+            instructions: to_value(req.instructions.clone().map(Value::String)),
+            tools: serde_json::to_value(&req.tools).unwrap_or_else(|_| json!([])),
+            tool_choice: req
+                .tool_choice
+                .as_ref()
+                .and_then(|c| serde_json::to_value(c).ok())
+                .unwrap_or_else(|| json!("auto")),
+            parallel_tool_calls: req.parallel_tool_calls.unwrap_or(true),
+            temperature: to_value(req.temperature.map(Value::from)),
+            top_p: to_value(req.top_p.map(Value::from)),
+            max_output_tokens: to_value(req.max_output_tokens.map(Value::from)),
+            reasoning: match &req.reasoning {
+                Some(r) => json!({"effort": r.effort, "summary": r.summary()}),
+                None => json!({"effort": null, "summary": null}),
+            },
+            text: req
+                .text
+                .as_ref()
+                .filter(|t| t.format.is_some())
+                .and_then(|t| serde_json::to_value(t).ok())
+                .unwrap_or_else(|| json!({"format": {"type": "text"}})),
+            metadata: req
+                .metadata
+                .clone()
+                .filter(|m| m.is_object())
+                .unwrap_or_else(|| json!({})),
+            user: to_value(req.user.clone()),
+        }
+    }
+
+    /// An echo for a bare model name (tests, defaults).
+    pub fn for_model(model: impl Into<String>) -> Self {
+        let mut echo = ResponseEcho::new(&OpenAiResponsesRequest::default());
+        echo.model = model.into();
+        echo
+    }
+}
+
+/// How a response ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    InProgress,
+    Completed,
+    /// `incomplete_details.reason`: `max_output_tokens` or `content_filter`.
+    Incomplete(&'static str),
+    /// `error`: `{"code", "message"}`.
+    Failed(Value),
+}
+
+impl Outcome {
+    /// From the first candidate's Gemini finish reason (`blocked`: the prompt was blocked).
+    pub fn from_finish(reason: Option<&str>, blocked: bool) -> Outcome {
+        if blocked {
+            return Outcome::Incomplete("content_filter");
+        }
+        match openai::finish_reason_from_gemini(reason, false) {
+            "length" => Outcome::Incomplete("max_output_tokens"),
+            "content_filter" => Outcome::Incomplete("content_filter"),
+            _ => Outcome::Completed,
+        }
+    }
+
+    fn status(&self) -> &'static str {
+        match self {
+            Outcome::InProgress => "in_progress",
+            Outcome::Completed => "completed",
+            Outcome::Incomplete(_) => "incomplete",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// `resp_<request id>`: the same on the streaming and non-streaming paths.
+pub fn response_id(ctx: &RequestContext) -> String {
+    format!("resp_{}", ctx.request_id)
+}
+
+/// A `response` object.
+pub fn response_object(
+    echo: &ResponseEcho,
+    ctx: &RequestContext,
+    outcome: &Outcome,
+    output: Vec<Value>,
+    usage: Option<&UsageMetadata>,
+) -> Value {
+    let (error, incomplete) = match outcome {
+        Outcome::Failed(error) => (error.clone(), Value::Null),
+        Outcome::Incomplete(reason) => (Value::Null, json!({ "reason": reason })),
+        _ => (Value::Null, Value::Null),
+    };
+    json!({
+        "id": response_id(ctx),
+        "object": RESPONSE_OBJECT,
+        "created_at": ctx.created,
+        "status": outcome.status(),
+        "background": false,
+        "error": error,
+        "incomplete_details": incomplete,
+        "instructions": echo.instructions,
+        "max_output_tokens": echo.max_output_tokens,
+        "max_tool_calls": null,
+        "model": echo.model,
+        "output": output,
+        "parallel_tool_calls": echo.parallel_tool_calls,
+        "previous_response_id": null,
+        "reasoning": echo.reasoning,
+        "service_tier": "default",
+        "store": false,
+        "temperature": echo.temperature,
+        "text": echo.text,
+        "tool_choice": echo.tool_choice,
+        "tools": echo.tools,
+        "top_p": echo.top_p,
+        "truncation": "disabled",
+        "usage": usage.map(usage_from_gemini),
+        "user": echo.user,
+        "metadata": echo.metadata,
+    })
+}
+
+/// Gemini usage → Responses usage (the same arithmetic as chat's, renamed).
+pub fn usage_from_gemini(usage: &UsageMetadata) -> Value {
+    let u = openai::usage_from_gemini(usage);
+    json!({
+        "input_tokens": u.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": u.prompt_tokens_details.cached_tokens, "cache_write_tokens": 0},
+        "output_tokens": u.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": u.completion_tokens_details.reasoning_tokens},
+        "total_tokens": u.total_tokens,
+    })
+}
+
+/// A whole Gemini response as a `response` object.
+pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, ctx: &RequestContext) -> Value {
+    let mut builder = OutputBuilder::new(ctx.clone());
+    let mut events = Vec::new();
+    let candidate = resp.candidates.iter().find(|c| c.index == 0);
+    for part in candidate
+        .and_then(|c| c.content.as_ref())
+        .map(|c| c.parts.as_slice())
+        .unwrap_or_default()
+    {
+        builder.push_part(part, &mut events);
+    }
+    let blocked = resp.candidates.is_empty() && resp.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
+    let outcome = Outcome::from_finish(candidate.and_then(|c| c.finish_reason.as_deref()), blocked);
+    builder.close(&outcome, &mut events);
+    response_object(echo, ctx, &outcome, builder.items, resp.usage_metadata.as_ref())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output items, shared by the whole and the streamed rendering
+
+/// Builds the output items from Gemini parts, in order, and the stream events that announce
+/// them (without `sequence_number`, which the stream translator adds). Thought parts form a
+/// `reasoning` item, text parts a `message` item, each function call a `function_call` item;
+/// consecutive parts of one kind share an item.
+#[derive(Debug)]
+pub(crate) struct OutputBuilder {
+    ctx: RequestContext,
+    /// Finished items; the open item (if any) has output index `items.len()`.
+    pub(crate) items: Vec<Value>,
+    open: Option<OpenItem>,
+    calls: usize,
+}
+
+#[derive(Debug)]
+struct OpenItem {
+    reasoning: bool,
+    id: String,
+    text: String,
+}
+
+impl OutputBuilder {
+    pub(crate) fn new(ctx: RequestContext) -> Self {
+        OutputBuilder {
+            ctx,
+            items: Vec::new(),
+            open: None,
+            calls: 0,
+        }
+    }
+
+    fn item_id(&self, prefix: &str) -> String {
+        format!("{prefix}_{}_{}", self.ctx.request_id, self.items.len())
+    }
+
+    /// Adds one Gemini part; pushes the events it causes.
+    pub(crate) fn push_part(&mut self, part: &Part, events: &mut Vec<Value>) {
+        if let Some(call) = &part.function_call {
+            self.close_open(events);
+            let output_index = self.items.len();
+            let id = self.item_id("fc");
+            let call_id = openai::tool_call_id(&self.ctx, 0, self.calls, part.thought_signature.as_deref());
+            self.calls += 1;
+            let arguments = match &call.args {
+                Value::Null => "{}".to_string(),
+                args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),
+            };
+            let item = |arguments: &str, status: &str| {
+                json!({"id": id, "type": "function_call", "status": status, "arguments": arguments,
+                       "call_id": call_id, "name": call.name})
+            };
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": output_index,
+                               "item": item("", "in_progress")}),
+            );
+            events.push(json!({"type": "response.function_call_arguments.delta", "item_id": id,
+                               "output_index": output_index, "delta": arguments}));
+            events.push(json!({"type": "response.function_call_arguments.done", "item_id": id,
+                               "output_index": output_index, "arguments": arguments, "name": call.name}));
+            let done = item(&arguments, "completed");
+            events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": done}));
+            self.items.push(done);
+            return;
+        }
+        // Empty text (a lone signature carrier) and non-text parts have no Responses form.
+        let Some(text) = part.text.as_deref().filter(|t| !t.is_empty()) else {
+            return;
+        };
+        let reasoning = part.is_thought();
+        if self.open.as_ref().is_some_and(|o| o.reasoning != reasoning) {
+            self.close_open(events);
+        }
+        let output_index = self.items.len();
+        if self.open.is_none() {
+            let id = self.item_id(if reasoning { "rs" } else { "msg" });
+            if reasoning {
+                events.push(
+                    json!({"type": "response.output_item.added", "output_index": output_index,
+                                   "item": reasoning_item(&id, "", false)}),
+                );
+                events.push(json!({"type": "response.reasoning_summary_part.added", "item_id": id,
+                                   "output_index": output_index, "summary_index": 0,
+                                   "part": {"type": "summary_text", "text": ""}}));
+            } else {
+                events.push(
+                    json!({"type": "response.output_item.added", "output_index": output_index,
+                                   "item": message_item(&id, None, "in_progress")}),
+                );
+                events.push(json!({"type": "response.content_part.added", "item_id": id,
+                                   "output_index": output_index, "content_index": 0,
+                                   "part": output_text("")}));
+            }
+            self.open = Some(OpenItem {
+                reasoning,
+                id,
+                text: String::new(),
+            });
+        }
+        let open = self.open.as_mut().expect("opened above");
+        open.text.push_str(text);
+        events.push(if reasoning {
+            json!({"type": "response.reasoning_summary_text.delta", "item_id": open.id,
+                   "output_index": output_index, "summary_index": 0, "delta": text})
+        } else {
+            json!({"type": "response.output_text.delta", "item_id": open.id, "output_index": output_index,
+                   "content_index": 0, "delta": text, "logprobs": []})
+        });
+    }
+
+    /// Closes the open item as completed.
+    fn close_open(&mut self, events: &mut Vec<Value>) {
+        self.close_with(true, events);
+    }
+
+    fn close_with(&mut self, complete: bool, events: &mut Vec<Value>) {
+        let Some(open) = self.open.take() else { return };
+        let output_index = self.items.len();
+        let (id, text) = (open.id, open.text);
+        let item = if open.reasoning {
+            events.push(json!({"type": "response.reasoning_summary_text.done", "item_id": id,
+                               "output_index": output_index, "summary_index": 0, "text": text}));
+            events.push(json!({"type": "response.reasoning_summary_part.done", "item_id": id,
+                               "output_index": output_index, "summary_index": 0,
+                               "part": {"type": "summary_text", "text": text}}));
+            reasoning_item(&id, &text, true)
+        } else {
+            events.push(
+                json!({"type": "response.output_text.done", "item_id": id, "output_index": output_index,
+                               "content_index": 0, "text": text, "logprobs": []}),
+            );
+            events.push(json!({"type": "response.content_part.done", "item_id": id,
+                               "output_index": output_index, "content_index": 0, "part": output_text(&text)}));
+            message_item(&id, Some(&text), if complete { "completed" } else { "incomplete" })
+        };
+        events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": item}));
+        self.items.push(item);
+    }
+
+    /// The response ended with `outcome`: closes the open item (a message cut by the token
+    /// limit or a filter is `incomplete`).
+    pub(crate) fn close(&mut self, outcome: &Outcome, events: &mut Vec<Value>) {
+        self.close_with(!matches!(outcome, Outcome::Incomplete(_)), events);
+    }
+}
+
+fn output_text(text: &str) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+}
+
+/// A message item; `None` text: no content part yet (the `added` form).
+fn message_item(id: &str, text: Option<&str>, status: &str) -> Value {
+    let content: Vec<Value> = text.map(output_text).into_iter().collect();
+    json!({"id": id, "type": "message", "role": "assistant", "status": status, "content": content})
+}
+
+fn reasoning_item(id: &str, text: &str, done: bool) -> Value {
+    let summary: Vec<Value> = done
+        .then(|| json!({"type": "summary_text", "text": text}))
+        .into_iter()
+        .collect();
+    json!({"id": id, "type": "reasoning", "summary": summary})
+}
+
+/// Deserializes `null` as the type's default (serde's `default` only covers absent fields).
+fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,532 @@
+use super::*;
+use crate::protocol::openai::{thought_signature_from_id, tool_call_id, SKIP_THOUGHT_SIGNATURE};
+use serde_json::json;
+
+const MODEL: &str = "gemini-2.5-flash";
+const G3: &str = "gemini-3-pro-preview";
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: "r1".into(),
+        created: 1_760_000_000,
+    }
+}
+
+fn req(body: Value) -> OpenAiResponsesRequest {
+    serde_json::from_value(body).unwrap()
+}
+
+fn convert_for(model: &str, body: Value) -> Value {
+    serde_json::to_value(responses_request_to_gemini(&req(body), model).unwrap()).unwrap()
+}
+
+fn convert(body: Value) -> Value {
+    convert_for(MODEL, body)
+}
+
+/// The `(message, param)` of the 400 `body` must produce.
+fn error(body: Value) -> (String, String) {
+    match responses_request_to_gemini(&req(body.clone()), MODEL) {
+        Err(GatewayError::InvalidRequest { message, param }) => (message, param.unwrap_or_default()),
+        other => panic!("expected a 400 for {body}, got {other:?}"),
+    }
+}
+
+fn user(text: &str) -> Value {
+    json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
+}
+
+fn call(call_id: &str, name: &str, arguments: &str) -> Value {
+    json!({"type": "function_call", "id": "fc_x", "call_id": call_id, "name": name, "arguments": arguments, "status": "completed"})
+}
+
+fn output(call_id: &str, output: Value) -> Value {
+    json!({"type": "function_call_output", "call_id": call_id, "output": output})
+}
+
+fn weather_tool() -> Value {
+    json!({"type": "function", "name": "get_weather", "description": "Weather", "strict": true,
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+                          "additionalProperties": false}})
+}
+
+fn user_turn(text: &str) -> Value {
+    json!({"role": "user", "parts": [{"text": text}]})
+}
+
+#[test]
+fn input_forms_map_to_contents() {
+    let cases: Vec<(&str, Value, Value, Value)> = vec![
+        (
+            "string input",
+            json!({"input": "hi"}),
+            json!([user_turn("hi")]),
+            Value::Null,
+        ),
+        (
+            "instructions and system/developer items join the system instruction",
+            json!({"instructions": "Be terse.", "input": [
+                {"role": "developer", "content": "Answer in English."},
+                {"role": "user", "content": "hello"},
+                {"type": "message", "role": "system", "content": [{"type": "input_text", "text": "No emoji."}]},
+            ]}),
+            json!([user_turn("hello")]),
+            json!({"parts": [{"text": "Be terse.\n\nAnswer in English.\n\nNo emoji."}]}),
+        ),
+        (
+            "easy messages without type, assistant output_text replayed",
+            json!({"input": [
+                {"role": "user", "content": "a"},
+                {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed",
+                 "content": [{"type": "output_text", "text": "b", "annotations": []}]},
+                user("c"),
+            ]}),
+            json!([user_turn("a"), {"role": "model", "parts": [{"text": "b"}]}, user_turn("c")]),
+            Value::Null,
+        ),
+        (
+            "images: data URI inline, URL as fileData",
+            json!({"input": [{"role": "user", "content": [
+                {"type": "input_text", "text": "look"},
+                {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "auto"},
+                {"type": "input_image", "image_url": "https://example.com/cat.jpg"},
+            ]}]}),
+            json!([{"role": "user", "parts": [
+                {"text": "look"},
+                {"inlineData": {"mimeType": "image/png", "data": "AAAA"}},
+                {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/cat.jpg"}},
+            ]}]),
+            Value::Null,
+        ),
+        (
+            "reasoning items are ignored",
+            json!({"input": [user("q"), {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "hmm"}],
+                                          "encrypted_content": "xyz"}, {"role": "assistant", "content": "a"}]}),
+            json!([user_turn("q"), {"role": "model", "parts": [{"text": "a"}]}]),
+            Value::Null,
+        ),
+    ];
+    for (name, body, contents, system) in cases {
+        let out = convert(body);
+        assert_eq!(out["contents"], contents, "{name}");
+        assert_eq!(
+            out.get("systemInstruction").cloned().unwrap_or(Value::Null),
+            system,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn tools_tool_choice_and_settings() {
+    let out = convert(json!({
+        "input": "hi",
+        "tools": [weather_tool(), {"type": "web_search"}, {"type": "local_shell"},
+                  {"type": "custom", "name": "apply_patch", "format": {"type": "grammar"}},
+                  {"type": "function", "name": "noop", "parameters": {"type": "object", "properties": {}}}],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+        "max_output_tokens": 100, "temperature": 0.5, "top_p": 0.9,
+        "parallel_tool_calls": false, "store": true, "include": ["reasoning.encrypted_content"],
+        "metadata": {"a": "b"}, "truncation": "auto",
+        "text": {"format": {"type": "json_schema", "name": "w", "strict": true,
+                            "schema": {"type": "object", "properties": {"x": {"type": "integer"}}, "additionalProperties": false}}}
+    }));
+    assert_eq!(
+        out["tools"],
+        json!([{"functionDeclarations": [
+            {"name": "get_weather", "description": "Weather",
+             "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}},
+            {"name": "noop"},
+        ]}])
+    );
+    assert_eq!(
+        out["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}})
+    );
+    let config = &out["generationConfig"];
+    assert_eq!(config["maxOutputTokens"], 100);
+    assert_eq!(config["temperature"], 0.5);
+    assert_eq!(config["topP"], 0.9);
+    assert_eq!(config["responseMimeType"], "application/json");
+    assert_eq!(
+        config["responseSchema"],
+        json!({"type": "OBJECT", "properties": {"x": {"type": "INTEGER"}}})
+    );
+
+    let modes: Vec<(Value, Value)> = vec![
+        (json!("auto"), json!({"mode": "AUTO"})),
+        (json!("none"), json!({"mode": "NONE"})),
+        (json!("required"), json!({"mode": "ANY"})),
+        (
+            json!({"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "get_weather"}]}),
+            json!({"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
+        ),
+        // A hosted tool's choice goes with its tool.
+        (json!({"type": "web_search_preview"}), Value::Null),
+    ];
+    for (choice, expected) in modes {
+        let out = convert(json!({"input": "hi", "tools": [weather_tool()], "tool_choice": choice.clone()}));
+        let got = out
+            .get("toolConfig")
+            .map(|c| c["functionCallingConfig"].clone())
+            .unwrap_or(Value::Null);
+        assert_eq!(got, expected, "{choice}");
+    }
+    // Only hosted tools: no tools at all.
+    let out = convert(json!({"input": "hi", "tools": [{"type": "web_search"}], "tool_choice": "required"}));
+    assert!(out.get("tools").is_none() && out.get("toolConfig").is_none(), "{out}");
+    // json_object
+    let out = convert(json!({"input": "hi", "text": {"format": {"type": "json_object"}}}));
+    assert_eq!(out["generationConfig"]["responseMimeType"], "application/json");
+}
+
+#[test]
+fn reasoning_maps_to_thinking_config() {
+    let cases: Vec<(&str, Value, Value)> = vec![
+        (
+            MODEL,
+            json!({"effort": "low", "summary": "auto"}),
+            json!({"includeThoughts": true, "thinkingBudget": 1024}),
+        ),
+        (
+            MODEL,
+            json!({"effort": "high"}),
+            json!({"includeThoughts": false, "thinkingBudget": 24576}),
+        ),
+        (
+            MODEL,
+            json!({"effort": "medium", "summary": "detailed"}),
+            json!({"includeThoughts": true, "thinkingBudget": 8192}),
+        ),
+        (
+            MODEL,
+            json!({"effort": "none"}),
+            json!({"includeThoughts": false, "thinkingBudget": 0}),
+        ),
+        (
+            G3,
+            json!({"effort": "medium", "summary": "concise"}),
+            json!({"includeThoughts": true, "thinkingLevel": "HIGH"}),
+        ),
+        (
+            "gemini-3-flash-preview",
+            json!({"effort": "minimal", "summary": "auto"}),
+            json!({"includeThoughts": true, "thinkingLevel": "MINIMAL"}),
+        ),
+        (MODEL, json!({"summary": "auto"}), Value::Null),
+        (MODEL, json!(null), Value::Null),
+    ];
+    for (model, reasoning, expected) in cases {
+        let out = convert_for(model, json!({"input": "hi", "reasoning": reasoning.clone()}));
+        let got = out
+            .get("generationConfig")
+            .and_then(|g| g.get("thinkingConfig"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        assert_eq!(got, expected, "{model} {reasoning}");
+    }
+    // Explicit Gemini extras win over the summary rule.
+    let out = convert(json!({"input": "hi", "reasoning": {"effort": "low"},
+                             "extra_body": {"google": {"thinking_config": {"include_thoughts": true}}}}));
+    assert_eq!(out["generationConfig"]["thinkingConfig"]["includeThoughts"], true);
+    // Gemini 2.0 takes no thinking config at all.
+    let out = convert_for(
+        "gemini-2.0-flash",
+        json!({"input": "hi", "reasoning": {"effort": "high", "summary": "auto"}}),
+    );
+    assert!(out.get("generationConfig").is_none(), "{out}");
+}
+
+/// The Codex-style loop on Gemini 3: the signature Gemini put on the call comes back in the
+/// `call_id`, the result is paired by `call_id` and named after the call; a second round adds a
+/// second call and the whole history stays valid.
+#[test]
+fn two_round_tool_loop_round_trips_gemini3_signatures() {
+    // Round 1: Gemini answered with a signed call; the gateway handed out this call_id.
+    let id1 = tool_call_id(&ctx(), 0, 0, Some("c2lnLTE="));
+    assert_eq!(thought_signature_from_id(&id1).as_deref(), Some("c2lnLTE="));
+    let round2 = json!({
+        "instructions": "You are a coding agent.",
+        "tools": [weather_tool()],
+        "input": [
+            user("weather? call:get_weather"),
+            {"type": "reasoning", "id": "rs_r1_0", "summary": []},
+            call(&id1, "get_weather", "{\"city\":\"Paris\"}"),
+            output(&id1, json!("{\"temp_c\": 21}")),
+        ],
+    });
+    let out = convert_for(G3, round2.clone());
+    assert_eq!(
+        out["contents"],
+        json!([
+            user_turn("weather? call:get_weather"),
+            {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+                                         "thoughtSignature": "c2lnLTE="}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp_c": 21}}}]},
+        ])
+    );
+    // Round 2 answered with text and a new signed call; round 3 replays everything.
+    let id2 = tool_call_id(
+        &RequestContext {
+            request_id: "r2".into(),
+            created: 0,
+        },
+        0,
+        0,
+        Some("c2lnLTI="),
+    );
+    let mut input = round2["input"].as_array().unwrap().clone();
+    input.push(
+        json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Checking."}]}),
+    );
+    input.push(call(&id2, "get_weather", "{\"city\":\"Rome\"}"));
+    input.push(output(&id2, json!([{"type": "input_text", "text": "sunny"}])));
+    let out = convert_for(G3, json!({"tools": [weather_tool()], "input": input}));
+    let contents = out["contents"].as_array().unwrap();
+    assert_eq!(contents.len(), 5, "{out}");
+    assert_eq!(
+        contents[3],
+        json!({"role": "model", "parts": [
+            {"text": "Checking."},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}, "thoughtSignature": "c2lnLTI="},
+        ]})
+    );
+    assert_eq!(
+        contents[4],
+        json!({"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"result": "sunny"}}}]})
+    );
+}
+
+#[test]
+fn parallel_calls_pair_by_call_id_in_any_order() {
+    let a = tool_call_id(&ctx(), 0, 0, Some("c2ln"));
+    let b = tool_call_id(&ctx(), 0, 1, None);
+    let expected = json!([
+        user_turn("both"),
+        {"role": "model", "parts": [
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "c2ln"},
+            {"functionCall": {"name": "get_time", "args": {}}},
+        ]},
+        {"role": "user", "parts": [
+            {"functionResponse": {"name": "get_weather", "response": {"result": "rainy"}}},
+            {"functionResponse": {"name": "get_time", "response": {"result": "noon"}}},
+        ]},
+    ]);
+    let orders = [
+        vec![
+            call(&a, "get_weather", "{\"city\":\"Paris\"}"),
+            call(&b, "get_time", ""),
+            output(&a, json!("rainy")),
+            output(&b, json!("noon")),
+        ],
+        vec![
+            call(&a, "get_weather", "{\"city\":\"Paris\"}"),
+            call(&b, "get_time", ""),
+            output(&b, json!("noon")),
+            output(&a, json!("rainy")),
+        ],
+    ];
+    for items in orders {
+        let mut input = vec![user("both")];
+        input.extend(items);
+        let out = convert_for(G3, json!({"input": input}));
+        assert_eq!(out["contents"], expected);
+    }
+    // Interleaved (call, output, call, output): two model turns; the unsigned one gets the
+    // skip sentinel because it is part of the active loop.
+    let input = vec![
+        user("both"),
+        call(&a, "get_weather", "{\"city\":\"Paris\"}"),
+        output(&a, json!("rainy")),
+        call(&b, "get_time", "{}"),
+        output(&b, json!("noon")),
+    ];
+    let out = convert_for(G3, json!({"input": input}));
+    let contents = out["contents"].as_array().unwrap();
+    assert_eq!(contents.len(), 5);
+    assert_eq!(contents[3]["parts"][0]["thoughtSignature"], SKIP_THOUGHT_SIGNATURE);
+    assert_eq!(contents[4]["parts"][0]["functionResponse"]["name"], "get_time");
+}
+
+#[test]
+fn bad_requests_name_the_responses_field() {
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            json!({"input": "hi", "previous_response_id": "resp_1"}),
+            "previous_response_id is not supported",
+            "previous_response_id",
+        ),
+        (
+            json!({"input": "hi", "conversation": "conv_1"}),
+            "conversation is not supported",
+            "conversation",
+        ),
+        (json!({}), "input must not be empty", "input"),
+        (json!({"input": []}), "input must not be empty", "input"),
+        (
+            json!({"input": [user("x"), output("call_1", json!("r"))]}),
+            "No tool call found for function call output with call_id call_1.",
+            "input[1].call_id",
+        ),
+        (
+            json!({"input": [user("x"), call("call_1", "f", "{}")]}),
+            "No tool output found for function call call_1.",
+            "input[1]",
+        ),
+        (
+            json!({"input": [user("x"), call("call_1", "f", "[1]"), output("call_1", json!("r"))]}),
+            "arguments must be a JSON object",
+            "input[1].tool_calls[0].function.arguments",
+        ),
+        (
+            json!({"input": [{"type": "item_reference", "id": "msg_1"}]}),
+            "item_reference is not supported",
+            "input[0].type",
+        ),
+        (
+            json!({"input": [{"type": "local_shell_call", "call_id": "c"}]}),
+            "input item type 'local_shell_call' is not supported",
+            "input[0].type",
+        ),
+        (
+            json!({"input": [{"role": "tool", "content": "x"}]}),
+            "unsupported message role 'tool'",
+            "input[0].role",
+        ),
+        (
+            json!({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}),
+            "file_id refers to OpenAI's Files API",
+            "input[0].content[0].image_url",
+        ),
+        (
+            json!({"input": [{"role": "user", "content": [{"type": "input_video"}]}]}),
+            "unsupported content part type 'input_video'",
+            "input[0].content[0].type",
+        ),
+        (
+            json!({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "ftp://x/y.png"}]}]}),
+            "image_url must be",
+            "input[0].content[0].image_url.url",
+        ),
+        (
+            json!({"input": "hi", "tools": [{"type": "function", "parameters": {}}]}),
+            "function tools require a name",
+            "tools[0].name",
+        ),
+        (
+            json!({"input": "hi", "reasoning": {"effort": "extreme"}}),
+            "reasoning_effort 'extreme'",
+            "reasoning.effort",
+        ),
+        (
+            json!({"input": "hi", "text": {"format": {"type": "json_schema", "name": "x"}}}),
+            "schema is required",
+            "text.format",
+        ),
+        (
+            json!({"input": "hi", "tools": [weather_tool()], "tool_choice": "sometimes"}),
+            "tool_choice must be",
+            "tool_choice",
+        ),
+        (
+            json!({"input": [call("c1", "f", "{}"), user("interrupt"), output("c1", json!("r"))]}),
+            "must be followed by tool messages",
+            "input[0]",
+        ),
+    ];
+    for (body, message, param) in cases {
+        let (got_message, got_param) = error(body.clone());
+        assert!(got_message.contains(message), "{body}: {got_message}");
+        assert_eq!(got_param, param, "{body}: {got_message}");
+    }
+}
+
+fn gemini(body: Value) -> GenerateContentResponse {
+    serde_json::from_value(body).unwrap()
+}
+
+#[test]
+fn whole_response_has_items_in_part_order() {
+    let resp = gemini(json!({
+        "candidates": [{"index": 0, "finishReason": "STOP", "content": {"role": "model", "parts": [
+            {"text": "think ", "thought": true}, {"text": "hard", "thought": true},
+            {"text": "Hello "}, {"text": "there", "thoughtSignature": "c2ln"},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "c2lnMg=="},
+            {"functionCall": {"name": "get_time"}},
+        ]}}],
+        "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 3,
+                          "cachedContentTokenCount": 4, "totalTokenCount": 18},
+    }));
+    let echo = ResponseEcho::new(&req(json!({"model": "gpt-5", "input": "x", "instructions": "be nice",
+        "tools": [weather_tool()], "reasoning": {"effort": "low", "summary": "auto"}, "metadata": {"k": "v"}})));
+    let out = gemini_to_response(&resp, &echo, &ctx());
+    assert_eq!(out["id"], "resp_r1");
+    assert_eq!(out["object"], "response");
+    assert_eq!(out["created_at"], 1_760_000_000);
+    assert_eq!(out["status"], "completed");
+    assert_eq!(out["model"], "gpt-5");
+    assert_eq!(out["instructions"], "be nice");
+    assert_eq!(out["error"], Value::Null);
+    assert_eq!(out["incomplete_details"], Value::Null);
+    assert_eq!(out["tools"], json!([weather_tool()]));
+    assert_eq!(out["tool_choice"], "auto");
+    assert_eq!(out["parallel_tool_calls"], true);
+    assert_eq!(out["reasoning"], json!({"effort": "low", "summary": "auto"}));
+    assert_eq!(out["text"], json!({"format": {"type": "text"}}));
+    assert_eq!(out["metadata"], json!({"k": "v"}));
+    assert_eq!(
+        out["output"],
+        json!([
+            {"id": "rs_r1_0", "type": "reasoning", "summary": [{"type": "summary_text", "text": "think hard"}]},
+            {"id": "msg_r1_1", "type": "message", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": "Hello there", "annotations": [], "logprobs": []}]},
+            {"id": "fc_r1_2", "type": "function_call", "status": "completed", "arguments": "{\"city\":\"Paris\"}",
+             "call_id": tool_call_id(&ctx(), 0, 0, Some("c2lnMg==")), "name": "get_weather"},
+            {"id": "fc_r1_3", "type": "function_call", "status": "completed", "arguments": "{}",
+             "call_id": tool_call_id(&ctx(), 0, 1, None), "name": "get_time"},
+        ])
+    );
+    assert_eq!(
+        out["usage"],
+        json!({"input_tokens": 10, "input_tokens_details": {"cached_tokens": 4, "cache_write_tokens": 0},
+               "output_tokens": 8, "output_tokens_details": {"reasoning_tokens": 3}, "total_tokens": 18})
+    );
+}
+
+#[test]
+fn whole_response_statuses() {
+    let cases: Vec<(Value, &str, Value, Value)> = vec![
+        (
+            json!({"candidates": [{"finishReason": "MAX_TOKENS", "content": {"role": "model", "parts": [{"text": "cut"}]}}]}),
+            "incomplete",
+            json!({"reason": "max_output_tokens"}),
+            json!([{"id": "msg_r1_0", "type": "message", "role": "assistant", "status": "incomplete",
+                    "content": [{"type": "output_text", "text": "cut", "annotations": [], "logprobs": []}]}]),
+        ),
+        (
+            // Thinking used the whole budget: no content at all.
+            json!({"candidates": [{"finishReason": "MAX_TOKENS", "content": {"role": "model"}}]}),
+            "incomplete",
+            json!({"reason": "max_output_tokens"}),
+            json!([]),
+        ),
+        (
+            json!({"candidates": [{"finishReason": "SAFETY"}]}),
+            "incomplete",
+            json!({"reason": "content_filter"}),
+            json!([]),
+        ),
+        (
+            json!({"promptFeedback": {"blockReason": "SAFETY"}}),
+            "incomplete",
+            json!({"reason": "content_filter"}),
+            json!([]),
+        ),
+    ];
+    for (body, status, details, output) in cases {
+        let out = gemini_to_response(&gemini(body.clone()), &ResponseEcho::for_model("m"), &ctx());
+        assert_eq!(out["status"], status, "{body}");
+        assert_eq!(out["incomplete_details"], details, "{body}");
+        assert_eq!(out["output"], output, "{body}");
+    }
+}
