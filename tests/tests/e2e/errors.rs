@@ -75,5 +75,9 @@ fn health_answers() {
     assert_eq!(resp.json()["status"], "ok");
     let id = resp.header("request-id").expect("a request id");
     assert!(id.starts_with("req_") && id.len() > 10, "{id}");
-    assert_ne!(gw.get("/health").send().header("request-id"), Some(id), "ids differ per request");
+    assert_ne!(
+        gw.get("/health").send().header("request-id"),
+        Some(id),
+        "ids differ per request"
+    );
 }
