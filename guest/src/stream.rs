@@ -4,7 +4,7 @@
 //! once, so the client sees each event before the upstream has finished. It also remembers the
 //! last `usageMetadata` (cumulative in Gemini streams) and any mid-stream error, which the
 //! component records when the stream ends. Native Gemini streams pass through byte for byte;
-//! translated streams are re-framed by the protocol's stream translator.
+//! translated streams are re-framed by the protocol's [`StreamTranslator`].
 
 use crate::protocol::anthropic::MessagesStreamTranslator;
 use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
@@ -12,6 +12,52 @@ use crate::protocol::openai::ChatStreamTranslator;
 use crate::protocol::responses::ResponsesStreamTranslator;
 use crate::protocol::sse::{JsonArrayReader, SseReader};
 use serde::Deserialize;
+
+/// A client protocol's stream translator: Gemini chunks in, the client's frames out.
+pub trait StreamTranslator {
+    /// Frames for one upstream chunk.
+    fn on_chunk(&mut self, chunk: &GenerateContentResponse) -> Vec<u8>;
+    /// The frame(s) that tell the client the upstream failed; nothing follows them.
+    fn on_upstream_error(&mut self, status: &Status) -> Vec<u8>;
+    /// The closing frames once the upstream ended (an error if it ended too early).
+    fn finish(self: Box<Self>) -> Vec<u8>;
+}
+
+impl StreamTranslator for ChatStreamTranslator {
+    fn on_chunk(&mut self, chunk: &GenerateContentResponse) -> Vec<u8> {
+        ChatStreamTranslator::on_chunk(self, chunk).concat()
+    }
+    fn on_upstream_error(&mut self, status: &Status) -> Vec<u8> {
+        ChatStreamTranslator::on_upstream_error(self, status)
+    }
+    fn finish(self: Box<Self>) -> Vec<u8> {
+        ChatStreamTranslator::finish(*self).concat()
+    }
+}
+
+impl StreamTranslator for MessagesStreamTranslator {
+    fn on_chunk(&mut self, chunk: &GenerateContentResponse) -> Vec<u8> {
+        MessagesStreamTranslator::on_chunk(self, chunk).concat()
+    }
+    fn on_upstream_error(&mut self, status: &Status) -> Vec<u8> {
+        MessagesStreamTranslator::on_upstream_error(self, status).concat()
+    }
+    fn finish(self: Box<Self>) -> Vec<u8> {
+        MessagesStreamTranslator::finish(*self).concat()
+    }
+}
+
+impl StreamTranslator for ResponsesStreamTranslator {
+    fn on_chunk(&mut self, chunk: &GenerateContentResponse) -> Vec<u8> {
+        ResponsesStreamTranslator::on_chunk(self, chunk).concat()
+    }
+    fn on_upstream_error(&mut self, status: &Status) -> Vec<u8> {
+        ResponsesStreamTranslator::on_upstream_error(self, status)
+    }
+    fn finish(self: Box<Self>) -> Vec<u8> {
+        ResponsesStreamTranslator::finish(*self).concat()
+    }
+}
 
 /// Just the fields of a chunk the gateway itself needs.
 #[derive(Debug, Default, Deserialize)]
@@ -26,12 +72,8 @@ enum Kind {
     GeminiSse(SseReader),
     /// A streamed JSON array: forwarded as is.
     GeminiArray(JsonArrayReader),
-    /// Gemini SSE in, `chat.completion.chunk`s out. `None` once finished or failed.
-    OpenAi(SseReader, Option<ChatStreamTranslator>),
-    /// Gemini SSE in, Anthropic message events out. `None` once finished or failed.
-    Anthropic(SseReader, Option<MessagesStreamTranslator>),
-    /// Gemini SSE in, OpenAI Responses events out. `None` once finished or failed.
-    Responses(SseReader, Option<Box<ResponsesStreamTranslator>>),
+    /// Gemini SSE in, the client protocol's events out. `None` once finished or failed.
+    Translated(SseReader, Option<Box<dyn StreamTranslator>>),
 }
 
 /// Turns an upstream stream into the client's stream, chunk by chunk.
@@ -42,13 +84,7 @@ pub struct Transducer {
 }
 
 impl Transducer {
-    /// Native Gemini: bytes pass through untouched; chunks are only inspected.
-    pub fn gemini_passthrough(sse: bool) -> Self {
-        let kind = if sse {
-            Kind::GeminiSse(SseReader::new())
-        } else {
-            Kind::GeminiArray(JsonArrayReader::new())
-        };
+    fn new(kind: Kind) -> Self {
         Transducer {
             kind,
             usage: None,
@@ -56,31 +92,33 @@ impl Transducer {
         }
     }
 
+    /// Native Gemini: bytes pass through untouched; chunks are only inspected.
+    pub fn gemini_passthrough(sse: bool) -> Self {
+        Transducer::new(if sse {
+            Kind::GeminiSse(SseReader::new())
+        } else {
+            Kind::GeminiArray(JsonArrayReader::new())
+        })
+    }
+
+    /// A Gemini SSE stream re-framed by a client protocol's translator.
+    pub fn translated(translator: impl StreamTranslator + 'static) -> Self {
+        Transducer::new(Kind::Translated(SseReader::new(), Some(Box::new(translator))))
+    }
+
     /// OpenAI chat completions from a Gemini SSE stream.
     pub fn openai_chat(translator: ChatStreamTranslator) -> Self {
-        Transducer {
-            kind: Kind::OpenAi(SseReader::new(), Some(translator)),
-            usage: None,
-            error: None,
-        }
+        Transducer::translated(translator)
     }
 
     /// OpenAI Responses API events from a Gemini SSE stream.
     pub fn openai_responses(translator: ResponsesStreamTranslator) -> Self {
-        Transducer {
-            kind: Kind::Responses(SseReader::new(), Some(Box::new(translator))),
-            usage: None,
-            error: None,
-        }
+        Transducer::translated(translator)
     }
 
     /// Anthropic messages from a Gemini SSE stream.
     pub fn anthropic_messages(translator: MessagesStreamTranslator) -> Self {
-        Transducer {
-            kind: Kind::Anthropic(SseReader::new(), Some(translator)),
-            usage: None,
-            error: None,
-        }
+        Transducer::translated(translator)
     }
 
     /// Response headers for the client.
@@ -111,37 +149,13 @@ impl Transducer {
                 }
                 bytes.to_vec()
             }
-            Kind::OpenAi(reader, translator) => {
+            Kind::Translated(reader, translator) => {
                 let events = reader.push(bytes);
                 translate(
                     events.iter().map(|e| e.data.as_str()),
                     translator,
                     &mut self.usage,
                     &mut self.error,
-                    |t, c| t.on_chunk(c).concat(),
-                    |t, s| t.on_upstream_error(s),
-                )
-            }
-            Kind::Anthropic(reader, translator) => {
-                let events = reader.push(bytes);
-                translate(
-                    events.iter().map(|e| e.data.as_str()),
-                    translator,
-                    &mut self.usage,
-                    &mut self.error,
-                    |t, c| t.on_chunk(c).concat(),
-                    |t, s| t.on_upstream_error(s).concat(),
-                )
-            }
-            Kind::Responses(reader, translator) => {
-                let events = reader.push(bytes);
-                translate(
-                    events.iter().map(|e| e.data.as_str()),
-                    translator,
-                    &mut self.usage,
-                    &mut self.error,
-                    |t, c| t.on_chunk(c).concat(),
-                    |t, s| t.on_upstream_error(s),
                 )
             }
         }
@@ -162,48 +176,16 @@ impl Transducer {
                 }
                 Vec::new()
             }
-            Kind::OpenAi(reader, translator) => {
+            Kind::Translated(reader, translator) => {
                 let last = reader.finish();
                 let mut out = translate(
                     last.iter().map(|e| e.data.as_str()),
                     translator,
                     &mut self.usage,
                     &mut self.error,
-                    |t, c| t.on_chunk(c).concat(),
-                    |t, s| t.on_upstream_error(s),
                 );
                 if let Some(t) = translator.take() {
-                    out.extend(t.finish().concat());
-                }
-                out
-            }
-            Kind::Anthropic(reader, translator) => {
-                let last = reader.finish();
-                let mut out = translate(
-                    last.iter().map(|e| e.data.as_str()),
-                    translator,
-                    &mut self.usage,
-                    &mut self.error,
-                    |t, c| t.on_chunk(c).concat(),
-                    |t, s| t.on_upstream_error(s).concat(),
-                );
-                if let Some(t) = translator.take() {
-                    out.extend(t.finish().concat());
-                }
-                out
-            }
-            Kind::Responses(reader, translator) => {
-                let last = reader.finish();
-                let mut out = translate(
-                    last.iter().map(|e| e.data.as_str()),
-                    translator,
-                    &mut self.usage,
-                    &mut self.error,
-                    |t, c| t.on_chunk(c).concat(),
-                    |t, s| t.on_upstream_error(s),
-                );
-                if let Some(t) = translator.take() {
-                    out.extend(t.finish().concat());
+                    out.extend(t.finish());
                 }
                 out
             }
@@ -224,15 +206,7 @@ impl Transducer {
         match &mut self.kind {
             Kind::GeminiSse(_) => format!("data: {error}\r\n\r\n").into_bytes(),
             Kind::GeminiArray(_) => format!(",\r\n{error}]").into_bytes(),
-            Kind::OpenAi(_, translator) => translator
-                .take()
-                .map(|mut t| t.on_upstream_error(&status))
-                .unwrap_or_default(),
-            Kind::Anthropic(_, translator) => translator
-                .take()
-                .map(|mut t| t.on_upstream_error(&status).concat())
-                .unwrap_or_default(),
-            Kind::Responses(_, translator) => translator
+            Kind::Translated(_, translator) => translator
                 .take()
                 .map(|mut t| t.on_upstream_error(&status))
                 .unwrap_or_default(),
@@ -263,13 +237,11 @@ fn observe(json: &str, usage: &mut Option<UsageMetadata>, error: &mut Option<Str
 
 /// Feeds upstream event payloads to a translator; an error chunk ends the translation (the
 /// client gets the error in its protocol and nothing after it).
-fn translate<'a, T>(
+fn translate<'a>(
     payloads: impl Iterator<Item = &'a str>,
-    translator: &mut Option<T>,
+    translator: &mut Option<Box<dyn StreamTranslator>>,
     usage: &mut Option<UsageMetadata>,
     error: &mut Option<String>,
-    on_chunk: impl Fn(&mut T, &GenerateContentResponse) -> Vec<u8>,
-    on_error: impl Fn(&mut T, &Status) -> Vec<u8>,
 ) -> Vec<u8> {
     let mut out = Vec::new();
     for payload in payloads {
@@ -279,11 +251,11 @@ fn translate<'a, T>(
                 if chunk.usage_metadata.is_some() {
                     *usage = chunk.usage_metadata;
                 }
-                out.extend(on_chunk(t, &chunk));
+                out.extend(t.on_chunk(&chunk));
             }
             Err(status) => {
                 *error = Some(status.message.clone());
-                out.extend(on_error(t, &status));
+                out.extend(t.on_upstream_error(&status));
                 *translator = None;
             }
         }
@@ -352,5 +324,47 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}],\"role\":
         out.extend(t.finish());
         assert_eq!(out, body.as_bytes());
         assert_eq!(t.usage().unwrap().candidates_token_count, 4);
+    }
+
+    fn ctx() -> crate::protocol::RequestContext {
+        crate::protocol::RequestContext {
+            request_id: "r1".into(),
+            created: 1,
+        }
+    }
+
+    #[test]
+    fn a_translated_stream_is_reframed_and_keeps_usage() {
+        let mut t = Transducer::openai_chat(ChatStreamTranslator::new("gpt-4o", ctx(), true));
+        let mut out = Vec::new();
+        for chunk in SSE.as_bytes().chunks(5) {
+            out.extend(t.push(chunk));
+        }
+        out.extend(t.finish());
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\"content\":\"Hel\"") && text.contains("\"content\":\"lo\""),
+            "{text}"
+        );
+        assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+        assert_eq!(t.usage().unwrap().total_token_count, 10);
+        assert!(t.error().is_none());
+    }
+
+    #[test]
+    fn an_upstream_error_ends_a_translated_stream_in_the_clients_protocol() {
+        let mut t = Transducer::anthropic_messages(MessagesStreamTranslator::new("claude-x", &ctx()));
+        let first = t.push(SSE.split("\r\n\r\n").next().unwrap().as_bytes());
+        assert!(first.is_empty(), "an event is complete only at its blank line");
+        let mut out = t.push(b"\r\n\r\ndata: {\"error\": {\"code\": 503, \"message\": \"overloaded\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n");
+        out.extend(t.push(SSE.as_bytes()));
+        out.extend(t.finish());
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("event: error"), "{text}");
+        assert!(
+            text.trim_end().ends_with('}') && !text.contains("message_stop"),
+            "nothing after the error: {text}"
+        );
+        assert_eq!(t.error(), Some("overloaded"));
     }
 }

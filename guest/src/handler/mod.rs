@@ -8,7 +8,7 @@ use crate::admin;
 use crate::auth::{self, Presented};
 use crate::error::GatewayError;
 use crate::pool::{self, PoolSettings};
-use crate::protocol::gemini::{ErrorBody, UsageMetadata};
+use crate::protocol::gemini::{self, ErrorBody, Status, UsageMetadata};
 use crate::protocol::{Protocol, RequestContext};
 use crate::route::{self, Route};
 use crate::store::clients::ClientKey;
@@ -17,7 +17,7 @@ use crate::store::{self, Database};
 use crate::stream::Transducer;
 
 mod anthropic;
-mod gemini;
+mod native;
 mod openai;
 mod responses;
 use crate::upstream::{self, Attempted, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse};
@@ -288,7 +288,7 @@ async fn serve<U: Upstream, D: Database>(
             .await
             .map(|(status, value)| json_reply(status, &value)),
         Route::Gemini { version, model, method } => {
-            gemini::handle(env, head, &caller, &version, model.as_deref(), method, body, settings).await
+            native::handle(env, head, &caller, &version, model.as_deref(), method, body, settings).await
         }
         Route::OpenAiChat => openai::chat(env, &caller, &body, settings, stored).await,
         Route::OpenAiResponses => responses::create(env, &caller, &body, settings, stored).await,
@@ -332,6 +332,95 @@ pub fn request_context(env_random: &[u8; 32], now_ms: i64) -> RequestContext {
         request_id: id,
         created: (now_ms / 1000).max(0) as u64,
     }
+}
+
+/// Parses a client body, answering 400 when it is not what the endpoint expects.
+pub(crate) fn parse_body<T: for<'de> serde::Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
+        } else {
+            GatewayError::invalid(format!("invalid request body: {e}"))
+        }
+    })
+}
+
+/// Decodes a successful upstream body; a body we cannot read is the upstream's fault (502).
+pub(crate) fn decode_upstream<T: for<'de> serde::Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
+    serde_json::from_slice(body).map_err(|e| GatewayError::Upstream {
+        status: 502,
+        message: format!("unreadable upstream response: {e}"),
+    })
+}
+
+/// The upstream's error status from a fault body, for the protocol's error translator.
+pub(crate) fn fault_status(status: u16, body: &[u8]) -> Status {
+    ErrorBody::parse(body).map(|e| e.error).unwrap_or_else(|| Status {
+        code: status,
+        message: format!("the upstream answered {status}"),
+        ..Default::default()
+    })
+}
+
+/// A translated `generateContent` through the pool (with a transducer: its
+/// `streamGenerateContent?alt=sse`), answered as a stream, as the protocol's rendering of an
+/// upstream fault, or as `whole(response)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn generate<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    caller: &Caller,
+    protocol: Protocol,
+    model: &str,
+    request: &gemini::GenerateContentRequest,
+    settings: &PoolSettings,
+    transducer: Option<Transducer>,
+    fault: fn(u16, &[u8]) -> Reply<U::Body>,
+    whole: impl FnOnce(&gemini::GenerateContentResponse) -> Reply<U::Body>,
+) -> Result<Reply<U::Body>, GatewayError> {
+    let version = gemini::API_VERSION;
+    let path = if transducer.is_some() {
+        format!("/{version}/models/{model}:streamGenerateContent?alt=sse")
+    } else {
+        format!("/{version}/models/{model}:generateContent")
+    };
+    let request = post(path, to_body(request)?);
+    Ok(
+        match call_upstream(env, caller, protocol, model, &request, settings, transducer).await? {
+            Upstreamed::Stream(reply) => reply,
+            Upstreamed::Fault { status, body } => fault(status, &body),
+            Upstreamed::Whole { body, .. } => whole(&decode_upstream(&body)?),
+        },
+    )
+}
+
+/// A JSON `POST` to the upstream.
+pub(crate) fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
+    UpstreamRequest {
+        method: "POST".into(),
+        path_and_query: path,
+        body: Some(body),
+        headers: vec![("content-type".into(), "application/json".into())],
+    }
+}
+
+/// Serializes a translated request for the upstream.
+pub(crate) fn to_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, GatewayError> {
+    serde_json::to_vec(value).map_err(|e| GatewayError::Internal(e.to_string()))
+}
+
+/// Resolves the model a client named (aliases included) and checks the caller may use it.
+pub(crate) fn resolve_model(
+    caller: &Caller,
+    requested: &str,
+    stored: &[(String, String)],
+    missing: &str,
+) -> Result<String, GatewayError> {
+    if requested.trim().is_empty() {
+        return Err(GatewayError::invalid_param(missing.to_owned(), "model"));
+    }
+    let model = crate::models::resolve(requested, stored);
+    check_model_allowed(caller, requested, &model)?;
+    Ok(model)
 }
 
 /// Refuses a model a client key is not allowed to use (by its requested or resolved name).

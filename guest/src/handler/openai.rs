@@ -3,50 +3,26 @@
 //! The translation itself lives in [`crate::protocol::openai`]; this module parses the body,
 //! resolves the model alias, sends through the pool and renders the outcome.
 
-use super::{call_upstream, request_context, to_json_reply, Caller, Env, Reply, Upstreamed};
+use super::{
+    call_upstream, decode_upstream, fault_status, generate, request_context, resolve_model, to_body, to_json_reply,
+    Caller, Env, Reply, Upstreamed,
+};
 use crate::error::GatewayError;
 use crate::models;
 use crate::pool::PoolSettings;
-use crate::protocol::gemini::{
-    BatchEmbedContentsResponse, ErrorBody, GenerateContentResponse, ListModelsResponse, API_VERSION,
-};
+use crate::protocol::gemini::{BatchEmbedContentsResponse, ErrorBody, ListModelsResponse, API_VERSION};
 use crate::protocol::openai::{self, OpenAiChatRequest, OpenAiEmbeddingsRequest, OpenAiModel};
 use crate::protocol::Protocol;
 use crate::store::Database;
 use crate::stream::Transducer;
 use crate::upstream::{Upstream, UpstreamRequest};
 
-/// Parses a client body, answering 400 in OpenAI's words when it is not what we expect.
-pub(super) fn parse_body<T: for<'de> serde::Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
-    serde_json::from_slice(body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
-        } else {
-            GatewayError::invalid(format!("invalid request body: {e}"))
-        }
-    })
-}
+pub(super) use super::{parse_body, post};
 
 /// Renders an upstream fault (a 4xx the request caused) in OpenAI's shape.
 pub(super) fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
-    let error = ErrorBody::parse(body)
-        .map(|e| e.error)
-        .unwrap_or_else(|| crate::protocol::gemini::Status {
-            code: status,
-            message: format!("the upstream answered {status}"),
-            ..Default::default()
-        });
-    let (status, value) = openai::upstream_error_to_openai(&error);
+    let (status, value) = openai::upstream_error_to_openai(&fault_status(status, body));
     to_json_reply(status, &value)
-}
-
-pub(super) fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
-    UpstreamRequest {
-        method: "POST".into(),
-        path_and_query: path,
-        body: Some(body),
-        headers: vec![("content-type".into(), "application/json".into())],
-    }
 }
 
 pub async fn chat<U: Upstream, D: Database>(
@@ -57,55 +33,28 @@ pub async fn chat<U: Upstream, D: Database>(
     stored: &[(String, String)],
 ) -> Result<Reply<U::Body>, GatewayError> {
     let req: OpenAiChatRequest = parse_body(body)?;
-    if req.model.trim().is_empty() {
-        return Err(GatewayError::invalid_param(
-            "you must provide a model parameter",
-            "model",
-        ));
-    }
-    let model = models::resolve(&req.model, stored);
-    super::check_model_allowed(caller, &req.model, &model)?;
+    let model = resolve_model(caller, &req.model, stored, "you must provide a model parameter")?;
     let gemini = openai::chat_request_to_gemini(&req, &model)?;
-    let gemini_body = serde_json::to_vec(&gemini).map_err(|e| GatewayError::Internal(e.to_string()))?;
     let ctx = request_context(&env.random, env.now_ms);
-    let stream = req.is_stream();
-    let path = if stream {
-        format!("/{API_VERSION}/models/{model}:streamGenerateContent?alt=sse")
-    } else {
-        format!("/{API_VERSION}/models/{model}:generateContent")
-    };
-    let transducer = stream.then(|| {
+    let transducer = req.is_stream().then(|| {
         Transducer::openai_chat(openai::ChatStreamTranslator::new(
             req.model.clone(),
             ctx.clone(),
             req.include_usage(),
         ))
     });
-    match call_upstream(
+    generate(
         env,
         caller,
         Protocol::OpenAi,
         &model,
-        &post(path, gemini_body),
+        &gemini,
         settings,
         transducer,
+        fault_reply,
+        |response| to_json_reply(200, &openai::gemini_to_chat_response(response, &req.model, &ctx)),
     )
-    .await?
-    {
-        Upstreamed::Stream(reply) => Ok(reply),
-        Upstreamed::Fault { status, body } => Ok(fault_reply(status, &body)),
-        Upstreamed::Whole { body, .. } => {
-            let response: GenerateContentResponse =
-                serde_json::from_slice(&body).map_err(|e| GatewayError::Upstream {
-                    status: 502,
-                    message: format!("unreadable upstream response: {e}"),
-                })?;
-            Ok(to_json_reply(
-                200,
-                &openai::gemini_to_chat_response(&response, &req.model, &ctx),
-            ))
-        }
-    }
+    .await
 }
 
 pub async fn embeddings<U: Upstream, D: Database>(
@@ -116,18 +65,11 @@ pub async fn embeddings<U: Upstream, D: Database>(
     stored: &[(String, String)],
 ) -> Result<Reply<U::Body>, GatewayError> {
     let req: OpenAiEmbeddingsRequest = parse_body(body)?;
-    if req.model.trim().is_empty() {
-        return Err(GatewayError::invalid_param(
-            "you must provide a model parameter",
-            "model",
-        ));
-    }
-    let model = models::resolve(&req.model, stored);
-    super::check_model_allowed(caller, &req.model, &model)?;
+    let model = resolve_model(caller, &req.model, stored, "you must provide a model parameter")?;
     let batches = openai::embeddings_request_to_gemini(&req, &model)?;
     let mut responses = Vec::with_capacity(batches.len());
     for batch in &batches {
-        let batch_body = serde_json::to_vec(batch).map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let batch_body = to_body(batch)?;
         let path = format!("/{API_VERSION}/models/{model}:batchEmbedContents");
         match call_upstream(
             env,
@@ -141,11 +83,7 @@ pub async fn embeddings<U: Upstream, D: Database>(
         .await?
         {
             Upstreamed::Whole { body, .. } => {
-                let response: BatchEmbedContentsResponse =
-                    serde_json::from_slice(&body).map_err(|e| GatewayError::Upstream {
-                        status: 502,
-                        message: format!("unreadable upstream response: {e}"),
-                    })?;
+                let response: BatchEmbedContentsResponse = decode_upstream(&body)?;
                 responses.push(response);
             }
             Upstreamed::Fault { status, body } => return Ok(fault_reply(status, &body)),
@@ -200,10 +138,7 @@ pub(super) async fn list_models<U: Upstream, D: Database>(
         headers: vec![],
     };
     match call_upstream(env, caller, protocol, "models", &request, settings, None).await? {
-        Upstreamed::Whole { body, .. } => serde_json::from_slice(&body).map_err(|e| GatewayError::Upstream {
-            status: 502,
-            message: format!("unreadable upstream model list: {e}"),
-        }),
+        Upstreamed::Whole { body, .. } => decode_upstream(&body),
         Upstreamed::Fault { status, body } => {
             let message = ErrorBody::parse(&body).map(|e| e.error.message).unwrap_or_default();
             Err(GatewayError::Upstream {
