@@ -10,8 +10,15 @@ use crate::handler::{self, Config, Env, Reply, RequestHead};
 use crate::store::{Database, Row, SqlValue, StoreError};
 use crate::upstream::{Upstream, UpstreamRequest, UpstreamResponse};
 use futures::{SinkExt, StreamExt};
-use spin_sdk::http::{Fields, IncomingRequest, IncomingResponse, Method, OutgoingResponse, Request, ResponseOutparam};
+use spin_sdk::http::{
+    ErrorCode, Fields, IncomingRequest, IncomingResponse, Method, OutgoingRequest, OutgoingResponse, ResponseOutparam,
+    Scheme,
+};
 use spin_sdk::sqlite;
+use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
+use spin_sdk::wit::wasi::http0_2_0::types::{FutureIncomingResponse, RequestOptions};
+use std::task::Poll;
+use std::time::Duration;
 
 /// SQLite through the host.
 struct SpinDb(sqlite::Connection);
@@ -61,30 +68,87 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// How long to wait for a connection to the upstream.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a non-streamed answer may take to start (thinking models can take minutes).
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a stream may stall between chunks.
+const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl WasiUpstream {
+    /// Splits the configured origin into scheme and authority.
+    fn target(&self) -> Result<(Scheme, String), String> {
+        let (scheme, authority) = self.origin.split_once("://").ok_or("the upstream URL has no scheme")?;
+        let scheme = match scheme {
+            "https" => Scheme::Https,
+            "http" => Scheme::Http,
+            other => Scheme::Other(other.to_owned()),
+        };
+        Ok((scheme, authority.trim_end_matches('/').to_owned()))
+    }
+}
+
+/// Waits for an outgoing request's response on Spin's executor.
+async fn response_of(future: FutureIncomingResponse) -> Result<IncomingResponse, ErrorCode> {
+    // Dropping the token would unregister the waker, so the closure keeps it while pending.
+    let mut registration: Option<spin_executor::CancelOnDropToken> = None;
+    futures::future::poll_fn(move |cx| match future.get() {
+        Some(result) => {
+            Poll::Ready(result.unwrap_or(Err(ErrorCode::InternalError(Some("response taken twice".into())))))
+        }
+        None => {
+            registration.replace(spin_executor::CancelOnDropToken::from(
+                spin_executor::push_waker_and_get_token(future.subscribe(), cx.waker().clone()),
+            ));
+            Poll::Pending
+        }
+    })
+    .await
+}
+
 impl Upstream for WasiUpstream {
     type Body = IncomingResponse;
 
     async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<IncomingResponse>, String> {
+        let (scheme, authority) = self.target()?;
+        let mut headers: Vec<(String, Vec<u8>)> = vec![("x-goog-api-key".into(), key.as_bytes().to_vec())];
+        headers.extend(req.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
+        if let Some(body) = &req.body {
+            // A declared length rather than chunked encoding: some servers and proxies on
+            // the way to the upstream are strict about request bodies.
+            headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+        }
+        let fields = Fields::from_list(&headers).map_err(|e| format!("invalid request header: {e:?}"))?;
+        let request = OutgoingRequest::new(fields);
         let method = if req.method == "POST" {
             Method::Post
         } else {
             Method::Get
         };
-        let mut builder = Request::builder();
-        builder
-            .method(method)
-            .uri(format!("{}{}", self.origin, req.path_and_query))
-            .header("x-goog-api-key", key);
-        for (name, value) in &req.headers {
-            builder.header(name.as_str(), value.as_str());
+        request.set_method(&method).map_err(|()| "invalid method")?;
+        request.set_scheme(Some(&scheme)).map_err(|()| "invalid scheme")?;
+        request
+            .set_authority(Some(&authority))
+            .map_err(|()| "invalid upstream authority")?;
+        request
+            .set_path_with_query(Some(&req.path_and_query))
+            .map_err(|()| "invalid upstream path")?;
+        let options = RequestOptions::new();
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // Hosts may not support every timeout; those they refuse keep the host's defaults.
+        let _ = options.set_connect_timeout(Some(nanos(CONNECT_TIMEOUT)));
+        let _ = options.set_first_byte_timeout(Some(nanos(FIRST_BYTE_TIMEOUT)));
+        let _ = options.set_between_bytes_timeout(Some(nanos(BETWEEN_BYTES_TIMEOUT)));
+        let mut body = request.take_body();
+        let future = outgoing_handler::handle(request, Some(options)).map_err(|e| format!("{e:?}"))?;
+        if let Some(bytes) = &req.body {
+            body.send(bytes.clone())
+                .await
+                .map_err(|e| format!("sending the request body failed: {e:?}"))?;
         }
-        if let Some(body) = &req.body {
-            // A declared length rather than chunked encoding: some servers and proxies on
-            // the way to the upstream are strict about request bodies.
-            builder.header("content-length", body.len().to_string());
-            builder.body(body.clone());
-        }
-        let response: IncomingResponse = spin_sdk::http::send(builder.build()).await.map_err(|e| e.to_string())?;
+        // Dropping the sink finishes the body, which lets the host complete the request.
+        drop(body);
+        let response = response_of(future).await.map_err(|e| format!("{e:?}"))?;
         let headers = response
             .headers()
             .entries()

@@ -168,10 +168,15 @@ pub async fn send_with_failover<U: Upstream>(
             previous_strikes: key.strikes,
         };
         let (outcome, failure) = match upstream.send(req, &key.secret).await {
-            Err(message) => (
-                pool::classify_network_error(&message),
-                (502, format!("upstream unreachable: {message}")),
-            ),
+            Err(message) => {
+                // wasi-http reports timeouts as `ConnectionTimeout` / `HttpResponseTimeout`.
+                let failure = if message.contains("Timeout") {
+                    (504, format!("the upstream did not answer in time: {message}"))
+                } else {
+                    (502, format!("upstream unreachable: {message}"))
+                };
+                (pool::classify_network_error(&message), failure)
+            }
             Ok(response) if (200..300).contains(&response.status) => {
                 let key = keys.swap_remove(index);
                 if stored && ctx.settings.strategy == pool::Strategy::Adaptive {
@@ -536,6 +541,22 @@ mod tests {
             .unwrap()
             .contains("API key not valid"));
         assert_eq!(listed[1].consecutive_failures, 1);
+    }
+
+    #[test]
+    fn timeouts_end_as_504_and_refusals_as_502() {
+        let db = db_with(&[("a", None)]);
+        let up = FakeUpstream::default().answer("a", vec![Err("HttpResponseTimeout")]);
+        let Attempted::Failed { error, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
+        assert_eq!(error.status(crate::protocol::Protocol::OpenAi), 504, "{error:?}");
+        let db = db_with(&[("a", None)]);
+        let up = FakeUpstream::default().answer("a", vec![Err("ConnectionRefused")]);
+        let Attempted::Failed { error, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
+        assert_eq!(error.status(crate::protocol::Protocol::OpenAi), 502, "{error:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`migrations`], [`bootstrap`]: the schema, the admin key, `--keys`;
 //! - [`component`]: engine, compiled-component cache, linking;
 //! - [`server`], [`state`], [`metrics`]: per-request instances over hyper, `/metrics`;
+//! - [`outgoing`]: the pooled client for the guest's outgoing HTTP requests;
 //! - [`spin`]: the `fermyon:spin/sqlite` and `fermyon:spin/variables` imports.
 
 #![deny(missing_docs)]
@@ -18,6 +19,7 @@ pub mod component;
 pub mod config;
 pub mod metrics;
 pub mod migrations;
+pub mod outgoing;
 pub mod server;
 pub mod spin;
 pub mod state;

@@ -29,6 +29,7 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
 use crate::metrics::{InFlight, Metrics};
+use crate::outgoing::Upstream;
 use crate::spin::sqlite::SqliteBackend;
 use crate::spin::variables::Variables;
 use crate::state::Host;
@@ -51,17 +52,21 @@ struct Inner {
     sqlite: Arc<SqliteBackend>,
     vars: Arc<Variables>,
     metrics: Arc<Metrics>,
+    /// The one client (and connection pool) every request's outgoing calls go through.
+    upstream: Upstream,
     next_id: AtomicU64,
 }
 
 impl Handler {
-    /// A handler over a pre-instantiated component and the state every request shares.
+    /// A handler over a pre-instantiated component and the state every request shares,
+    /// including a new pool for the guests' outgoing HTTP connections.
     pub fn new(pre: ProxyPre<Host>, sqlite: Arc<SqliteBackend>, vars: Arc<Variables>, metrics: Arc<Metrics>) -> Self {
         Self(Arc::new(Inner {
             pre,
             sqlite,
             vars,
             metrics,
+            upstream: Upstream::new(),
             next_id: AtomicU64::new(0),
         }))
     }
@@ -92,9 +97,13 @@ impl Handler {
         response
     }
 
-    /// Per-request store: fresh WASI/HTTP state, shared database and variables.
+    /// Per-request store: fresh WASI/HTTP state, shared database, variables and HTTP client.
     fn new_store(&self) -> Store<Host> {
-        let host = Host::new(Arc::clone(&self.0.sqlite), Arc::clone(&self.0.vars));
+        let host = Host::new(
+            Arc::clone(&self.0.sqlite),
+            Arc::clone(&self.0.vars),
+            self.0.upstream.clone(),
+        );
         Store::new(self.0.pre.engine(), host)
     }
 

@@ -2,7 +2,8 @@
 //!
 //! A fresh [`Host`] is built for every HTTP request (as `wasmtime serve` does), so nothing the
 //! guest does survives the request except what it writes to SQLite. The shared parts (the
-//! database, the variables) are behind `Arc`s; the rest is cheap to create.
+//! database, the variables, the pooled client for outgoing HTTP) are behind `Arc`s; the rest is
+//! cheap to create.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::outgoing::Upstream;
 use crate::spin::sqlite::SqliteBackend;
 use crate::spin::variables::Variables;
 
@@ -19,8 +21,10 @@ pub struct Host {
     pub table: ResourceTable,
     /// WASI context: no environment, no arguments, no files; guest output goes to our stderr.
     pub wasi: WasiCtx,
-    /// wasi:http context (outgoing requests use wasmtime's default client).
+    /// wasi:http context.
     pub http: WasiHttpCtx,
+    /// Sends the guest's outgoing requests through the process-wide connection pool.
+    pub upstream: Upstream,
     /// The database behind `fermyon:spin/sqlite`.
     pub sqlite: Arc<SqliteBackend>,
     /// The values behind `fermyon:spin/variables`.
@@ -31,8 +35,8 @@ pub struct Host {
 }
 
 impl Host {
-    /// State for one request.
-    pub fn new(sqlite: Arc<SqliteBackend>, vars: Arc<Variables>) -> Self {
+    /// State for one request; `upstream` is a handle to the shared client.
+    pub fn new(sqlite: Arc<SqliteBackend>, vars: Arc<Variables>, upstream: Upstream) -> Self {
         // Both guest streams go to the host's stderr: stdout belongs to the host (it prints the
         // generated admin key there) and must not interleave with guest debug output.
         let wasi = WasiCtx::builder()
@@ -43,6 +47,7 @@ impl Host {
             table: ResourceTable::new(),
             wasi,
             http: WasiHttpCtx::new(),
+            upstream,
             sqlite,
             vars,
             sqlite_connections: 0,
@@ -51,7 +56,7 @@ impl Host {
 
     #[cfg(test)]
     pub(crate) fn for_tests(sqlite: Arc<SqliteBackend>) -> Self {
-        Self::new(sqlite, Arc::new(Variables::default()))
+        Self::new(sqlite, Arc::new(Variables::default()), Upstream::new())
     }
 }
 
@@ -69,7 +74,7 @@ impl WasiHttpView for Host {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.upstream,
         }
     }
 }

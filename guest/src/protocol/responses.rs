@@ -31,17 +31,18 @@
 use crate::error::GatewayError;
 use crate::protocol::gemini::{GenerateContentRequest, GenerateContentResponse, Part, UsageMetadata};
 use crate::protocol::openai::{
-    self, OpenAiAllowedTool, OpenAiAllowedTools, OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiFile,
-    OpenAiFunctionCall, OpenAiFunctionDefinition, OpenAiImageUrl, OpenAiInputAudio, OpenAiJsonSchema, OpenAiMessage,
-    OpenAiNamedFunction, OpenAiResponseFormat, OpenAiTool, OpenAiToolCall, OpenAiToolChoice, OpenAiToolChoiceObject,
+    self, OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiFile, OpenAiFunctionCall, OpenAiImageUrl,
+    OpenAiInputAudio, OpenAiJsonSchema, OpenAiMessage, OpenAiResponseFormat, OpenAiToolCall,
 };
 use crate::protocol::RequestContext;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Map, Value};
 
 mod stream;
+mod tools;
 
 pub use stream::ResponsesStreamTranslator;
+pub use tools::{ToolKinds, TurnSignatures};
 
 /// `object` of a response.
 pub const RESPONSE_OBJECT: &str = "response";
@@ -90,6 +91,11 @@ pub struct OpenAiResponsesRequest {
     pub metadata: Option<Value>,
     #[serde(default)]
     pub user: Option<Value>,
+    /// `reasoning.encrypted_content` makes every response that carried Gemini thought
+    /// signatures end with a `reasoning` item holding them (see [`TurnSignatures`]). Other
+    /// values are accepted and ignored.
+    #[serde(default, deserialize_with = "null_default")]
+    pub include: Vec<String>,
     /// Gemini extras, as on chat completions: `{"google": {"thinking_config": …}}`.
     #[serde(default)]
     pub extra_body: Option<Value>,
@@ -100,6 +106,11 @@ pub struct OpenAiResponsesRequest {
 impl OpenAiResponsesRequest {
     pub fn is_stream(&self) -> bool {
         self.stream.unwrap_or(false)
+    }
+
+    /// `include` asks for `reasoning.encrypted_content`.
+    pub fn wants_encrypted_reasoning(&self) -> bool {
+        self.include.iter().any(|i| i == "reasoning.encrypted_content")
     }
 }
 
@@ -123,19 +134,29 @@ pub struct ResponsesInputItem {
     /// `message`: a string or content parts.
     #[serde(default)]
     pub content: Option<ResponsesContent>,
-    /// `function_call`, `function_call_output`.
+    /// The item's own id (`local_shell_call` outputs may name their call by it).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `function_call`, `custom_tool_call`, `local_shell_call` and their outputs.
     #[serde(default)]
     pub call_id: Option<String>,
-    /// `function_call`.
+    /// `function_call`, `custom_tool_call`.
     #[serde(default)]
     pub name: Option<String>,
+    /// `custom_tool_call`: the free-form input (a string).
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// `local_shell_call`: `{"type": "exec", "command": [...], "working_directory", "timeout_ms", "env"}`.
+    #[serde(default)]
+    pub action: Option<Value>,
     /// `function_call`: a JSON string (an object is tolerated).
     #[serde(default)]
     pub arguments: Option<Value>,
-    /// `function_call_output`: a string or content parts.
+    /// `function_call_output`, `custom_tool_call_output`, `local_shell_call_output`: a string or
+    /// content parts.
     #[serde(default)]
     pub output: Option<ResponsesContent>,
-    /// `reasoning` (ignored).
+    /// `reasoning`: gempool's [`TurnSignatures`] when it made the item (anything else is ignored).
     #[serde(default)]
     pub encrypted_content: Option<String>,
 }
@@ -272,12 +293,13 @@ pub fn responses_request_to_gemini(
             "conversation",
         ));
     }
-    let (messages, origins) = input_messages(req)?;
+    let (messages, origins, signatures) = input_messages(req)?;
+    let (tools, tool_origins) = tools::declared_tools(&req.tools)?;
     let chat = OpenAiChatRequest {
         model: req.model.clone(),
         messages,
-        tools: function_tools(&req.tools)?,
-        tool_choice: req.tool_choice.as_ref().and_then(tool_choice),
+        tools,
+        tool_choice: req.tool_choice.as_ref().and_then(tools::tool_choice),
         parallel_tool_calls: req.parallel_tool_calls,
         response_format: req.text.as_ref().and_then(|t| t.format.as_ref()).map(response_format),
         max_completion_tokens: req.max_output_tokens,
@@ -288,7 +310,8 @@ pub fn responses_request_to_gemini(
         google: req.google.clone(),
         ..Default::default()
     };
-    let mut gemini = openai::chat_request_to_gemini(&chat, model).map_err(|e| relabel(e, &origins))?;
+    let mut gemini = openai::chat_request_to_gemini(&chat, model).map_err(|e| relabel(e, &origins, &tool_origins))?;
+    tools::restore_turn_signatures(&mut gemini.contents, &signatures);
     let explicit_thinking = [
         req.extra_body.as_ref().and_then(|e| e.get("google")),
         req.google.as_ref(),
@@ -321,10 +344,15 @@ enum Origin {
     Input(usize),
 }
 
-/// The input as chat messages, and the origin of each message.
-fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, Vec<Origin>), GatewayError> {
+/// The input as chat messages, the origin of each message, and the thought signatures of
+/// replayed `reasoning` items (each stands as a [`tools::marker`] text part in its model turn).
+#[allow(clippy::type_complexity)]
+fn input_messages(
+    req: &OpenAiResponsesRequest,
+) -> Result<(Vec<OpenAiMessage>, Vec<Origin>, Vec<TurnSignatures>), GatewayError> {
     let mut messages: Vec<OpenAiMessage> = Vec::new();
     let mut origins: Vec<Origin> = Vec::new();
+    let mut signatures: Vec<TurnSignatures> = Vec::new();
     if let Some(instructions) = req.instructions.as_deref().filter(|i| !i.is_empty()) {
         messages.push(OpenAiMessage {
             role: "system".into(),
@@ -349,7 +377,11 @@ fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, V
     if messages.is_empty() && items.is_empty() {
         return Err(GatewayError::invalid_param("input must not be empty", "input"));
     }
-    check_call_pairing(items)?;
+    let keys = tools::call_keys(items);
+    tools::check_call_pairing(items, &keys)?;
+    // A reasoning item seen before its turn's first assistant item (OpenAI's order): its marker
+    // goes into the next assistant message.
+    let mut pending_marker: Option<String> = None;
     for (i, item) in items.iter().enumerate() {
         let at = format!("input[{i}]");
         let kind = if item.kind.is_empty() && item.role.is_some() {
@@ -363,6 +395,9 @@ fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, V
                 let content = item.content.as_ref().map(|c| chat_content(c, &at)).transpose()?;
                 match role {
                     "user" | "system" | "developer" => {
+                        if role == "user" {
+                            pending_marker = None;
+                        }
                         messages.push(OpenAiMessage {
                             role: role.into(),
                             content,
@@ -371,7 +406,7 @@ fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, V
                         origins.push(Origin::Input(i));
                     }
                     "assistant" => {
-                        let last = open_assistant(&mut messages, &mut origins, i);
+                        let last = open_assistant(&mut messages, &mut origins, i, &mut pending_marker);
                         append_content(last, content);
                     }
                     other => {
@@ -382,24 +417,29 @@ fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, V
                     }
                 }
             }
-            "function_call" => {
-                let name = item.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
-                    GatewayError::invalid_param("function_call items require a name", format!("{at}.name"))
-                })?;
-                let call_id = required_call_id(item, &at)?;
-                let last = open_assistant(&mut messages, &mut origins, i);
+            "function_call" | "custom_tool_call" | "local_shell_call" => {
+                let name = match kind {
+                    "local_shell_call" => tools::LOCAL_SHELL.to_string(),
+                    _ => item.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
+                        GatewayError::invalid_param(format!("{kind} items require a name"), format!("{at}.name"))
+                    })?,
+                };
+                let arguments = match kind {
+                    "custom_tool_call" => tools::custom_call_arguments(item),
+                    "local_shell_call" => tools::local_shell_arguments(item, &at)?,
+                    _ => item.arguments.clone().unwrap_or(Value::Null),
+                };
+                let call_id = required_call_id(item, keys[i].as_deref(), &at)?;
+                let last = open_assistant(&mut messages, &mut origins, i, &mut pending_marker);
                 last.tool_calls.push(OpenAiToolCall {
                     id: call_id,
                     kind: "function".into(),
-                    function: OpenAiFunctionCall {
-                        name,
-                        arguments: item.arguments.clone().unwrap_or(Value::Null),
-                    },
+                    function: OpenAiFunctionCall { name, arguments },
                     extra_content: None,
                 });
             }
-            "function_call_output" => {
-                let call_id = required_call_id(item, &at)?;
+            "function_call_output" | "custom_tool_call_output" | "local_shell_call_output" => {
+                let call_id = required_call_id(item, keys[i].as_deref(), &at)?;
                 let output = item.output.as_ref().map(|c| chat_content(c, &at)).transpose()?;
                 messages.push(OpenAiMessage {
                     role: "tool".into(),
@@ -409,8 +449,19 @@ fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, V
                 });
                 origins.push(Origin::Input(i));
             }
-            // The model's own earlier thoughts: nothing Gemini can take back.
-            "reasoning" => {}
+            // The model's own earlier thoughts: the summary is not replayed (Gemini cannot take
+            // thoughts back), the thought signatures gempool put in `encrypted_content` are.
+            "reasoning" => {
+                let Some(sigs) = item.encrypted_content.as_deref().and_then(TurnSignatures::decode) else {
+                    continue;
+                };
+                let marker = tools::marker(signatures.len());
+                signatures.push(sigs);
+                match messages.last_mut().filter(|m| m.role == "assistant") {
+                    Some(last) => append_marker(last, marker),
+                    None => pending_marker = Some(marker),
+                }
+            }
             "item_reference" => {
                 return Err(GatewayError::invalid_param(
                     "item_reference is not supported: this gateway stores no items; send the item itself",
@@ -427,31 +478,50 @@ fn input_messages(req: &OpenAiResponsesRequest) -> Result<(Vec<OpenAiMessage>, V
                 return Err(GatewayError::invalid_param(
                     format!(
                         "input item type '{other}' is not supported; use message, function_call, \
-                         function_call_output or reasoning"
+                         function_call_output, custom_tool_call, custom_tool_call_output, local_shell_call, \
+                         local_shell_call_output or reasoning"
                     ),
                     format!("{at}.type"),
                 ))
             }
         }
     }
-    Ok((messages, origins))
+    Ok((messages, origins, signatures))
 }
 
 /// The assistant message that a new assistant item joins: the last message when it is an
 /// assistant one (text and the calls that follow it form one model turn), else a new one.
+/// A new one takes the pending reasoning marker, if any.
 fn open_assistant<'a>(
     messages: &'a mut Vec<OpenAiMessage>,
     origins: &mut Vec<Origin>,
     i: usize,
+    pending_marker: &mut Option<String>,
 ) -> &'a mut OpenAiMessage {
     if messages.last().is_none_or(|m| m.role != "assistant") {
-        messages.push(OpenAiMessage {
+        let mut message = OpenAiMessage {
             role: "assistant".into(),
             ..Default::default()
-        });
+        };
+        if let Some(marker) = pending_marker.take() {
+            append_marker(&mut message, marker);
+        }
+        messages.push(message);
         origins.push(Origin::Input(i));
     }
     messages.last_mut().expect("just ensured")
+}
+
+/// Adds a reasoning item's marker as a text part of an assistant message.
+fn append_marker(message: &mut OpenAiMessage, marker: String) {
+    append_content(
+        message,
+        Some(OpenAiContent::Parts(vec![OpenAiContentPart {
+            kind: "text".into(),
+            text: Some(marker),
+            ..Default::default()
+        }])),
+    );
 }
 
 fn append_content(message: &mut OpenAiMessage, content: Option<OpenAiContent>) {
@@ -474,48 +544,13 @@ fn append_content(message: &mut OpenAiMessage, content: Option<OpenAiContent>) {
     });
 }
 
-fn required_call_id(item: &ResponsesInputItem, at: &str) -> Result<String, GatewayError> {
-    item.call_id.clone().filter(|id| !id.is_empty()).ok_or_else(|| {
+fn required_call_id(item: &ResponsesInputItem, key: Option<&str>, at: &str) -> Result<String, GatewayError> {
+    key.map(str::to_string).ok_or_else(|| {
         GatewayError::invalid_param(
             format!("{} items require a call_id", item.kind),
             format!("{at}.call_id"),
         )
     })
-}
-
-/// Every `function_call_output` answers an earlier `function_call`, and every `function_call`
-/// gets an output (OpenAI's own wording).
-fn check_call_pairing(items: &[ResponsesInputItem]) -> Result<(), GatewayError> {
-    let mut calls: Vec<&str> = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let Some(id) = item.call_id.as_deref() else { continue };
-        match item.kind.as_str() {
-            "function_call" => calls.push(id),
-            "function_call_output" if !calls.contains(&id) => {
-                return Err(GatewayError::invalid_param(
-                    format!("No tool call found for function call output with call_id {id}."),
-                    format!("input[{i}].call_id"),
-                ))
-            }
-            _ => {}
-        }
-    }
-    for (i, item) in items.iter().enumerate() {
-        if item.kind != "function_call" {
-            continue;
-        }
-        let Some(id) = item.call_id.as_deref() else { continue };
-        let answered = items[i + 1..]
-            .iter()
-            .any(|o| o.kind == "function_call_output" && o.call_id.as_deref() == Some(id));
-        if !answered {
-            return Err(GatewayError::invalid_param(
-                format!("No tool output found for function call {id}."),
-                format!("input[{i}]"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Responses content → chat content.
@@ -591,65 +626,6 @@ fn chat_content(content: &ResponsesContent, at: &str) -> Result<OpenAiContent, G
     Ok(OpenAiContent::Parts(out))
 }
 
-/// Function tools as chat tools; hosted tools are skipped.
-fn function_tools(tools: &[ResponsesTool]) -> Result<Vec<OpenAiTool>, GatewayError> {
-    let mut out = Vec::new();
-    for (i, tool) in tools.iter().enumerate() {
-        if tool.kind != "function" {
-            continue;
-        }
-        let name =
-            tool.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
-                GatewayError::invalid_param("function tools require a name", format!("tools[{i}].name"))
-            })?;
-        out.push(OpenAiTool {
-            kind: "function".into(),
-            function: Some(OpenAiFunctionDefinition {
-                name,
-                description: tool.description.clone(),
-                parameters: tool.parameters.clone(),
-                strict: tool.strict,
-            }),
-        });
-    }
-    Ok(out)
-}
-
-/// `tool_choice` as chat's; `None` for a hosted tool type (its tool is skipped too).
-fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoice> {
-    match choice {
-        ResponsesToolChoice::Mode(mode) => Some(OpenAiToolChoice::Mode(mode.clone())),
-        ResponsesToolChoice::Object(object) => match object.kind.as_str() {
-            "function" => Some(OpenAiToolChoice::Object(OpenAiToolChoiceObject {
-                kind: "function".into(),
-                function: Some(OpenAiNamedFunction {
-                    name: object.name.clone().unwrap_or_default(),
-                }),
-                allowed_tools: None,
-            })),
-            "allowed_tools" => Some(OpenAiToolChoice::Object(OpenAiToolChoiceObject {
-                kind: "allowed_tools".into(),
-                function: None,
-                allowed_tools: Some(OpenAiAllowedTools {
-                    mode: object.mode.clone().unwrap_or_default(),
-                    tools: object
-                        .tools
-                        .iter()
-                        .flatten()
-                        .filter(|t| t.kind == "function")
-                        .map(|t| OpenAiAllowedTool {
-                            function: Some(OpenAiNamedFunction {
-                                name: t.name.clone().unwrap_or_default(),
-                            }),
-                        })
-                        .collect(),
-                }),
-            })),
-            _ => None,
-        },
-    }
-}
-
 fn response_format(format: &ResponsesTextFormat) -> OpenAiResponseFormat {
     OpenAiResponseFormat {
         kind: format.kind.clone(),
@@ -663,7 +639,7 @@ fn response_format(format: &ResponsesTextFormat) -> OpenAiResponseFormat {
 }
 
 /// Rewrites a chat translation error's `param` into Responses terms.
-fn relabel(error: GatewayError, origins: &[Origin]) -> GatewayError {
+fn relabel(error: GatewayError, origins: &[Origin], tool_origins: &[usize]) -> GatewayError {
     let GatewayError::InvalidRequest {
         message,
         param: Some(param),
@@ -685,8 +661,14 @@ fn relabel(error: GatewayError, origins: &[Origin]) -> GatewayError {
     } else if param == "reasoning_effort" {
         "reasoning.effort".into()
     } else if let Some(rest) = param.strip_prefix("tools[") {
-        // Chat names `tools[i].function.x`; only function tools were passed on, in order.
-        format!("tools[{}", rest.replace(".function.", "."))
+        // Chat names `tools[k].function.x`, k counting only the declared tools.
+        let (index, tail) = rest.split_once(']').unwrap_or((rest, ""));
+        let index = index
+            .parse::<usize>()
+            .ok()
+            .and_then(|k| tool_origins.get(k))
+            .map_or_else(|| index.to_string(), usize::to_string);
+        format!("tools[{index}]{}", tail.replace(".function.", "."))
     } else if let Some(rest) = param.strip_prefix("tool_choice.function.") {
         format!("tool_choice.{rest}")
     } else {

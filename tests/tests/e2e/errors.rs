@@ -81,3 +81,25 @@ fn health_answers() {
         "ids differ per request"
     );
 }
+
+#[test]
+fn an_unreachable_upstream_is_a_502_in_the_callers_shape() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut options = gempool_tests::harness::GatewayOptions::new(format!("http://127.0.0.1:{port}"));
+    options.keys = vec!["k1".into()];
+    options.open = true;
+    let gw = gempool_tests::harness::Gateway::start(options);
+    let gemini = gw.post(FLASH).json(&hello()).send();
+    gemini.assert_status(502);
+    assert_eq!(gemini.json()["error"]["status"], "UNAVAILABLE");
+    let openai = gw
+        .post("/v1/chat/completions")
+        .json(&json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]}))
+        .send();
+    openai.assert_status(502);
+    assert_eq!(openai.json()["error"]["type"], "server_error");
+}

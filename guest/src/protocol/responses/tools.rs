@@ -1,0 +1,512 @@
+//! Tools and tool calls of the Responses API beyond plain functions, as Codex CLI drives them,
+//! and the thought signatures carried in `reasoning.encrypted_content`.
+//!
+//! * `custom` tools (free-form input, e.g. Codex's `apply_patch` with a Lark grammar) become a
+//!   Gemini function taking one string parameter `input`; the grammar goes into the description
+//!   (Gemini cannot constrain to it). Gemini's call comes back as a `custom_tool_call` item with
+//!   that string as `input`; a replayed `custom_tool_call` becomes `functionCall {input}`.
+//! * `local_shell` (older Codex) becomes a function `local_shell(command[], workdir, timeout_ms)`;
+//!   Gemini's call comes back as a `local_shell_call` item with an `exec` action.
+//! * [`TurnSignatures`]: with `include: ["reasoning.encrypted_content"]`, the signatures of a
+//!   response (on text parts and function calls) are handed out in a trailing `reasoning` item
+//!   and put back on the same model turn when the item is replayed, so text-only answers keep
+//!   their signature too. Call signatures also still travel in `call_id`s.
+
+use super::{ResponsesInputItem, ResponsesTool, ResponsesToolChoice};
+use crate::error::GatewayError;
+use crate::protocol::gemini::{Content, Part};
+use crate::protocol::openai::{
+    OpenAiAllowedTool, OpenAiAllowedTools, OpenAiFunctionDefinition, OpenAiNamedFunction, OpenAiTool, OpenAiToolChoice,
+    OpenAiToolChoiceObject, SKIP_THOUGHT_SIGNATURE,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+/// The function `local_shell` is exposed as.
+pub(crate) const LOCAL_SHELL: &str = "local_shell";
+/// The longest grammar definition copied into a custom tool's description (in bytes); longer
+/// ones are cut at a character boundary and marked.
+pub(crate) const MAX_GRAMMAR_CHARS: usize = 8_000;
+
+/// What kind of Responses tool a Gemini function name stands for, so that Gemini's calls come
+/// back as the item type the client declared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolKinds {
+    /// Names of `custom` tools.
+    pub custom: Vec<String>,
+    /// A `local_shell` tool is declared.
+    pub local_shell: bool,
+}
+
+impl ToolKinds {
+    pub fn new(tools: &[ResponsesTool]) -> Self {
+        ToolKinds {
+            custom: tools
+                .iter()
+                .filter(|t| t.kind == "custom")
+                .filter_map(|t| t.name.clone())
+                .filter(|n| !n.is_empty())
+                .collect(),
+            local_shell: tools.iter().any(|t| t.kind == LOCAL_SHELL),
+        }
+    }
+
+    pub(crate) fn is_custom(&self, name: &str) -> bool {
+        self.custom.iter().any(|c| c == name)
+    }
+
+    pub(crate) fn is_local_shell(&self, name: &str) -> bool {
+        self.local_shell && name == LOCAL_SHELL
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declarations
+
+/// The tools Gemini is given, as chat tools, and the `tools[i]` each came from. `function`,
+/// `custom` and `local_shell` tools are declared; hosted tools (`web_search`, `mcp`, …) are
+/// skipped. Two tools may not share a name.
+pub(crate) fn declared_tools(tools: &[ResponsesTool]) -> Result<(Vec<OpenAiTool>, Vec<usize>), GatewayError> {
+    let mut out: Vec<OpenAiTool> = Vec::new();
+    let mut origins = Vec::new();
+    for (i, tool) in tools.iter().enumerate() {
+        let named = |kind: &str| {
+            tool.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
+                GatewayError::invalid_param(format!("{kind} tools require a name"), format!("tools[{i}].name"))
+            })
+        };
+        let definition = match tool.kind.as_str() {
+            "function" => OpenAiFunctionDefinition {
+                name: named("function")?,
+                description: tool.description.clone(),
+                parameters: tool.parameters.clone(),
+                strict: tool.strict,
+            },
+            "custom" => OpenAiFunctionDefinition {
+                name: named("custom")?,
+                description: Some(custom_description(tool)),
+                parameters: Some(json!({
+                    "type": "object",
+                    "properties": {"input": {"type": "string", "description": "The tool's free-form input, as raw text (not JSON)."}},
+                    "required": ["input"],
+                })),
+                strict: None,
+            },
+            LOCAL_SHELL => OpenAiFunctionDefinition {
+                name: LOCAL_SHELL.into(),
+                description: Some(
+                    "Runs a command on the user's machine (no shell unless you invoke one, e.g. \
+                     [\"bash\", \"-lc\", \"ls -la\"]) and returns its output."
+                        .into(),
+                ),
+                parameters: Some(json!({
+                    "type": "object",
+                    "properties": {
+                        "command": {"type": "array", "items": {"type": "string"},
+                                    "description": "The program and its arguments."},
+                        "workdir": {"type": "string", "description": "The working directory to run the command in."},
+                        "timeout_ms": {"type": "integer", "description": "Timeout in milliseconds."},
+                    },
+                    "required": ["command"],
+                })),
+                strict: None,
+            },
+            _ => continue,
+        };
+        if out
+            .iter()
+            .any(|t| t.function.as_ref().is_some_and(|f| f.name == definition.name))
+        {
+            return Err(GatewayError::invalid_param(
+                format!("tool names must be unique: '{}' is declared twice", definition.name),
+                format!("tools[{i}]"),
+            ));
+        }
+        out.push(OpenAiTool {
+            kind: "function".into(),
+            function: Some(definition),
+        });
+        origins.push(i);
+    }
+    Ok((out, origins))
+}
+
+/// A custom tool's description for Gemini: its own description, how to fill `input`, and the
+/// grammar (cut to [`MAX_GRAMMAR_CHARS`]) if it has one.
+fn custom_description(tool: &ResponsesTool) -> String {
+    let mut text = tool.description.clone().unwrap_or_default().trim().to_string();
+    if !text.is_empty() {
+        text.push_str("\n\n");
+    }
+    let format = tool.other.get("format");
+    let definition = format
+        .filter(|f| f.get("type").and_then(Value::as_str) == Some("grammar"))
+        .and_then(|f| f.get("definition"))
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    match definition {
+        Some(definition) => {
+            let syntax = format
+                .and_then(|f| f.get("syntax"))
+                .and_then(Value::as_str)
+                .unwrap_or("lark");
+            text.push_str(&format!(
+                "Put the tool's free-form input in the `input` string, exactly as raw text (not JSON). \
+                 It must match this {syntax} grammar:\n"
+            ));
+            if definition.len() > MAX_GRAMMAR_CHARS {
+                let mut end = MAX_GRAMMAR_CHARS;
+                while !definition.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.push_str(&definition[..end]);
+                text.push_str("\n… (grammar truncated)");
+            } else {
+                text.push_str(definition);
+            }
+        }
+        None => text.push_str("Put the tool's free-form input in the `input` string, as raw text (not JSON)."),
+    }
+    text
+}
+
+/// `tool_choice` as chat's; `None` for a hosted tool type (its tool is skipped too). Function
+/// and custom choices both name a Gemini function (`ANY` + `allowedFunctionNames`).
+pub(crate) fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoice> {
+    let named = |name: String| {
+        OpenAiToolChoice::Object(OpenAiToolChoiceObject {
+            kind: "function".into(),
+            function: Some(OpenAiNamedFunction { name }),
+            allowed_tools: None,
+        })
+    };
+    match choice {
+        ResponsesToolChoice::Mode(mode) => Some(OpenAiToolChoice::Mode(mode.clone())),
+        ResponsesToolChoice::Object(object) => match object.kind.as_str() {
+            "function" | "custom" => Some(named(object.name.clone().unwrap_or_default())),
+            LOCAL_SHELL => Some(named(LOCAL_SHELL.into())),
+            "allowed_tools" => Some(OpenAiToolChoice::Object(OpenAiToolChoiceObject {
+                kind: "allowed_tools".into(),
+                function: None,
+                allowed_tools: Some(OpenAiAllowedTools {
+                    mode: object.mode.clone().unwrap_or_default(),
+                    tools: object
+                        .tools
+                        .iter()
+                        .flatten()
+                        .filter_map(|t| match t.kind.as_str() {
+                            "function" | "custom" => Some(t.name.clone().unwrap_or_default()),
+                            LOCAL_SHELL => Some(LOCAL_SHELL.into()),
+                            _ => None,
+                        })
+                        .map(|name| OpenAiAllowedTool {
+                            function: Some(OpenAiNamedFunction { name }),
+                        })
+                        .collect(),
+                }),
+            })),
+            _ => None,
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Call items
+
+/// Input item types that are tool calls, and the outputs that answer them.
+pub(crate) const CALL_KINDS: [&str; 3] = ["function_call", "custom_tool_call", "local_shell_call"];
+pub(crate) const OUTPUT_KINDS: [&str; 3] = [
+    "function_call_output",
+    "custom_tool_call_output",
+    "local_shell_call_output",
+];
+
+/// How OpenAI words a call kind in its errors.
+pub(crate) fn call_words(kind: &str) -> &'static str {
+    match kind {
+        "custom_tool_call" => "custom tool call",
+        "local_shell_call" => "local shell call",
+        _ => "function call",
+    }
+}
+
+/// The id that pairs each call item with its output: `call_id`; a `local_shell_call` without
+/// one goes by its `id`, and a `local_shell_call_output` may name its call by the call's `id`.
+pub(crate) fn call_keys(items: &[ResponsesInputItem]) -> Vec<Option<String>> {
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let shell_ids: Vec<(String, String)> = items
+        .iter()
+        .filter(|i| i.kind == "local_shell_call")
+        .filter_map(|i| {
+            let key = nonempty(&i.call_id).or_else(|| nonempty(&i.id))?;
+            Some((nonempty(&i.id)?, key))
+        })
+        .collect();
+    items
+        .iter()
+        .map(|item| match item.kind.as_str() {
+            "local_shell_call" => nonempty(&item.call_id).or_else(|| nonempty(&item.id)),
+            "local_shell_call_output" => nonempty(&item.call_id).or_else(|| {
+                let id = nonempty(&item.id)?;
+                Some(
+                    shell_ids
+                        .iter()
+                        .find(|(item_id, _)| *item_id == id)
+                        .map_or(id, |(_, key)| key.clone()),
+                )
+            }),
+            kind if CALL_KINDS.contains(&kind) || OUTPUT_KINDS.contains(&kind) => nonempty(&item.call_id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every output answers an earlier call, and every call gets an output (OpenAI's own wording).
+/// Any output type may answer any call type (Codex answers `local_shell_call`s with
+/// `function_call_output`).
+pub(crate) fn check_call_pairing(items: &[ResponsesInputItem], keys: &[Option<String>]) -> Result<(), GatewayError> {
+    let mut calls: Vec<&str> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(id) = keys[i].as_deref() else { continue };
+        if CALL_KINDS.contains(&item.kind.as_str()) {
+            calls.push(id);
+        } else if OUTPUT_KINDS.contains(&item.kind.as_str()) && !calls.contains(&id) {
+            let words = call_words(item.kind.trim_end_matches("_output"));
+            return Err(GatewayError::invalid_param(
+                format!("No tool call found for {words} output with call_id {id}."),
+                format!("input[{i}].call_id"),
+            ));
+        }
+    }
+    for (i, item) in items.iter().enumerate() {
+        if !CALL_KINDS.contains(&item.kind.as_str()) {
+            continue;
+        }
+        let Some(id) = keys[i].as_deref() else { continue };
+        let answered = items[i + 1..]
+            .iter()
+            .zip(&keys[i + 1..])
+            .any(|(o, key)| OUTPUT_KINDS.contains(&o.kind.as_str()) && key.as_deref() == Some(id));
+        if !answered {
+            return Err(GatewayError::invalid_param(
+                format!("No tool output found for {} {id}.", call_words(&item.kind)),
+                format!("input[{i}]"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A replayed `custom_tool_call`'s function-call arguments: `{"input": <input>}`.
+pub(crate) fn custom_call_arguments(item: &ResponsesInputItem) -> Value {
+    let input = match &item.input {
+        Some(Value::String(s)) => s.clone(),
+        None | Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+    };
+    json!({ "input": input })
+}
+
+/// A replayed `local_shell_call`'s function-call arguments, from its `exec` action.
+pub(crate) fn local_shell_arguments(item: &ResponsesInputItem, at: &str) -> Result<Value, GatewayError> {
+    let action = item.action.as_ref().filter(|a| a.is_object()).ok_or_else(|| {
+        GatewayError::invalid_param("local_shell_call items require an action", format!("{at}.action"))
+    })?;
+    let mut args = Map::new();
+    args.insert(
+        "command".into(),
+        action.get("command").cloned().unwrap_or_else(|| json!([])),
+    );
+    if let Some(dir) = action.get("working_directory").filter(|d| !d.is_null()) {
+        args.insert("workdir".into(), dir.clone());
+    }
+    if let Some(timeout) = action.get("timeout_ms").filter(|t| !t.is_null()) {
+        args.insert("timeout_ms".into(), timeout.clone());
+    }
+    Ok(Value::Object(args))
+}
+
+/// Gemini's `custom` call arguments → the item's `input` string.
+pub(crate) fn custom_call_input(args: &Value) -> String {
+    match args.get("input") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) => String::new(),
+        Some(other) => other.to_string(),
+        None => match args {
+            Value::Object(o) if !o.is_empty() => args.to_string(),
+            _ => String::new(),
+        },
+    }
+}
+
+/// Gemini's `local_shell` call arguments → a `local_shell_call` item's `exec` action. A command
+/// given as one string runs through `bash -lc`.
+pub(crate) fn local_shell_action(args: &Value) -> Value {
+    let command: Vec<Value> = match args.get("command") {
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .map(|p| match p {
+                Value::String(s) => Value::String(s.clone()),
+                other => Value::String(other.to_string()),
+            })
+            .collect(),
+        Some(Value::String(line)) => vec![json!("bash"), json!("-lc"), json!(line)],
+        _ => Vec::new(),
+    };
+    let mut action = Map::new();
+    action.insert("type".into(), json!("exec"));
+    action.insert("command".into(), Value::Array(command));
+    if let Some(dir) = args
+        .get("workdir")
+        .or_else(|| args.get("working_directory"))
+        .and_then(Value::as_str)
+    {
+        action.insert("working_directory".into(), json!(dir));
+    }
+    if let Some(ms) = args.get("timeout_ms").and_then(|t| {
+        t.as_u64()
+            .or_else(|| t.as_f64().filter(|f| *f >= 0.0).map(|f| f.round() as u64))
+    }) {
+        action.insert("timeout_ms".into(), json!(ms));
+    }
+    action.insert("env".into(), json!({}));
+    Value::Object(action)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Thought signatures in reasoning items
+
+/// Marks gempool's `encrypted_content` (anything else, e.g. OpenAI's own, is ignored).
+const ENCRYPTED_PREFIX: &str = "gempool.sig.v1.";
+/// Stands in the chat conversion for the place a replayed reasoning item's signatures go:
+/// `MARKER_START <n> MARKER_END` as the text of one part of the model turn.
+const MARKER_START: &str = "\u{1}gempool-turn-signatures:";
+const MARKER_END: &str = "\u{1}";
+
+/// The thought signatures of one model turn: the one on a non-call part (Gemini puts it on the
+/// last text part of a text answer) and those on function calls, by call index in the turn.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TurnSignatures {
+    pub text: Option<String>,
+    pub calls: Vec<(usize, String)>,
+}
+
+impl TurnSignatures {
+    pub fn is_empty(&self) -> bool {
+        self.text.is_none() && self.calls.is_empty()
+    }
+
+    /// Records the signature of a part (`call`: its function-call index in the turn).
+    pub(crate) fn record(&mut self, part: &Part, call: Option<usize>) {
+        let Some(sig) = part.thought_signature.clone().filter(|s| !s.is_empty()) else {
+            return;
+        };
+        match call {
+            Some(index) => self.calls.push((index, sig)),
+            None => self.text = Some(sig),
+        }
+    }
+
+    /// The `encrypted_content` of a reasoning item.
+    pub fn encode(&self) -> String {
+        let calls: Vec<Value> = self.calls.iter().map(|(i, s)| json!([i, s])).collect();
+        let body = json!({"text": self.text, "calls": calls}).to_string();
+        format!("{ENCRYPTED_PREFIX}{}", URL_SAFE_NO_PAD.encode(body))
+    }
+
+    /// Reads an `encrypted_content` made by [`encode`](Self::encode); `None` for anything else.
+    pub fn decode(encrypted: &str) -> Option<TurnSignatures> {
+        let body = URL_SAFE_NO_PAD.decode(encrypted.strip_prefix(ENCRYPTED_PREFIX)?).ok()?;
+        let value: Value = serde_json::from_slice(&body).ok()?;
+        let text = value
+            .get("text")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        let calls = value
+            .get("calls")
+            .and_then(Value::as_array)
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter_map(|c| Some((c.get(0)?.as_u64()? as usize, c.get(1)?.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sigs = TurnSignatures { text, calls };
+        (!sigs.is_empty()).then_some(sigs)
+    }
+}
+
+/// The marker text standing for `signatures[n]` in a model turn.
+pub(crate) fn marker(n: usize) -> String {
+    format!("{MARKER_START}{n}{MARKER_END}")
+}
+
+fn marker_index(part: &Part) -> Option<usize> {
+    let text = part.text.as_deref()?;
+    text.strip_prefix(MARKER_START)?.strip_suffix(MARKER_END)?.parse().ok()
+}
+
+/// Replaces each marker part of a model turn by the signatures it stands for: the text
+/// signature on the turn's last text part, call signatures on the turn's function calls that
+/// have none (or only the skip sentinel). A turn left empty is dropped, and same-role
+/// neighbours it separated are merged.
+pub(crate) fn restore_turn_signatures(contents: &mut Vec<Content>, signatures: &[TurnSignatures]) {
+    if signatures.is_empty() {
+        return;
+    }
+    for content in contents.iter_mut() {
+        if content.role.as_deref() != Some("model") {
+            continue;
+        }
+        let mut found = Vec::new();
+        content.parts.retain(|part| match marker_index(part) {
+            Some(n) => {
+                found.push(n);
+                false
+            }
+            None => true,
+        });
+        for sigs in found.into_iter().filter_map(|n| signatures.get(n)) {
+            if let Some(sig) = &sigs.text {
+                let last_text = content
+                    .parts
+                    .iter_mut()
+                    .rev()
+                    .find(|p| p.text.is_some() && !p.is_thought() && p.function_call.is_none());
+                if let Some(part) = last_text.filter(|p| p.thought_signature.is_none()) {
+                    part.thought_signature = Some(sig.clone());
+                }
+            }
+            for (index, sig) in &sigs.calls {
+                let call = content
+                    .parts
+                    .iter_mut()
+                    .filter(|p| p.function_call.is_some())
+                    .nth(*index);
+                if let Some(part) = call {
+                    if part
+                        .thought_signature
+                        .as_deref()
+                        .is_none_or(|s| s == SKIP_THOUGHT_SIGNATURE)
+                    {
+                        part.thought_signature = Some(sig.clone());
+                    }
+                }
+            }
+        }
+    }
+    if contents.iter().any(|c| c.parts.is_empty()) {
+        let mut merged: Vec<Content> = Vec::with_capacity(contents.len());
+        for content in contents.drain(..).filter(|c| !c.parts.is_empty()) {
+            match merged.last_mut() {
+                Some(last) if last.role == content.role => last.parts.extend(content.parts),
+                _ => merged.push(content),
+            }
+        }
+        *contents = merged;
+    }
+}
