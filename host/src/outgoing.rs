@@ -59,8 +59,8 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 pub struct Upstream(Arc<Client<TimedConnector, WasiBody>>);
 
 impl Upstream {
-    /// A client with an empty pool. Must be called inside a tokio runtime only when used; the
-    /// pool's background tasks run on the runtime that sends the requests.
+    /// A client with an empty pool. Its connections are driven by tasks on the tokio runtime
+    /// that sends the requests, so one client should serve one runtime.
     pub fn new() -> Self {
         let mut http = HttpConnector::new();
         // The connector also serves https URIs (the TLS layer wraps it).
@@ -355,6 +355,82 @@ fn tls_error(err: &rustls::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+
+    use http_body_util::Empty;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn get(addr: SocketAddr) -> hyper::Request<WasiBody> {
+        let body = Empty::new().map_err(|never: Infallible| match never {}).boxed_unsync();
+        hyper::Request::get(format!("http://{addr}/")).body(body).unwrap()
+    }
+
+    fn options(first_byte: u64, between_bytes: u64) -> Option<RequestOptions> {
+        Some(RequestOptions {
+            connect_timeout: Some(Duration::from_secs(5)),
+            first_byte_timeout: Some(Duration::from_millis(first_byte)),
+            between_bytes_timeout: Some(Duration::from_millis(between_bytes)),
+        })
+    }
+
+    /// A server that reads the request head, writes `reply`, then holds the connection open.
+    async fn stalling_server(reply: &'static [u8]) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0; 4096];
+            let mut read = 0;
+            while !buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                read += stream.read(&mut buf[read..]).await.unwrap();
+            }
+            stream.write_all(reply).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_missing_response_head_is_a_read_timeout() {
+        let addr = stalling_server(b"").await;
+        let started = Instant::now();
+        let result = Upstream::new().send(get(addr), options(200, 5000)).await;
+        assert!(matches!(result, Err(Error::ConnectionReadTimeout)), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn the_body_streams_and_a_stall_is_a_read_timeout() {
+        let addr = stalling_server(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\nevent1\r\n").await;
+        let response = Upstream::new().send(get(addr), options(5000, 300)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        // The first chunk arrives while the upstream is still sending: nothing is buffered.
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first, "event1");
+        let next = body.frame().await.unwrap();
+        assert!(matches!(next, Err(Error::ConnectionReadTimeout)), "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        let result = Upstream::new().send(get(addr), None).await;
+        match result {
+            Err(Error::Connect(e)) => assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_without_authority_is_rejected() {
+        let body = Empty::new().map_err(|never: Infallible| match never {}).boxed_unsync();
+        let request = hyper::Request::get("/path").body(body).unwrap();
+        let result = Upstream::new().send(request, None).await;
+        assert!(matches!(result, Err(Error::HttpRequestUriInvalid)), "{result:?}");
+    }
 
     #[test]
     fn the_head_deadline_excludes_connection_setup() {

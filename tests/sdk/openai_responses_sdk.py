@@ -22,8 +22,8 @@ def tool(name, parameters, description="a tool"):
 
 
 TOOLS = [tool("get_weather", WEATHER_SCHEMA, "Weather in a city"), tool("get_time", TIME_SCHEMA, "Time in a zone")]
-# What Codex sends besides its function tools: hosted tools the gateway skips.
-HOSTED = [{"type": "web_search"}, {"type": "local_shell"}]
+# Hosted tools the gateway skips.
+HOSTED = [{"type": "web_search"}, {"type": "mcp", "server_label": "docs", "server_url": "https://example.com/mcp"}]
 
 
 def check_usage(usage, reasoning=False):
@@ -257,6 +257,144 @@ def bad_request():
     assert err.status_code == 400 and "call_x" in err.message, err
 
 
+# ------------------------------------------------------------------------------------------
+# Codex CLI: freeform `apply_patch`, `local_shell`, encrypted reasoning, always streamed.
+
+APPLY_PATCH_GRAMMAR = r"""start: begin_patch hunk+ end_patch
+begin_patch: "*** Begin Patch" LF
+end_patch: "*** End Patch" LF?
+hunk: add_hunk | delete_hunk | update_hunk
+add_hunk: "*** Add File: " filename LF add_line+
+delete_hunk: "*** Delete File: " filename LF
+update_hunk: "*** Update File: " filename LF change?
+filename: /(.+)/
+add_line: "+" /(.*)/ LF -> line
+change: (change_context | change_line)+ eof_line?
+change_context: ("@@" | "@@ " /(.+)/) LF
+change_line: ("+" | "-" | " ") /(.*)/ LF
+eof_line: "*** End of File" LF
+%import common.LF
+"""
+
+CODEX_TOOLS = [
+    tool("shell", {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+                   "required": ["command"], "additionalProperties": False}, "Runs a shell command"),
+    {
+        "type": "custom",
+        "name": "apply_patch",
+        "description": "Use the `apply_patch` tool to edit files. This is a FREEFORM tool, so do not wrap the patch in JSON.",
+        "format": {"type": "grammar", "syntax": "lark", "definition": APPLY_PATCH_GRAMMAR},
+    },
+    {"type": "local_shell"},
+    {"type": "web_search"},
+]
+
+
+def codex_turn(c, items):
+    """One Codex request: always streamed, store off, encrypted reasoning asked for. Returns the
+    events and the finished items as Codex records them (from `response.output_item.done`,
+    replayed without their ids)."""
+    events = list(
+        c.responses.create(
+            model="gemini-3-pro-preview",
+            instructions="You are Codex, a coding agent.",
+            input=items,
+            tools=CODEX_TOOLS,
+            tool_choice="auto",
+            parallel_tool_calls=False,
+            reasoning={"effort": "medium", "summary": "auto"},
+            store=False,
+            stream=True,
+            include=["reasoning.encrypted_content"],
+            prompt_cache_key="0199-codex-session",
+            text={"verbosity": "medium"},
+        )
+    )
+    types = check_sequence(events)
+    assert types[-1] == "response.completed", types
+    done = [e.item for e in events if e.type == "response.output_item.done"]
+    final = events[-1].response
+    assert [i.type for i in final.output] == [i.type for i in done], (final.output, done)
+    replay = []
+    for item in done:
+        data = item.model_dump(exclude_none=True)
+        data.pop("id", None)
+        replay.append(data)
+    return events, done, replay
+
+
+def codex_loop():
+    c = client()
+    items = [
+        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Sandbox: workspace-write."}]},
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "add a.txt call:apply_patch"}]},
+    ]
+    # Round 1: Gemini calls the freeform tool; it arrives as a custom_tool_call.
+    events, done, replay = codex_turn(c, items)
+    kinds = [i.type for i in done]
+    assert kinds == ["reasoning", "custom_tool_call", "reasoning"], kinds
+    call = done[1]
+    assert call.name == "apply_patch" and call.input == "Paris" and call.call_id, call
+    assert call.id.startswith("ctc_"), call
+    deltas = [e for e in events if e.type == "response.custom_tool_call_input.delta"]
+    inputs = [e for e in events if e.type == "response.custom_tool_call_input.done"]
+    assert "".join(d.delta for d in deltas) == call.input and [e.input for e in inputs] == [call.input], events
+    assert deltas[0].item_id == call.id and deltas[0].output_index == 1, deltas
+    added = [e.item for e in events if e.type == "response.output_item.added"]
+    assert added[1].type == "custom_tool_call" and added[1].input == "", added
+    assert done[0].summary and not done[0].encrypted_content, done[0]
+    assert done[2].encrypted_content and not done[2].summary, done[2]
+    assert not [e for e in events if e.type == "response.function_call_arguments.delta"], "no function-call events"
+
+    # Round 2: the patch result goes back as custom_tool_call_output; a text answer follows.
+    items += replay
+    items.append({"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Success. Updated the following files:\nA a.txt"})
+    events, done, replay = codex_turn(c, items)
+    assert [i.type for i in done] == ["reasoning", "message", "reasoning"], done
+    text = events[-1].response.output_text
+    assert text == 'function results: apply_patch={"result":"Success. Updated the following files:\\nA a.txt"}', text
+    assert done[2].encrypted_content, "the text answer's signature is handed out"
+
+    # Round 3: a new user turn; the model runs a command through local_shell.
+    items += replay
+    items.append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "now list call:local_shell"}]})
+    events, done, replay = codex_turn(c, items)
+    assert [i.type for i in done] == ["reasoning", "local_shell_call", "reasoning"], done
+    shell = done[1]
+    assert shell.action.type == "exec" and shell.action.command == ["Paris"] and shell.action.env == {}, shell
+    assert shell.status == "completed" and shell.call_id, shell
+
+    # Round 4: Codex answers a local_shell_call with a function_call_output.
+    items += replay
+    items.append({"type": "function_call_output", "call_id": shell.call_id, "output": json.dumps({"output": "a.txt\n", "metadata": {"exit_code": 0}})})
+    events, done, replay = codex_turn(c, items)
+    text = events[-1].response.output_text
+    assert text.startswith("function results: local_shell=") and "exit_code" in text, text
+    check_usage(events[-1].response.usage, reasoning=True)
+
+
+def custom_tool_choice():
+    """tool_choice naming a custom tool forces it (non-streamed, no signatures on 2.5)."""
+    c = client()
+    resp = c.responses.create(
+        model="gemini-2.5-flash",
+        input="no directive here",
+        tools=CODEX_TOOLS,
+        tool_choice={"type": "custom", "name": "apply_patch"},
+        include=["reasoning.encrypted_content"],
+    )
+    assert [i.type for i in resp.output] == ["custom_tool_call"], resp.output
+    assert resp.output[0].name == "apply_patch" and resp.output[0].input == "Paris", resp.output
+    assert resp.tool_choice.type == "custom" and resp.tool_choice.name == "apply_patch", resp.tool_choice
+    assert [t.type for t in resp.tools] == ["function", "custom", "local_shell", "web_search"], resp.tools
+    # The output goes back with a custom_tool_call_output.
+    items = [{"role": "user", "content": "no directive here"}]
+    items += resp.output
+    items.append({"type": "custom_tool_call_output", "call_id": resp.output[0].call_id, "output": [{"type": "input_text", "text": "ok"}]})
+    resp = c.responses.create(model="gemini-2.5-flash", input=items, tools=CODEX_TOOLS)
+    assert resp.output_text == 'function results: apply_patch={"result":"ok"}', resp.output_text
+
+
 def midstream_error():
     events = []
 
@@ -285,5 +423,7 @@ run(
         "max_tokens": max_tokens,
         "bad_request": bad_request,
         "midstream_error": midstream_error,
+        "codex_loop": codex_loop,
+        "custom_tool_choice": custom_tool_choice,
     }
 )

@@ -11,6 +11,8 @@
 //!   applies unchanged: tool results paired with their calls by `call_id` (names recovered from
 //!   the call), one `functionResponse` per call in call order, thought signatures read back from
 //!   the `call_id`, the skip sentinel for unsigned calls of the active loop, schema sanitizing.
+//!   `custom_tool_call` / `local_shell_call` items and their outputs take the same path as
+//!   function calls (args `{"input": …}` / `{"command", "workdir", "timeout_ms"}`).
 //!   Errors name the Responses field (`input[3]`, not `messages[4]`).
 //! * [`gemini_to_response`] renders a whole Gemini response as a `response` object, and
 //!   [`ResponsesStreamTranslator`] (in `stream`) a Gemini stream as Responses events.
@@ -19,10 +21,15 @@
 //! * Stateless: `previous_response_id` and `conversation` are refused with a 400 (nothing is
 //!   stored; `store` is accepted and ignored, the response says `store: false`).
 //! * Thought signatures travel in `call_id`s (`call_<request>_0_<n>__ts__<base64url(sig)>`), as
-//!   on chat completions. `reasoning` input items are accepted and ignored (their summaries are
-//!   the model's own thoughts; Gemini cannot take them back).
-//! * Non-function tools (`web_search`, `local_shell`, `custom`, `mcp`, …) are skipped without an
-//!   error, and so is a `tool_choice` that names one of them.
+//!   on chat completions. With `include: ["reasoning.encrypted_content"]` (what Codex sends), a
+//!   response whose parts were signed also ends with a `reasoning` item whose `encrypted_content`
+//!   holds all of them ([`TurnSignatures`]), so a text-only answer keeps its signature too; a
+//!   replayed item puts them back on its model turn. Reasoning summaries are not replayed (the
+//!   model's own thoughts; Gemini cannot take them back); foreign `encrypted_content` is ignored.
+//! * `custom` tools (Codex's freeform `apply_patch`) and `local_shell` are declared as Gemini
+//!   functions and their calls come back as `custom_tool_call` / `local_shell_call` items (see
+//!   `tools`); `tool_choice` may name them. Hosted tools (`web_search`, `mcp`, …) are skipped
+//!   without an error, and so is a `tool_choice` that names one of them.
 //! * `reasoning.effort` maps as chat's `reasoning_effort`; thought summaries are asked for
 //!   (`includeThoughts`) only when `reasoning.summary` is set (not `none`), as OpenAI returns
 //!   summaries only then. They come back as `reasoning` output items.
@@ -699,6 +706,10 @@ pub struct ResponseEcho {
     pub text: Value,
     pub metadata: Value,
     pub user: Value,
+    /// Which Gemini functions stand for `custom` / `local_shell` tools.
+    pub tool_kinds: ToolKinds,
+    /// `include` asked for `reasoning.encrypted_content`.
+    pub encrypted_reasoning: bool,
 }
 
 impl ResponseEcho {
@@ -721,18 +732,22 @@ impl ResponseEcho {
                 Some(r) => json!({"effort": r.effort, "summary": r.summary()}),
                 None => json!({"effort": null, "summary": null}),
             },
-            text: req
-                .text
-                .as_ref()
-                .filter(|t| t.format.is_some())
-                .and_then(|t| serde_json::to_value(t).ok())
-                .unwrap_or_else(|| json!({"format": {"type": "text"}})),
+            text: {
+                let mut text = req.text.clone().unwrap_or_default();
+                text.format.get_or_insert_with(|| ResponsesTextFormat {
+                    kind: "text".into(),
+                    ..Default::default()
+                });
+                serde_json::to_value(text).unwrap_or_else(|_| json!({"format": {"type": "text"}}))
+            },
             metadata: req
                 .metadata
                 .clone()
                 .filter(|m| m.is_object())
                 .unwrap_or_else(|| json!({})),
             user: to_value(req.user.clone()),
+            tool_kinds: ToolKinds::new(&req.tools),
+            encrypted_reasoning: req.wants_encrypted_reasoning(),
         }
     }
 
@@ -840,7 +855,7 @@ pub fn usage_from_gemini(usage: &UsageMetadata) -> Value {
 
 /// A whole Gemini response as a `response` object.
 pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, ctx: &RequestContext) -> Value {
-    let mut builder = OutputBuilder::new(ctx.clone());
+    let mut builder = OutputBuilder::new(ctx.clone()).for_echo(echo);
     let mut events = Vec::new();
     let candidate = resp.candidates.iter().find(|c| c.index == 0);
     for part in candidate
@@ -861,8 +876,10 @@ pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, c
 
 /// Builds the output items from Gemini parts, in order, and the stream events that announce
 /// them (without `sequence_number`, which the stream translator adds). Thought parts form a
-/// `reasoning` item, text parts a `message` item, each function call a `function_call` item;
-/// consecutive parts of one kind share an item.
+/// `reasoning` item, text parts a `message` item, each function call a `function_call` item
+/// (a `custom_tool_call` / `local_shell_call` item when the function stands for such a tool);
+/// consecutive parts of one kind share an item. With `encrypted_reasoning`, a response whose
+/// parts carried thought signatures ends with a `reasoning` item holding them.
 #[derive(Debug)]
 pub(crate) struct OutputBuilder {
     ctx: RequestContext,
@@ -870,6 +887,9 @@ pub(crate) struct OutputBuilder {
     pub(crate) items: Vec<Value>,
     open: Option<OpenItem>,
     calls: usize,
+    tool_kinds: ToolKinds,
+    encrypted_reasoning: bool,
+    signatures: TurnSignatures,
 }
 
 #[derive(Debug)]
@@ -886,7 +906,17 @@ impl OutputBuilder {
             items: Vec::new(),
             open: None,
             calls: 0,
+            tool_kinds: ToolKinds::default(),
+            encrypted_reasoning: false,
+            signatures: TurnSignatures::default(),
         }
+    }
+
+    /// Takes the tool kinds and `include` choice of the request `echo` describes.
+    pub(crate) fn for_echo(mut self, echo: &ResponseEcho) -> Self {
+        self.tool_kinds = echo.tool_kinds.clone();
+        self.encrypted_reasoning = echo.encrypted_reasoning;
+        self
     }
 
     fn item_id(&self, prefix: &str) -> String {
@@ -898,30 +928,62 @@ impl OutputBuilder {
         if let Some(call) = &part.function_call {
             self.close_open(events);
             let output_index = self.items.len();
-            let id = self.item_id("fc");
-            let call_id = openai::tool_call_id(&self.ctx, 0, self.calls, part.thought_signature.as_deref());
+            let index = self.calls;
             self.calls += 1;
-            let arguments = match &call.args {
-                Value::Null => "{}".to_string(),
-                args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),
+            self.signatures.record(part, Some(index));
+            let call_id = openai::tool_call_id(&self.ctx, 0, index, part.thought_signature.as_deref());
+            let done = if self.tool_kinds.is_custom(&call.name) {
+                let id = self.item_id("ctc");
+                let input = tools::custom_call_input(&call.args);
+                let item = |input: &str, status: &str| {
+                    json!({"id": id, "type": "custom_tool_call", "status": status, "call_id": call_id,
+                           "name": call.name, "input": input})
+                };
+                events.push(
+                    json!({"type": "response.output_item.added", "output_index": output_index,
+                                   "item": item("", "in_progress")}),
+                );
+                events.push(json!({"type": "response.custom_tool_call_input.delta", "item_id": id,
+                                   "output_index": output_index, "delta": input}));
+                events.push(json!({"type": "response.custom_tool_call_input.done", "item_id": id,
+                                   "output_index": output_index, "input": input}));
+                item(&input, "completed")
+            } else if self.tool_kinds.is_local_shell(&call.name) {
+                let id = self.item_id("lsh");
+                let item = |status: &str| {
+                    json!({"id": id, "type": "local_shell_call", "status": status, "call_id": call_id,
+                           "action": tools::local_shell_action(&call.args)})
+                };
+                events.push(
+                    json!({"type": "response.output_item.added", "output_index": output_index,
+                                   "item": item("in_progress")}),
+                );
+                item("completed")
+            } else {
+                let id = self.item_id("fc");
+                let arguments = match &call.args {
+                    Value::Null => "{}".to_string(),
+                    args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),
+                };
+                let item = |arguments: &str, status: &str| {
+                    json!({"id": id, "type": "function_call", "status": status, "arguments": arguments,
+                           "call_id": call_id, "name": call.name})
+                };
+                events.push(
+                    json!({"type": "response.output_item.added", "output_index": output_index,
+                                   "item": item("", "in_progress")}),
+                );
+                events.push(json!({"type": "response.function_call_arguments.delta", "item_id": id,
+                                   "output_index": output_index, "delta": arguments}));
+                events.push(json!({"type": "response.function_call_arguments.done", "item_id": id,
+                                   "output_index": output_index, "arguments": arguments, "name": call.name}));
+                item(&arguments, "completed")
             };
-            let item = |arguments: &str, status: &str| {
-                json!({"id": id, "type": "function_call", "status": status, "arguments": arguments,
-                       "call_id": call_id, "name": call.name})
-            };
-            events.push(
-                json!({"type": "response.output_item.added", "output_index": output_index,
-                               "item": item("", "in_progress")}),
-            );
-            events.push(json!({"type": "response.function_call_arguments.delta", "item_id": id,
-                               "output_index": output_index, "delta": arguments}));
-            events.push(json!({"type": "response.function_call_arguments.done", "item_id": id,
-                               "output_index": output_index, "arguments": arguments, "name": call.name}));
-            let done = item(&arguments, "completed");
             events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": done}));
             self.items.push(done);
             return;
         }
+        self.signatures.record(part, None);
         // Empty text (a lone signature carrier) and non-text parts have no Responses form.
         let Some(text) = part.text.as_deref().filter(|t| !t.is_empty()) else {
             return;
@@ -1000,6 +1062,16 @@ impl OutputBuilder {
     /// limit or a filter is `incomplete`).
     pub(crate) fn close(&mut self, outcome: &Outcome, events: &mut Vec<Value>) {
         self.close_with(!matches!(outcome, Outcome::Incomplete(_)), events);
+        if self.encrypted_reasoning && !self.signatures.is_empty() {
+            let output_index = self.items.len();
+            let id = self.item_id("rs");
+            let mut item = reasoning_item(&id, "", false);
+            item["encrypted_content"] = json!(self.signatures.encode());
+            events.push(json!({"type": "response.output_item.added", "output_index": output_index, "item": item}));
+            events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": item}));
+            self.items.push(item);
+            self.signatures = TurnSignatures::default();
+        }
     }
 }
 

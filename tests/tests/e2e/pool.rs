@@ -338,9 +338,9 @@ fn pure_proxy_mode_uses_the_clients_own_keys_and_stores_none() {
 #[test]
 fn adaptive_strategy_moves_traffic_away_from_a_slow_key() {
     let (mock, gw) = setup(&["slow", "fast"]);
-    mock.set_behavior("slow", Behavior::Delay { ms: 250 });
+    mock.set_behavior("slow", Behavior::Delay { ms: 400 });
     patch_settings(&gw, json!({"strategy": "adaptive"}));
-    for _ in 0..40 {
+    for _ in 0..50 {
         gw.post(FLASH).json(&hello()).send().assert_status(200);
     }
     let (slow, fast) = (mock.count_for_key("slow"), mock.count_for_key("fast"));

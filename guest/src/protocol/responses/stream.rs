@@ -14,7 +14,13 @@
 //!                    output_text.done  content_part.done  output_item.done
 //! | function call:   output_item.added {function_call, arguments ""}
 //!                    function_call_arguments.delta (the whole arguments)
-//!                    function_call_arguments.done  output_item.done )*
+//!                    function_call_arguments.done  output_item.done
+//! | custom tool call: output_item.added {custom_tool_call, input ""}
+//!                    custom_tool_call_input.delta (the whole input)
+//!                    custom_tool_call_input.done  output_item.done
+//! | local shell call: output_item.added {local_shell_call, in_progress}  output_item.done )*
+//! [ signatures:      output_item.added {reasoning, summary [], encrypted_content}
+//!                    output_item.done ]             (only with include reasoning.encrypted_content)
 //! response.completed | response.incomplete          (the full response, with usage)
 //! ```
 //!
@@ -67,8 +73,11 @@ impl ResponsesStreamTranslator {
         }
     }
 
-    /// The request fields the response objects echo (tools, instructions, …).
+    /// The request fields the response objects echo (tools, instructions, …), which also say
+    /// which calls are `custom_tool_call`s / `local_shell_call`s and whether signatures are
+    /// handed out in `reasoning.encrypted_content`. Call it before the first chunk.
     pub fn with_echo(mut self, echo: ResponseEcho) -> Self {
+        self.builder = OutputBuilder::new(self.ctx.clone()).for_echo(&echo);
         self.echo = echo;
         self
     }

@@ -44,6 +44,23 @@ fn output(call_id: &str, output: Value) -> Value {
     json!({"type": "function_call_output", "call_id": call_id, "output": output})
 }
 
+fn custom_call(call_id: &str, name: &str, input: &str) -> Value {
+    json!({"type": "custom_tool_call", "id": "ctc_x", "call_id": call_id, "name": name, "input": input, "status": "completed"})
+}
+
+fn custom_output(call_id: &str, output: Value) -> Value {
+    json!({"type": "custom_tool_call_output", "call_id": call_id, "output": output})
+}
+
+/// Codex's freeform `apply_patch` tool (abridged grammar).
+const PATCH_GRAMMAR: &str =
+    "start: begin_patch hunk+ end_patch\nbegin_patch: \"*** Begin Patch\" LF\nend_patch: \"*** End Patch\" LF?";
+
+fn apply_patch_tool() -> Value {
+    json!({"type": "custom", "name": "apply_patch", "description": "Use the `apply_patch` tool to edit files.",
+           "format": {"type": "grammar", "syntax": "lark", "definition": PATCH_GRAMMAR}})
+}
+
 fn weather_tool() -> Value {
     json!({"type": "function", "name": "get_weather", "description": "Weather", "strict": true,
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
@@ -121,8 +138,7 @@ fn input_forms_map_to_contents() {
 fn tools_tool_choice_and_settings() {
     let out = convert(json!({
         "input": "hi",
-        "tools": [weather_tool(), {"type": "web_search"}, {"type": "local_shell"},
-                  {"type": "custom", "name": "apply_patch", "format": {"type": "grammar"}},
+        "tools": [weather_tool(), {"type": "web_search"}, {"type": "mcp", "server_label": "x"},
                   {"type": "function", "name": "noop", "parameters": {"type": "object", "properties": {}}}],
         "tool_choice": {"type": "function", "name": "get_weather"},
         "max_output_tokens": 100, "temperature": 0.5, "top_p": 0.9,
@@ -384,9 +400,46 @@ fn bad_requests_name_the_responses_field() {
             "input[0].type",
         ),
         (
-            json!({"input": [{"type": "local_shell_call", "call_id": "c"}]}),
-            "input item type 'local_shell_call' is not supported",
+            json!({"input": [{"type": "web_search_call", "id": "ws_1"}]}),
+            "input item type 'web_search_call' is not supported",
             "input[0].type",
+        ),
+        (
+            json!({"input": [user("x"), {"type": "custom_tool_call_output", "call_id": "c9", "output": "r"}]}),
+            "No tool call found for custom tool call output with call_id c9.",
+            "input[1].call_id",
+        ),
+        (
+            json!({"input": [user("x"), custom_call("c1", "apply_patch", "x")]}),
+            "No tool output found for custom tool call c1.",
+            "input[1]",
+        ),
+        (
+            json!({"input": [user("x"), {"type": "custom_tool_call", "call_id": "c1", "input": "x"},
+                             custom_output("c1", json!("ok"))]}),
+            "custom_tool_call items require a name",
+            "input[1].name",
+        ),
+        (
+            json!({"input": [user("x"), {"type": "local_shell_call", "call_id": "c1", "status": "completed"},
+                             output("c1", json!("ok"))]}),
+            "local_shell_call items require an action",
+            "input[1].action",
+        ),
+        (
+            json!({"input": "hi", "tools": [{"type": "custom", "format": {"type": "text"}}]}),
+            "custom tools require a name",
+            "tools[0].name",
+        ),
+        (
+            json!({"input": "hi", "tools": [weather_tool(), {"type": "custom", "name": "get_weather"}]}),
+            "tool names must be unique: 'get_weather' is declared twice",
+            "tools[1]",
+        ),
+        (
+            json!({"input": "hi", "tools": [{"type": "function", "name": "local_shell"}, {"type": "local_shell"}]}),
+            "tool names must be unique: 'local_shell' is declared twice",
+            "tools[1]",
         ),
         (
             json!({"input": [{"role": "tool", "content": "x"}]}),
@@ -529,4 +582,336 @@ fn whole_response_statuses() {
         assert_eq!(out["incomplete_details"], details, "{body}");
         assert_eq!(out["output"], output, "{body}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codex: custom and local_shell tools, encrypted reasoning
+
+#[test]
+fn custom_and_local_shell_tools_are_declared() {
+    let out = convert(json!({
+        "input": "hi",
+        "tools": [weather_tool(), apply_patch_tool(), {"type": "custom", "name": "note", "format": {"type": "text"}},
+                  {"type": "local_shell"}, {"type": "web_search"}],
+    }));
+    let declarations = out["tools"][0]["functionDeclarations"].as_array().unwrap();
+    let names: Vec<&str> = declarations.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["get_weather", "apply_patch", "note", "local_shell"]);
+    let input_param = json!({"type": "OBJECT", "required": ["input"], "properties": {"input": {"type": "STRING",
+        "description": "The tool's free-form input, as raw text (not JSON)."}}});
+    assert_eq!(
+        declarations[1],
+        json!({"name": "apply_patch", "parameters": input_param,
+               "description": format!("Use the `apply_patch` tool to edit files.\n\nPut the tool's free-form input in the \
+                   `input` string, exactly as raw text (not JSON). It must match this lark grammar:\n{PATCH_GRAMMAR}")})
+    );
+    assert_eq!(
+        declarations[2],
+        json!({"name": "note", "parameters": input_param,
+               "description": "Put the tool's free-form input in the `input` string, as raw text (not JSON)."})
+    );
+    let shell = &declarations[3]["parameters"];
+    assert_eq!(shell["required"], json!(["command"]));
+    assert_eq!(shell["properties"]["command"]["items"], json!({"type": "STRING"}));
+    assert_eq!(shell["properties"]["command"]["type"], "ARRAY");
+    assert_eq!(shell["properties"]["workdir"]["type"], "STRING");
+    assert_eq!(shell["properties"]["timeout_ms"]["type"], "INTEGER");
+
+    // A huge grammar is cut at a character boundary.
+    let grammar = "é".repeat(tools::MAX_GRAMMAR_CHARS);
+    let out = convert(json!({"input": "hi", "tools": [{"type": "custom", "name": "big",
+        "format": {"type": "grammar", "syntax": "regex", "definition": grammar}}]}));
+    let description = out["tools"][0]["functionDeclarations"][0]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        description.contains("It must match this regex grammar:\néé"),
+        "{description}"
+    );
+    assert!(description.ends_with("\n… (grammar truncated)"), "{description}");
+    assert!(description.len() < tools::MAX_GRAMMAR_CHARS + 300);
+}
+
+#[test]
+fn tool_choice_names_custom_and_shell_tools() {
+    let tools = json!([weather_tool(), apply_patch_tool(), {"type": "local_shell"}]);
+    let cases: Vec<(Value, Value)> = vec![
+        (
+            json!({"type": "custom", "name": "apply_patch"}),
+            json!({"mode": "ANY", "allowedFunctionNames": ["apply_patch"]}),
+        ),
+        (
+            json!({"type": "function", "name": "get_weather"}),
+            json!({"mode": "ANY", "allowedFunctionNames": ["get_weather"]}),
+        ),
+        (
+            json!({"type": "local_shell"}),
+            json!({"mode": "ANY", "allowedFunctionNames": ["local_shell"]}),
+        ),
+        (
+            json!({"type": "allowed_tools", "mode": "required", "tools": [
+                {"type": "custom", "name": "apply_patch"}, {"type": "function", "name": "get_weather"},
+                {"type": "local_shell"}, {"type": "web_search"}]}),
+            json!({"mode": "ANY", "allowedFunctionNames": ["apply_patch", "get_weather", "local_shell"]}),
+        ),
+    ];
+    for (choice, expected) in cases {
+        let out = convert(json!({"input": "hi", "tools": tools, "tool_choice": choice}));
+        assert_eq!(out["toolConfig"]["functionCallingConfig"], expected, "{choice}");
+    }
+}
+
+/// Everything Codex sends with each request is accepted (and echoed where OpenAI echoes it).
+#[test]
+fn codex_request_settings_are_accepted() {
+    let body = json!({
+        "model": "gemini-3-pro-preview", "instructions": "You are Codex.", "input": [user("hi")],
+        "tools": [apply_patch_tool(), {"type": "local_shell"}, {"type": "web_search"}],
+        "tool_choice": "auto", "parallel_tool_calls": false, "store": false, "stream": true,
+        "include": ["reasoning.encrypted_content"], "prompt_cache_key": "019a-session",
+        "reasoning": {"effort": "medium", "summary": "auto"}, "text": {"verbosity": "low"},
+        "service_tier": null, "client_metadata": {"x": "y"},
+    });
+    let out = convert_for(G3, body.clone());
+    assert_eq!(out["toolConfig"]["functionCallingConfig"], json!({"mode": "AUTO"}));
+    assert_eq!(
+        out["generationConfig"]["thinkingConfig"],
+        json!({"includeThoughts": true, "thinkingLevel": "HIGH"})
+    );
+    let request = req(body);
+    assert!(request.is_stream() && request.wants_encrypted_reasoning());
+    let echo = ResponseEcho::new(&request);
+    assert_eq!(echo.text, json!({"format": {"type": "text"}, "verbosity": "low"}));
+    assert!(!echo.parallel_tool_calls);
+    assert!(echo.encrypted_reasoning);
+    assert_eq!(echo.tool_kinds.custom, ["apply_patch"]);
+    assert!(echo.tool_kinds.local_shell);
+}
+
+/// Codex's loop: a signed `apply_patch` call answered with `custom_tool_call_output`, a
+/// `local_shell_call` answered with `function_call_output` (what Codex sends), and one named by
+/// its item id answered with `local_shell_call_output`.
+#[test]
+fn custom_and_shell_calls_map_back_with_signatures() {
+    let patch = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch\n";
+    let id1 = tool_call_id(&ctx(), 0, 0, Some("c2lnLTE="));
+    let id2 = tool_call_id(&ctx(), 0, 1, Some("c2lnLTI="));
+    let input = json!([
+        user("fix it call:apply_patch"),
+        custom_call(&id1, "apply_patch", patch),
+        custom_output(&id1, json!("Success. Updated the following files:\nA a.txt")),
+        {"type": "local_shell_call", "id": "lsh_1", "call_id": id2, "status": "completed",
+         "action": {"type": "exec", "command": ["ls", "-la"], "working_directory": "/repo", "timeout_ms": 1000, "env": {}}},
+        output(&id2, json!("{\"output\":\"a.txt\",\"metadata\":{\"exit_code\":0}}")),
+        {"type": "local_shell_call", "id": "lsh_2", "status": "completed",
+         "action": {"type": "exec", "command": ["pwd"], "env": {}}},
+        {"type": "local_shell_call_output", "id": "lsh_2", "output": "/repo"},
+    ]);
+    let out = convert_for(
+        G3,
+        json!({"tools": [apply_patch_tool(), {"type": "local_shell"}], "input": input}),
+    );
+    assert_eq!(
+        out["contents"],
+        json!([
+            user_turn("fix it call:apply_patch"),
+            {"role": "model", "parts": [{"functionCall": {"name": "apply_patch", "args": {"input": patch}},
+                                         "thoughtSignature": "c2lnLTE="}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "apply_patch",
+                "response": {"result": "Success. Updated the following files:\nA a.txt"}}}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "local_shell",
+                "args": {"command": ["ls", "-la"], "workdir": "/repo", "timeout_ms": 1000}}, "thoughtSignature": "c2lnLTI="}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "local_shell",
+                "response": {"output": "a.txt", "metadata": {"exit_code": 0}}}}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "local_shell", "args": {"command": ["pwd"]}},
+                                         "thoughtSignature": SKIP_THOUGHT_SIGNATURE}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": "local_shell", "response": {"result": "/repo"}}}]},
+        ])
+    );
+}
+
+#[test]
+fn turn_signatures_encode_and_decode() {
+    let sigs = TurnSignatures {
+        text: Some("dGV4dA==".into()),
+        calls: vec![(0, "YQ==".into()), (2, "Yg==".into())],
+    };
+    let encoded = sigs.encode();
+    assert!(encoded.starts_with("gempool.sig.v1."), "{encoded}");
+    assert_eq!(TurnSignatures::decode(&encoded), Some(sigs));
+    for foreign in ["gAAAAABoXyz", "", "gempool.sig.v1.!!!", "gempool.sig.v1.e30"] {
+        assert_eq!(TurnSignatures::decode(foreign), None, "{foreign}");
+    }
+}
+
+fn signed_reasoning(text: Option<&str>, calls: &[(usize, &str)]) -> Value {
+    let sigs = TurnSignatures {
+        text: text.map(str::to_string),
+        calls: calls.iter().map(|(i, s)| (*i, s.to_string())).collect(),
+    };
+    json!({"type": "reasoning", "id": "rs_x", "summary": [{"type": "summary_text", "text": "hmm"}],
+           "encrypted_content": sigs.encode()})
+}
+
+fn assistant(text: &str) -> Value {
+    json!({"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": text, "annotations": []}]})
+}
+
+#[test]
+fn replayed_reasoning_items_restore_signatures() {
+    let text_sig = signed_reasoning(Some("dGV4dA=="), &[]);
+    let signed_answer = json!({"role": "model", "parts": [{"text": "answer", "thoughtSignature": "dGV4dA=="}]});
+    // gempool's order (signatures last) and OpenAI's (reasoning first) restore the same way.
+    for input in [
+        json!([user("q"), assistant("answer"), text_sig.clone(), user("next")]),
+        json!([user("q"), text_sig.clone(), assistant("answer"), user("next")]),
+    ] {
+        let out = convert_for(G3, json!({"input": input}));
+        assert_eq!(
+            out["contents"],
+            json!([user_turn("q"), signed_answer, user_turn("next")]),
+            "{input}"
+        );
+    }
+    // Text before calls, one call id rewritten by the client: the call signature comes back from
+    // the reasoning item instead of the skip sentinel; a signed call_id wins.
+    let signed_id = tool_call_id(&ctx(), 0, 1, Some("ZnJvbS1pZA=="));
+    let input = json!([
+        user("go"),
+        assistant("Let me look."),
+        call("call_plain", "get_weather", "{\"city\":\"Paris\"}"),
+        call(&signed_id, "get_time", "{}"),
+        signed_reasoning(Some("dGV4dA=="), &[(0, "Y2FsbA=="), (1, "b3RoZXI=")]),
+        output("call_plain", json!("rainy")),
+        output(&signed_id, json!("noon")),
+    ]);
+    let out = convert_for(G3, json!({"input": input}));
+    assert_eq!(
+        out["contents"][1],
+        json!({"role": "model", "parts": [
+            {"text": "Let me look.", "thoughtSignature": "dGV4dA=="},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "Y2FsbA=="},
+            {"functionCall": {"name": "get_time", "args": {}}, "thoughtSignature": "ZnJvbS1pZA=="},
+        ]})
+    );
+    // Foreign encrypted content, and signatures with no turn to go to, are dropped; a turn that
+    // held nothing but the signatures disappears and its neighbours merge.
+    let cases: Vec<(Value, Value)> = vec![
+        (
+            json!([user("q"), {"type": "reasoning", "summary": [], "encrypted_content": "gAAAAABfoo"}, assistant("a")]),
+            json!([user_turn("q"), {"role": "model", "parts": [{"text": "a"}]}]),
+        ),
+        (json!([user("q"), text_sig.clone()]), json!([user_turn("q")])),
+        (
+            json!([user("q"), text_sig.clone(), {"role": "assistant", "content": ""}, user("r")]),
+            json!([{"role": "user", "parts": [{"text": "q"}, {"text": "r"}]}]),
+        ),
+    ];
+    for (input, expected) in cases {
+        let out = convert_for(G3, json!({"input": input}));
+        assert_eq!(out["contents"], expected, "{input}");
+        assert!(!out.to_string().contains("gempool-turn-signatures"), "{out}");
+    }
+}
+
+#[test]
+fn whole_response_with_custom_shell_calls_and_encrypted_reasoning() {
+    let patch = "*** Begin Patch\n*** End Patch\n";
+    let resp = gemini(
+        json!({"candidates": [{"index": 0, "finishReason": "STOP", "content": {"role": "model", "parts": [
+            {"text": "Patching."},
+            {"functionCall": {"name": "apply_patch", "args": {"input": patch}}, "thoughtSignature": "c2lnMQ=="},
+            {"functionCall": {"name": "local_shell", "args": {"command": ["ls"], "workdir": "/tmp", "timeout_ms": 500}}},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+        ]}}]}),
+    );
+    let echo = ResponseEcho::new(&req(json!({"input": "x", "include": ["reasoning.encrypted_content"],
+        "tools": [weather_tool(), apply_patch_tool(), {"type": "local_shell"}]})));
+    let out = gemini_to_response(&resp, &echo, &ctx());
+    let encrypted = TurnSignatures {
+        text: None,
+        calls: vec![(0, "c2lnMQ==".into())],
+    }
+    .encode();
+    assert_eq!(
+        out["output"],
+        json!([
+            {"id": "msg_r1_0", "type": "message", "role": "assistant", "status": "completed",
+             "content": [{"type": "output_text", "text": "Patching.", "annotations": [], "logprobs": []}]},
+            {"id": "ctc_r1_1", "type": "custom_tool_call", "status": "completed",
+             "call_id": tool_call_id(&ctx(), 0, 0, Some("c2lnMQ==")), "name": "apply_patch", "input": patch},
+            {"id": "lsh_r1_2", "type": "local_shell_call", "status": "completed", "call_id": tool_call_id(&ctx(), 0, 1, None),
+             "action": {"type": "exec", "command": ["ls"], "working_directory": "/tmp", "timeout_ms": 500, "env": {}}},
+            {"id": "fc_r1_3", "type": "function_call", "status": "completed", "arguments": "{\"city\":\"Paris\"}",
+             "call_id": tool_call_id(&ctx(), 0, 2, None), "name": "get_weather"},
+            {"id": "rs_r1_4", "type": "reasoning", "summary": [], "encrypted_content": encrypted},
+        ])
+    );
+    assert_eq!(out["tools"][1]["format"]["definition"], PATCH_GRAMMAR);
+
+    // Without the tools declared as custom/shell, the same calls are plain function calls; without
+    // `include`, no signature item.
+    let plain = gemini_to_response(&resp, &ResponseEcho::for_model("m"), &ctx());
+    let kinds: Vec<&str> = plain["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["message", "function_call", "function_call", "function_call"]);
+}
+
+/// A text-only Gemini 3 answer's signature survives the client's next request when the output
+/// items are appended to the input, as Codex does.
+#[test]
+fn text_answer_signature_round_trips_through_output_items() {
+    let resp = gemini(
+        json!({"candidates": [{"index": 0, "finishReason": "STOP", "content": {"role": "model", "parts": [
+        {"text": "thinking", "thought": true}, {"text": "Hello", "thoughtSignature": "bW9jay1zaWctMQ=="}]}}]}),
+    );
+    let body = json!({"input": [user("hi")], "include": ["reasoning.encrypted_content"],
+                      "reasoning": {"effort": "low", "summary": "auto"}});
+    let out = gemini_to_response(&resp, &ResponseEcho::new(&req(body.clone())), &ctx());
+    let kinds: Vec<&str> = out["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reasoning", "message", "reasoning"]);
+    assert!(out["output"][0].get("encrypted_content").is_none());
+    let mut input = body["input"].as_array().unwrap().clone();
+    input.extend(out["output"].as_array().unwrap().iter().cloned());
+    input.push(user("more"));
+    let next = convert_for(G3, json!({"input": input}));
+    assert_eq!(
+        next["contents"],
+        json!([
+            user_turn("hi"),
+            {"role": "model", "parts": [{"text": "Hello", "thoughtSignature": "bW9jay1zaWctMQ=="}]},
+            user_turn("more"),
+        ])
+    );
+}
+
+#[test]
+fn local_shell_actions_from_gemini_arguments() {
+    let cases: Vec<(Value, Value)> = vec![
+        (
+            json!({"command": ["git", "status"]}),
+            json!({"type": "exec", "command": ["git", "status"], "env": {}}),
+        ),
+        (
+            json!({"command": "ls -la | head", "workdir": "/w", "timeout_ms": 2500.0}),
+            json!({"type": "exec", "command": ["bash", "-lc", "ls -la | head"], "working_directory": "/w",
+                   "timeout_ms": 2500, "env": {}}),
+        ),
+        (json!({}), json!({"type": "exec", "command": [], "env": {}})),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(tools::local_shell_action(&args), expected, "{args}");
+    }
+    assert_eq!(tools::custom_call_input(&json!({"input": "raw"})), "raw");
+    assert_eq!(tools::custom_call_input(&json!({"patch": "x"})), "{\"patch\":\"x\"}");
+    assert_eq!(tools::custom_call_input(&Value::Null), "");
 }

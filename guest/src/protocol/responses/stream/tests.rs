@@ -342,3 +342,169 @@ fn stream_and_whole_agree() {
 fn gemini(body: Value) -> GenerateContentResponse {
     serde_json::from_value(body).unwrap()
 }
+
+fn codex_echo() -> ResponseEcho {
+    let req: crate::protocol::responses::OpenAiResponsesRequest = serde_json::from_value(json!({
+        "model": "gpt-5-codex", "input": "x", "include": ["reasoning.encrypted_content"],
+        "tools": [{"type": "custom", "name": "apply_patch", "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"}},
+                  {"type": "local_shell"}],
+    }))
+    .unwrap();
+    ResponseEcho::new(&req)
+}
+
+fn run_with(echo: ResponseEcho, chunks: &[Value]) -> Vec<Value> {
+    let mut t = ResponsesStreamTranslator::new("gpt-5-codex", ctx()).with_echo(echo);
+    let mut frames = Vec::new();
+    for c in chunks {
+        frames.extend(t.on_chunk(&chunk(c.clone())));
+    }
+    frames.extend(t.finish());
+    decode(&frames)
+}
+
+/// Codex's `apply_patch` (a custom tool) and `local_shell`, with the turn's signatures handed
+/// out in a trailing reasoning item.
+#[test]
+fn custom_and_shell_calls_event_by_event() {
+    let patch = "*** Begin Patch\n*** End Patch\n";
+    let events = run_with(
+        codex_echo(),
+        &[
+            json!({"candidates": [{"content": {"role": "model", "parts": [
+                {"functionCall": {"name": "apply_patch", "args": {"input": patch}}, "thoughtSignature": "c2ln"}]}}]}),
+            final_chunk(
+                json!([{"functionCall": {"name": "local_shell", "args": {"command": ["ls"]}}}]),
+                "STOP",
+            ),
+        ],
+    );
+    let call_id0 = tool_call_id(&ctx(), 0, 0, Some("c2ln"));
+    let call_id1 = tool_call_id(&ctx(), 0, 1, None);
+    let ctc = |input: &str, status: &str| {
+        json!({"id": "ctc_s1_0", "type": "custom_tool_call", "status": status, "call_id": call_id0,
+               "name": "apply_patch", "input": input})
+    };
+    let lsh = |status: &str| {
+        json!({"id": "lsh_s1_1", "type": "local_shell_call", "status": status, "call_id": call_id1,
+               "action": {"type": "exec", "command": ["ls"], "env": {}}})
+    };
+    let signatures = crate::protocol::responses::TurnSignatures {
+        text: None,
+        calls: vec![(0, "c2ln".into())],
+    };
+    let rs = json!({"id": "rs_s1_2", "type": "reasoning", "summary": [], "encrypted_content": signatures.encode()});
+    let expected = vec![
+        e("response.created", json!({"status": "in_progress"})),
+        e("response.in_progress", json!({"status": "in_progress"})),
+        e(
+            "response.output_item.added",
+            json!({"output_index": 0, "item": ctc("", "in_progress")}),
+        ),
+        e(
+            "response.custom_tool_call_input.delta",
+            json!({"item_id": "ctc_s1_0", "output_index": 0, "delta": patch}),
+        ),
+        e(
+            "response.custom_tool_call_input.done",
+            json!({"item_id": "ctc_s1_0", "output_index": 0, "input": patch}),
+        ),
+        e(
+            "response.output_item.done",
+            json!({"output_index": 0, "item": ctc(patch, "completed")}),
+        ),
+        e(
+            "response.output_item.added",
+            json!({"output_index": 1, "item": lsh("in_progress")}),
+        ),
+        e(
+            "response.output_item.done",
+            json!({"output_index": 1, "item": lsh("completed")}),
+        ),
+        e("response.output_item.added", json!({"output_index": 2, "item": rs})),
+        e("response.output_item.done", json!({"output_index": 2, "item": rs})),
+        e("response.completed", json!({"status": "completed"})),
+    ];
+    assert_eq!(summary(&events), expected);
+    assert_eq!(
+        events.last().unwrap()["response"]["output"],
+        json!([ctc(patch, "completed"), lsh("completed"), rs])
+    );
+}
+
+/// A streamed text answer's signature (on a trailing empty part) ends up in the reasoning item
+/// after the message; nothing is added when `include` does not ask for it or nothing was signed.
+#[test]
+fn text_signature_goes_into_trailing_reasoning_item() {
+    let chunks = [
+        text_chunk("Hi"),
+        final_chunk(json!([{"text": "", "thoughtSignature": "c2ln"}]), "STOP"),
+    ];
+    let events = run_with(codex_echo(), &chunks);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds[kinds.len() - 3..],
+        [
+            "response.output_item.added",
+            "response.output_item.done",
+            "response.completed"
+        ]
+    );
+    let item = &events[events.len() - 2]["item"];
+    assert_eq!(item["type"], "reasoning");
+    assert_eq!(item["id"], "rs_s1_1");
+    let encrypted = item["encrypted_content"].as_str().unwrap();
+    assert_eq!(
+        crate::protocol::responses::TurnSignatures::decode(encrypted)
+            .unwrap()
+            .text
+            .as_deref(),
+        Some("c2ln")
+    );
+    let plain = run(&chunks);
+    assert!(plain.iter().all(|e| e["item"]["type"] != "reasoning"));
+    let unsigned = run_with(codex_echo(), &[final_chunk(json!([{"text": "Hi"}]), "STOP")]);
+    assert!(unsigned.iter().all(|e| e["item"]["type"] != "reasoning"));
+}
+
+/// With Codex's tools and `include`, the stream's final response still equals the whole one.
+#[test]
+fn stream_and_whole_agree_for_codex_tools() {
+    let chunks = [
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "hmm", "thought": true}]}}]}),
+        text_chunk("Patching. "),
+        final_chunk(
+            json!([{"functionCall": {"name": "apply_patch", "args": {"input": "x"}}, "thoughtSignature": "c2ln"},
+                   {"functionCall": {"name": "local_shell", "args": {"command": "make test"}}}]),
+            "STOP",
+        ),
+    ];
+    let events = run_with(codex_echo(), &chunks);
+    let streamed = &events.last().unwrap()["response"];
+    let whole = gemini(json!({
+        "candidates": [{"content": {"role": "model", "parts": [
+            {"text": "hmm", "thought": true}, {"text": "Patching. "},
+            {"functionCall": {"name": "apply_patch", "args": {"input": "x"}}, "thoughtSignature": "c2ln"},
+            {"functionCall": {"name": "local_shell", "args": {"command": "make test"}}}]}, "finishReason": "STOP"}],
+        "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 3, "thoughtsTokenCount": 2, "totalTokenCount": 9}
+    }));
+    let whole = gemini_to_response(&whole, &codex_echo(), &ctx());
+    assert_eq!(streamed, &whole);
+    let kinds: Vec<&str> = whole["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "reasoning",
+            "message",
+            "custom_tool_call",
+            "local_shell_call",
+            "reasoning"
+        ]
+    );
+    assert_eq!(whole["model"], "gpt-5-codex");
+}
