@@ -282,12 +282,17 @@ CODEX_TOOLS = [
     {
         "type": "custom",
         "name": "apply_patch",
-        "description": "Use the `apply_patch` tool to edit files. This is a FREEFORM tool, so do not wrap the patch in JSON.",
+        "description": "Use the `apply_patch` tool to edit files. "
+        "This is a FREEFORM tool, so do not wrap the patch in JSON.",
         "format": {"type": "grammar", "syntax": "lark", "definition": APPLY_PATCH_GRAMMAR},
     },
     {"type": "local_shell"},
     {"type": "web_search"},
 ]
+
+
+def codex_message(role, text):
+    return {"type": "message", "role": role, "content": [{"type": "input_text", "text": text}]}
 
 
 def codex_turn(c, items):
@@ -326,8 +331,8 @@ def codex_turn(c, items):
 def codex_loop():
     c = client()
     items = [
-        {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "Sandbox: workspace-write."}]},
-        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "add a.txt call:apply_patch"}]},
+        codex_message("developer", "Sandbox: workspace-write."),
+        codex_message("user", "add a.txt call:apply_patch"),
     ]
     # Round 1: Gemini calls the freeform tool; it arrives as a custom_tool_call.
     events, done, replay = codex_turn(c, items)
@@ -348,7 +353,8 @@ def codex_loop():
 
     # Round 2: the patch result goes back as custom_tool_call_output; a text answer follows.
     items += replay
-    items.append({"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Success. Updated the following files:\nA a.txt"})
+    result = "Success. Updated the following files:\nA a.txt"
+    items.append({"type": "custom_tool_call_output", "call_id": call.call_id, "output": result})
     events, done, replay = codex_turn(c, items)
     assert [i.type for i in done] == ["reasoning", "message", "reasoning"], done
     text = events[-1].response.output_text
@@ -357,7 +363,7 @@ def codex_loop():
 
     # Round 3: a new user turn; the model runs a command through local_shell.
     items += replay
-    items.append({"type": "message", "role": "user", "content": [{"type": "input_text", "text": "now list call:local_shell"}]})
+    items.append(codex_message("user", "now list call:local_shell"))
     events, done, replay = codex_turn(c, items)
     assert [i.type for i in done] == ["reasoning", "local_shell_call", "reasoning"], done
     shell = done[1]
@@ -366,7 +372,8 @@ def codex_loop():
 
     # Round 4: Codex answers a local_shell_call with a function_call_output.
     items += replay
-    items.append({"type": "function_call_output", "call_id": shell.call_id, "output": json.dumps({"output": "a.txt\n", "metadata": {"exit_code": 0}})})
+    result = json.dumps({"output": "a.txt\n", "metadata": {"exit_code": 0}})
+    items.append({"type": "function_call_output", "call_id": shell.call_id, "output": result})
     events, done, replay = codex_turn(c, items)
     text = events[-1].response.output_text
     assert text.startswith("function results: local_shell=") and "exit_code" in text, text
@@ -390,7 +397,8 @@ def custom_tool_choice():
     # The output goes back with a custom_tool_call_output.
     items = [{"role": "user", "content": "no directive here"}]
     items += resp.output
-    items.append({"type": "custom_tool_call_output", "call_id": resp.output[0].call_id, "output": [{"type": "input_text", "text": "ok"}]})
+    result = [{"type": "input_text", "text": "ok"}]
+    items.append({"type": "custom_tool_call_output", "call_id": resp.output[0].call_id, "output": result})
     resp = c.responses.create(model="gemini-2.5-flash", input=items, tools=CODEX_TOOLS)
     assert resp.output_text == 'function results: apply_patch={"result":"ok"}', resp.output_text
 

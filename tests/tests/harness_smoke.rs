@@ -1,5 +1,5 @@
 //! Smoke tests of the test infrastructure itself: the `gempool-mock` binary, the in-process mock
-//! through the blocking client, and (ignored until the host is ready) one gateway start.
+//! through the blocking client, and one gateway start.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -69,7 +69,6 @@ fn in_process_mock_streams_incrementally() {
 }
 
 #[test]
-#[ignore = "enabled by the lead once gempool serve is complete"]
 fn gateway_starts_and_proxies_to_the_mock() {
     let mock = MockGemini::with_keys(&["k1", "k2"]);
     let gw = Gateway::start(GatewayOptions::with_mock(&mock, &["k1", "k2"]).open());

@@ -118,11 +118,17 @@ fn codex_loop_custom_and_shell_tools_gemini3() {
     };
     for (round, body) in bodies.iter().enumerate().skip(1) {
         let text = body.to_string();
-        assert!(!text.contains("skip_thought_signature_validator"), "round {round}: {text}");
+        assert!(
+            !text.contains("skip_thought_signature_validator"),
+            "round {round}: {text}"
+        );
         assert!(!text.contains("gempool-turn-signatures"), "round {round}: {text}");
         for part in model_parts(body).iter().filter(|p| p.get("functionCall").is_some()) {
             let sig = part["thoughtSignature"].as_str().unwrap_or("");
-            assert!(sig.starts_with(MOCK_SIG), "round {round}: the issued signature rides the call: {part}");
+            assert!(
+                sig.starts_with(MOCK_SIG),
+                "round {round}: the issued signature rides the call: {part}"
+            );
         }
         assert!(
             !model_parts(body).iter().any(|p| p.get("thought").is_some()),
