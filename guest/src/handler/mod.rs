@@ -143,10 +143,17 @@ pub fn prepare(head: &RequestHead) -> (Protocol, Result<Route, GatewayError>) {
     )
 }
 
-/// Loads the schema and the settings: the first statements of every request.
+/// Loads the settings, migrating the schema first when it is missing or old: one statement on
+/// every request once the schema is current.
 pub fn load_settings(db: &dyn Database) -> Result<(PoolSettings, Vec<(String, String)>), GatewayError> {
-    store::migrate::ensure_schema(db).map_err(|e| GatewayError::Internal(e.to_string()))?;
-    let pairs = store::settings::load(db).map_err(|e| GatewayError::Internal(e.to_string()))?;
+    let internal = |e: store::StoreError| GatewayError::Internal(e.to_string());
+    let pairs = match store::settings::load_with_schema_version(db) {
+        Ok((version, pairs)) if version >= store::migrate::latest_version() => pairs,
+        _ => {
+            store::migrate::ensure_schema(db).map_err(internal)?;
+            store::settings::load(db).map_err(internal)?
+        }
+    };
     let settings = PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap_or_default();
     Ok((settings, pairs))
 }

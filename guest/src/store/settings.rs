@@ -18,6 +18,25 @@ pub fn load(db: &dyn Database) -> Result<Vec<(String, String)>, StoreError> {
         .collect()
 }
 
+/// The schema version and all settings in one statement: the first thing every request reads.
+/// `Err` when the schema is missing altogether.
+pub fn load_with_schema_version(db: &dyn Database) -> Result<(i64, Vec<(String, String)>), StoreError> {
+    let rows = db.execute(
+        "SELECT 0, name, value FROM settings UNION ALL SELECT 1, '', MAX(version) FROM schema_migrations",
+        &[],
+    )?;
+    let mut version = 0;
+    let mut pairs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if super::col_opt_i64(row, 0) == Some(1) {
+            version = super::col_opt_i64(row, 2).unwrap_or(0);
+        } else {
+            pairs.push((col_string(row, 1)?, col_string(row, 2)?));
+        }
+    }
+    Ok((version, pairs))
+}
+
 /// Sets one setting.
 pub fn put(db: &dyn Database, name: &str, value: &str) -> Result<(), StoreError> {
     db.execute(
@@ -38,6 +57,17 @@ pub fn remove(db: &dyn Database, name: &str) -> Result<bool, StoreError> {
 mod tests {
     use super::*;
     use crate::store::testing::MemoryDb;
+
+    #[test]
+    fn settings_come_with_the_schema_version() {
+        let db = MemoryDb::new();
+        put(&db, "strategy", "random").unwrap();
+        let (version, pairs) = load_with_schema_version(&db).unwrap();
+        assert_eq!(version, crate::store::migrate::latest_version());
+        assert_eq!(pairs, vec![("strategy".to_string(), "random".to_string())]);
+        let empty = crate::store::testing::MemoryDb(rusqlite::Connection::open_in_memory().unwrap());
+        assert!(load_with_schema_version(&empty).is_err(), "no schema yet");
+    }
 
     #[test]
     fn put_overwrites_and_remove_deletes() {
