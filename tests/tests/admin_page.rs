@@ -369,11 +369,13 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     b.wait_for("the settings form", |b| b.visible("#set-max_attempts"));
     b.click("#set-strategy option[value=least_used]");
     b.fill("#set-max_attempts", "5");
+    b.click("#set-pure_proxy");
     b.click("#settings-form button[type=submit]");
     b.wait_text("#settings-msg", "Saved");
     let settings = gw.admin("GET", "/admin/api/settings").send().json();
     assert_eq!(settings["settings"]["strategy"], json!("least_used"));
     assert_eq!(settings["settings"]["max_attempts"], json!(5));
+    assert_eq!(settings["settings"]["pure_proxy"], json!(true), "pure proxy mode is switched from the page");
     b.fill("#set-max_attempts", "99");
     b.click("#settings-form button[type=submit]");
     b.wait_text("#settings-msg", "out of range");
