@@ -18,6 +18,8 @@ pub const DEFAULT_ALIASES: &[(&str, &str)] = &[
     ("gpt-4o", DEFAULT_PRO),
     ("gpt-4.1", DEFAULT_PRO),
     ("gpt-5", DEFAULT_PRO),
+    // Codex CLI's default model.
+    ("gpt-5-codex", DEFAULT_PRO),
     ("o3", DEFAULT_PRO),
     ("gpt-4o-mini", DEFAULT_FLASH),
     ("gpt-4.1-mini", DEFAULT_FLASH),
@@ -76,6 +78,7 @@ mod tests {
         for (name, want) in [
             ("gpt-4o", DEFAULT_PRO),
             ("gpt-4o-mini", DEFAULT_FLASH),
+            ("gpt-5-codex", DEFAULT_PRO),
             ("claude-sonnet-4-5-20250929", DEFAULT_PRO),
             ("claude-3-5-haiku-latest", DEFAULT_FLASH),
             ("claude-opus-4-1", DEFAULT_PRO),

@@ -375,7 +375,11 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     let settings = gw.admin("GET", "/admin/api/settings").send().json();
     assert_eq!(settings["settings"]["strategy"], json!("least_used"));
     assert_eq!(settings["settings"]["max_attempts"], json!(5));
-    assert_eq!(settings["settings"]["pure_proxy"], json!(true), "pure proxy mode is switched from the page");
+    assert_eq!(
+        settings["settings"]["pure_proxy"],
+        json!(true),
+        "pure proxy mode is switched from the page"
+    );
     b.fill("#set-max_attempts", "99");
     b.click("#settings-form button[type=submit]");
     b.wait_text("#settings-msg", "out of range");

@@ -13,6 +13,8 @@ mod errors;
 mod pool;
 // State survives a restart of the host.
 mod restart;
+// Real coding agents' requests (Claude Code, Gemini CLI, Codex) end to end.
+mod agents;
 
 use gempool_tests::harness::{Gateway, GatewayOptions};
 use gempool_tests::mock::MockGemini;

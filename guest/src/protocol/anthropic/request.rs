@@ -486,11 +486,11 @@ fn user_turn(
                 };
                 // "Use 'output' for the function's output and 'error' for error details."
                 let key = if is_error.unwrap_or(false) { "error" } else { "output" };
-                let (inner, outer) = if multimodal_responses {
-                    (media, vec![])
-                } else {
-                    (vec![], media)
-                };
+                // Only inline data may go inside a functionResponse (`FunctionResponsePart`);
+                // URL sources (fileData) follow the responses.
+                let (inner, outer): (Vec<Part>, Vec<Part>) = media
+                    .into_iter()
+                    .partition(|p| multimodal_responses && p.inline_data.is_some());
                 let part = Part {
                     function_response: Some(FunctionResponse {
                         id: None,

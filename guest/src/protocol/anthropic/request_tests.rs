@@ -470,6 +470,28 @@ fn tool_result_images_ride_in_the_response_on_gemini3_and_beside_it_otherwise() 
 }
 
 #[test]
+fn tool_result_url_images_stay_beside_the_response_on_gemini3() {
+    // FunctionResponsePart holds inline data only; a URL image (fileData) cannot go inside.
+    let body = json!({"max_tokens": 1, "messages": [
+        {"role": "user", "content": "screenshot please"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_s", "name": "screenshot", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_s", "content": [
+            {"type": "image", "source": {"type": "url", "url": "https://x.io/a.png"}},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}}
+        ]}]}
+    ]});
+    let g3 = to_gemini(body, "gemini-3-pro-preview");
+    assert_eq!(
+        g3["contents"][2]["parts"],
+        json!([
+            {"functionResponse": {"name": "screenshot", "response": {"output": ""},
+                "parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBO"}}]}},
+            {"fileData": {"mimeType": "image/png", "fileUri": "https://x.io/a.png"}}
+        ])
+    );
+}
+
+#[test]
 fn thinking_blocks_replay_only_with_gemini_signatures() {
     let g = to_gemini(
         json!({"max_tokens": 1, "messages": [

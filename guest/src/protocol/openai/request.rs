@@ -29,7 +29,8 @@ use serde_json::{json, Map, Value};
 /// Translates an OpenAI chat request for the Gemini model `model` (already resolved from any
 /// alias; it decides how `reasoning_effort` is expressed).
 pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<GenerateContentRequest, GatewayError> {
-    let (system_instruction, contents) = convert_messages(&req.messages)?;
+    let multimodal_responses = model.strip_prefix("models/").unwrap_or(model).starts_with("gemini-3");
+    let (system_instruction, contents) = convert_messages(&req.messages, multimodal_responses)?;
     let tools = convert_tools(&req.tools)?;
     let tool_config = match (&req.tool_choice, tools.is_empty()) {
         (Some(choice), false) => Some(ToolConfig {
@@ -79,9 +80,16 @@ struct PendingCalls {
     at: String,
     calls: Vec<(String, String)>,
     responses: Vec<Option<Part>>,
+    /// Images and files from tool results that go next to, not inside, the responses.
+    media: Vec<Part>,
 }
 
-fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<Content>), GatewayError> {
+/// `multimodal_responses`: media in tool results rides inside `functionResponse.parts` (Gemini
+/// 3); otherwise it follows the function responses as parts of the same user turn.
+fn convert_messages(
+    messages: &[OpenAiMessage],
+    multimodal_responses: bool,
+) -> Result<(Option<Content>, Vec<Content>), GatewayError> {
     if messages.is_empty() {
         return Err(GatewayError::invalid_param(
             "messages must contain at least one message",
@@ -102,10 +110,12 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<
                 }
             }
             "tool" => {
-                tool_result(m, &at, pending.as_mut(), &earlier_ids)?;
+                tool_result(m, &at, pending.as_mut(), &earlier_ids, multimodal_responses)?;
                 // All calls answered: their results form one user turn, in call order.
                 if let Some(done) = pending.take_if(|p| p.responses.iter().all(Option::is_some)) {
-                    push_turn(&mut contents, "user", done.responses.into_iter().flatten().collect());
+                    let mut parts: Vec<Part> = done.responses.into_iter().flatten().collect();
+                    parts.extend(done.media);
+                    push_turn(&mut contents, "user", parts);
                 }
             }
             "function" => {
@@ -113,7 +123,7 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<
                 let name = m.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
                     GatewayError::invalid_param("function messages require a name", format!("{at}.name"))
                 })?;
-                let response = tool_response_value(m.content.as_ref(), &at)?;
+                let response = tool_response_value(text_only(m.content.as_ref(), &at, "")?);
                 let part = Part {
                     function_response: Some(FunctionResponse {
                         id: None,
@@ -136,7 +146,12 @@ fn convert_messages(messages: &[OpenAiMessage]) -> Result<(Option<Content>, Vec<
                 if !calls.is_empty() {
                     earlier_ids.extend(calls.iter().map(|(id, _)| id.clone()));
                     let responses = vec![None; calls.len()];
-                    pending = Some(PendingCalls { at, calls, responses });
+                    pending = Some(PendingCalls {
+                        at,
+                        calls,
+                        responses,
+                        media: Vec::new(),
+                    });
                 }
             }
             other => {
@@ -204,6 +219,7 @@ fn tool_result(
     at: &str,
     pending: Option<&mut PendingCalls>,
     earlier_ids: &[String],
+    multimodal_responses: bool,
 ) -> Result<(), GatewayError> {
     let param = format!("{at}.tool_call_id");
     let id = m
@@ -228,14 +244,20 @@ fn tool_result(
             param,
         ));
     }
-    let response = tool_response_value(m.content.as_ref(), at)?;
+    let (text, media) = tool_content(m.content.as_ref(), at)?;
+    let response = tool_response_value(text);
     let name = p.calls[pos].1.clone();
+    // Only inline data may go inside a functionResponse (`FunctionResponsePart`).
+    let (inner, outer): (Vec<Part>, Vec<Part>) = media
+        .into_iter()
+        .partition(|part| multimodal_responses && part.inline_data.is_some());
+    p.media.extend(outer);
     p.responses[pos] = Some(Part {
         function_response: Some(FunctionResponse {
             id: None,
             name,
             response,
-            parts: Vec::new(),
+            parts: inner,
         }),
         ..Default::default()
     });
@@ -244,12 +266,38 @@ fn tool_result(
 
 /// A tool result as a `functionResponse.response` object: the content itself when it is a
 /// JSON object, else `{"result": <text>}` (the response must be a Struct, protocols.md §1.4).
-fn tool_response_value(content: Option<&OpenAiContent>, at: &str) -> Result<Value, GatewayError> {
-    let text = text_only(content, at, "")?;
-    Ok(match serde_json::from_str::<Value>(&text) {
+fn tool_response_value(text: String) -> Value {
+    match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(object)) => Value::Object(object),
         _ => json!({ "result": text }),
-    })
+    }
+}
+
+/// A tool message's text (text parts joined) and its media parts: images and files, which the
+/// Responses API allows in `function_call_output` (Codex sends screenshots that way).
+fn tool_content(content: Option<&OpenAiContent>, at: &str) -> Result<(String, Vec<Part>), GatewayError> {
+    let Some(OpenAiContent::Parts(parts)) = content else {
+        return Ok((text_only(content, at, "")?, Vec::new()));
+    };
+    let mut texts = Vec::new();
+    let mut media = Vec::new();
+    for (j, part) in parts.iter().enumerate() {
+        let param = format!("{at}.content[{j}]");
+        match part.kind.as_str() {
+            "text" | "input_text" | "output_text" => texts.push(part.text.clone().unwrap_or_default()),
+            "image_url" => media.push(image_part(part, &param)?),
+            "file" => media.push(file_part(part, &param)?),
+            other => {
+                return Err(GatewayError::invalid_param(
+                    format!(
+                        "content part type '{other}' is not supported in a tool result; text, images and files are"
+                    ),
+                    format!("{param}.type"),
+                ))
+            }
+        }
+    }
+    Ok((texts.concat(), media))
 }
 
 /// The text of a message that may only hold text (system, developer, tool); parts are joined

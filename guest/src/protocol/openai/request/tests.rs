@@ -250,6 +250,49 @@ fn tool_results_form_one_user_turn_in_call_order_with_recovered_names() {
 }
 
 #[test]
+fn tool_results_with_images_keep_them_in_the_response_turn() {
+    // The Responses API allows images in function_call_output (Codex's view_image / MCP tools).
+    let body = json!({"messages": [
+        user(json!("q")),
+        {"role": "assistant", "tool_calls": [call("c1", "view_image", "{}"), call("c2", "shell", "{}")]},
+        tool("c1", json!([
+            {"type": "input_text", "text": "attached"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}},
+            {"type": "image_url", "image_url": {"url": "https://x.io/a.png"}}
+        ])),
+        tool("c2", json!("ok")),
+    ]});
+    let g25 = convert(body.clone());
+    assert_eq!(
+        g25["contents"][2]["parts"],
+        json!([
+            {"functionResponse": {"name": "view_image", "response": {"result": "attached"}}},
+            {"functionResponse": {"name": "shell", "response": {"result": "ok"}}},
+            {"inlineData": {"mimeType": "image/png", "data": "iVBO"}},
+            {"fileData": {"mimeType": "image/png", "fileUri": "https://x.io/a.png"}}
+        ])
+    );
+    // Gemini 3 takes inline images inside the response; URLs still follow it.
+    let g3 = convert_for("gemini-3-pro-preview", body);
+    assert_eq!(
+        g3["contents"][2]["parts"],
+        json!([
+            {"functionResponse": {"name": "view_image", "response": {"result": "attached"},
+                "parts": [{"inlineData": {"mimeType": "image/png", "data": "iVBO"}}]}},
+            {"functionResponse": {"name": "shell", "response": {"result": "ok"}}},
+            {"fileData": {"mimeType": "image/png", "fileUri": "https://x.io/a.png"}}
+        ])
+    );
+    // Audio is still not a tool result.
+    let (_, param) = error(json!({"messages": [
+        user(json!("q")),
+        {"role": "assistant", "tool_calls": [call("c1", "f", "{}")]},
+        tool("c1", json!([{"type": "input_audio", "input_audio": {"data": "AA", "format": "wav"}}])),
+    ]}));
+    assert_eq!(param, "messages[2].content[0].type");
+}
+
+#[test]
 fn non_object_tool_results_are_wrapped() {
     for (content, response) in [
         (json!("sunny"), json!({"result": "sunny"})),
