@@ -17,7 +17,7 @@ use crate::store::Database;
 use crate::stream::Transducer;
 use crate::upstream::{Upstream, UpstreamRequest};
 
-pub(super) use super::{parse_body, post};
+use super::{parse_body, post};
 
 /// Renders an upstream fault (a 4xx the request caused) in OpenAI's shape.
 pub(super) fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {

@@ -29,7 +29,7 @@
 //! someone else, or parallel calls after the first) get Google's documented escape hatch
 //! [`SKIP_SIGNATURE_SENTINEL`] on the first call of each model turn.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::gemini::UsageMetadata;
@@ -71,11 +71,15 @@ pub struct AnthropicMessagesRequest {
     /// Required by Anthropic; a missing value is reported as a 400 by the translator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub messages: Vec<AnthropicMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<AnthropicContent>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::protocol::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tools: Vec<AnthropicTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<AnthropicToolChoice>,
@@ -86,7 +90,11 @@ pub struct AnthropicMessagesRequest {
     /// Structured-outputs beta (`output_format`), superseded by `output_config.format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<AnthropicOutputFormat>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::protocol::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub stop_sequences: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
@@ -96,7 +104,7 @@ pub struct AnthropicMessagesRequest {
     pub top_k: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub stream: bool,
 }
 
@@ -105,11 +113,15 @@ pub struct AnthropicMessagesRequest {
 pub struct AnthropicCountTokensRequest {
     #[serde(default)]
     pub model: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub messages: Vec<AnthropicMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<AnthropicContent>,
-    #[serde(default, deserialize_with = "null_as_default", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "crate::protocol::null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub tools: Vec<AnthropicTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<AnthropicToolChoice>,
@@ -361,15 +373,6 @@ pub struct AnthropicModelList {
 
 fn empty_object() -> Value {
     Value::Object(Default::default())
-}
-
-/// `null` and absent both mean "default" (some clients send `"stop_sequences": null`).
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// The request id reduced to `[a-zA-Z0-9]`, the unique part of the `tool_use` ids we mint.

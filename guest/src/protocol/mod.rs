@@ -33,3 +33,14 @@ pub mod openai;
 pub mod responses;
 pub mod schema;
 pub mod sse;
+
+/// Client wire types: `null` and absent both mean the default (serde's `default` covers only
+/// absent fields, and some clients send `"stop_sequences": null` or `"tools": null`).
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}

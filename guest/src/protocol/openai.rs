@@ -24,7 +24,7 @@
 use crate::protocol::RequestContext;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod embeddings;
@@ -59,11 +59,11 @@ const SIGNATURE_SEPARATOR: &str = "__ts__";
 /// `POST /v1/chat/completions` body (only the fields gempool reads).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiChatRequest {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub model: String,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub messages: Vec<OpenAiMessage>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub tools: Vec<OpenAiTool>,
     #[serde(default)]
     pub tool_choice: Option<OpenAiToolChoice>,
@@ -128,13 +128,13 @@ impl OpenAiChatRequest {
 /// `function`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiMessage {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub role: String,
     #[serde(default)]
     pub content: Option<OpenAiContent>,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub tool_calls: Vec<OpenAiToolCall>,
     #[serde(default)]
     pub tool_call_id: Option<String>,
@@ -155,7 +155,7 @@ pub enum OpenAiContent {
 /// can be named in the 400 instead of failing deserialization.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiContentPart {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default)]
     pub text: Option<String>,
@@ -192,9 +192,9 @@ impl OpenAiImageUrl {
 /// `input_audio`: base64 `data` and its `format` (`wav`, `mp3`, …).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiInputAudio {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub data: String,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub format: String,
 }
 
@@ -213,9 +213,13 @@ pub struct OpenAiFile {
 /// `function.arguments` is a JSON string on the wire; input also tolerates an object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpenAiToolCall {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub id: String,
-    #[serde(rename = "type", default = "function_kind", deserialize_with = "null_default")]
+    #[serde(
+        rename = "type",
+        default = "function_kind",
+        deserialize_with = "crate::protocol::null_as_default"
+    )]
     pub kind: String,
     pub function: OpenAiFunctionCall,
     /// `{"google": {"thought_signature": …}}` (Gemini's compat endpoint form).
@@ -225,7 +229,7 @@ pub struct OpenAiToolCall {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpenAiFunctionCall {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub name: String,
     #[serde(default)]
     pub arguments: Value,
@@ -234,7 +238,7 @@ pub struct OpenAiFunctionCall {
 /// A tool definition: `{"type": "function", "function": {name, description, parameters, strict}}`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiTool {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default)]
     pub function: Option<OpenAiFunctionDefinition>,
@@ -242,7 +246,7 @@ pub struct OpenAiTool {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiFunctionDefinition {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
@@ -264,7 +268,7 @@ pub enum OpenAiToolChoice {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiToolChoiceObject {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default)]
     pub function: Option<OpenAiNamedFunction>,
@@ -274,15 +278,15 @@ pub struct OpenAiToolChoiceObject {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiNamedFunction {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiAllowedTools {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub mode: String,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub tools: Vec<OpenAiAllowedTool>,
 }
 
@@ -295,7 +299,7 @@ pub struct OpenAiAllowedTool {
 /// `response_format`: `text`, `json_object` or `json_schema`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiResponseFormat {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default)]
     pub json_schema: Option<OpenAiJsonSchema>,
@@ -439,7 +443,7 @@ pub struct OpenAiToolCallDelta {
 /// arrays (rejected).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiEmbeddingsRequest {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub model: String,
     #[serde(default)]
     pub input: Value,
@@ -549,15 +553,6 @@ fn signature_from_extra_content(extra: Option<&Value>) -> Option<String> {
 
 fn function_kind() -> String {
     "function".into()
-}
-
-/// Deserializes `null` as the type's default (serde's `default` only covers absent fields).
-fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use crate::protocol::openai::{
     OpenAiInputAudio, OpenAiJsonSchema, OpenAiMessage, OpenAiResponseFormat, OpenAiToolCall,
 };
 use crate::protocol::RequestContext;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 mod stream;
@@ -60,13 +60,13 @@ pub const RESPONSE_OBJECT: &str = "response";
 /// `POST /v1/responses` body (only the fields gempool reads or echoes).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiResponsesRequest {
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub model: String,
     #[serde(default)]
     pub input: Option<ResponsesInput>,
     #[serde(default)]
     pub instructions: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub tools: Vec<ResponsesTool>,
     #[serde(default)]
     pub tool_choice: Option<ResponsesToolChoice>,
@@ -101,7 +101,7 @@ pub struct OpenAiResponsesRequest {
     /// `reasoning.encrypted_content` makes every response that carried Gemini thought
     /// signatures end with a `reasoning` item holding them (see [`TurnSignatures`]). Other
     /// values are accepted and ignored.
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub include: Vec<String>,
     /// Gemini extras, as on chat completions: `{"google": {"thinking_config": …}}`.
     #[serde(default)]
@@ -133,7 +133,7 @@ pub enum ResponsesInput {
 /// be named in the 400. `type` may be absent on messages (`{"role": "user", "content": "hi"}`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ResponsesInputItem {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     /// `message`: `user`, `assistant`, `system` or `developer`.
     #[serde(default)]
@@ -179,7 +179,7 @@ pub enum ResponsesContent {
 /// `input_text`, `output_text`, `input_image`, `input_file`, `input_audio`, `refusal`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ResponsesContentPart {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default)]
     pub text: Option<String>,
@@ -205,7 +205,7 @@ pub struct ResponsesContentPart {
 /// the tool is echoed in the response as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesTool {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -230,7 +230,7 @@ pub enum ResponsesToolChoice {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesToolChoiceObject {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -269,7 +269,7 @@ pub struct ResponsesText {
 /// `text.format`: `text`, `json_object`, or `json_schema` with `name`, `schema`, … flat.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesTextFormat {
-    #[serde(rename = "type", default, deserialize_with = "null_default")]
+    #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -1091,15 +1091,6 @@ fn reasoning_item(id: &str, text: &str, done: bool) -> Value {
         .into_iter()
         .collect();
     json!({"id": id, "type": "reasoning", "summary": summary})
-}
-
-/// Deserializes `null` as the type's default (serde's `default` only covers absent fields).
-fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]
