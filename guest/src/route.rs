@@ -4,6 +4,7 @@
 //! is settled here first, even for routes that do not exist.
 
 use crate::error::GatewayError;
+use crate::protocol::gemini::validate_model_id;
 use crate::protocol::Protocol;
 
 /// A native Gemini API operation.
@@ -205,6 +206,7 @@ fn gemini_route(method: &str, path: &str, protocol: Protocol) -> Result<Option<R
         if name.contains('/') || name.is_empty() {
             return Ok(None);
         }
+        validate_model_id(&name).map_err(|e| GatewayError::invalid(e.to_string()))?;
         return if is_get {
             Ok(Some(route(Some(name), GeminiMethod::GetModel)))
         } else {
@@ -222,6 +224,7 @@ fn gemini_route(method: &str, path: &str, protocol: Protocol) -> Result<Option<R
     if model.is_empty() || model.contains('/') {
         return Err(GatewayError::NotFound(format!("invalid model name {model:?}")));
     }
+    validate_model_id(model).map_err(|e| GatewayError::invalid(e.to_string()))?;
     if method != "POST" {
         return Err(not_allowed());
     }

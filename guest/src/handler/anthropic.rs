@@ -11,7 +11,7 @@ use super::{
 use crate::error::GatewayError;
 use crate::pool::PoolSettings;
 use crate::protocol::anthropic::{self, AnthropicCountTokensRequest, AnthropicMessagesRequest};
-use crate::protocol::gemini::{CountTokensResponse, API_VERSION};
+use crate::protocol::gemini::{self, CountTokensResponse, API_VERSION};
 use crate::protocol::Protocol;
 use crate::store::Database;
 use crate::stream::Transducer;
@@ -62,7 +62,7 @@ pub async fn count_tokens<U: Upstream, D: Database>(
     let model = resolve_model(caller, &req.model, stored, "model: Field required")?;
     let gemini = anthropic::count_tokens_request_to_gemini(&req, &model)?;
     let gemini_body = to_body(&gemini)?;
-    let path = format!("/{API_VERSION}/models/{model}:countTokens");
+    let path = gemini::model_path(API_VERSION, &model, Some("countTokens"));
     match call_upstream(
         env,
         caller,

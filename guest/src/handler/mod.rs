@@ -384,12 +384,12 @@ pub(crate) async fn generate<U: Upstream, D: Database>(
     fault: fn(u16, &[u8]) -> Reply<U::Body>,
     whole: impl FnOnce(&gemini::GenerateContentResponse) -> Reply<U::Body>,
 ) -> Result<Reply<U::Body>, GatewayError> {
-    let version = gemini::API_VERSION;
-    let path = if transducer.is_some() {
-        format!("/{version}/models/{model}:streamGenerateContent?alt=sse")
+    let method = if transducer.is_some() {
+        "streamGenerateContent?alt=sse"
     } else {
-        format!("/{version}/models/{model}:generateContent")
+        "generateContent"
     };
+    let path = gemini::model_path(gemini::API_VERSION, model, Some(method));
     let request = post(path, to_body(request)?);
     Ok(
         match call_upstream(env, caller, protocol, model, &request, settings, transducer).await? {
@@ -425,7 +425,13 @@ pub(crate) fn resolve_model(
     if requested.trim().is_empty() {
         return Err(GatewayError::invalid_param(missing.to_owned(), "model"));
     }
+    gemini::validate_model_id(requested).map_err(|e| GatewayError::invalid_param(e.to_string(), "model"))?;
     let model = crate::models::resolve(requested, stored);
+    // An alias's target was validated when it was configured; checked again because it
+    // becomes part of the upstream path.
+    gemini::validate_model_id(&model).map_err(|e| {
+        GatewayError::invalid_param(format!("the alias {requested} maps to an invalid model: {e}"), "model")
+    })?;
     check_model_allowed(caller, requested, &model)?;
     Ok(model)
 }

@@ -5,27 +5,34 @@ use super::{call_upstream, json_bytes_reply, Caller, Env, Reply, RequestHead, Up
 use crate::auth;
 use crate::error::GatewayError;
 use crate::pool::PoolSettings;
+use crate::protocol::gemini;
 use crate::protocol::Protocol;
 use crate::route::GeminiMethod;
 use crate::store::Database;
 use crate::stream::Transducer;
 use crate::upstream::{Upstream, UpstreamRequest};
 
-/// The upstream path for a native call: the client's own, minus its key.
+/// Query parameters forwarded upstream; anything else a client sends (its own `key`, an
+/// `access_token`, parameters Gemini does not document) stays here.
+const FORWARDED_QUERY: &[&str] = &["alt", "pageSize", "pageToken", "$fields", "fields", "prettyPrint"];
+
+/// The upstream path for a native call: the client's own, rebuilt from the validated model
+/// and the forwarded query parameters.
 fn upstream_path(version: &str, model: Option<&str>, method: GeminiMethod, query: &str) -> String {
-    let mut path = format!("/{version}/models");
-    if let Some(model) = model {
-        path.push('/');
-        path.push_str(model);
-        if let Some(verb) = method.verb() {
-            path.push(':');
-            path.push_str(verb);
-        }
-    }
-    let query = auth::strip_key_param(query);
-    if !query.is_empty() {
+    let mut path = match model {
+        Some(model) => gemini::model_path(version, model, method.verb()),
+        None => format!("/{version}/models"),
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+            FORWARDED_QUERY.contains(&name)
+        })
+        .collect();
+    if !kept.is_empty() {
         path.push('?');
-        path.push_str(&query);
+        path.push_str(&kept.join("&"));
     }
     path
 }
@@ -104,6 +111,15 @@ mod tests {
         assert_eq!(
             upstream_path("v1beta", Some("m"), GeminiMethod::GetModel, ""),
             "/v1beta/models/m"
+        );
+        assert_eq!(
+            upstream_path(
+                "v1beta",
+                Some("m"),
+                GeminiMethod::GenerateContent,
+                "access_token=x&KEY=y&alt=json&x=%23"
+            ),
+            "/v1beta/models/m:generateContent?alt=json"
         );
     }
 }

@@ -10,7 +10,7 @@ use super::{
 use crate::error::GatewayError;
 use crate::models;
 use crate::pool::PoolSettings;
-use crate::protocol::gemini::{BatchEmbedContentsResponse, ErrorBody, ListModelsResponse, API_VERSION};
+use crate::protocol::gemini::{self, BatchEmbedContentsResponse, ErrorBody, ListModelsResponse, API_VERSION};
 use crate::protocol::openai::{self, OpenAiChatRequest, OpenAiEmbeddingsRequest, OpenAiModel};
 use crate::protocol::Protocol;
 use crate::store::Database;
@@ -70,7 +70,7 @@ pub async fn embeddings<U: Upstream, D: Database>(
     let mut responses = Vec::with_capacity(batches.len());
     for batch in &batches {
         let batch_body = to_body(batch)?;
-        let path = format!("/{API_VERSION}/models/{model}:batchEmbedContents");
+        let path = gemini::model_path(API_VERSION, &model, Some("batchEmbedContents"));
         match call_upstream(
             env,
             caller,

@@ -14,6 +14,68 @@ use serde_json::Value;
 /// The API version path segment gempool uses for translated requests.
 pub const API_VERSION: &str = "v1beta";
 
+/// The longest model id gempool accepts from a client (Gemini's own ids are under 64).
+pub const MAX_MODEL_ID_LEN: usize = 128;
+
+/// Why a client-supplied model id was refused before anything went upstream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelIdError {
+    #[error("the model name is empty")]
+    Empty,
+    #[error("the model name is longer than {MAX_MODEL_ID_LEN} characters")]
+    TooLong,
+    #[error("the model name {0:?} may contain only letters, digits, '.', '_' and '-' (after an optional 'models/')")]
+    BadCharacter(String),
+}
+
+/// Validates a model id a client sent (in a body or a path): an optional `models/` prefix,
+/// then 1 to [`MAX_MODEL_ID_LEN`] characters of `[A-Za-z0-9._-]`, not made of dots alone.
+/// Returns the bare id.
+///
+/// The id becomes a segment of the upstream path, so this is what keeps a client from
+/// steering the upstream URL (`m:generateContent?key=…#`, `../../x`, `%2e%2e`).
+pub fn validate_model_id(raw: &str) -> Result<&str, ModelIdError> {
+    let bare = raw.strip_prefix("models/").unwrap_or(raw);
+    if bare.is_empty() {
+        return Err(ModelIdError::Empty);
+    }
+    if bare.len() > MAX_MODEL_ID_LEN {
+        return Err(ModelIdError::TooLong);
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !bare.chars().all(allowed) || bare.chars().all(|c| c == '.') {
+        let shown: String = raw.chars().take(MAX_MODEL_ID_LEN).collect();
+        return Err(ModelIdError::BadCharacter(shown));
+    }
+    Ok(bare)
+}
+
+/// The upstream path of a model method, e.g. `/v1beta/models/gemini-2.5-flash:generateContent`
+/// (`method` may carry a fixed query, e.g. `streamGenerateContent?alt=sse`), or of the model
+/// itself when `method` is `None`.
+///
+/// The model id is percent-encoded as one path segment (and a segment of dots alone is
+/// encoded too), so even an id that escaped [`validate_model_id`] cannot add segments, a
+/// query or a fragment.
+pub fn model_path(version: &str, model: &str, method: Option<&str>) -> String {
+    let model = model.strip_prefix("models/").unwrap_or(model);
+    let mut segment = percent_encoding::utf8_percent_encode(model, PATH_SEGMENT).to_string();
+    if segment.chars().all(|c| c == '.') {
+        segment = segment.replace('.', "%2E");
+    }
+    match method {
+        Some(method) => format!("/{version}/models/{segment}:{method}"),
+        None => format!("/{version}/models/{segment}"),
+    }
+}
+
+/// Everything but RFC 3986 unreserved characters is encoded in a model segment.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// `POST models/{m}:generateContent` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -424,6 +486,58 @@ impl ErrorBody {
             Some(b'[') => serde_json::from_slice::<Vec<ErrorBody>>(bytes).ok()?.into_iter().next(),
             _ => serde_json::from_slice::<ErrorBody>(bytes).ok(),
         }
+    }
+}
+
+#[cfg(test)]
+mod model_id_tests {
+    use super::*;
+
+    #[test]
+    fn client_model_ids_are_validated() {
+        for ok in [
+            "gemini-2.5-flash",
+            "models/gemini-2.5-pro",
+            "gpt-4o",
+            "claude-opus-4-5",
+            "o3",
+            "a.b_c-d",
+        ] {
+            assert!(validate_model_id(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(validate_model_id("models/gemini-2.5-pro"), Ok("gemini-2.5-pro"));
+        let too_long = "x".repeat(MAX_MODEL_ID_LEN + 1);
+        for bad in [
+            "",
+            "models/",
+            "a b",
+            "gemini-2.5-flash:generateContent?key=INJECT#",
+            "../../x",
+            "models/../../x",
+            "..",
+            "%2e%2e",
+            "m/x",
+            "m\n",
+            "m\u{0}",
+            "gémini",
+            too_long.as_str(),
+        ] {
+            assert!(validate_model_id(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn upstream_paths_keep_the_model_in_one_segment() {
+        assert_eq!(
+            model_path("v1beta", "models/gemini-2.5-flash", Some("generateContent")),
+            "/v1beta/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            model_path("v1beta", "m:x?key=a#", Some("countTokens")),
+            "/v1beta/models/m%3Ax%3Fkey%3Da%23:countTokens"
+        );
+        assert_eq!(model_path("v1", "../../x", None), "/v1/models/..%2F..%2Fx");
+        assert_eq!(model_path("v1", "..", None), "/v1/models/%2E%2E");
     }
 }
 
