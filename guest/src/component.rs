@@ -8,7 +8,7 @@
 use crate::error::GatewayError;
 use crate::handler::{self, Config, Env, Reply, RequestHead};
 use crate::store::{Database, Row, SqlValue, StoreError};
-use crate::upstream::{Upstream, UpstreamRequest, UpstreamResponse};
+use crate::upstream::{Timeouts, TransportError, Upstream, UpstreamRequest, UpstreamResponse};
 use futures::{SinkExt, StreamExt};
 use spin_sdk::http::{
     ErrorCode, Fields, IncomingRequest, IncomingResponse, Method, OutgoingRequest, OutgoingResponse, ResponseOutparam,
@@ -18,7 +18,6 @@ use spin_sdk::sqlite;
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
 use spin_sdk::wit::wasi::http0_2_0::types::{FutureIncomingResponse, RequestOptions};
 use std::task::Poll;
-use std::time::Duration;
 
 /// SQLite through the host.
 struct SpinDb(sqlite::Connection);
@@ -59,6 +58,8 @@ impl Database for SpinDb {
 /// in the URL.
 struct WasiUpstream {
     origin: String,
+    /// The pool settings' timeouts (streams and whole answers differ).
+    settings: crate::pool::PoolSettings,
 }
 
 fn now_ms() -> i64 {
@@ -68,12 +69,65 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// How long to wait for a connection to the upstream.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a non-streamed answer may take to start (thinking models can take minutes).
-const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(600);
-/// How long a stream may stall between chunks.
-const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(120);
+/// A WASI HTTP error code as a [`TransportError`] with a message for people. A macro because
+/// spin-sdk's bindings and the `wasi` crate's each have their own (identical) `ErrorCode`.
+macro_rules! transport_error {
+    ($code:expr, $E:ident) => {
+        match $code {
+            $E::HttpRequestDenied => TransportError::NotSent(
+                "the host does not allow outgoing requests to the upstream (under Spin, add its origin to allowed_outbound_hosts)".into(),
+            ),
+            $E::HttpRequestUriInvalid | $E::HttpRequestUriTooLong | $E::HttpRequestMethodInvalid => {
+                TransportError::NotSent("the upstream URL is invalid".into())
+            }
+            $E::HttpRequestLengthRequired
+            | $E::HttpRequestBodySize(_)
+            | $E::HttpRequestHeaderSectionSize(_)
+            | $E::HttpRequestHeaderSize(_)
+            | $E::HttpRequestTrailerSectionSize(_)
+            | $E::HttpRequestTrailerSize(_) => TransportError::NotSent("the host refused the request's size".into()),
+            $E::DnsTimeout => TransportError::Timeout("looking up the upstream's address took too long".into()),
+            $E::ConnectionTimeout => TransportError::Timeout("no connection within the connect timeout".into()),
+            $E::ConnectionReadTimeout | $E::HttpResponseTimeout => {
+                TransportError::Timeout("no answer within the first-byte timeout".into())
+            }
+            $E::ConnectionWriteTimeout => TransportError::Timeout("sending the request stalled".into()),
+            $E::DnsError(_) | $E::DestinationNotFound => {
+                TransportError::Connect("the upstream's address could not be resolved".into())
+            }
+            $E::DestinationUnavailable | $E::DestinationIpProhibited | $E::DestinationIpUnroutable => {
+                TransportError::Connect("the upstream cannot be reached".into())
+            }
+            $E::ConnectionRefused => TransportError::Connect("connection refused".into()),
+            $E::ConnectionLimitReached => TransportError::Connect("too many connections".into()),
+            $E::TlsProtocolError | $E::TlsCertificateError | $E::TlsAlertReceived(_) => {
+                TransportError::Connect("the TLS handshake failed".into())
+            }
+            $E::ConnectionTerminated => TransportError::Broken("the connection was closed".into()),
+            $E::HttpResponseIncomplete => TransportError::Broken("the answer was cut short".into()),
+            $E::HttpProtocolError => TransportError::Broken("the upstream sent invalid HTTP".into()),
+            $E::HttpResponseTransferCoding(_) | $E::HttpResponseContentCoding(_) => {
+                TransportError::Broken("the answer's encoding is not supported".into())
+            }
+            _ => TransportError::Broken("the upstream's answer could not be read".into()),
+        }
+    };
+}
+
+/// A failed read of an upstream body: the WASI error code behind it when the host gives one.
+fn body_error(error: &wasi::io::error::Error) -> TransportError {
+    use wasi::http::types::ErrorCode as E;
+    match wasi::http::types::http_error_code(error) {
+        Some(code) => transport_error!(code, E),
+        None => TransportError::Broken("reading the answer failed".into()),
+    }
+}
+
+/// A failed send: the WASI error code as a [`TransportError`].
+fn send_error(code: ErrorCode) -> TransportError {
+    use ErrorCode as E;
+    transport_error!(code, E)
+}
 
 impl WasiUpstream {
     /// Splits the configured origin into scheme and authority.
@@ -109,8 +163,13 @@ async fn response_of(future: FutureIncomingResponse) -> Result<IncomingResponse,
 impl Upstream for WasiUpstream {
     type Body = IncomingResponse;
 
-    async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<IncomingResponse>, String> {
-        let (scheme, authority) = self.target()?;
+    async fn send(
+        &self,
+        req: &UpstreamRequest,
+        key: &str,
+    ) -> Result<UpstreamResponse<IncomingResponse>, TransportError> {
+        let (scheme, authority) = self.target().map_err(|e| TransportError::NotSent(e.into()))?;
+        let not_sent = |what: &str| TransportError::NotSent(what.to_owned());
         let mut headers: Vec<(String, Vec<u8>)> = vec![("x-goog-api-key".into(), key.as_bytes().to_vec())];
         headers.extend(req.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
         if let Some(body) = &req.body {
@@ -118,37 +177,45 @@ impl Upstream for WasiUpstream {
             // the way to the upstream are strict about request bodies.
             headers.push(("content-length".into(), body.len().to_string().into_bytes()));
         }
-        let fields = Fields::from_list(&headers).map_err(|e| format!("invalid request header: {e:?}"))?;
+        // A key with characters a header cannot carry is refused here (never echoed).
+        let fields = Fields::from_list(&headers)
+            .map_err(|_| not_sent("a header (or the key) is not a valid HTTP header value"))?;
         let request = OutgoingRequest::new(fields);
         let method = if req.method == "POST" {
             Method::Post
         } else {
             Method::Get
         };
-        request.set_method(&method).map_err(|()| "invalid method")?;
-        request.set_scheme(Some(&scheme)).map_err(|()| "invalid scheme")?;
+        request.set_method(&method).map_err(|()| not_sent("invalid method"))?;
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| not_sent("invalid upstream scheme"))?;
         request
             .set_authority(Some(&authority))
-            .map_err(|()| "invalid upstream authority")?;
+            .map_err(|()| not_sent("invalid upstream authority"))?;
         request
             .set_path_with_query(Some(&req.path_and_query))
-            .map_err(|()| "invalid upstream path")?;
+            .map_err(|()| not_sent("invalid upstream path"))?;
         let options = RequestOptions::new();
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let timeouts = Timeouts::for_request(&self.settings, req.stream);
+        let nanos = |ms: u64| ms.saturating_mul(1_000_000);
         // Hosts may not support every timeout; those they refuse keep the host's defaults.
-        let _ = options.set_connect_timeout(Some(nanos(CONNECT_TIMEOUT)));
-        let _ = options.set_first_byte_timeout(Some(nanos(FIRST_BYTE_TIMEOUT)));
-        let _ = options.set_between_bytes_timeout(Some(nanos(BETWEEN_BYTES_TIMEOUT)));
+        let _ = options.set_connect_timeout(Some(nanos(timeouts.connect_ms)));
+        let _ = options.set_first_byte_timeout(Some(nanos(timeouts.first_byte_ms)));
+        let _ = options.set_between_bytes_timeout(Some(nanos(timeouts.between_bytes_ms)));
         let mut body = request.take_body();
-        let future = outgoing_handler::handle(request, Some(options)).map_err(|e| format!("{e:?}"))?;
+        let future = outgoing_handler::handle(request, Some(options)).map_err(send_error)?;
         if let Some(bytes) = &req.body {
-            body.send(bytes.clone())
-                .await
-                .map_err(|e| format!("sending the request body failed: {e:?}"))?;
+            body.send(bytes.clone()).await.map_err(|e| match e {
+                wasi::io::streams::StreamError::LastOperationFailed(e) => body_error(&e),
+                wasi::io::streams::StreamError::Closed => {
+                    TransportError::Broken("the upstream closed the connection".into())
+                }
+            })?;
         }
         // Dropping the sink finishes the body, which lets the host complete the request.
         drop(body);
-        let response = response_of(future).await.map_err(|e| format!("{e:?}"))?;
+        let response = response_of(future).await.map_err(send_error)?;
         let headers = response
             .headers()
             .entries()
@@ -162,13 +229,21 @@ impl Upstream for WasiUpstream {
         })
     }
 
-    async fn read_to_end(&self, body: IncomingResponse, limit: usize) -> Result<Vec<u8>, String> {
+    async fn read_to_end(
+        &self,
+        body: IncomingResponse,
+        limit: usize,
+        truncate: bool,
+    ) -> Result<Vec<u8>, TransportError> {
         let mut stream = body.take_body_stream();
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| format!("{e:?}"))?;
+            let chunk = chunk.map_err(|e| body_error(&e))?;
             out.extend_from_slice(&chunk);
-            if out.len() >= limit {
+            if out.len() > limit {
+                if !truncate {
+                    return Err(TransportError::TooLarge { limit });
+                }
                 out.truncate(limit);
                 break;
             }
@@ -243,7 +318,8 @@ async fn read_body(req: IncomingRequest, limit: u64) -> Result<Vec<u8>, GatewayE
     let mut stream = req.into_body_stream();
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| GatewayError::invalid(format!("reading the request body failed: {e:?}")))?;
+        let chunk =
+            chunk.map_err(|_| GatewayError::invalid("reading the request body failed: the connection broke"))?;
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(GatewayError::BodyTooLarge { limit });
         }
@@ -282,14 +358,15 @@ async fn write_full(out: ResponseOutparam, status: u16, headers: &[(String, Stri
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let head = head_of(&req);
     let (protocol, route) = handler::prepare(&head);
-    let route = match route {
-        Ok(route) => route,
-        Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
-    };
+    // Health checks and preflights touch no storage at all.
+    if let Ok(route @ (crate::route::Route::Health | crate::route::Route::Preflight)) = &route {
+        let reply = handler::static_reply::<IncomingResponse>(route, &head.path);
+        return write_reply(out, reply, None).await;
+    }
     let db = match sqlite::Connection::open_default() {
         Ok(conn) => SpinDb(conn),
         Err(e) => {
-            let error = GatewayError::Internal(format!("the database is unavailable: {e:?}"));
+            let error = GatewayError::Internal(format!("the database is unavailable: {e}"));
             return write_reply(out, handler::error_reply::<IncomingResponse>(&error, protocol), None).await;
         }
     };
@@ -297,13 +374,10 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         Ok(loaded) => loaded,
         Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
     };
-    let body = match read_body(req, settings.max_body_bytes).await {
-        Ok(body) => body,
-        Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
-    };
     let config = config();
     let upstream = WasiUpstream {
         origin: config.upstream_url.clone(),
+        settings: settings.clone(),
     };
     let env = Env {
         upstream: &upstream,
@@ -311,6 +385,15 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         config: &config,
         random: random_bytes(),
         now_ms: now_ms(),
+        logged: Default::default(),
+    };
+    let route = match route {
+        Ok(route) => route,
+        Err(e) => return write_reply(out, handler::refuse(&env, &head, protocol, &e), None).await,
+    };
+    let body = match read_body(req, settings.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => return write_reply(out, handler::refuse(&env, &head, protocol, &e), None).await,
     };
     let reply = handler::handle(&env, &head, route, protocol, body, &settings, &stored).await;
     write_reply(out, reply, Some(&db)).await;
@@ -335,7 +418,7 @@ async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: 
                 let bytes = match chunk {
                     Ok(chunk) => transducer.push(&chunk),
                     Err(e) => {
-                        let bytes = transducer.on_transport_error(&format!("{e:?}"));
+                        let bytes = transducer.on_transport_error(&body_error(&e).to_string());
                         client_gone = sink.send(bytes).await.is_err();
                         break;
                     }

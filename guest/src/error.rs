@@ -41,6 +41,10 @@ pub enum GatewayError {
     /// The upstream failed (5xx, unreachable) on every attempt.
     #[error("{message}")]
     Upstream { status: u16, message: String },
+    /// The model failed upstream (5xx) on every key tried: the model's trouble, not the
+    /// keys'. 503 with `Retry-After` in every protocol.
+    #[error("{message}")]
+    Overloaded { message: String, retry_after_secs: u64 },
     /// The upstream did not answer in time.
     #[error("{0}")]
     Timeout(String),
@@ -88,6 +92,7 @@ impl GatewayError {
                 (_, s) if s >= 500 => s,
                 _ => 502,
             },
+            GatewayError::Overloaded { .. } => 503,
             GatewayError::Timeout(_) => 504,
             GatewayError::Internal(_) => 500,
         }
@@ -95,7 +100,9 @@ impl GatewayError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            GatewayError::RateLimited { retry_after_secs, .. } => Some((*retry_after_secs).max(1)),
+            GatewayError::RateLimited { retry_after_secs, .. } | GatewayError::Overloaded { retry_after_secs, .. } => {
+                Some((*retry_after_secs).max(1))
+            }
             _ => None,
         }
     }
@@ -151,6 +158,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => ("rate_limit_error", Some("rate_limit_exceeded")),
             GatewayError::NoKeys(_) => ("server_error", Some("no_upstream_keys")),
             GatewayError::Upstream { .. } => ("server_error", Some("upstream_error")),
+            GatewayError::Overloaded { .. } => ("server_error", Some("model_overloaded")),
             GatewayError::Timeout(_) => ("server_error", Some("timeout")),
             GatewayError::Internal(_) => ("server_error", None),
         }
@@ -166,7 +174,7 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "rate_limit_error",
             GatewayError::Timeout(_) => "timeout_error",
             GatewayError::Upstream { .. } if status == 529 => "overloaded_error",
-            GatewayError::NoKeys(_) => "overloaded_error",
+            GatewayError::NoKeys(_) | GatewayError::Overloaded { .. } => "overloaded_error",
             GatewayError::Upstream { .. } | GatewayError::Internal(_) => "api_error",
         }
     }
@@ -179,7 +187,7 @@ impl GatewayError {
             GatewayError::NotFound(_) | GatewayError::ModelNotFound(_) => "NOT_FOUND",
             GatewayError::MethodNotAllowed { .. } => "UNIMPLEMENTED",
             GatewayError::RateLimited { .. } => "RESOURCE_EXHAUSTED",
-            GatewayError::NoKeys(_) | GatewayError::Upstream { .. } => "UNAVAILABLE",
+            GatewayError::NoKeys(_) | GatewayError::Upstream { .. } | GatewayError::Overloaded { .. } => "UNAVAILABLE",
             GatewayError::Timeout(_) => "DEADLINE_EXCEEDED",
             GatewayError::Internal(_) => "INTERNAL",
         }
@@ -242,6 +250,25 @@ mod tests {
         );
         assert_eq!(e.render(Protocol::OpenAi).status, 503);
         assert_eq!(e.render(Protocol::Gemini).status, 503);
+    }
+
+    #[test]
+    fn a_model_overloaded_on_every_key_is_503_with_retry_after_everywhere() {
+        let e = GatewayError::Overloaded {
+            message: "overloaded".into(),
+            retry_after_secs: 10,
+        };
+        for p in [Protocol::OpenAi, Protocol::Anthropic, Protocol::Gemini] {
+            let r = e.render(p);
+            assert_eq!(r.status, 503, "{p:?}");
+            assert!(r.headers.contains(&("retry-after".into(), "10".into())), "{p:?}");
+        }
+        assert_eq!(
+            body(&e.render(Protocol::Anthropic))["error"]["type"],
+            "overloaded_error"
+        );
+        assert_eq!(body(&e.render(Protocol::Gemini))["error"]["status"], "UNAVAILABLE");
+        assert_eq!(body(&e.render(Protocol::OpenAi))["error"]["type"], "server_error");
     }
 
     #[test]

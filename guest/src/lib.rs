@@ -19,6 +19,7 @@ pub mod models;
 pub mod pool;
 pub mod protocol;
 pub mod route;
+pub mod secrets;
 pub mod store;
 pub mod stream;
 pub mod upstream;

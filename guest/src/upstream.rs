@@ -3,14 +3,28 @@
 //! [`send_with_failover`] asks the pool for an attempt order, sends the request with one key
 //! at a time and classifies each answer: a success is returned with its body still unread (so
 //! a stream can be forwarded as it arrives), a fault of the request goes back to the client,
-//! and a fault of the key (quota, invalid, overloaded) applies its effect to the key and moves
+//! and a fault of the key (quota, invalid, suspended) applies its effect to the key and moves
 //! on to the next one. Failover happens only before anything reaches the client.
+//!
+//! Who is blamed for what (DESIGN "Key health"):
+//! - nothing that happens before the upstream is reached (a request that could not be built,
+//!   an outgoing request the host refused) touches any key;
+//! - a 5xx or transport failure is only a *suspicion*: it opens the key's breaker only when
+//!   another key then succeeds on the same model in the same request. When every key tried
+//!   fails that way, the model (or the upstream) is in trouble, not the keys: the client gets
+//!   503 with `Retry-After` (504 for timeouts, 502 when nothing could be reached) and every
+//!   key stays as it was.
+//!
+//! Every text that came from the upstream and leaves this module (a fault body for the
+//! client, an error message, a disabled reason) is scrubbed of every key secret loaded for
+//! the request ([`Secrets`]).
 //!
 //! The transport is the [`Upstream`] trait: wasi-http in the component, a scripted fake in
 //! native tests.
 
 use crate::error::GatewayError;
 use crate::pool::{self, ClassifyContext, KeyEffect, Outcome, PoolSettings};
+use crate::secrets::Secrets;
 use crate::store::keys::{self, PoolKey};
 use crate::store::usage::{self, AttemptKind, Tokens};
 use crate::store::Database;
@@ -18,7 +32,10 @@ use crate::store::Database;
 /// Gemini's production origin.
 pub const DEFAULT_UPSTREAM_URL: &str = "https://generativelanguage.googleapis.com";
 /// Error bodies larger than this are cut when read for classification.
-const ERROR_BODY_LIMIT: usize = 64 * 1024;
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The largest whole (non-streamed) upstream answer gempool reads; a larger one is a 502
+/// rather than an instance that runs out of memory.
+pub const MAX_WHOLE_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// What to send; the key is added per attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +46,33 @@ pub struct UpstreamRequest {
     pub body: Option<Vec<u8>>,
     /// Extra headers to forward (never credentials).
     pub headers: Vec<(String, String)>,
+    /// The answer is a stream: its first bytes come sooner, so its first-byte timeout is
+    /// shorter ([`Timeouts::for_request`]).
+    pub stream: bool,
+}
+
+/// The upstream timeouts in force, from the pool settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect_ms: u64,
+    pub first_byte_ms: u64,
+    pub between_bytes_ms: u64,
+}
+
+impl Timeouts {
+    /// The timeouts for one request: streams and whole answers have their own first-byte
+    /// timeout.
+    pub fn for_request(settings: &PoolSettings, stream: bool) -> Self {
+        Timeouts {
+            connect_ms: settings.upstream_connect_timeout_ms,
+            first_byte_ms: if stream {
+                settings.upstream_stream_first_byte_timeout_ms
+            } else {
+                settings.upstream_first_byte_timeout_ms
+            },
+            between_bytes_ms: settings.upstream_between_bytes_timeout_ms,
+        }
+    }
 }
 
 /// An upstream answer whose body has not been read yet.
@@ -38,15 +82,38 @@ pub struct UpstreamResponse<B> {
     pub body: B,
 }
 
+/// Why an upstream call produced no HTTP answer (or no whole body). Messages are meant for
+/// people: the component builds them from the WASI error code, never from debug output.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// Nothing reached the upstream: the request could not be built, or the host refused to
+    /// send it. Not the key's fault, and another key would fare no better.
+    #[error("the request could not be sent upstream: {0}")]
+    NotSent(String),
+    /// No connection could be made (DNS, refused, TLS).
+    #[error("could not connect to the upstream: {0}")]
+    Connect(String),
+    /// No answer, or a stalled one, within the configured time.
+    #[error("the upstream did not answer in time: {0}")]
+    Timeout(String),
+    /// The connection broke or the upstream spoke broken HTTP.
+    #[error("the upstream connection failed: {0}")]
+    Broken(String),
+    /// The answer was larger than gempool reads whole.
+    #[error("the upstream answer is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+}
+
 /// The transport to Gemini.
 #[allow(async_fn_in_trait)] // used only with concrete types inside one component
 pub trait Upstream {
     /// A response body that can be read later (whole or as a stream).
     type Body;
-    /// Sends `req` authenticated with `key`. `Err` is a network-level failure.
-    async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Self::Body>, String>;
-    /// Reads a whole body, up to `limit` bytes.
-    async fn read_to_end(&self, body: Self::Body, limit: usize) -> Result<Vec<u8>, String>;
+    /// Sends `req` authenticated with `key`.
+    async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Self::Body>, TransportError>;
+    /// Reads a whole body. More than `limit` bytes: with `truncate` the first `limit` bytes,
+    /// else [`TransportError::TooLarge`] (the rest is not read).
+    async fn read_to_end(&self, body: Self::Body, limit: usize, truncate: bool) -> Result<Vec<u8>, TransportError>;
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> i64;
 }
@@ -61,6 +128,7 @@ pub enum Attempted<B> {
         started_ms: i64,
     },
     /// The upstream blamed the request (4xx not about the key): give this to the client.
+    /// The body is scrubbed of every key secret.
     ClientFault {
         status: u16,
         body: Vec<u8>,
@@ -91,6 +159,19 @@ pub struct FailoverContext<'a> {
     /// Random bits for the `random`/`weighted` strategies.
     pub seed: u64,
     pub keys: KeySource,
+}
+
+/// One failed attempt, as the final error needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Failure {
+    /// A 429: the key (or its project) is cooling down.
+    Quota(String),
+    /// The key was refused (invalid, suspended, …).
+    KeyRefused(String),
+    /// The upstream answered 5xx.
+    Server { status: u16, message: String },
+    /// No HTTP answer.
+    Transport(TransportError),
 }
 
 /// Sends `req` with failover; records every attempt's outcome in `db`.
@@ -128,6 +209,7 @@ pub async fn send_with_failover<U: Upstream>(
             last_key: None,
         };
     }
+    let secrets = Secrets::new(keys.iter().map(|k| k.secret.clone()));
     let ticket = if stored && uses_ticket(ctx.settings.strategy) {
         keys::next_round_robin_ticket(db).unwrap_or(ctx.seed)
     } else {
@@ -137,14 +219,16 @@ pub async fn send_with_failover<U: Upstream>(
     let order = pool::attempt_order(ctx.settings.strategy, &candidates, now, ticket, ctx.seed);
     if order.is_empty() {
         return Attempted::Failed {
-            error: exhausted_error(&candidates, now, None),
+            error: exhausted_error(&candidates, now, &[], ctx),
             attempts: 0,
             last_key: None,
         };
     }
 
     let mut attempts = 0;
-    let mut last_failure: Option<(u16, String)> = None;
+    let mut failures: Vec<Failure> = Vec::new();
+    // Keys that answered 5xx or not at all: blamed only if another key then succeeds.
+    let mut suspects: Vec<(i64, KeyEffect)> = Vec::new();
     let mut last_key = None;
     let max_attempts = ctx.settings.max_attempts.max(1);
     for id in order {
@@ -167,21 +251,35 @@ pub async fn send_with_failover<U: Upstream>(
             settings: ctx.settings,
             previous_strikes: key.strikes,
         };
+        let latency = || (upstream.now_ms() - started).max(0) as u64;
         let (outcome, failure) = match upstream.send(req, &key.secret).await {
-            Err(message) => {
-                // wasi-http reports timeouts as `ConnectionTimeout` / `HttpResponseTimeout`.
-                let failure = if message.contains("Timeout") {
-                    (504, format!("the upstream did not answer in time: {message}"))
-                } else {
-                    (502, format!("upstream unreachable: {message}"))
+            Err(TransportError::NotSent(message)) => {
+                // Our side could not send it: no key is at fault, and no other key would help.
+                return Attempted::Failed {
+                    error: GatewayError::Upstream {
+                        status: 502,
+                        message: secrets
+                            .scrub(&TransportError::NotSent(message).to_string())
+                            .into_owned(),
+                    },
+                    attempts,
+                    last_key: None,
                 };
-                (pool::classify_network_error(&message), failure)
+            }
+            Err(error) => {
+                let error = scrub_transport(&secrets, error);
+                (
+                    pool::classify_network_error(&error.to_string()),
+                    Failure::Transport(error),
+                )
             }
             Ok(response) if (200..300).contains(&response.status) => {
+                if stored {
+                    blame_suspects(db, &keys, &suspects, ctx, started);
+                }
                 let key = keys.swap_remove(index);
                 if stored && ctx.settings.strategy == pool::Strategy::Adaptive {
-                    let latency = (upstream.now_ms() - started).max(0) as u64;
-                    let _ = keys::record_recent_outcome(db, id, true, latency, ctx.settings.adaptive_window);
+                    let _ = keys::record_recent_outcome(db, id, true, latency(), ctx.settings.adaptive_window);
                 }
                 if stored {
                     let _ = keys::record_success(db, &key, ctx.model);
@@ -196,14 +294,14 @@ pub async fn send_with_failover<U: Upstream>(
             Ok(response) => {
                 let status = response.status;
                 let body = upstream
-                    .read_to_end(response.body, ERROR_BODY_LIMIT)
+                    .read_to_end(response.body, ERROR_BODY_LIMIT, true)
                     .await
                     .unwrap_or_default();
+                let body = secrets.scrub_bytes(&body).unwrap_or(body);
                 let outcome = pool::classify(status, &body, &classify_ctx);
                 if let Outcome::ClientFault = outcome {
                     let key = keys.swap_remove(index);
                     if stored {
-                        let latency = (upstream.now_ms() - started).max(0) as u64;
                         let _ = usage::record_key_attempt(
                             db,
                             id,
@@ -211,7 +309,7 @@ pub async fn send_with_failover<U: Upstream>(
                             &day,
                             AttemptKind::Error,
                             Tokens::default(),
-                            latency,
+                            latency(),
                         );
                     }
                     return Attempted::ClientFault {
@@ -224,33 +322,93 @@ pub async fn send_with_failover<U: Upstream>(
                 let message = crate::protocol::gemini::ErrorBody::parse(&body)
                     .map(|e| e.error.message)
                     .unwrap_or_else(|| format!("upstream answered {status}"));
-                (outcome, (status, message))
+                let failure = match &outcome {
+                    Outcome::RetryElsewhere(KeyEffect::Cooldown { .. }) => Failure::Quota(message),
+                    Outcome::RetryElsewhere(KeyEffect::Disable { .. }) => Failure::KeyRefused(message),
+                    _ => Failure::Server { status, message },
+                };
+                (outcome, failure)
             }
         };
         let Outcome::RetryElsewhere(effect) = outcome else {
             continue;
         };
+        let effect = scrub_effect(&secrets, effect);
         if stored {
-            let kind = if failure.0 == 429 {
+            let kind = if matches!(failure, Failure::Quota(_)) {
                 AttemptKind::RateLimited
             } else {
                 AttemptKind::Error
             };
-            let latency = (upstream.now_ms() - started).max(0) as u64;
-            let _ = usage::record_key_attempt(db, id, ctx.model, &day, kind, Tokens::default(), latency);
-            let _ = keys::apply_effect(db, &keys[index], ctx.model, &effect, ctx.settings, started);
-            if ctx.settings.strategy == pool::Strategy::Adaptive {
-                let _ = keys::record_recent_outcome(db, id, false, latency, ctx.settings.adaptive_window);
-            }
+            let _ = usage::record_key_attempt(db, id, ctx.model, &day, kind, Tokens::default(), latency());
         }
-        apply_in_memory(&mut keys, index, &effect, started, ctx.settings);
-        last_failure = Some(failure);
+        if let KeyEffect::BreakerFailure { .. } = effect {
+            suspects.push((id, effect));
+        } else {
+            if stored {
+                let _ = keys::apply_effect(db, &keys[index], ctx.model, &effect, ctx.settings, started);
+                if ctx.settings.strategy == pool::Strategy::Adaptive {
+                    let _ = keys::record_recent_outcome(db, id, false, latency(), ctx.settings.adaptive_window);
+                }
+            }
+            apply_in_memory(&mut keys, index, &effect);
+        }
+        failures.push(failure);
     }
     let candidates: Vec<_> = keys.iter().map(|k| k.candidate.clone()).collect();
     Attempted::Failed {
-        error: exhausted_error(&candidates, upstream.now_ms(), last_failure),
+        error: exhausted_error(&candidates, upstream.now_ms(), &failures, ctx),
         attempts,
         last_key,
+    }
+}
+
+/// Another key succeeded where these failed with 5xx / no answer: now they are to blame.
+fn blame_suspects(
+    db: &dyn Database,
+    keys: &[PoolKey],
+    suspects: &[(i64, KeyEffect)],
+    ctx: &FailoverContext<'_>,
+    now: i64,
+) {
+    for (id, effect) in suspects {
+        if let Some(key) = keys.iter().find(|k| k.candidate.id == *id) {
+            let _ = keys::apply_effect(db, key, ctx.model, effect, ctx.settings, now);
+            if ctx.settings.strategy == pool::Strategy::Adaptive {
+                let _ = keys::record_recent_outcome(db, *id, false, 0, ctx.settings.adaptive_window);
+            }
+        }
+    }
+}
+
+fn scrub_transport(secrets: &Secrets, error: TransportError) -> TransportError {
+    let clean = |m: String| secrets.scrub(&m).into_owned();
+    match error {
+        TransportError::NotSent(m) => TransportError::NotSent(clean(m)),
+        TransportError::Connect(m) => TransportError::Connect(clean(m)),
+        TransportError::Timeout(m) => TransportError::Timeout(clean(m)),
+        TransportError::Broken(m) => TransportError::Broken(clean(m)),
+        TransportError::TooLarge { limit } => TransportError::TooLarge { limit },
+    }
+}
+
+/// An effect whose reason (stored, shown in the admin API) carries no secret.
+fn scrub_effect(secrets: &Secrets, effect: KeyEffect) -> KeyEffect {
+    let clean = |reason: String| secrets.scrub(&reason).into_owned();
+    match effect {
+        KeyEffect::Cooldown {
+            until_ms,
+            scope,
+            reason,
+            strikes,
+        } => KeyEffect::Cooldown {
+            until_ms,
+            scope,
+            reason: clean(reason),
+            strikes,
+        },
+        KeyEffect::Disable { reason } => KeyEffect::Disable { reason: clean(reason) },
+        KeyEffect::BreakerFailure { reason } => KeyEffect::BreakerFailure { reason: clean(reason) },
     }
 }
 
@@ -285,8 +443,9 @@ fn client_supplied_keys(secrets: &[String]) -> Vec<PoolKey> {
         .collect()
 }
 
-/// Mirrors an effect on the in-memory candidates, so the final "retry after" is accurate.
-fn apply_in_memory(keys: &mut [PoolKey], index: usize, effect: &KeyEffect, now: i64, settings: &PoolSettings) {
+/// Mirrors a cooldown or a disable on the in-memory candidates, so the rest of the request
+/// skips them and the final "retry after" is accurate.
+fn apply_in_memory(keys: &mut [PoolKey], index: usize, effect: &KeyEffect) {
     match effect {
         KeyEffect::Cooldown { until_ms, scope, .. } => {
             let project = keys[index].candidate.project.clone();
@@ -301,45 +460,85 @@ fn apply_in_memory(keys: &mut [PoolKey], index: usize, effect: &KeyEffect, now: 
             }
         }
         KeyEffect::Disable { .. } => keys[index].candidate.enabled = false,
-        KeyEffect::BreakerFailure { .. } => {
-            let c = &mut keys[index].candidate;
-            c.breaker = pool::breaker::on_failure(&c.breaker, now, settings);
-        }
+        KeyEffect::BreakerFailure { .. } => {}
     }
 }
 
-/// The error for "nothing worked": 429 with the soonest recovery when keys are cooling
-/// down, otherwise the last upstream failure.
-fn exhausted_error(candidates: &[pool::KeyCandidate], now: i64, last: Option<(u16, String)>) -> GatewayError {
-    let soonest = pool::soonest_recovery_ms(candidates, now);
-    match last {
-        Some((status, message)) if status != 429 => {
-            if matches!(status, 400 | 401 | 403) {
-                GatewayError::Upstream {
-                    status: 502,
-                    message: format!("the upstream rejected the pool's keys: {message}"),
-                }
-            } else {
-                GatewayError::Upstream {
-                    status: if status >= 500 { status } else { 502 },
-                    message,
-                }
+/// The error for "nothing worked".
+///
+/// - Any 5xx or transport failure among the attempts (and no key refused): the model or the
+///   upstream is in trouble: 503 with `Retry-After` for 5xx, 504 when every failure was a
+///   timeout, 502 when nothing could be reached.
+/// - Keys refused by the upstream: 502 naming the upstream's reason.
+/// - Otherwise (quota, or nothing could be tried): 429 with the soonest recovery, or "every
+///   key is disabled".
+fn exhausted_error(
+    candidates: &[pool::KeyCandidate],
+    now: i64,
+    failures: &[Failure],
+    ctx: &FailoverContext<'_>,
+) -> GatewayError {
+    let model = ctx.model;
+    let server = failures.iter().rev().find_map(|f| match f {
+        Failure::Server { status, message } => Some((*status, message)),
+        _ => None,
+    });
+    if let Some((status, message)) = server {
+        let count = failures.iter().filter(|f| matches!(f, Failure::Server { .. })).count();
+        return GatewayError::Overloaded {
+            message: format!(
+                "the model {model} is unavailable upstream ({status} on {count} key{}): {message}; retry later",
+                if count == 1 { "" } else { "s" }
+            ),
+            retry_after_secs: ctx.settings.overload_retry_after_secs,
+        };
+    }
+    let transports: Vec<&TransportError> = failures
+        .iter()
+        .filter_map(|f| match f {
+            Failure::Transport(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    if let Some(last) = transports.last() {
+        if transports.iter().all(|e| matches!(e, TransportError::Timeout(_))) {
+            return GatewayError::Timeout(last.to_string());
+        }
+        return GatewayError::Upstream {
+            status: 502,
+            message: last.to_string(),
+        };
+    }
+    if let Some(message) = failures.iter().rev().find_map(|f| match f {
+        Failure::KeyRefused(m) => Some(m),
+        _ => None,
+    }) {
+        if pool::soonest_recovery_ms(candidates, now).is_none() {
+            return GatewayError::Upstream {
+                status: 502,
+                message: format!("the upstream rejected the pool's keys: {message}"),
+            };
+        }
+    }
+    let last_quota = failures.iter().rev().find_map(|f| match f {
+        Failure::Quota(m) => Some(m),
+        _ => None,
+    });
+    match pool::soonest_recovery_ms(candidates, now) {
+        Some(at) => {
+            let retry_after_secs = ((at - now).max(0) as u64).div_ceil(1000).max(1);
+            let message = match last_quota {
+                Some(upstream) => format!(
+                    "every upstream key is rate limited for this model; retry in {retry_after_secs}s (upstream: {upstream})"
+                ),
+                None => format!("every upstream key is cooling down for this model; retry in {retry_after_secs}s"),
+            };
+            GatewayError::RateLimited {
+                message,
+                retry_after_secs,
             }
         }
-        _ => match soonest {
-            Some(at) => {
-                let retry_after_secs = ((at - now).max(0) as u64).div_ceil(1000).max(1);
-                let message = match last {
-                    Some((_, upstream)) => format!("every upstream key is rate limited for this model; retry in {retry_after_secs}s (upstream: {upstream})"),
-                    None => format!("every upstream key is cooling down for this model; retry in {retry_after_secs}s"),
-                };
-                GatewayError::RateLimited {
-                    message,
-                    retry_after_secs,
-                }
-            }
-            None => GatewayError::NoKeys("every upstream key is disabled; see the admin API for reasons".into()),
-        },
+        None => GatewayError::NoKeys("every upstream key is disabled; see the admin API for reasons".into()),
     }
 }
 
@@ -352,8 +551,8 @@ mod tests {
 
     const NOW: i64 = 1_763_800_000_000;
 
-    /// One scripted answer: a status and body, or a network error.
-    type Answer = Result<(u16, String), String>;
+    /// One scripted answer: a status and body, or a transport error.
+    type Answer = Result<(u16, String), TransportError>;
 
     /// Answers per key from a script; records which keys were used.
     #[derive(Default)]
@@ -363,13 +562,10 @@ mod tests {
     }
 
     impl FakeUpstream {
-        fn answer(self, key: &str, answers: Vec<Result<(u16, &str), &str>>) -> Self {
+        fn answer(self, key: &str, answers: Vec<Result<(u16, &str), TransportError>>) -> Self {
             self.script.borrow_mut().insert(
                 key.into(),
-                answers
-                    .into_iter()
-                    .map(|a| a.map(|(s, b)| (s, b.to_owned())).map_err(str::to_owned))
-                    .collect(),
+                answers.into_iter().map(|a| a.map(|(s, b)| (s, b.to_owned()))).collect(),
             );
             self
         }
@@ -377,7 +573,7 @@ mod tests {
 
     impl Upstream for FakeUpstream {
         type Body = Vec<u8>;
-        async fn send(&self, _req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Vec<u8>>, String> {
+        async fn send(&self, _req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Vec<u8>>, TransportError> {
             self.used.borrow_mut().push(key.to_owned());
             let answer = self.script.borrow_mut().get_mut(key).and_then(VecDeque::pop_front);
             let (status, body) = answer.unwrap_or(Ok((200, "{}".into())))?;
@@ -387,8 +583,12 @@ mod tests {
                 body: body.into_bytes(),
             })
         }
-        async fn read_to_end(&self, body: Vec<u8>, _limit: usize) -> Result<Vec<u8>, String> {
-            Ok(body)
+        async fn read_to_end(&self, body: Vec<u8>, limit: usize, truncate: bool) -> Result<Vec<u8>, TransportError> {
+            match body.len() > limit {
+                true if truncate => Ok(body[..limit].to_vec()),
+                true => Err(TransportError::TooLarge { limit }),
+                false => Ok(body),
+            }
         }
         fn now_ms(&self) -> i64 {
             NOW
@@ -422,6 +622,7 @@ mod tests {
             path_and_query: "/x".into(),
             body: None,
             headers: vec![],
+            stream: false,
         };
         let ctx = FailoverContext {
             settings,
@@ -528,7 +729,7 @@ mod tests {
             "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID"}]}}"#;
         let up = FakeUpstream::default()
             .answer("a", vec![Ok((400, invalid))])
-            .answer("b", vec![Err("connection refused")]);
+            .answer("b", vec![Err(TransportError::Connect("connection refused".into()))]);
         let Attempted::Success { key, attempts, .. } = run(&up, &db, &PoolSettings::default()) else {
             panic!()
         };
@@ -546,13 +747,13 @@ mod tests {
     #[test]
     fn timeouts_end_as_504_and_refusals_as_502() {
         let db = db_with(&[("a", None)]);
-        let up = FakeUpstream::default().answer("a", vec![Err("HttpResponseTimeout")]);
+        let up = FakeUpstream::default().answer("a", vec![Err(TransportError::Timeout("no answer in 1s".into()))]);
         let Attempted::Failed { error, .. } = run(&up, &db, &PoolSettings::default()) else {
             panic!()
         };
         assert_eq!(error.status(crate::protocol::Protocol::OpenAi), 504, "{error:?}");
         let db = db_with(&[("a", None)]);
-        let up = FakeUpstream::default().answer("a", vec![Err("ConnectionRefused")]);
+        let up = FakeUpstream::default().answer("a", vec![Err(TransportError::Connect("refused".into()))]);
         let Attempted::Failed { error, .. } = run(&up, &db, &PoolSettings::default()) else {
             panic!()
         };
@@ -584,6 +785,106 @@ mod tests {
             panic!()
         };
         assert_eq!(attempts, 2);
-        assert!(matches!(error, GatewayError::Upstream { status: 500, .. }), "{error:?}");
+        assert!(matches!(error, GatewayError::Overloaded { .. }), "{error:?}");
+    }
+
+    fn breaker_failures(db: &MemoryDb) -> Vec<i64> {
+        keys::list(db, NOW)
+            .unwrap()
+            .iter()
+            .map(|k| k.consecutive_failures)
+            .collect()
+    }
+
+    const OVERLOADED: &str =
+        r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#;
+
+    #[test]
+    fn a_model_overloaded_on_every_key_is_503_and_blames_no_key() {
+        let db = db_with(&[("a", None), ("b", None), ("c", None)]);
+        let up = FakeUpstream::default()
+            .answer("a", vec![Ok((503, OVERLOADED)); 5])
+            .answer("b", vec![Ok((503, OVERLOADED)); 5])
+            .answer("c", vec![Ok((503, OVERLOADED)); 5]);
+        let settings = PoolSettings::default();
+        for _ in 0..5 {
+            let Attempted::Failed { error, attempts, .. } = run(&up, &db, &settings) else {
+                panic!("expected failure")
+            };
+            assert_eq!(attempts, 3);
+            let GatewayError::Overloaded { retry_after_secs, .. } = error else {
+                panic!("{error:?}")
+            };
+            assert_eq!(retry_after_secs, settings.overload_retry_after_secs);
+        }
+        assert_eq!(
+            breaker_failures(&db),
+            vec![0, 0, 0],
+            "no key is blamed for the model's overload"
+        );
+        // The upstream recovers: the very next request succeeds.
+        let up = FakeUpstream::default();
+        assert!(matches!(run(&up, &db, &settings), Attempted::Success { .. }));
+    }
+
+    #[test]
+    fn a_key_failing_where_another_succeeds_is_blamed() {
+        let db = db_with(&[("a", None), ("b", None)]);
+        start_at_first_key(&db);
+        let boom = r#"{"error":{"code":500,"message":"Internal error encountered.","status":"INTERNAL"}}"#;
+        let up = FakeUpstream::default().answer("a", vec![Ok((500, boom))]);
+        let Attempted::Success { key, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
+        assert_eq!(key.secret, "b");
+        assert_eq!(breaker_failures(&db), vec![1, 0]);
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_sent_changes_no_key_and_stops_at_once() {
+        let db = db_with(&[("a", None), ("b", None), ("c", None)]);
+        let refused = || Err(TransportError::NotSent("the host refused the outgoing request".into()));
+        let up = FakeUpstream::default()
+            .answer("a", (0..5).map(|_| refused()).collect())
+            .answer("b", (0..5).map(|_| refused()).collect())
+            .answer("c", (0..5).map(|_| refused()).collect());
+        for _ in 0..5 {
+            let Attempted::Failed { error, attempts, .. } = run(&up, &db, &PoolSettings::default()) else {
+                panic!()
+            };
+            assert_eq!(attempts, 1);
+            assert_eq!(error.status(crate::protocol::Protocol::OpenAi), 502);
+        }
+        assert_eq!(breaker_failures(&db), vec![0, 0, 0]);
+        assert!(keys::list(&db, NOW).unwrap().iter().all(|k| k.enabled));
+    }
+
+    #[test]
+    fn an_upstream_that_echoes_the_key_never_gets_it_out() {
+        let secret = "odd-format-key-0123456789";
+        let db = db_with(&[(secret, None)]);
+        let suspended = format!(
+            r#"{{"error":{{"code":403,"message":"Permission denied: Consumer 'api_key:{secret}' has been suspended.","status":"PERMISSION_DENIED"}}}}"#
+        );
+        let up = FakeUpstream::default().answer(secret, vec![Ok((403, suspended.as_str()))]);
+        let Attempted::Failed { error, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
+        assert!(!error.to_string().contains(secret), "{error}");
+        let listed = keys::list(&db, NOW).unwrap();
+        let reason = listed[0].disabled_reason.as_deref().unwrap();
+        assert!(!listed[0].enabled);
+        assert!(!reason.contains(secret), "{reason}");
+        assert!(reason.contains("suspended"), "{reason}");
+
+        // A request fault that echoes it goes back to the client scrubbed.
+        let db = db_with(&[(secret, None)]);
+        let echoed =
+            format!(r#"{{"error":{{"code":400,"message":"bad request for {secret}","status":"INVALID_ARGUMENT"}}}}"#);
+        let up = FakeUpstream::default().answer(secret, vec![Ok((400, echoed.as_str()))]);
+        let Attempted::ClientFault { body, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
+        assert!(!String::from_utf8_lossy(&body).contains(secret));
     }
 }

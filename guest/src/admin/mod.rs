@@ -4,7 +4,7 @@
 //! are only ever shown redacted; a client key is shown once, when it is created.
 
 use crate::error::GatewayError;
-use crate::handler::{common_headers, Env, Reply};
+use crate::handler::{Env, Reply};
 use crate::pool::PoolSettings;
 use crate::pool::{self, ClassifyContext, KeyEffect, Outcome};
 use crate::store::clients::{self, ClientLimits};
@@ -17,14 +17,35 @@ const PAGE: &str = include_str!("page.html");
 
 /// The admin page (static; it talks to the JSON API with the key the operator types in).
 pub fn page<B>() -> Reply<B> {
-    let mut headers = common_headers();
-    headers.push(("content-type".into(), "text/html; charset=utf-8".into()));
-    headers.push(("cache-control".into(), "no-store".into()));
+    let headers = vec![
+        ("content-type".into(), "text/html; charset=utf-8".into()),
+        ("cache-control".into(), "no-store".into()),
+        ("content-security-policy".into(), content_security_policy()),
+        ("x-frame-options".into(), "DENY".into()),
+        ("x-content-type-options".into(), "nosniff".into()),
+        ("referrer-policy".into(), "no-referrer".into()),
+    ];
     Reply::Full {
         status: 200,
         headers,
         body: PAGE.as_bytes().to_vec(),
     }
+}
+
+/// The page's policy: its one inline script by hash and nothing else, no framing, requests
+/// only to this origin. Inline `style` attributes are allowed (they cannot run code).
+fn content_security_policy() -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let script = PAGE
+        .split_once("<script>")
+        .and_then(|(_, rest)| rest.split_once("</script>"))
+        .map_or("", |(script, _)| script);
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
+    format!(
+        "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
 }
 
 fn db_err(e: StoreError) -> GatewayError {
@@ -323,18 +344,22 @@ async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Res
         path_and_query: format!("/{}/models?pageSize=1", crate::protocol::gemini::API_VERSION),
         body: None,
         headers: vec![],
+        stream: false,
     };
+    // What the upstream says about the key may quote it.
+    let secrets = crate::secrets::Secrets::new([secret.clone()]);
     let now = env.upstream.now_ms();
     let (state, detail) = match env.upstream.send(&request, &secret).await {
-        Err(e) => ("unreachable", e),
+        Err(e) => ("unreachable", secrets.scrub(&e.to_string()).into_owned()),
         Ok(response) if (200..300).contains(&response.status) => ("valid", String::new()),
         Ok(response) => {
             let status = response.status;
             let body = env
                 .upstream
-                .read_to_end(response.body, 64 * 1024)
+                .read_to_end(response.body, crate::upstream::ERROR_BODY_LIMIT, true)
                 .await
                 .unwrap_or_default();
+            let body = secrets.scrub_bytes(&body).unwrap_or(body);
             let settings = PoolSettings::default();
             let ctx = ClassifyContext {
                 now_ms: now,

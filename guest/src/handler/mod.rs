@@ -11,6 +11,7 @@ use crate::pool::{self, PoolSettings};
 use crate::protocol::gemini::{self, ErrorBody, Status, UsageMetadata};
 use crate::protocol::{Protocol, RequestContext};
 use crate::route::{self, Route};
+use crate::secrets::Secrets;
 use crate::store::clients::ClientKey;
 use crate::store::usage::{self, AttemptKind, LogEntry, Tokens};
 use crate::store::{self, Database};
@@ -80,6 +81,8 @@ pub struct Env<'a, U: Upstream, D: Database> {
     /// Random bytes for ids, seeds and new keys.
     pub random: [u8; 32],
     pub now_ms: i64,
+    /// Set once the upstream bookkeeping wrote this request's log row.
+    pub logged: std::cell::Cell<bool>,
 }
 
 /// Who is calling.
@@ -179,6 +182,12 @@ pub fn authenticate(
     };
     if let Route::AdminApi { .. } = route {
         return match presented {
+            // Only in a header: a key in the URL ends up in proxy logs and browser history.
+            Some(p) if is_admin(&p.secret) && p.source != auth::CredentialSource::Bearer => {
+                Err(GatewayError::Unauthenticated(
+                    "the admin key is accepted only in the Authorization header (Bearer)".into(),
+                ))
+            }
             Some(p) if is_admin(&p.secret) => Ok(Caller::Admin),
             Some(_) => Err(GatewayError::Unauthenticated("the admin key is not valid".into())),
             None => Err(GatewayError::Unauthenticated(
@@ -239,6 +248,10 @@ fn pure_proxy_enabled(stored: &[(String, String)]) -> bool {
 }
 
 /// Serves one request whose body has been read.
+///
+/// On the way out: an error that was never logged by the upstream bookkeeping (refused before
+/// the upstream: auth, limits, a bad body, an unknown model) gets its request-log row, and
+/// every error reply and admin answer is scrubbed of every secret the instance knows.
 pub async fn handle<U: Upstream, D: Database>(
     env: &Env<'_, U, D>,
     head: &RequestHead,
@@ -248,7 +261,55 @@ pub async fn handle<U: Upstream, D: Database>(
     settings: &PoolSettings,
     stored: &[(String, String)],
 ) -> Reply<U::Body> {
-    let mut reply = serve(env, head, route, protocol, body, settings, stored).await;
+    let presented = auth::presented_credential(&head.headers, &head.query);
+    let is_admin_api = matches!(route, Route::AdminApi { .. });
+    let loggable = route.is_proxied();
+    let route_model = match &route {
+        Route::Gemini { model, .. } => model.clone(),
+        _ => None,
+    };
+    let mut client_id = None;
+    let outcome = serve(
+        env,
+        head,
+        route,
+        &body,
+        settings,
+        stored,
+        presented.as_ref(),
+        &mut client_id,
+    )
+    .await;
+    let mut reply = match outcome {
+        Ok(reply) => reply,
+        Err(error) => {
+            if loggable && !env.logged.get() {
+                let model = route_model.or_else(|| model_named_in(&body));
+                log_refusal(env, protocol, model, client_id, &error, presented.as_ref());
+            }
+            error_reply(&error, protocol)
+        }
+    };
+    if is_admin_api {
+        // The admin surface is same-origin only (no CORS grant) and never sniffed or cached.
+        let (Reply::Full { headers, .. } | Reply::Stream { headers, .. }) = &mut reply;
+        headers.retain(|(name, _)| !name.starts_with("access-control-"));
+        headers.push(("x-content-type-options".into(), "nosniff".into()));
+        headers.push(("cache-control".into(), "no-store".into()));
+    }
+    if let Reply::Full { status, headers, body } = &mut reply {
+        if *status >= 400 || is_admin_api {
+            let secrets = known_secrets(env, presented.as_ref());
+            if let Some(clean) = secrets.scrub_bytes(body) {
+                *body = clean;
+            }
+            for (_, value) in headers.iter_mut() {
+                if let std::borrow::Cow::Owned(clean) = secrets.scrub(value) {
+                    *value = clean;
+                }
+            }
+        }
+    }
     // SDKs surface these as the request id (`_request_id`), which users quote in bug reports.
     let id = request_context(&env.random, env.now_ms).request_id;
     let (Reply::Full { headers, .. } | Reply::Stream { headers, .. }) = &mut reply;
@@ -257,57 +318,149 @@ pub async fn handle<U: Upstream, D: Database>(
     reply
 }
 
+/// Renders and logs an error met before the pipeline could start (an unknown route, a body
+/// over the limit): what the component answers when [`handle`] cannot run.
+pub fn refuse<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    head: &RequestHead,
+    protocol: Protocol,
+    error: &GatewayError,
+) -> Reply<U::Body> {
+    let presented = auth::presented_credential(&head.headers, &head.query);
+    if protocol != Protocol::Admin {
+        log_refusal(env, protocol, None, None, error, presented.as_ref());
+    }
+    let mut reply = error_reply(error, protocol);
+    if let Reply::Full { body, .. } = &mut reply {
+        if let Some(clean) = known_secrets(env, presented.as_ref()).scrub_bytes(body) {
+            *body = clean;
+        }
+    }
+    reply
+}
+
+/// Every secret this instance knows: the pool's keys, the admin key when configured, and
+/// whatever credential the caller presented (a client key, or its own Gemini keys).
+fn known_secrets<U: Upstream, D: Database>(env: &Env<'_, U, D>, presented: Option<&Presented>) -> Secrets {
+    let mut secrets = Secrets::new(store::keys::all_secrets(env.db).unwrap_or_default());
+    secrets.extend(env.config.admin_key.iter().cloned());
+    if let Some(p) = presented {
+        secrets.extend(p.secret.split(',').map(str::to_owned));
+        secrets.extend([p.secret.clone()]);
+    }
+    secrets
+}
+
+/// A request-log row for a request that never reached the upstream.
+fn log_refusal<U: Upstream, D: Database>(
+    env: &Env<'_, U, D>,
+    protocol: Protocol,
+    model: Option<String>,
+    client_id: Option<i64>,
+    error: &GatewayError,
+    presented: Option<&Presented>,
+) {
+    let secrets = known_secrets(env, presented);
+    let reason: String = secrets.scrub(&error.to_string()).chars().take(300).collect();
+    let model = model.map(|m| secrets.scrub(&m).chars().take(128).collect());
+    let entry = LogEntry {
+        at: env.now_ms,
+        client_id,
+        key_id: None,
+        model,
+        protocol: Some(protocol_name(protocol).into()),
+        status: error.status(protocol).into(),
+        attempts: 0,
+        latency_ms: (env.upstream.now_ms() - env.now_ms).max(0),
+        error: Some(reason),
+    };
+    let _ = usage::log_request(env.db, &entry);
+}
+
+/// The `model` a JSON body names, if any (for the log row of a refused request).
+fn model_named_in(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        model: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<Named>(body).ok()?.model? {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn serve<U: Upstream, D: Database>(
     env: &Env<'_, U, D>,
     head: &RequestHead,
     route: Route,
-    protocol: Protocol,
-    body: Vec<u8>,
+    body: &[u8],
     settings: &PoolSettings,
     stored: &[(String, String)],
-) -> Reply<U::Body> {
-    let presented = auth::presented_credential(&head.headers, &head.query);
-    let caller = match authenticate(&route, presented.as_ref(), env.config, stored, env.db, env.now_ms) {
-        Ok(caller) => caller,
-        Err(e) => return error_reply(&e, protocol),
-    };
+    presented: Option<&Presented>,
+    client_id: &mut Option<i64>,
+) -> Result<Reply<U::Body>, GatewayError> {
+    let caller = authenticate(&route, presented, env.config, stored, env.db, env.now_ms)?;
+    *client_id = caller.client_id();
     if let (Caller::Client(client), true) = (&caller, route.is_proxied()) {
         match store::windows::admit(env.db, client.id, &client.limits, env.now_ms) {
             Ok(Ok(())) => {}
             Ok(Err(exceeded)) => {
-                let error = GatewayError::RateLimited {
+                return Err(GatewayError::RateLimited {
                     message: format!(
                         "this client key exceeded its limit of {} {}; retry in {}s",
                         exceeded.value, exceeded.limit, exceeded.retry_after_secs
                     ),
                     retry_after_secs: exceeded.retry_after_secs,
-                };
-                return error_reply(&error, protocol);
+                });
             }
-            Err(e) => return error_reply(&GatewayError::Internal(e.to_string()), protocol),
+            Err(e) => return Err(GatewayError::Internal(e.to_string())),
         }
     }
-    let result = match route {
-        Route::Health => Ok(json_reply(200, &serde_json::json!({"status": "ok"}))),
-        Route::Preflight => Ok(preflight()),
+    match route {
+        Route::Health | Route::Preflight => Ok(static_reply(&route, &head.path)),
         Route::AdminPage => Ok(admin::page()),
-        Route::AdminApi { rest } => admin::handle(env, &head.method, &rest, &head.query, &body, settings)
+        Route::AdminApi { rest } => admin::handle(env, &head.method, &rest, &head.query, body, settings)
             .await
             .map(|(status, value)| json_reply(status, &value)),
         Route::Gemini { version, model, method } => {
-            native::handle(env, head, &caller, &version, model.as_deref(), method, body, settings).await
+            native::handle(
+                env,
+                head,
+                &caller,
+                &version,
+                model.as_deref(),
+                method,
+                body.to_vec(),
+                settings,
+            )
+            .await
         }
-        Route::OpenAiChat => openai::chat(env, &caller, &body, settings, stored).await,
-        Route::OpenAiResponses => responses::create(env, &caller, &body, settings, stored).await,
-        Route::OpenAiEmbeddings => openai::embeddings(env, &caller, &body, settings, stored).await,
+        Route::OpenAiChat => openai::chat(env, &caller, body, settings, stored).await,
+        Route::OpenAiResponses => responses::create(env, &caller, body, settings, stored).await,
+        Route::OpenAiEmbeddings => openai::embeddings(env, &caller, body, settings, stored).await,
         Route::OpenAiModels => openai::models(env, &caller, settings, stored, None).await,
         Route::OpenAiModel(id) => openai::models(env, &caller, settings, stored, Some(&id)).await,
-        Route::AnthropicMessages => anthropic::messages(env, &caller, &body, settings, stored).await,
-        Route::AnthropicCountTokens => anthropic::count_tokens(env, &caller, &body, settings, stored).await,
+        Route::AnthropicMessages => anthropic::messages(env, &caller, body, settings, stored).await,
+        Route::AnthropicCountTokens => anthropic::count_tokens(env, &caller, body, settings, stored).await,
         Route::AnthropicModels => anthropic::models(env, &caller, settings, None).await,
         Route::AnthropicModel(id) => anthropic::models(env, &caller, settings, Some(&id)).await,
-    };
-    result.unwrap_or_else(|e| error_reply(&e, protocol))
+    }
+}
+
+/// The answer to a route that needs neither storage nor a body: `/health` and CORS
+/// preflights. Preflights for the admin surface carry no CORS grant, so browsers on other
+/// origins cannot call it.
+pub fn static_reply<B>(route: &Route, path: &str) -> Reply<B> {
+    match route {
+        Route::Preflight if path.starts_with("/admin") => Reply::Full {
+            status: 204,
+            headers: vec![("x-content-type-options".into(), "nosniff".into())],
+            body: Vec::new(),
+        },
+        Route::Preflight => preflight(),
+        _ => json_reply(200, &serde_json::json!({"status": "ok"})),
+    }
 }
 
 fn preflight<B>() -> Reply<B> {
@@ -390,7 +543,8 @@ pub(crate) async fn generate<U: Upstream, D: Database>(
         "generateContent"
     };
     let path = gemini::model_path(gemini::API_VERSION, model, Some(method));
-    let request = post(path, to_body(request)?);
+    let mut request = post(path, to_body(request)?);
+    request.stream = transducer.is_some();
     Ok(
         match call_upstream(env, caller, protocol, model, &request, settings, transducer).await? {
             Upstreamed::Stream(reply) => reply,
@@ -407,6 +561,7 @@ pub(crate) fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
         path_and_query: path,
         body: Some(body),
         headers: vec![("content-type".into(), "application/json".into())],
+        stream: false,
     }
 }
 
@@ -525,14 +680,17 @@ pub async fn call_upstream<U: Upstream, D: Database>(
                 }));
             }
             let status = response.status;
-            let bytes =
-                env.upstream
-                    .read_to_end(response.body, usize::MAX)
-                    .await
-                    .map_err(|e| GatewayError::Upstream {
+            let bytes = env
+                .upstream
+                .read_to_end(response.body, upstream::MAX_WHOLE_BODY_BYTES, false)
+                .await
+                .map_err(|e| match e {
+                    upstream::TransportError::Timeout(_) => GatewayError::Timeout(e.to_string()),
+                    e => GatewayError::Upstream {
                         status: 502,
                         message: format!("reading the upstream response failed: {e}"),
-                    })?;
+                    },
+                })?;
             let tokens = usage_of(&bytes).map(|u| Tokens::from(&u)).unwrap_or_default();
             let latency = (env.upstream.now_ms() - started_ms).max(0) as u64;
             if let Some(id) = key_id {
@@ -550,6 +708,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
             log.status = status.into();
             let _ = usage::log_request(env.db, &log);
+            env.logged.set(true);
             Ok(Upstreamed::Whole { status, body: bytes })
         }
         Attempted::ClientFault {
@@ -574,6 +733,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.error = ErrorBody::parse(&body).map(|e| e.error.message);
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
             let _ = usage::log_request(env.db, &log);
+            env.logged.set(true);
             Ok(Upstreamed::Fault { status, body })
         }
         Attempted::Failed {
@@ -587,6 +747,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.error = Some(error.to_string());
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
             let _ = usage::log_request(env.db, &log);
+            env.logged.set(true);
             Err(error)
         }
     }

@@ -66,6 +66,7 @@ pub async fn handle<U: Upstream, D: Database>(
         } else {
             vec![]
         },
+        stream: method == GeminiMethod::StreamGenerateContent,
     };
     // Listing models is not about one model; its pool bucket is "models".
     let pool_model = model.unwrap_or("models");

@@ -136,6 +136,7 @@ pub(super) async fn list_models<U: Upstream, D: Database>(
         path_and_query: format!("/{API_VERSION}/models?pageSize=1000"),
         body: None,
         headers: vec![],
+        stream: false,
     };
     match call_upstream(env, caller, protocol, "models", &request, settings, None).await? {
         Upstreamed::Whole { body, .. } => decode_upstream(&body),

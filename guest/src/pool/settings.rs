@@ -122,6 +122,17 @@ pub struct PoolSettings {
     pub adaptive_window: u32,
     /// Largest accepted request body (1024..=1 GiB). Default 20 MiB.
     pub max_body_bytes: u64,
+    /// How long to wait for a connection to the upstream (100..=600000 ms). Default 10 s.
+    pub upstream_connect_timeout_ms: u64,
+    /// How long a whole (non-streamed) answer may take to start: thinking models answer only
+    /// when they are done (100..=3600000 ms). Default 300 s.
+    pub upstream_first_byte_timeout_ms: u64,
+    /// How long a stream may take to send its first bytes (100..=3600000 ms). Default 120 s.
+    pub upstream_stream_first_byte_timeout_ms: u64,
+    /// How long a stream or body may stall between chunks (100..=3600000 ms). Default 120 s.
+    pub upstream_between_bytes_timeout_ms: u64,
+    /// `Retry-After` when a model is overloaded on every key tried (1..=3600 s). Default 10.
+    pub overload_retry_after_secs: u64,
 }
 
 impl Default for PoolSettings {
@@ -137,12 +148,17 @@ impl Default for PoolSettings {
             breaker_open_secs: 30,
             adaptive_window: 50,
             max_body_bytes: 20 * 1024 * 1024,
+            upstream_connect_timeout_ms: 10_000,
+            upstream_first_byte_timeout_ms: 300_000,
+            upstream_stream_first_byte_timeout_ms: 120_000,
+            upstream_between_bytes_timeout_ms: 120_000,
+            overload_retry_after_secs: 10,
         }
     }
 }
 
 /// The setting names, in the order [`PoolSettings::to_pairs`] lists them.
-pub const SETTING_NAMES: [&str; 10] = [
+pub const SETTING_NAMES: [&str; 15] = [
     "strategy",
     "max_attempts",
     "default_retry_secs",
@@ -153,6 +169,11 @@ pub const SETTING_NAMES: [&str; 10] = [
     "breaker_open_secs",
     "adaptive_window",
     "max_body_bytes",
+    "upstream_connect_timeout_ms",
+    "upstream_first_byte_timeout_ms",
+    "upstream_stream_first_byte_timeout_ms",
+    "upstream_between_bytes_timeout_ms",
+    "overload_retry_after_secs",
 ];
 
 const DAY_SECS: u64 = 86_400;
@@ -188,6 +209,15 @@ impl PoolSettings {
             "breaker_open_secs" => self.breaker_open_secs = int(name, value, 1, DAY_SECS)?,
             "adaptive_window" => self.adaptive_window = int(name, value, 1, 100_000)? as u32,
             "max_body_bytes" => self.max_body_bytes = int(name, value, 1024, 1 << 30)?,
+            "upstream_connect_timeout_ms" => self.upstream_connect_timeout_ms = int(name, value, 100, 600_000)?,
+            "upstream_first_byte_timeout_ms" => self.upstream_first_byte_timeout_ms = int(name, value, 100, 3_600_000)?,
+            "upstream_stream_first_byte_timeout_ms" => {
+                self.upstream_stream_first_byte_timeout_ms = int(name, value, 100, 3_600_000)?
+            }
+            "upstream_between_bytes_timeout_ms" => {
+                self.upstream_between_bytes_timeout_ms = int(name, value, 100, 3_600_000)?
+            }
+            "overload_retry_after_secs" => self.overload_retry_after_secs = int(name, value, 1, 3600)?,
             _ => return Err(SettingsError::Unknown(name.to_string())),
         }
         Ok(())
@@ -207,6 +237,11 @@ impl PoolSettings {
             self.breaker_open_secs.to_string(),
             self.adaptive_window.to_string(),
             self.max_body_bytes.to_string(),
+            self.upstream_connect_timeout_ms.to_string(),
+            self.upstream_first_byte_timeout_ms.to_string(),
+            self.upstream_stream_first_byte_timeout_ms.to_string(),
+            self.upstream_between_bytes_timeout_ms.to_string(),
+            self.overload_retry_after_secs.to_string(),
         ];
         SETTING_NAMES
             .iter()

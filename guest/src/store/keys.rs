@@ -110,6 +110,12 @@ pub fn list(db: &dyn Database, now_ms: i64) -> Result<Vec<KeyInfo>, StoreError> 
         .collect()
 }
 
+/// Every pool key's secret, to scrub them out of text that leaves the component.
+pub fn all_secrets(db: &dyn Database) -> Result<Vec<String>, StoreError> {
+    let rows = db.execute("SELECT secret FROM upstream_keys", &[])?;
+    rows.iter().map(|r| col_string(r, 0)).collect()
+}
+
 /// The secret of one key (for validation calls). Never leaves the guest except upstream.
 pub fn secret(db: &dyn Database, id: i64) -> Result<Option<String>, StoreError> {
     let rows = db.execute("SELECT secret FROM upstream_keys WHERE id = ?", &[id.into()])?;
