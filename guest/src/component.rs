@@ -439,7 +439,6 @@ async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: 
             if let Some(db) = db {
                 let error = transducer
                     .error()
-                    .map(str::to_owned)
                     .or(client_gone.then(|| "client disconnected".to_owned()));
                 handler::finish_stream(db, &accounting, transducer.usage(), error, now_ms());
             }

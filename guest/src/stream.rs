@@ -11,6 +11,7 @@ use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::openai::ChatStreamTranslator;
 use crate::protocol::responses::ResponsesStreamTranslator;
 use crate::protocol::sse::{JsonArrayReader, SseReader};
+use crate::secrets::Secrets;
 use serde::Deserialize;
 
 /// A client protocol's stream translator: Gemini chunks in, the client's frames out.
@@ -68,8 +69,10 @@ struct ChunkProbe {
 }
 
 enum Kind {
-    /// `?alt=sse`: forwarded as is.
-    GeminiSse(SseReader),
+    /// `?alt=sse`: forwarded as is, one whole event at a time (the bytes of an event not yet
+    /// complete wait in the buffer, so a cut stream never leaves half an event before the
+    /// error event).
+    GeminiSse(SseReader, Vec<u8>),
     /// A streamed JSON array: forwarded as is.
     GeminiArray(JsonArrayReader),
     /// Gemini SSE in, the client protocol's events out. `None` once finished or failed.
@@ -81,6 +84,8 @@ pub struct Transducer {
     kind: Kind,
     usage: Option<UsageMetadata>,
     error: Option<String>,
+    /// Secrets to scrub from what the upstream sends (an error chunk may quote the key).
+    secrets: Secrets,
 }
 
 impl Transducer {
@@ -89,13 +94,19 @@ impl Transducer {
             kind,
             usage: None,
             error: None,
+            secrets: Secrets::default(),
         }
+    }
+
+    /// Scrub these secrets (the key serving the stream) from everything forwarded.
+    pub fn scrub(&mut self, secrets: Secrets) {
+        self.secrets = secrets;
     }
 
     /// Native Gemini: bytes pass through untouched; chunks are only inspected.
     pub fn gemini_passthrough(sse: bool) -> Self {
         Transducer::new(if sse {
-            Kind::GeminiSse(SseReader::new())
+            Kind::GeminiSse(SseReader::new(), Vec::new())
         } else {
             Kind::GeminiArray(JsonArrayReader::new())
         })
@@ -137,11 +148,16 @@ impl Transducer {
     /// Feeds upstream bytes; returns what to write to the client now.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
         match &mut self.kind {
-            Kind::GeminiSse(reader) => {
+            Kind::GeminiSse(reader, pending) => {
                 for event in reader.push(bytes) {
                     observe(&event.data, &mut self.usage, &mut self.error);
                 }
-                bytes.to_vec()
+                pending.extend_from_slice(bytes);
+                let Some(end) = last_event_end(pending) else {
+                    return Vec::new();
+                };
+                let complete: Vec<u8> = pending.drain(..end).collect();
+                self.secrets.scrub_bytes(&complete).unwrap_or(complete)
             }
             Kind::GeminiArray(reader) => {
                 for element in reader.push(bytes) {
@@ -156,6 +172,7 @@ impl Transducer {
                     translator,
                     &mut self.usage,
                     &mut self.error,
+                    &self.secrets,
                 )
             }
         }
@@ -164,11 +181,12 @@ impl Transducer {
     /// The upstream ended normally; returns any final bytes.
     pub fn finish(&mut self) -> Vec<u8> {
         match &mut self.kind {
-            Kind::GeminiSse(reader) => {
+            Kind::GeminiSse(reader, pending) => {
                 if let Some(event) = reader.finish() {
                     observe(&event.data, &mut self.usage, &mut self.error);
                 }
-                Vec::new()
+                let rest = std::mem::take(pending);
+                self.secrets.scrub_bytes(&rest).unwrap_or(rest)
             }
             Kind::GeminiArray(reader) => {
                 if let Some(element) = reader.finish() {
@@ -183,6 +201,7 @@ impl Transducer {
                     translator,
                     &mut self.usage,
                     &mut self.error,
+                    &self.secrets,
                 );
                 if let Some(t) = translator.take() {
                     out.extend(t.finish());
@@ -204,7 +223,11 @@ impl Transducer {
         self.error = Some(status.message.clone());
         let error = serde_json::json!({ "error": status });
         match &mut self.kind {
-            Kind::GeminiSse(_) => format!("data: {error}\r\n\r\n").into_bytes(),
+            // Half an event is dropped: the client sees whole events, then the error.
+            Kind::GeminiSse(_, pending) => {
+                pending.clear();
+                format!("data: {error}\r\n\r\n").into_bytes()
+            }
             Kind::GeminiArray(_) => format!(",\r\n{error}]").into_bytes(),
             Kind::Translated(_, translator) => translator
                 .take()
@@ -218,10 +241,23 @@ impl Transducer {
         self.usage
     }
 
-    /// The mid-stream error, if the stream carried one.
-    pub fn error(&self) -> Option<&str> {
-        self.error.as_deref()
+    /// The mid-stream error, if the stream carried one (scrubbed of the secrets).
+    pub fn error(&self) -> Option<String> {
+        self.error.as_deref().map(|e| self.secrets.scrub(e).into_owned())
     }
+}
+
+/// Where the last complete SSE event in `buf` ends (after its blank line), if any.
+fn last_event_end(buf: &[u8]) -> Option<usize> {
+    let find_last = |pattern: &[u8]| {
+        buf.windows(pattern.len())
+            .rposition(|w| w == pattern)
+            .map(|at| at + pattern.len())
+    };
+    [find_last(b"\n\n"), find_last(b"\r\n\r\n"), find_last(b"\r\r")]
+        .into_iter()
+        .flatten()
+        .max()
 }
 
 fn observe(json: &str, usage: &mut Option<UsageMetadata>, error: &mut Option<String>) {
@@ -242,6 +278,7 @@ fn translate<'a>(
     translator: &mut Option<Box<dyn StreamTranslator>>,
     usage: &mut Option<UsageMetadata>,
     error: &mut Option<String>,
+    secrets: &Secrets,
 ) -> Vec<u8> {
     let mut out = Vec::new();
     for payload in payloads {
@@ -253,7 +290,8 @@ fn translate<'a>(
                 }
                 out.extend(t.on_chunk(&chunk));
             }
-            Err(status) => {
+            Err(mut status) => {
+                status.message = secrets.scrub(&status.message).into_owned();
                 *error = Some(status.message.clone());
                 out.extend(t.on_upstream_error(&status));
                 *translator = None;
@@ -310,7 +348,45 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}],\"role\":
     fn mid_stream_error_chunk_is_noticed() {
         let mut t = Transducer::gemini_passthrough(true);
         t.push(b"data: {\"error\": {\"code\": 503, \"message\": \"overloaded\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n");
-        assert_eq!(t.error(), Some("overloaded"));
+        assert_eq!(t.error().as_deref(), Some("overloaded"));
+    }
+
+    #[test]
+    fn a_cut_native_stream_never_glues_its_error_onto_half_an_event() {
+        let mut t = Transducer::gemini_passthrough(true);
+        let mut out = t.push(b"data: {\"candidates\": []}\r\n\r\ndata: {\"candidates\":");
+        out.extend(t.on_transport_error("the connection was closed"));
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("data: {\"candidates\": []}\r\n\r\ndata: {\"error\":"),
+            "{text}"
+        );
+        assert!(text.ends_with("\r\n\r\n"), "{text}");
+        for event in text.split("\r\n\r\n").filter(|e| !e.is_empty()) {
+            let json = event.strip_prefix("data: ").unwrap();
+            assert!(serde_json::from_str::<serde_json::Value>(json).is_ok(), "{event}");
+        }
+    }
+
+    #[test]
+    fn an_error_chunk_quoting_the_key_is_scrubbed_in_every_mode() {
+        let key = "pool-key-quoted-0001";
+        let chunk = format!(
+            "data: {{\"error\": {{\"code\": 403, \"message\": \"Consumer 'api_key:{key}' has been suspended.\", \"status\": \"PERMISSION_DENIED\"}}}}\r\n\r\n"
+        );
+        let mut native = Transducer::gemini_passthrough(true);
+        native.scrub(Secrets::new([key]));
+        let mut out = native.push(chunk.as_bytes());
+        out.extend(native.finish());
+        assert!(!String::from_utf8_lossy(&out).contains(key));
+        assert!(!native.error().unwrap().contains(key));
+
+        let mut translated = Transducer::openai_chat(ChatStreamTranslator::new("gpt-4o", ctx(), false));
+        translated.scrub(Secrets::new([key]));
+        let mut out = translated.push(chunk.as_bytes());
+        out.extend(translated.finish());
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("suspended") && !text.contains(key), "{text}");
     }
 
     #[test]
@@ -365,6 +441,6 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}],\"role\":
             text.trim_end().ends_with('}') && !text.contains("message_stop"),
             "nothing after the error: {text}"
         );
-        assert_eq!(t.error(), Some("overloaded"));
+        assert_eq!(t.error().as_deref(), Some("overloaded"));
     }
 }

@@ -658,7 +658,8 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             started_ms,
         } => {
             let key_id = stored.then_some(key.candidate.id);
-            if let Some(transducer) = transducer {
+            if let Some(mut transducer) = transducer {
+                transducer.scrub(Secrets::new([key.secret.clone()]));
                 let UpstreamResponse { status, body, .. } = response;
                 let mut headers = common_headers();
                 headers.extend(transducer.headers());
