@@ -69,6 +69,24 @@ pub fn model_path(version: &str, model: &str, method: Option<&str>) -> String {
     }
 }
 
+/// The most candidates Gemini generates for one request (`candidateCount`).
+pub const MAX_CANDIDATE_COUNT: u32 = 8;
+
+/// Whether `data` is base64 as Gemini's `inlineData.data` (proto3 `bytes`) accepts it:
+/// the standard or URL-safe alphabet, padding only at the end. Checked before sending, so a
+/// client with broken image data gets its 400 from gempool, not a round trip upstream.
+pub fn is_valid_base64(data: &str) -> bool {
+    let body = data.trim_end_matches('=');
+    let padding = data.len() - body.len();
+    !body.is_empty()
+        && padding <= 2
+        && (padding == 0 || data.len() % 4 == 0)
+        && body.len() % 4 != 1
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
+}
+
 /// Everything but RFC 3986 unreserved characters is encoded in a model segment.
 const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
@@ -523,6 +541,16 @@ mod model_id_tests {
             too_long.as_str(),
         ] {
             assert!(validate_model_id(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn base64_is_checked_like_proto3_bytes() {
+        for ok in ["aGVsbG8=", "aGVsbG8", "iVBORw0KGgo=", "a-_b", "AAAA"] {
+            assert!(is_valid_base64(ok), "{ok}");
+        }
+        for bad in ["", "not base64!", "aGVs bG8=", "a===", "abcde", "ab=c", "====", "%%%%"] {
+            assert!(!is_valid_base64(bad), "{bad}");
         }
     }
 

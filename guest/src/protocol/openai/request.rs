@@ -429,6 +429,12 @@ fn file_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError
         } else {
             // Raw base64: the type comes from the filename; chat-completion files are PDFs
             // unless the name says otherwise.
+            if !crate::protocol::gemini::is_valid_base64(data) {
+                return Err(GatewayError::invalid_param(
+                    "file_data is not valid base64",
+                    format!("{param}.file_data"),
+                ));
+            }
             let mime = file
                 .and_then(|f| f.filename.as_deref())
                 .and_then(mime_from_path)
@@ -466,6 +472,12 @@ fn parse_data_uri(uri: &str, param: &str) -> Result<Blob, GatewayError> {
     let mime = fields.next().unwrap_or("").trim();
     if mime.is_empty() || data.is_empty() || !fields.any(|f| f.trim().eq_ignore_ascii_case("base64")) {
         return Err(invalid());
+    }
+    if !crate::protocol::gemini::is_valid_base64(data) {
+        return Err(GatewayError::invalid_param(
+            "the data URI's payload is not valid base64",
+            param.to_string(),
+        ));
     }
     Ok(Blob {
         mime_type: mime.to_ascii_lowercase(),

@@ -2,7 +2,9 @@
 //! `toolConfig` and `generationConfig` (protocols.md §5.1, §1.6, §2).
 
 use crate::error::GatewayError;
-use crate::protocol::gemini::{FunctionCallingConfig, FunctionDeclaration, GenerationConfig, ThinkingConfig};
+use crate::protocol::gemini::{
+    FunctionCallingConfig, FunctionDeclaration, GenerationConfig, ThinkingConfig, MAX_CANDIDATE_COUNT,
+};
 use crate::protocol::openai::{OpenAiChatRequest, OpenAiStop, OpenAiTool, OpenAiToolChoice};
 use crate::protocol::schema;
 use serde_json::Value;
@@ -87,6 +89,12 @@ pub(super) fn generation_config(
     model: &str,
     google: Option<&Value>,
 ) -> Result<GenerationConfig, GatewayError> {
+    if let Some(n) = req.n.filter(|n| !(1..=MAX_CANDIDATE_COUNT).contains(n)) {
+        return Err(GatewayError::invalid_param(
+            format!("n must be between 1 and {MAX_CANDIDATE_COUNT} (got {n})"),
+            "n",
+        ));
+    }
     let mut config = GenerationConfig {
         candidate_count: req.n,
         stop_sequences: stop_sequences(req.stop.as_ref())?,

@@ -80,8 +80,8 @@ fn user_content_parts_map_to_gemini_parts() {
     let cases = [
         (json!({"type": "text", "text": "hi"}), json!({"text": "hi"})),
         (
-            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBOR", "detail": "high"}}),
-            json!({"inlineData": {"mimeType": "image/png", "data": "iVBOR"}}),
+            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw==", "detail": "high"}}),
+            json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}}),
         ),
         (
             json!({"type": "image_url", "image_url": {"url": "https://example.com/a/cat.JPG?size=2#x"}}),
@@ -96,16 +96,16 @@ fn user_content_parts_map_to_gemini_parts() {
             json!({"inlineData": {"mimeType": "audio/wav", "data": "UklGR"}}),
         ),
         (
-            json!({"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBER", "filename": "a.pdf"}}),
-            json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBER"}}),
+            json!({"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERg==", "filename": "a.pdf"}}),
+            json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBERg=="}}),
         ),
         (
-            json!({"type": "file", "file": {"file_data": "iVBOR", "filename": "chart.png"}}),
-            json!({"inlineData": {"mimeType": "image/png", "data": "iVBOR"}}),
+            json!({"type": "file", "file": {"file_data": "iVBORw==", "filename": "chart.png"}}),
+            json!({"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}}),
         ),
         (
-            json!({"type": "file", "file": {"file_data": "JVBER"}}),
-            json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBER"}}),
+            json!({"type": "file", "file": {"file_data": "JVBERg=="}}),
+            json!({"inlineData": {"mimeType": "application/pdf", "data": "JVBERg=="}}),
         ),
     ];
     for (part, expected) in cases {
@@ -671,3 +671,25 @@ fn google_extras_carry_safety_settings_and_cached_content() {
 
 /// Thought signatures round-tripping through tool-call ids.
 mod signatures;
+
+#[test]
+fn n_outside_geminis_candidate_range_is_a_400() {
+    for n in [0, 9, 128] {
+        let (_, param) = error(json!({"model": "m", "n": n, "messages": [user(json!("hi"))]}));
+        assert_eq!(param, "n");
+    }
+    let ok = convert(json!({"model": "m", "n": 8, "messages": [user(json!("hi"))]}));
+    assert_eq!(ok["generationConfig"]["candidateCount"], 8);
+}
+
+#[test]
+fn image_and_file_data_that_is_not_base64_is_a_400() {
+    let (_, param) = error(json!({"model": "m", "messages": [user(json!([
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,not base64!"}}
+    ]))]}));
+    assert_eq!(param, "messages[0].content[0].image_url.url");
+    let (_, param) = error(json!({"model": "m", "messages": [user(json!([
+        {"type": "file", "file": {"file_data": "%%%%", "filename": "a.pdf"}}
+    ]))]}));
+    assert!(param.ends_with("file_data"), "{param}");
+}
