@@ -135,6 +135,17 @@ pub async fn handle<U: Upstream, D: Database>(
             if secrets.is_empty() {
                 return Err(GatewayError::invalid_param("give `key` or `keys`", "keys"));
             }
+            if let Some(position) = secrets.iter().position(|k| !is_plausible_key(k)) {
+                // Never echo the value: it may be a real key with a typo.
+                return Err(GatewayError::invalid_param(
+                    format!(
+                        "key #{} is not a usable API key: {MIN_KEY_LEN} to {MAX_KEY_LEN} printable ASCII characters without spaces",
+                        position + 1
+                    ),
+                    "keys",
+                ));
+            }
+            check_weight(req.weight)?;
             let mut ids = Vec::new();
             let mut duplicates = 0;
             for secret in &secrets {
@@ -157,6 +168,7 @@ pub async fn handle<U: Upstream, D: Database>(
         ("PATCH", ["keys", id]) => {
             let id = id_of(id)?;
             let req: UpdateKey = parse(body)?;
+            check_weight(req.weight)?;
             let mut found =
                 keys::update(db, id, req.label.as_deref(), req.project.as_deref(), req.weight).map_err(db_err)?;
             if let Some(enabled) = req.enabled {
@@ -202,6 +214,7 @@ pub async fn handle<U: Upstream, D: Database>(
         ("GET", ["client-keys"]) => Ok((200, json!({ "client_keys": clients::list(db).map_err(db_err)? }))),
         ("POST", ["client-keys"]) => {
             let req: CreateClientKey = parse(body)?;
+            check_limits(&req.limits)?;
             let secret = crate::auth::new_client_key(&env.random[2..32]);
             let hint = crate::auth::redact(&secret);
             let name = req.name.unwrap_or_else(|| "client".into());
@@ -216,6 +229,7 @@ pub async fn handle<U: Upstream, D: Database>(
         ("PATCH", ["client-keys", id]) => {
             let id = id_of(id)?;
             let limits: ClientLimits = parse(body)?;
+            check_limits(&limits)?;
             if !clients::update_limits(db, id, &limits).map_err(db_err)? {
                 return Err(not_found("client key", id));
             }
@@ -230,6 +244,15 @@ pub async fn handle<U: Upstream, D: Database>(
         }
         ("GET", ["usage"]) => {
             let since = crate::auth::query_param(query, "since");
+            if let Some(day) = since.as_deref().filter(|d| !is_utc_day(d)) {
+                return Err(GatewayError::invalid_param(
+                    format!(
+                        "since must be a date like 2026-01-31, got {:?}",
+                        day.chars().take(40).collect::<String>()
+                    ),
+                    "since",
+                ));
+            }
             Ok((
                 200,
                 json!({
@@ -240,9 +263,14 @@ pub async fn handle<U: Upstream, D: Database>(
             ))
         }
         ("GET", ["requests"]) => {
-            let limit = crate::auth::query_param(query, "limit")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(100);
+            let limit = match crate::auth::query_param(query, "limit") {
+                None => 100,
+                Some(l) => l
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| GatewayError::invalid_param("limit is a whole number from 1 to 1000", "limit"))?,
+            };
             Ok((
                 200,
                 json!({ "requests": usage::recent_requests(db, limit).map_err(db_err)? }),
@@ -279,10 +307,19 @@ pub async fn handle<U: Upstream, D: Database>(
         ("PUT" | "PATCH", ["aliases"]) => {
             let changes: serde_json::Map<String, Value> = parse(body)?;
             for (alias, target) in &changes {
+                // Family patterns such as `claude-*-haiku` are aliases too.
+                if crate::protocol::gemini::validate_model_id(&alias.replace('*', "x")).is_err() {
+                    return Err(GatewayError::invalid_param(
+                        "an alias name uses letters, digits, '.', '_', '-' and '*'",
+                        alias.clone(),
+                    ));
+                }
                 let name = format!("{}{alias}", store::settings::ALIAS_PREFIX);
                 match target {
                     Value::String(model) if !model.trim().is_empty() => {
-                        store::settings::put(db, &name, model.trim()).map_err(db_err)?
+                        let model = crate::protocol::gemini::validate_model_id(model.trim())
+                            .map_err(|e| GatewayError::invalid_param(e.to_string(), alias.clone()))?;
+                        store::settings::put(db, &name, model).map_err(db_err)?
                     }
                     Value::Null => {
                         store::settings::remove(db, &name).map_err(db_err)?;
@@ -313,6 +350,76 @@ pub async fn handle<U: Upstream, D: Database>(
         _ => Err(GatewayError::NotFound(format!(
             "no admin route {method} /admin/api/{rest}"
         ))),
+    }
+}
+
+/// The shortest and longest pool key accepted (Google's keys are 39 characters).
+const MIN_KEY_LEN: usize = 8;
+const MAX_KEY_LEN: usize = 256;
+/// The largest weight a key can have (the weighted strategy's scale).
+const MAX_WEIGHT: i64 = 1000;
+
+/// A key gempool can send in a header and scrub from text: printable ASCII, no spaces.
+fn is_plausible_key(key: &str) -> bool {
+    (MIN_KEY_LEN..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn check_weight(weight: Option<i64>) -> Result<(), GatewayError> {
+    match weight {
+        Some(w) if !(0..=MAX_WEIGHT).contains(&w) => Err(GatewayError::invalid_param(
+            format!("weight is a whole number from 0 to {MAX_WEIGHT}"),
+            "weight",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Limits are positive (absent means "no limit"); allowed models are model ids.
+fn check_limits(limits: &ClientLimits) -> Result<(), GatewayError> {
+    for (name, value) in [("rpm", limits.rpm), ("rpd", limits.rpd), ("tpm", limits.tpm)] {
+        if value.is_some_and(|v| v < 1) {
+            return Err(GatewayError::invalid_param(
+                format!("{name} is a positive whole number (leave it out for no limit)"),
+                name,
+            ));
+        }
+    }
+    if limits.expires_at.is_some_and(|at| at < 0) {
+        return Err(GatewayError::invalid_param(
+            "expires_at is a Unix time in milliseconds",
+            "expires_at",
+        ));
+    }
+    if let Some(bad) = limits
+        .allowed_models
+        .iter()
+        .find(|m| crate::protocol::gemini::validate_model_id(m).is_err())
+    {
+        return Err(GatewayError::invalid_param(
+            format!(
+                "allowed_models: {:?} is not a model id",
+                bad.chars().take(64).collect::<String>()
+            ),
+            "allowed_models",
+        ));
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` with a plausible month and day.
+fn is_utc_day(day: &str) -> bool {
+    let parts: Vec<&str> = day.split('-').collect();
+    let number = |s: &str, len: usize| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    match parts.as_slice() {
+        [y, m, d] => matches!(
+            (number(y, 4), number(m, 2), number(d, 2)),
+            (Some(_), Some(1..=12), Some(1..=31))
+        ),
+        _ => false,
     }
 }
 
@@ -399,4 +506,36 @@ fn settings_view(db: &dyn Database, settings: &PoolSettings) -> Result<(u16, Val
     let mut view = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
     view["pure_proxy"] = json!(pure_proxy);
     Ok((200, json!({ "settings": view })))
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    #[test]
+    fn admin_input_is_checked_before_it_is_stored() {
+        assert!(is_utc_day("2026-01-31"));
+        for bad in ["notadate", "2026-13-01", "2026-1-1", "26-01-01", "2026-01-01' OR 1=1"] {
+            assert!(!is_utc_day(bad), "{bad}");
+        }
+        assert!(check_weight(Some(-1)).is_err());
+        assert!(check_weight(Some(MAX_WEIGHT + 1)).is_err());
+        assert!(check_weight(Some(0)).is_ok() && check_weight(None).is_ok());
+        let limits = |rpm: i64| ClientLimits {
+            rpm: Some(rpm),
+            ..ClientLimits::default()
+        };
+        assert!(check_limits(&limits(-1)).is_err());
+        assert!(check_limits(&limits(0)).is_err());
+        assert!(check_limits(&limits(5)).is_ok());
+        let models = ClientLimits {
+            allowed_models: vec!["gemini-2.5-flash".into(), "../x".into()],
+            ..ClientLimits::default()
+        };
+        assert!(check_limits(&models).is_err());
+        assert!(is_plausible_key("AIzaSyExample-key_123"));
+        for bad in ["short", "has space inside", "tab\tinside!!", "ünïcode-key-1"] {
+            assert!(!is_plausible_key(bad), "{bad}");
+        }
+    }
 }
