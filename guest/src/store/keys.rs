@@ -51,10 +51,27 @@ pub fn add(
     weight: Option<i64>,
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
+    if db
+        .execute("SELECT 1 FROM upstream_keys WHERE secret = ?", &[secret.into()])?
+        .first()
+        .is_some()
+    {
+        return Ok(None);
+    }
+    // A fresh id from the `key_id` counter, never one a deleted key had (its usage history
+    // stays with it). The counter is raised past any id already present first, so rows made
+    // before the counter existed cannot collide.
     let rows = db.execute(
-        "INSERT INTO upstream_keys (secret, label, project, weight, created_at) VALUES (?, ?, ?, ?, ?) \
+        "UPDATE counters SET value = MAX(value, COALESCE((SELECT MAX(id) FROM upstream_keys), 0)) + 1 \
+         WHERE name = 'key_id' RETURNING value",
+        &[],
+    )?;
+    let id = rows.first().map(|r| col_i64(r, 0)).transpose()?;
+    let rows = db.execute(
+        "INSERT INTO upstream_keys (id, secret, label, project, weight, created_at) VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (secret) DO NOTHING RETURNING id",
         &[
+            id.into(),
             secret.into(),
             label.into(),
             project.into(),
@@ -362,5 +379,31 @@ mod recent_tests {
         assert_eq!(c.recent_samples, 2);
         assert!((c.recent_success_rate - 0.5).abs() < 1e-9, "{}", c.recent_success_rate);
         assert!((c.recent_latency_ms - 200.0).abs() < 1e-9, "{}", c.recent_latency_ms);
+    }
+
+    #[test]
+    fn a_deleted_keys_id_is_never_reused_nor_its_history_inherited() {
+        let db = MemoryDb::new();
+        let first = add(&db, "key-one-123", None, None, None, 0).unwrap().unwrap();
+        crate::store::usage::record_key_attempt(
+            &db,
+            first,
+            "m",
+            "2026-01-01",
+            crate::store::usage::AttemptKind::Success,
+            Default::default(),
+            5,
+        )
+        .unwrap();
+        assert!(delete(&db, first).unwrap());
+        let second = add(&db, "key-two-456", None, None, None, 0).unwrap().unwrap();
+        assert_ne!(first, second);
+        let usage = crate::store::usage::key_usage(&db, None).unwrap();
+        assert!(usage.iter().all(|row| row.key_id != second), "{usage:?}");
+        assert_eq!(
+            add(&db, "key-two-456", None, None, None, 0).unwrap(),
+            None,
+            "duplicates are skipped"
+        );
     }
 }

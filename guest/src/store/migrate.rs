@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_client_limits",
         include_str!("../../../migrations/0002_client_limits.sql"),
     ),
+    (3, "0003_key_ids", include_str!("../../../migrations/0003_key_ids.sql")),
 ];
 
 /// The schema version this build expects.
