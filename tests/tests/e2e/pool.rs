@@ -54,30 +54,53 @@ fn round_robin_is_fair_under_concurrency_and_no_update_is_lost() {
 }
 
 #[test]
-fn repeated_server_errors_open_the_breaker_and_a_probe_closes_it() {
-    let (mock, gw) = setup(&["k1"]);
+fn a_key_failing_where_others_succeed_opens_its_breaker_and_a_probe_closes_it() {
+    let (mock, gw) = setup(&["k1", "k2"]);
     patch_settings(&gw, json!({"breaker_threshold": 2, "breaker_open_secs": 1}));
     mock.set_behavior("k1", Behavior::InternalError);
-    gw.post(FLASH).json(&hello()).send().assert_status(500);
-    gw.post(FLASH).json(&hello()).send().assert_status(500);
-    let refused = gw.post(FLASH).json(&hello()).send();
-    assert_eq!(
-        mock.count_for_key("k1"),
-        2,
-        "an open breaker keeps the key out: {}",
-        refused.text()
-    );
-    assert!(refused.status == 429 || refused.status == 503, "{}", refused.text());
-    assert!(keys_view(&gw)[0]["breaker_open_until"].as_i64().is_some());
+    // Round robin starts every other request on k1: it fails there, k2 answers, and k1 takes
+    // the blame because another key succeeded on the same model.
+    for _ in 0..4 {
+        gw.post(FLASH).json(&hello()).send().assert_status(200);
+    }
+    let k1 = &keys_view(&gw)[0];
+    assert!(k1["breaker_open_until"].as_i64().is_some(), "{k1}");
+    let tried = mock.count_for_key("k1");
+    for _ in 0..4 {
+        gw.post(FLASH).json(&hello()).send().assert_status(200);
+    }
+    assert_eq!(mock.count_for_key("k1"), tried, "an open breaker keeps the key out");
     std::thread::sleep(Duration::from_millis(1300));
     mock.set_behavior("k1", Behavior::Ok);
+    for _ in 0..2 {
+        gw.post(FLASH).json(&hello()).send().assert_status(200);
+    }
+    let k1 = &keys_view(&gw)[0];
+    assert_eq!(k1["consecutive_failures"], 0, "a successful probe closes the breaker: {k1}");
+    assert!(k1["breaker_open_until"].is_null());
+}
+
+#[test]
+fn a_model_failing_on_every_key_is_a_503_and_blames_no_key() {
+    let (mock, gw) = setup(&["k1", "k2"]);
+    patch_settings(&gw, json!({"breaker_threshold": 1, "overload_retry_after_secs": 7}));
+    mock.set_behavior("k1", Behavior::Unavailable);
+    mock.set_behavior("k2", Behavior::InternalError);
+    for _ in 0..5 {
+        let resp = gw.post(FLASH).json(&hello()).send();
+        resp.assert_status(503);
+        assert_eq!(resp.header("retry-after"), Some("7"), "{}", resp.text());
+        assert_eq!(resp.json()["error"]["status"], "UNAVAILABLE");
+    }
+    for key in keys_view(&gw) {
+        assert_eq!(key["consecutive_failures"], 0, "{key}");
+        assert!(key["breaker_open_until"].is_null(), "{key}");
+        assert_eq!(key["enabled"], true);
+    }
+    // The upstream recovers: the very next request is served.
+    mock.set_behavior("k1", Behavior::Ok);
+    mock.set_behavior("k2", Behavior::Ok);
     gw.post(FLASH).json(&hello()).send().assert_status(200);
-    let key = &keys_view(&gw)[0];
-    assert_eq!(
-        key["consecutive_failures"], 0,
-        "a successful probe closes the breaker: {key}"
-    );
-    assert!(key["breaker_open_until"].is_null());
 }
 
 #[test]
