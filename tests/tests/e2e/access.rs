@@ -122,3 +122,66 @@ fn a_generated_admin_key_is_printed_once_and_works() {
         .send()
         .assert_status(200);
 }
+
+/// The admin API's request log, newest first.
+fn request_log(gw: &Gateway) -> Vec<serde_json::Value> {
+    let resp = gw.admin("GET", "/admin/api/requests?limit=50").send();
+    resp.assert_status(200);
+    resp.json()["requests"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn requests_refused_before_the_upstream_are_in_the_request_log() {
+    let (mock, gw) = closed(&["k1"]);
+    let (_, key) = new_client_key(&gw, json!({"name": "bob", "allowed_models": ["gemini-2.5-flash"]}));
+    // No key, a wrong key, a bad body, a bad model id, a model the client may not use, an
+    // unknown route.
+    gw.post(FLASH).json(&hello()).send().assert_status(401);
+    gw.post(FLASH)
+        .header("x-goog-api-key", "wrong-client-key-42")
+        .json(&hello())
+        .send()
+        .assert_status(401);
+    gw.post("/v1/chat/completions")
+        .bearer(&key)
+        .body("{not json")
+        .send()
+        .assert_status(400);
+    gw.post("/v1/chat/completions")
+        .bearer(&key)
+        .json(&json!({"model": "a b", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .assert_status(400);
+    gw.post("/v1/messages")
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "gemini-2.5-pro", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .assert_status(403);
+    gw.post("/v1/nowhere")
+        .bearer(&key)
+        .json(&json!({}))
+        .send()
+        .assert_status(404);
+    assert_eq!(mock.request_count(), 0, "nothing reached the upstream");
+
+    let log = request_log(&gw);
+    let statuses: Vec<i64> = log.iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    assert_eq!(statuses, vec![404, 403, 400, 400, 401, 401], "{log:#?}");
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(!text.contains(&key) && !text.contains("wrong-client-key-42"), "{text}");
+    let anthropic = &log[1];
+    assert_eq!(anthropic["protocol"], "anthropic");
+    assert_eq!(anthropic["model"], "gemini-2.5-pro");
+    assert!(anthropic["client_id"].as_i64().is_some(), "{anthropic}");
+    assert!(
+        anthropic["error"].as_str().unwrap().contains("may not use"),
+        "{anthropic}"
+    );
+    assert_eq!(
+        log[2]["error"].as_str().map(|e| e.contains("model")),
+        Some(true),
+        "{}",
+        log[2]
+    );
+}

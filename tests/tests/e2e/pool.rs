@@ -76,7 +76,10 @@ fn a_key_failing_where_others_succeed_opens_its_breaker_and_a_probe_closes_it() 
         gw.post(FLASH).json(&hello()).send().assert_status(200);
     }
     let k1 = &keys_view(&gw)[0];
-    assert_eq!(k1["consecutive_failures"], 0, "a successful probe closes the breaker: {k1}");
+    assert_eq!(
+        k1["consecutive_failures"], 0,
+        "a successful probe closes the breaker: {k1}"
+    );
     assert!(k1["breaker_open_until"].is_null());
 }
 
