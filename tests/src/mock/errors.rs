@@ -30,6 +30,7 @@ pub const INVALID_SIGNATURE_MESSAGE: &str = "Invalid thought signature";
 
 const RATE_LIMIT_DOCS: &str = "https://ai.google.dev/gemini-api/docs/rate-limits";
 const FREE_TIER_METRIC: &str = "generativelanguage.googleapis.com/generate_content_free_tier_requests";
+const TOKEN_METRIC: &str = "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count";
 
 /// An error answer: HTTP status plus the JSON envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +127,26 @@ impl MockError {
         }])
     }
 
+    /// 403 for a suspended consumer whose text names the key, as Google's message does:
+    /// "Permission denied: Consumer 'api_key:<KEY>' has been suspended." (also in a
+    /// `LocalizedMessage` detail and the ErrorInfo metadata).
+    pub fn consumer_suspended_echoing(key: &str) -> Self {
+        let message = format!("Permission denied: Consumer 'api_key:{key}' has been suspended.");
+        let mut metadata = service_metadata();
+        metadata.insert("consumer".into(), format!("api_key:{key}"));
+        MockError::new(403, "PERMISSION_DENIED", message.clone()).with_details(vec![
+            GeminiErrorDetail::ErrorInfo {
+                reason: "CONSUMER_SUSPENDED".into(),
+                domain: "googleapis.com".into(),
+                metadata,
+            },
+            GeminiErrorDetail::LocalizedMessage {
+                locale: "en-US".into(),
+                message,
+            },
+        ])
+    }
+
     /// 404 for a model that does not exist or does not support `method`.
     pub fn model_not_found(model: &str, api_version: &str, method: &str) -> Self {
         MockError::new(
@@ -153,6 +174,25 @@ impl MockError {
     /// midnight Pacific).
     pub fn rate_limit_per_day(model: &str) -> Self {
         rate_limit(model, "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "250", 3)
+    }
+
+    /// 429 per-minute *input token* quota with QuotaFailure + Help + RetryInfo.
+    pub fn rate_limit_tokens(model: &str, retry_delay_secs: u64) -> Self {
+        let mut error = rate_limit(
+            model,
+            "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+            "250000",
+            retry_delay_secs,
+        );
+        for detail in &mut error.body.error.details {
+            if let GeminiErrorDetail::QuotaFailure { violations } = detail {
+                for violation in violations {
+                    violation.quota_metric = TOKEN_METRIC.into();
+                }
+            }
+        }
+        error.body.error.message = error.body.error.message.replace(FREE_TIER_METRIC, TOKEN_METRIC);
+        error
     }
 
     /// 429 with no details at all.

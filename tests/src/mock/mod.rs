@@ -127,7 +127,7 @@ pub enum Behavior {
     MaxTokensNoParts,
     /// 200, one candidate with `finishReason: SAFETY`, blocked ratings and no content.
     SafetyNoParts,
-    /// Never answer (the connection stays open until the mock is dropped).
+    /// Never answer (the request stays open until the client goes away or the mock is dropped).
     Hang,
     /// Sleep, then answer normally.
     Delay {
@@ -140,6 +140,37 @@ pub enum Behavior {
         status: u16,
         /// Body.
         body: Value,
+    },
+    /// 429 `RESOURCE_EXHAUSTED` for a per-minute *token* quota (quotaId
+    /// `GenerateContentInputTokensPerModelPerMinute-FreeTier`), `RetryInfo.retryDelay: "<n>s"`.
+    RateLimitTokens {
+        /// Seconds in `retryDelay`.
+        retry_delay_secs: u64,
+    },
+    /// 403 `PERMISSION_DENIED` `CONSUMER_SUSPENDED` whose message (and a `LocalizedMessage`
+    /// detail) echo the key presented, as Google's does: "Consumer 'api_key:<KEY>' has been
+    /// suspended."
+    SuspendedEchoKey,
+    /// Read the request, then close the connection without any response head.
+    ResetBeforeHeaders,
+    /// 200 head, then the first part of the body (streams: the first chunk; otherwise half of
+    /// the JSON, with the full `content-length` declared), then nothing until the client goes
+    /// away.
+    HangMidStream,
+    /// 200 with a JSON content type and the full `content-length` declared, half of the bytes,
+    /// then the connection is cut. Streams: like [`Behavior::TruncatedSse`].
+    TruncatedJson,
+    /// Streams: the first chunk whole, then half of the next chunk's bytes (a partial
+    /// `data: {...` line, or a partial array element), then the connection is cut.
+    /// Non-streaming: like [`Behavior::TruncatedJson`].
+    TruncatedSse,
+    /// 200 with the expected content type and a body that is neither JSON nor SSE events.
+    Garbage,
+    /// 200 with a body of this many bytes, generated on the fly (never held in memory): one
+    /// JSON response (streams: one SSE event / array element) whose text part is `x` repeated.
+    Huge {
+        /// Total body size in bytes.
+        bytes: u64,
     },
 }
 
@@ -254,6 +285,25 @@ pub(crate) struct State {
     issued: Mutex<HashSet<String>>,
     counter: AtomicU64,
     gemini3_signatures: AtomicBool,
+    /// Requests whose handler is running or whose response body has not been dropped yet.
+    active: AtomicU64,
+}
+
+/// Counts one request in [`State`]'s `active` until dropped (the handler future ends, or
+/// hyper drops the response body because it was sent or the client went away).
+pub(crate) struct ActiveGuard(Arc<State>);
+
+impl ActiveGuard {
+    pub(crate) fn new(state: Arc<State>) -> ActiveGuard {
+        state.active.fetch_add(1, Ordering::SeqCst);
+        ActiveGuard(state)
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Is the key known (or are all keys accepted)?
@@ -284,6 +334,7 @@ impl State {
             issued: Mutex::new(HashSet::new()),
             counter: AtomicU64::new(1),
             gemini3_signatures: AtomicBool::new(true),
+            active: AtomicU64::new(0),
         }
     }
 
@@ -528,6 +579,27 @@ impl MockGemini {
         log.entries.clear();
         log.counts.clear();
         log.received = 0;
+    }
+
+    /// Requests in progress: their handler is still running (e.g. [`Behavior::Hang`]) or their
+    /// response body is still being sent or held open (e.g. [`Behavior::HangMidStream`]).
+    /// Drops when the gateway abandons the request, so tests can see cancellation.
+    pub fn active_requests(&self) -> u64 {
+        self.state.active.load(Ordering::SeqCst)
+    }
+
+    /// Waits until at most `n` requests are in progress; false on timeout.
+    pub fn wait_for_active_at_most(&self, n: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.active_requests() <= n {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits until at least `n` requests were received; false on timeout.

@@ -1,7 +1,6 @@
 //! The mock's HTTP side: accept loop, routing, auth, behaviors, and response framing
 //! (JSON, SSE `data: {json}\r\n\r\n`, or a streamed JSON array).
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde::Serialize;
@@ -28,9 +27,16 @@ use super::wire::{
     GeminiCountTokensRequest, GeminiCountTokensResponse, GeminiEmbedContentRequest, GeminiEmbedContentResponse,
     GeminiGenerateContentRequest, GeminiListModelsResponse, GeminiModalityTokenCount,
 };
-use super::{Behavior, KeyCheck, RecordedRequest, State};
+use super::{ActiveGuard, Behavior, KeyCheck, RecordedRequest, State};
 
-type ResponseBody = BoxBody<Bytes, Infallible>;
+/// Response bodies can fail, which makes hyper cut the connection mid-body (the
+/// truncation behaviors rely on that).
+type ResponseBody = BoxBody<Bytes, std::io::Error>;
+
+/// Marks a response that must not be sent: the connection is closed instead
+/// ([`Behavior::ResetBeforeHeaders`]).
+#[derive(Clone, Copy)]
+struct CloseWithoutAnswer;
 
 /// Default and maximum embedding width.
 const EMBEDDING_WIDTH: i64 = 3072;
@@ -142,7 +148,10 @@ impl Call<'_> {
     }
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<ResponseBody>, Infallible> {
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<ResponseBody>, std::io::Error> {
+    // Counted from arrival until the response body is dropped, so a test can see the gateway
+    // abandon a hanging request.
+    let guard = ActiveGuard::new(state.clone());
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
     let path = parts.uri.path().to_string();
@@ -207,8 +216,36 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Re
             }
         }
     };
+    if response.extensions().get::<CloseWithoutAnswer>().is_some() {
+        // A service error makes hyper close the connection without writing a response head.
+        return Err(std::io::Error::other("mock: connection closed before the response head"));
+    }
     state.set_status(seq, response.status().as_u16());
-    Ok(response)
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(parts, Guarded { inner: body, _guard: guard }.boxed()))
+}
+
+/// A response body that keeps its request counted as active until hyper drops it.
+struct Guarded {
+    inner: ResponseBody,
+    _guard: ActiveGuard,
+}
+
+impl Body for Guarded {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 fn authorize(state: &State, key: Option<&str>) -> Result<String, MockError> {
@@ -223,6 +260,9 @@ fn get_route(call: &Call<'_>, model: Option<&str>) -> Response<ResponseBody> {
     match call.state.persistent_behavior(&call.key) {
         Behavior::InvalidKey => return error_response(&MockError::invalid_key(), false),
         Behavior::PermissionDenied => return error_response(&MockError::consumer_suspended(), false),
+        Behavior::SuspendedEchoKey => {
+            return error_response(&MockError::consumer_suspended_echoing(&call.key), false)
+        }
         _ => {}
     }
     if let Some(id) = model {
@@ -276,6 +316,15 @@ async fn post_route(call: &Call<'_>, model_id: &str, action: Action) -> Response
         }
         Behavior::RateLimitPerDay => Some(MockError::rate_limit_per_day(model_id)),
         Behavior::RateLimitNoDetails => Some(MockError::rate_limit_no_details()),
+        Behavior::RateLimitTokens { retry_delay_secs } => Some(MockError::rate_limit_tokens(model_id, *retry_delay_secs)),
+        Behavior::SuspendedEchoKey => Some(MockError::consumer_suspended_echoing(&call.key)),
+        Behavior::ResetBeforeHeaders => {
+            let mut response = json_response(502, &Value::Null);
+            response.extensions_mut().insert(CloseWithoutAnswer);
+            return response;
+        }
+        Behavior::Garbage => return garbage_response(action == Action::Stream, sse),
+        Behavior::Huge { bytes } => return huge_response(model_id, *bytes, action == Action::Stream, sse),
         Behavior::InternalError => Some(MockError::internal()),
         Behavior::Unavailable => Some(MockError::unavailable()),
         Behavior::PermissionDenied => Some(MockError::consumer_suspended()),
@@ -371,6 +420,11 @@ async fn generate(
         Behavior::SlowStream { chunk_delay_ms } => Some(Duration::from_millis(*chunk_delay_ms)),
         _ => None,
     };
+    let cut = match behavior {
+        Behavior::HangMidStream => Some(Step::HoldOpen),
+        Behavior::TruncatedJson | Behavior::TruncatedSse => Some(Step::Cut),
+        _ => None,
+    };
     if action == Action::Generate {
         let response = match special {
             Some(special) => special,
@@ -382,6 +436,13 @@ async fn generate(
                 reply::full_response(&plan, model.id, &response_id)
             }
         };
+        if let Some(end) = cut {
+            // Half of the JSON under a header that promises all of it.
+            let json = Bytes::from(to_json(&response));
+            let half = json.slice(..json.len() / 2);
+            let body = scripted_body(vec![Step::Data(half), end]);
+            return Ok(raw_response(200, "application/json; charset=UTF-8", Some(json.len() as u64), body));
+        }
         return Ok(json_response(200, &response));
     }
     let mut chunks: Vec<String> = match special {
@@ -394,7 +455,116 @@ async fn generate(
     if *behavior == Behavior::MidStreamError {
         chunks = mid_stream_chunks(&plan, model.id, &response_id);
     }
+    if let Some(end) = cut {
+        let frames = frame_chunks(chunks, sse);
+        let mut steps = vec![Step::Data(frames[0].clone())];
+        if matches!(end, Step::Cut) {
+            // Half of the next frame: a partial `data: {...` line or array element.
+            let next = frames.get(1).unwrap_or(&frames[0]);
+            steps.push(Step::Data(next.slice(..next.len() / 2)));
+        }
+        steps.push(end);
+        return Ok(raw_response(200, stream_content_type(sse), None, scripted_body(steps)));
+    }
     Ok(stream_response(chunks, chunk_delay, sse))
+}
+
+/// How a scripted body goes on.
+enum Step {
+    /// Send these bytes.
+    Data(Bytes),
+    /// Send `chunk` over and over (the last one cut short) until `total` bytes went out.
+    Repeat { chunk: Bytes, total: u64 },
+    /// Send nothing more and keep the connection open until the client goes away.
+    HoldOpen,
+    /// Cut the connection (hyper aborts it on a body error).
+    Cut,
+}
+
+/// A body produced step by step by a task; memory stays bounded by the channel.
+fn scripted_body(steps: Vec<Step>) -> ResponseBody {
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        for step in steps {
+            match step {
+                Step::Data(bytes) => {
+                    if tx.send(Ok(bytes)).await.is_err() {
+                        return;
+                    }
+                }
+                Step::Repeat { chunk, total } => {
+                    let mut left = total;
+                    while left > 0 {
+                        let n = usize::try_from(left).unwrap_or(usize::MAX).min(chunk.len());
+                        if tx.send(Ok(chunk.slice(..n))).await.is_err() {
+                            return;
+                        }
+                        left -= n as u64;
+                    }
+                }
+                Step::HoldOpen => {
+                    tx.closed().await;
+                    return;
+                }
+                Step::Cut => {
+                    // Let hyper flush what was sent: an error drops its unwritten buffer.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let _ = tx.send(Err(std::io::Error::other("mock: connection cut"))).await;
+                    return;
+                }
+            }
+        }
+    });
+    ChannelBody(rx).boxed()
+}
+
+fn raw_response(status: u16, content_type: &str, content_length: Option<u64>, body: ResponseBody) -> Response<ResponseBody> {
+    let mut builder = Response::builder().status(status).header("content-type", content_type);
+    if let Some(length) = content_length {
+        builder = builder.header("content-length", length);
+    }
+    builder.body(body).expect("valid response")
+}
+
+fn stream_content_type(sse: bool) -> &'static str {
+    if sse {
+        "text/event-stream"
+    } else {
+        "application/json; charset=UTF-8"
+    }
+}
+
+/// 200 under the expected content type, with a body that is neither JSON nor SSE events.
+fn garbage_response(stream: bool, sse: bool) -> Response<ResponseBody> {
+    let body: &'static [u8] = match (stream, sse) {
+        (true, true) => b"data: <html><body>502 Bad Gateway</body></html>\r\n\r\n: \x00\xff\xfe\r\n\r\ndata: {\"candidates\": [}\r\n\r\n",
+        (true, false) => b"[<html><body>502 Bad Gateway</body></html>\x00\xff\xfe]",
+        (false, _) => b"<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n\x00\xff\xfe",
+    };
+    let content_type = if stream { stream_content_type(sse) } else { "application/json; charset=UTF-8" };
+    raw_response(200, content_type, None, full_body(Bytes::from_static(body)))
+}
+
+/// 200 with a `bytes`-long answer generated on the fly: one response whose text part is `x`
+/// repeated (an SSE event or array element for streams). No `content-length`.
+fn huge_response(model: &str, bytes: u64, stream: bool, sse: bool) -> Response<ResponseBody> {
+    let (open, close) = match (stream, sse) {
+        (true, true) => ("data: ", "\r\n\r\n"),
+        (true, false) => ("[", "]"),
+        (false, _) => ("", ""),
+    };
+    let head = format!("{open}{{\"candidates\":[{{\"content\":{{\"role\":\"model\",\"parts\":[{{\"text\":\"");
+    let tail = format!(
+        "\"}}]}},\"finishReason\":\"STOP\",\"index\":0}}],\"modelVersion\":\"{model}\"}}{close}"
+    );
+    let filler = bytes.saturating_sub((head.len() + tail.len()) as u64);
+    let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+    let body = scripted_body(vec![
+        Step::Data(Bytes::from(head)),
+        Step::Repeat { chunk, total: filler },
+        Step::Data(Bytes::from(tail)),
+    ]);
+    raw_response(200, stream_content_type(stream && sse), None, body)
 }
 
 /// One or two chunks without `finishReason`, then the 503 error chunk.
@@ -537,7 +707,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into()).boxed()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
 fn json_response<T: Serialize>(status: u16, value: &T) -> Response<ResponseBody> {
@@ -571,23 +741,23 @@ fn not_found_page(path: &str) -> Response<ResponseBody> {
         .expect("valid response")
 }
 
-/// A body fed chunk by chunk from a channel, so each chunk is written as it is produced.
-struct ChannelBody(mpsc::Receiver<Bytes>);
+/// A body fed chunk by chunk from a channel, so each chunk is written as it is produced; an
+/// `Err` item cuts the connection.
+struct ChannelBody(mpsc::Receiver<Result<Bytes, std::io::Error>>);
 
 impl Body for ChannelBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.0.poll_recv(cx).map(|b| b.map(|b| b.map(Frame::data)))
     }
 }
 
-/// Frames JSON chunks as SSE events or as one JSON array, and streams them (with `delay`
-/// between chunks).
-fn stream_response(chunks: Vec<String>, delay: Option<Duration>, sse: bool) -> Response<ResponseBody> {
+/// Frames JSON chunks as SSE events, or as the pieces of one JSON array.
+fn frame_chunks(chunks: Vec<String>, sse: bool) -> Vec<Bytes> {
     let count = chunks.len();
-    let frames: Vec<Bytes> = chunks
+    chunks
         .into_iter()
         .enumerate()
         .map(|(i, json)| {
@@ -599,7 +769,13 @@ fn stream_response(chunks: Vec<String>, delay: Option<Duration>, sse: bool) -> R
                 Bytes::from(format!("{open}{json}{close}"))
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Frames JSON chunks as SSE events or as one JSON array, and streams them (with `delay`
+/// between chunks).
+fn stream_response(chunks: Vec<String>, delay: Option<Duration>, sse: bool) -> Response<ResponseBody> {
+    let frames = frame_chunks(chunks, sse);
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         for (i, frame) in frames.into_iter().enumerate() {
@@ -608,16 +784,12 @@ fn stream_response(chunks: Vec<String>, delay: Option<Duration>, sse: bool) -> R
                     tokio::time::sleep(delay).await;
                 }
             }
-            if tx.send(frame).await.is_err() {
+            if tx.send(Ok(frame)).await.is_err() {
                 return;
             }
         }
     });
-    let content_type = if sse {
-        "text/event-stream"
-    } else {
-        "application/json; charset=UTF-8"
-    };
+    let content_type = stream_content_type(sse);
     Response::builder()
         .status(200)
         .header("content-type", content_type)

@@ -543,3 +543,126 @@ fn hanging_requests_time_out_and_the_mock_still_drops() {
     assert_eq!(mock.last_request().unwrap().status, None);
     drop(mock);
 }
+
+/// Sends a raw HTTP request with a key and returns the open socket (nothing read yet).
+fn raw_open(mock: &MockGemini, path: &str, key: &str, body: &Value) -> std::net::TcpStream {
+    use std::io::Write;
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(mock.addr()).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: x\r\nx-goog-api-key: {key}\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+}
+
+fn read_until_close(mut stream: std::net::TcpStream) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+#[test]
+fn token_quota_and_suspension_echoing_the_key() {
+    let (mock, client) = setup();
+    mock.push_script("k1", vec![Behavior::RateLimitTokens { retry_delay_secs: 9 }]);
+    let resp = post(&client, &format!("{FLASH}:generateContent"), "k1", &hello());
+    resp.assert_status(429);
+    let quota_id = resp.json_at("/error/details/0/violations/0/quotaId");
+    assert!(quota_id.as_str().unwrap().contains("Token"), "{quota_id}");
+    assert_eq!(resp.json_at("/error/details/2/retryDelay"), "9s");
+
+    mock.push_script("k2", vec![Behavior::SuspendedEchoKey]);
+    let resp = post(&client, &format!("{FLASH}:generateContent"), "k2", &hello());
+    resp.assert_status(403);
+    assert_eq!(
+        resp.json_at("/error/message"),
+        "Permission denied: Consumer 'api_key:k2' has been suspended."
+    );
+    assert_eq!(resp.json_at("/error/details/0/reason"), "CONSUMER_SUSPENDED");
+}
+
+#[test]
+fn reset_truncation_garbage_and_huge_bodies() {
+    let (mock, client) = setup();
+    let generate = format!("{FLASH}:generateContent");
+    let sse = format!("{FLASH}:streamGenerateContent?alt=sse");
+    let long = json!({"contents": [{"parts": [{"text": "one two three four five"}]}]});
+
+    mock.push_script("k1", vec![Behavior::ResetBeforeHeaders]);
+    let (bytes, closed) = read_until_close(raw_open(&mock, &generate, "k1", &hello()));
+    assert!(closed && bytes.is_empty(), "closed without a head: {bytes:?}");
+
+    mock.push_script("k1", vec![Behavior::TruncatedJson]);
+    let (bytes, closed) = read_until_close(raw_open(&mock, &generate, "k1", &hello()));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(closed && text.starts_with("HTTP/1.1 200"), "{text}");
+    let declared: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
+    assert!(body.len() < declared && body.starts_with("{\"candidates\""), "{body}");
+
+    mock.push_script("k1", vec![Behavior::TruncatedSse]);
+    let (bytes, closed) = read_until_close(raw_open(&mock, &sse, "k1", &long));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(closed, "{text}");
+    assert_eq!(text.matches("data: ").count(), 2, "one whole event and a partial one: {text}");
+    assert!(!text.contains("\r\n0\r\n\r\n"), "the chunked body is never terminated: {text}");
+
+    mock.push_script("k1", vec![Behavior::Garbage]);
+    let resp = post(&client, &generate, "k1", &hello());
+    resp.assert_status(200);
+    assert!(serde_json::from_slice::<Value>(&resp.body).is_err());
+
+    mock.push_script("k1", vec![Behavior::Huge { bytes: 3_000_000 }]);
+    let resp = post(&client, &generate, "k1", &hello());
+    resp.assert_status(200);
+    assert_eq!(resp.body.len(), 3_000_000);
+    assert_eq!(resp.json()["candidates"][0]["finishReason"], "STOP");
+}
+
+#[test]
+fn hangs_end_when_the_client_goes_away() {
+    let (mock, _client) = setup();
+    let sse = format!("{FLASH}:streamGenerateContent?alt=sse");
+    mock.push_script("k1", vec![Behavior::Hang]);
+    let socket = raw_open(&mock, &format!("{FLASH}:generateContent"), "k1", &hello());
+    assert!(mock.wait_for_requests(1, Duration::from_secs(5)));
+    assert_eq!(mock.active_requests(), 1);
+    drop(socket);
+    assert!(
+        mock.wait_for_active_at_most(0, Duration::from_secs(5)),
+        "a hang before headers ends when the client leaves"
+    );
+
+    mock.push_script("k1", vec![Behavior::HangMidStream]);
+    let mut socket = raw_open(&mock, &sse, "k1", &hello());
+    use std::io::Read;
+    let mut first = [0u8; 4096];
+    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let n = socket.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("HTTP/1.1 200"));
+    assert_eq!(mock.active_requests(), 1);
+    drop(socket);
+    assert!(
+        mock.wait_for_active_at_most(0, Duration::from_secs(5)),
+        "a hang mid-stream ends when the client leaves"
+    );
+}
