@@ -567,9 +567,9 @@ impl RawResponse {
 /// `transfer-encoding`.
 pub fn raw_request_bytes(method: &str, target: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
     let mut head = format!("{method} {target} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
-    let framed = headers.iter().any(|(n, _)| {
-        n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding")
-    });
+    let framed = headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-length") || n.eq_ignore_ascii_case("transfer-encoding"));
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -591,9 +591,7 @@ pub fn raw_http(addr: SocketAddr, request: &[u8], timeout: Duration) -> Result<R
     let deadline = started + timeout;
     let mut stream =
         std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect to {addr}: {e}"))?;
-    stream
-        .set_write_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
+    stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     // A server may answer (e.g. 413) before reading everything and close; a write error is
     // then not the end of the story, the answer may still be readable.
     let _ = stream.write_all(request);
@@ -638,9 +636,7 @@ pub fn raw_http(addr: SocketAddr, request: &[u8], timeout: Duration) -> Result<R
     } else if header("transfer-encoding").is_some_and(|te| te.to_ascii_lowercase().contains("chunked")) {
         reader.read_chunked()?
     } else if let Some(length) = header("content-length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| format!("bad content-length {length:?}"))?;
+        let length: usize = length.parse().map_err(|_| format!("bad content-length {length:?}"))?;
         reader.read_exact_len(length)?
     } else {
         reader.read_to_end()?
@@ -670,9 +666,7 @@ impl RawReader {
         if left.is_zero() {
             return Err("timed out".into());
         }
-        self.stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| e.to_string())?;
+        self.stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
         let mut chunk = [0u8; 64 * 1024];
         match self.stream.read(&mut chunk) {
             Ok(0) => Ok(false),
@@ -814,9 +808,14 @@ pub fn secret_leaks(haystack: &str, secrets: &[(String, String)], window: usize)
             .iter()
             .find_map(|piece| haystack.find(piece.as_str()).map(|at| (piece, at)))
         {
-            let start = (0..=at.saturating_sub(60)).rev().find(|i| haystack.is_char_boundary(*i)).unwrap_or(0);
+            let start = (0..=at.saturating_sub(60))
+                .rev()
+                .find(|i| haystack.is_char_boundary(*i))
+                .unwrap_or(0);
             let end = (at + piece.len() + 60).min(haystack.len());
-            let end = (end..=haystack.len()).find(|i| haystack.is_char_boundary(*i)).unwrap_or(haystack.len());
+            let end = (end..=haystack.len())
+                .find(|i| haystack.is_char_boundary(*i))
+                .unwrap_or(haystack.len());
             found.push(format!("{label} ({piece:?}) in …{}…", &haystack[start..end]));
         }
     }

@@ -218,11 +218,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Re
     };
     if response.extensions().get::<CloseWithoutAnswer>().is_some() {
         // A service error makes hyper close the connection without writing a response head.
-        return Err(std::io::Error::other("mock: connection closed before the response head"));
+        return Err(std::io::Error::other(
+            "mock: connection closed before the response head",
+        ));
     }
     state.set_status(seq, response.status().as_u16());
     let (parts, body) = response.into_parts();
-    Ok(Response::from_parts(parts, Guarded { inner: body, _guard: guard }.boxed()))
+    Ok(Response::from_parts(
+        parts,
+        Guarded {
+            inner: body,
+            _guard: guard,
+        }
+        .boxed(),
+    ))
 }
 
 /// A response body that keeps its request counted as active until hyper drops it.
@@ -260,9 +269,7 @@ fn get_route(call: &Call<'_>, model: Option<&str>) -> Response<ResponseBody> {
     match call.state.persistent_behavior(&call.key) {
         Behavior::InvalidKey => return error_response(&MockError::invalid_key(), false),
         Behavior::PermissionDenied => return error_response(&MockError::consumer_suspended(), false),
-        Behavior::SuspendedEchoKey => {
-            return error_response(&MockError::consumer_suspended_echoing(&call.key), false)
-        }
+        Behavior::SuspendedEchoKey => return error_response(&MockError::consumer_suspended_echoing(&call.key), false),
         _ => {}
     }
     if let Some(id) = model {
@@ -316,7 +323,9 @@ async fn post_route(call: &Call<'_>, model_id: &str, action: Action) -> Response
         }
         Behavior::RateLimitPerDay => Some(MockError::rate_limit_per_day(model_id)),
         Behavior::RateLimitNoDetails => Some(MockError::rate_limit_no_details()),
-        Behavior::RateLimitTokens { retry_delay_secs } => Some(MockError::rate_limit_tokens(model_id, *retry_delay_secs)),
+        Behavior::RateLimitTokens { retry_delay_secs } => {
+            Some(MockError::rate_limit_tokens(model_id, *retry_delay_secs))
+        }
         Behavior::SuspendedEchoKey => Some(MockError::consumer_suspended_echoing(&call.key)),
         Behavior::ResetBeforeHeaders => {
             let mut response = json_response(502, &Value::Null);
@@ -441,7 +450,12 @@ async fn generate(
             let json = Bytes::from(to_json(&response));
             let half = json.slice(..json.len() / 2);
             let body = scripted_body(vec![Step::Data(half), end]);
-            return Ok(raw_response(200, "application/json; charset=UTF-8", Some(json.len() as u64), body));
+            return Ok(raw_response(
+                200,
+                "application/json; charset=UTF-8",
+                Some(json.len() as u64),
+                body,
+            ));
         }
         return Ok(json_response(200, &response));
     }
@@ -518,7 +532,12 @@ fn scripted_body(steps: Vec<Step>) -> ResponseBody {
     ChannelBody(rx).boxed()
 }
 
-fn raw_response(status: u16, content_type: &str, content_length: Option<u64>, body: ResponseBody) -> Response<ResponseBody> {
+fn raw_response(
+    status: u16,
+    content_type: &str,
+    content_length: Option<u64>,
+    body: ResponseBody,
+) -> Response<ResponseBody> {
     let mut builder = Response::builder().status(status).header("content-type", content_type);
     if let Some(length) = content_length {
         builder = builder.header("content-length", length);
@@ -541,7 +560,11 @@ fn garbage_response(stream: bool, sse: bool) -> Response<ResponseBody> {
         (true, false) => b"[<html><body>502 Bad Gateway</body></html>\x00\xff\xfe]",
         (false, _) => b"<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>\n\x00\xff\xfe",
     };
-    let content_type = if stream { stream_content_type(sse) } else { "application/json; charset=UTF-8" };
+    let content_type = if stream {
+        stream_content_type(sse)
+    } else {
+        "application/json; charset=UTF-8"
+    };
     raw_response(200, content_type, None, full_body(Bytes::from_static(body)))
 }
 
@@ -554,9 +577,7 @@ fn huge_response(model: &str, bytes: u64, stream: bool, sse: bool) -> Response<R
         (false, _) => ("", ""),
     };
     let head = format!("{open}{{\"candidates\":[{{\"content\":{{\"role\":\"model\",\"parts\":[{{\"text\":\"");
-    let tail = format!(
-        "\"}}]}},\"finishReason\":\"STOP\",\"index\":0}}],\"modelVersion\":\"{model}\"}}{close}"
-    );
+    let tail = format!("\"}}]}},\"finishReason\":\"STOP\",\"index\":0}}],\"modelVersion\":\"{model}\"}}{close}");
     let filler = bytes.saturating_sub((head.len() + tail.len()) as u64);
     let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
     let body = scripted_body(vec![

@@ -623,8 +623,15 @@ fn reset_truncation_garbage_and_huge_bodies() {
     let (bytes, closed) = read_until_close(raw_open(&mock, &sse, "k1", &long));
     let text = String::from_utf8_lossy(&bytes);
     assert!(closed, "{text}");
-    assert_eq!(text.matches("data: ").count(), 2, "one whole event and a partial one: {text}");
-    assert!(!text.contains("\r\n0\r\n\r\n"), "the chunked body is never terminated: {text}");
+    assert_eq!(
+        text.matches("data: ").count(),
+        2,
+        "one whole event and a partial one: {text}"
+    );
+    assert!(
+        !text.contains("\r\n0\r\n\r\n"),
+        "the chunked body is never terminated: {text}"
+    );
 
     mock.push_script("k1", vec![Behavior::Garbage]);
     let resp = post(&client, &generate, "k1", &hello());
