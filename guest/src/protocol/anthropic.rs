@@ -6,6 +6,29 @@
 //! * [`response`]: whole responses, count_tokens and model list out, upstream errors out;
 //! * [`stream`]: [`MessagesStreamTranslator`], Gemini SSE chunks -> Anthropic SSE events.
 //!
+//! ## `system` messages inside `messages`
+//! Current Claude Code puts `{"role": "system", ...}` entries (environment, agent lists,
+//! reminders) inside `messages` besides the top-level `system`. Their content is a string or
+//! text blocks (anything else is a 400). Those that come before the first user/assistant
+//! message join the system instruction after the top-level `system`, in order. A later one
+//! becomes user-side text in the turn where it appears: Gemini has no system turns, so its text
+//! joins the user turn it follows, or opens the next user turn (after an assistant message).
+//! This keeps user/model alternation: a system message never splits a model turn from the tool
+//! results that answer it (function responses stay first in their user turn), and thought
+//! signatures stay on the model parts they came with. count_tokens counts them the same way.
+//!
+//! ## Accepted and ignored, or approximated
+//! * `thinking: {"type": "adaptive", "display"}` and `output_config.effort` map onto Gemini
+//!   thinking (see `request::thinking_config`): the effort by the same table as OpenAI's
+//!   `reasoning_effort`; `display: "omitted"` turns thought summaries off.
+//! * `context_management`, `container`, `mcp_servers`, `metadata`, `service_tier`, the
+//!   `?beta=true` query and `anthropic-beta` headers are ignored: Gemini has no equivalent (no
+//!   server-side context editing, code-execution containers or remote MCP connectors), and the
+//!   betas they enable change nothing in the translation.
+//! * `cache_control` on any block or tool is ignored (Gemini caches implicitly), and so is
+//!   `defer_loading` on tools: every custom tool is declared up front, as Gemini has no tool
+//!   search. Anthropic-defined tools other than `web_search_*` are skipped.
+//!
 //! ## Thought signatures
 //! Gemini 3 rejects a replayed tool loop whose `functionCall` parts lack the signature they
 //! came with, and Anthropic clients only send back what the Anthropic wire format carries.
@@ -59,8 +82,8 @@ pub const SKIP_SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 pub const MODEL_CREATED_AT: &str = "2025-01-01T00:00:00Z";
 
 // ---------------------------------------------------------------------------------------------
-// Request wire types. Unknown fields (cache_control, citations, container, mcp_servers,
-// service_tier, beta features...) are ignored by serde.
+// Request wire types. Unknown fields (cache_control, defer_loading, citations, container,
+// mcp_servers, context_management, service_tier, beta features...) are ignored by serde.
 // ---------------------------------------------------------------------------------------------
 
 /// `POST /v1/messages` body.
@@ -131,7 +154,7 @@ pub struct AnthropicCountTokensRequest {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicMessage {
-    /// `user` or `assistant`.
+    /// `user`, `assistant`, or `system` (see the module doc).
     pub role: String,
     pub content: AnthropicContent,
 }

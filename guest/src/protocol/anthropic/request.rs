@@ -22,6 +22,7 @@ use super::{
     AnthropicTool, AnthropicToolChoice, SKIP_SIGNATURE_SENTINEL,
 };
 use crate::error::GatewayError;
+use crate::protocol::openai::effort_thinking_config;
 
 /// Gemini's limit on `stopSequences`.
 const MAX_STOP_SEQUENCES: usize = 5;
@@ -56,7 +57,7 @@ pub fn messages_request_to_gemini(
         temperature: req.temperature,
         top_p: req.top_p,
         top_k: req.top_k,
-        thinking_config: thinking_config(req.thinking.as_ref(), effort, model),
+        thinking_config: thinking_config(req.thinking.as_ref(), effort, model)?,
         ..Default::default()
     };
     // Structured outputs. Gemini 2.x rejects a JSON response mime type together with function
@@ -117,7 +118,19 @@ fn conversation(
             "messages",
         ));
     }
-    let contents = contents(messages, model)?;
+    // `system` messages before the first user/assistant message extend the system instruction.
+    let leading = messages.iter().take_while(|m| m.role == SYSTEM_ROLE).count();
+    if leading == messages.len() {
+        return Err(GatewayError::invalid_param(
+            "messages: at least one user or assistant message is required besides system messages",
+            "messages",
+        ));
+    }
+    let mut system_parts = system.map(top_level_system_parts).unwrap_or_default();
+    for (i, message) in messages[..leading].iter().enumerate() {
+        system_parts.extend(system_message_parts(&message.content, i)?);
+    }
+    let contents = contents(messages, leading, model)?;
     if contents.is_empty() {
         return Err(GatewayError::invalid_param(
             "messages: all messages are empty",
@@ -127,29 +140,55 @@ fn conversation(
     let (tools, tool_config) = tools_to_gemini(tools, tool_choice)?;
     Ok(GenerateContentRequest {
         contents,
-        system_instruction: system.and_then(system_instruction),
+        system_instruction: (!system_parts.is_empty()).then_some(Content {
+            role: None,
+            parts: system_parts,
+        }),
         tools,
         tool_config,
         ..Default::default()
     })
 }
 
-fn system_instruction(system: &AnthropicContent) -> Option<Content> {
-    let parts: Vec<Part> = match system {
-        AnthropicContent::Text(text) => vec![Part::text(text.clone())],
+/// The role of the system messages current Claude Code puts inside `messages`.
+const SYSTEM_ROLE: &str = "system";
+
+/// The text of the top-level `system` (non-text blocks, which Anthropic does not allow there
+/// either, are skipped).
+fn top_level_system_parts(system: &AnthropicContent) -> Vec<Part> {
+    let texts: Vec<&str> = match system {
+        AnthropicContent::Text(text) => vec![text.as_str()],
         AnthropicContent::Blocks(blocks) => blocks
             .iter()
             .filter_map(|b| match b {
-                AnthropicContentBlock::Text { text } => Some(Part::text(text.clone())),
+                AnthropicContentBlock::Text { text } => Some(text.as_str()),
                 _ => None,
             })
             .collect(),
     };
-    let parts: Vec<Part> = parts
+    texts
         .into_iter()
-        .filter(|p| p.text.as_deref().is_some_and(|t| !t.is_empty()))
-        .collect();
-    (!parts.is_empty()).then_some(Content { role: None, parts })
+        .filter(|t| !t.is_empty())
+        .map(|t| Part::text(t.to_string()))
+        .collect()
+}
+
+/// The text parts of `messages[i]` with role `system`: a string or text blocks only.
+fn system_message_parts(content: &AnthropicContent, i: usize) -> Result<Vec<Part>, GatewayError> {
+    let mut parts = Vec::new();
+    for (j, block) in blocks(content).iter().enumerate() {
+        match block {
+            AnthropicContentBlock::Text { text } if text.is_empty() => {}
+            AnthropicContentBlock::Text { text } => parts.push(Part::text(text.clone())),
+            _ => {
+                return Err(GatewayError::invalid_param(
+                    format!("messages.{i}.content.{j}: system messages may only contain text blocks"),
+                    format!("messages.{i}.content.{j}.type"),
+                ))
+            }
+        }
+    }
+    Ok(parts)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,12 +320,36 @@ fn thinking_control(model: &str) -> ThinkingControl {
     }
 }
 
-/// Anthropic `thinking` (+ `output_config.effort` for adaptive) -> Gemini `thinkingConfig`.
-/// Never sets both a budget and a level (a 400 upstream). No `thinking` -> Gemini's default.
-fn thinking_config(thinking: Option<&AnthropicThinking>, effort: Option<&str>, model: &str) -> Option<ThinkingConfig> {
+/// Anthropic `thinking` and `output_config.effort` -> Gemini `thinkingConfig`. Never sets both a
+/// budget and a level (a 400 upstream).
+///
+/// * `enabled`: `budget_tokens` as the budget (clamped to the model's range), or on Gemini 3 the
+///   level it is closest to (<= 1024 LOW, else HIGH).
+/// * `adaptive`: with an effort, the effort table OpenAI's `reasoning_effort` uses
+///   ([`effort_thinking_config`]); without one, the model's own dynamic thinking.
+/// * no `thinking` but an effort: the effort table, without thought summaries (Anthropic returns
+///   thinking blocks only when thinking is on).
+/// * `disabled`: off where the model can turn thinking off (2.5 Pro cannot: its default).
+///
+/// `display: "omitted"` asks for no thought summaries (`includeThoughts: false`).
+fn thinking_config(
+    thinking: Option<&AnthropicThinking>,
+    effort: Option<&str>,
+    model: &str,
+) -> Result<Option<ThinkingConfig>, GatewayError> {
+    let by_effort = |effort: &str| {
+        effort_thinking_config(effort, model).map_err(|_| {
+            GatewayError::invalid_param(
+                format!("output_config.effort: {effort:?} is not one of low, medium, high, xhigh, max"),
+                "output_config.effort",
+            )
+        })
+    };
+    // Validates the effort even where it ends up unused.
+    let effort_config = effort.map(by_effort).transpose()?.flatten();
     let control = thinking_control(model);
     if control == ThinkingControl::Unsupported {
-        return None;
+        return Ok(None);
     }
     let level = |l: &str| ThinkingConfig {
         thinking_level: Some(l.into()),
@@ -301,8 +364,12 @@ fn thinking_config(thinking: Option<&AnthropicThinking>, effort: Option<&str>, m
         _ => b,
     };
     let shown = |display: &Option<String>| display.as_deref() != Some("omitted");
-    let (mut config, include) = match thinking? {
-        AnthropicThinking::Enabled { budget_tokens, display } => {
+    let (mut config, include) = match thinking {
+        None => match effort_config {
+            Some(config) => (config, false),
+            None => return Ok(None),
+        },
+        Some(AnthropicThinking::Enabled { budget_tokens, display }) => {
             let config = match control {
                 ThinkingControl::Level { .. } if *budget_tokens <= 1024 => level("LOW"),
                 ThinkingControl::Level { .. } => level("HIGH"),
@@ -310,29 +377,23 @@ fn thinking_config(thinking: Option<&AnthropicThinking>, effort: Option<&str>, m
             };
             (config, shown(display))
         }
-        AnthropicThinking::Adaptive { display } => {
-            let config = match (control, effort) {
-                (ThinkingControl::Level { .. }, Some("low")) => level("LOW"),
-                (ThinkingControl::Level { flash: true }, Some("medium")) => level("MEDIUM"),
-                (ThinkingControl::Level { .. }, Some(_)) => level("HIGH"),
-                (ThinkingControl::Level { .. }, None) => ThinkingConfig::default(),
-                (_, Some("low")) => budget(clamp(1024)),
-                (_, Some("medium")) => budget(clamp(8192)),
-                (_, Some("high")) => budget(clamp(24576)),
-                (ThinkingControl::Budget { max, .. }, Some("max")) => budget(max),
-                _ => budget(-1),
+        Some(AnthropicThinking::Adaptive { display }) => {
+            let config = match (effort_config, control) {
+                (Some(config), _) => config,
+                (None, ThinkingControl::Level { .. }) => ThinkingConfig::default(),
+                (None, _) => budget(-1),
             };
             (config, shown(display))
         }
-        AnthropicThinking::Disabled {} => match control {
+        Some(AnthropicThinking::Disabled {}) => match control {
             ThinkingControl::Level { .. } => (level("LOW"), false),
             ThinkingControl::Budget { can_disable: true, .. } => (budget(0), false),
-            _ => return None, // 2.5 Pro cannot turn thinking off; unknown models: their default.
+            _ => return Ok(None), // 2.5 Pro cannot turn thinking off; unknown models: their default.
         },
-        AnthropicThinking::Unknown => return None,
+        Some(AnthropicThinking::Unknown) => return Ok(None),
     };
     config.include_thoughts = Some(include);
-    Some(config)
+    Ok(Some(config))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,17 +426,24 @@ fn blocks(content: &AnthropicContent) -> Vec<AnthropicContentBlock> {
     }
 }
 
-fn contents(messages: &[AnthropicMessage], model: &str) -> Result<Vec<Content>, GatewayError> {
+/// The turns of `messages[skip..]` (the first `skip` are leading system messages, already in
+/// the system instruction). A later `system` message becomes user-side text in the turn where it
+/// appears: it joins the user turn it follows, or opens (and then joins) the next one.
+fn contents(messages: &[AnthropicMessage], skip: usize, model: &str) -> Result<Vec<Content>, GatewayError> {
     let multimodal_responses = model.strip_prefix("models/").unwrap_or(model).starts_with("gemini-3");
     let mut names: HashMap<String, String> = HashMap::new();
     let mut turns: Vec<Turn> = Vec::new();
-    for (i, message) in messages.iter().enumerate() {
+    for (i, message) in messages.iter().enumerate().skip(skip) {
         let turn = match message.role.as_str() {
             "assistant" => assistant_turn(&blocks(&message.content), &mut names),
             "user" => user_turn(&blocks(&message.content), &names, i, multimodal_responses)?,
+            SYSTEM_ROLE => Turn {
+                parts: system_message_parts(&message.content, i)?,
+                ..Default::default()
+            },
             other => {
                 return Err(GatewayError::invalid_param(
-                    format!("messages.{i}.role: expected 'user' or 'assistant', got {other:?}"),
+                    format!("messages.{i}.role: expected 'user', 'assistant' or 'system', got {other:?}"),
                     format!("messages.{i}.role"),
                 ))
             }

@@ -60,7 +60,19 @@ fn invalid_requests_are_400s() {
         (json!({"max_tokens": 1, "messages": []}), "at least one message"),
         (
             json!({"max_tokens": 1, "messages": [{"role": "system", "content": "x"}]}),
-            "role",
+            "at least one user or assistant message",
+        ),
+        (
+            json!({"max_tokens": 1, "messages": [{"role": "user", "content": "x"}, {"role": "tool", "content": "x"}]}),
+            "messages.1.role",
+        ),
+        (
+            json!({"max_tokens": 1, "messages": [{"role": "user", "content": "x"}, {"role": "system", "content": [{"type": "image", "source": {"type": "url", "url": "https://x/a.png"}}]}]}),
+            "system messages may only contain text blocks",
+        ),
+        (
+            json!({"max_tokens": 1, "messages": user, "output_config": {"effort": "extreme"}}),
+            "output_config.effort",
         ),
         (
             json!({"max_tokens": 1, "messages": user, "stop_sequences": ["a", "b", "c", "d", "e", "f"]}),
@@ -236,7 +248,7 @@ fn thinking_table() {
             json!({"type": "adaptive"}),
             Some("max"),
             "gemini-2.5-pro",
-            Some(json!({"thinkingBudget": 32768, "includeThoughts": true})),
+            Some(json!({"thinkingBudget": 24576, "includeThoughts": true})),
         ),
         (
             json!({"type": "adaptive"}),
@@ -591,4 +603,170 @@ fn count_tokens_wraps_a_generate_content_request_with_the_model() {
         prefixed.generate_content_request.unwrap().model,
         "models/gemini-2.5-pro"
     );
+}
+
+#[test]
+fn system_messages_lead_into_the_system_instruction_and_later_ones_join_their_user_turn() {
+    let g = to_gemini(
+        json!({
+            "model": "claude-opus-5-5", "max_tokens": 1024,
+            "system": [{"type": "text", "text": "Top."}],
+            "messages": [
+                {"role": "system", "content": "Lead one."},
+                {"role": "system", "content": [{"type": "text", "text": "Lead two.", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "user", "content": "Hi"},
+                {"role": "system", "content": [{"type": "text", "text": "Env after user."}]},
+                {"role": "assistant", "content": "Hello"},
+                {"role": "system", "content": "Reminder before user."},
+                {"role": "user", "content": "Bye"}
+            ]
+        }),
+        "gemini-2.5-flash",
+    );
+    assert_eq!(
+        g["systemInstruction"],
+        json!({"parts": [{"text": "Top."}, {"text": "Lead one."}, {"text": "Lead two."}]})
+    );
+    assert_eq!(
+        g["contents"],
+        json!([
+            {"role": "user", "parts": [{"text": "Hi"}, {"text": "Env after user."}]},
+            {"role": "model", "parts": [{"text": "Hello"}]},
+            {"role": "user", "parts": [{"text": "Reminder before user."}, {"text": "Bye"}]}
+        ])
+    );
+    // Without a top-level `system`, leading system messages alone make the instruction.
+    let g = to_gemini(
+        json!({"max_tokens": 1, "messages": [
+            {"role": "system", "content": "Only."},
+            {"role": "user", "content": "x"}
+        ]}),
+        "gemini-2.5-flash",
+    );
+    assert_eq!(g["systemInstruction"], json!({"parts": [{"text": "Only."}]}));
+    assert_eq!(g["contents"], json!([{"role": "user", "parts": [{"text": "x"}]}]));
+}
+
+#[test]
+fn system_messages_inside_a_tool_loop_keep_pairing_and_signatures() {
+    // Claude Code's shape: a system reminder between the tool_use and its tool_result, and
+    // another one after the result; the call carries a Gemini 3 signature in its id.
+    let id = super::super::tool_use_id("req1", 0, Some("c2lnLWE="));
+    let g = to_gemini(
+        json!({
+            "max_tokens": 1024,
+            "messages": [
+                {"role": "user", "content": "run it"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "", "signature": "gemini:c2lnLXQ="},
+                    {"type": "text", "text": "Running."},
+                    {"type": "tool_use", "id": id, "name": "Bash", "input": {"command": "ls"}}
+                ]},
+                {"role": "system", "content": "The user is watching."},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": id, "content": "a.txt"},
+                    {"type": "text", "text": "continue"}
+                ]},
+                {"role": "system", "content": [{"type": "text", "text": "Budget: low."}]}
+            ],
+            "tools": [{"name": "Bash", "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+        }),
+        "gemini-3-pro-preview",
+    );
+    assert_eq!(
+        g["contents"],
+        json!([
+            {"role": "user", "parts": [{"text": "run it"}]},
+            {"role": "model", "parts": [
+                {"text": "Running.", "thoughtSignature": "c2lnLXQ="},
+                {"functionCall": {"name": "Bash", "args": {"command": "ls"}}, "thoughtSignature": "c2lnLWE="}
+            ]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "Bash", "response": {"output": "a.txt"}}},
+                {"text": "The user is watching."},
+                {"text": "continue"},
+                {"text": "Budget: low."}
+            ]}
+        ])
+    );
+}
+
+#[test]
+fn system_messages_count_on_count_tokens_too() {
+    let req: AnthropicCountTokensRequest = serde_json::from_value(json!({
+        "model": "claude-opus-5-5",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "env"}],
+        "thinking": {"type": "adaptive", "display": "omitted"},
+        "output_config": {"effort": "medium"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "tools": [{"name": "Read", "input_schema": {"type": "object"}, "defer_loading": true, "cache_control": {"type": "ephemeral"}}]
+    }))
+    .unwrap();
+    let out = serde_json::to_value(count_tokens_request_to_gemini(&req, "gemini-2.5-pro").unwrap()).unwrap();
+    assert_eq!(
+        out["generateContentRequest"]["contents"],
+        json!([{"role": "user", "parts": [{"text": "hi"}, {"text": "env"}]}])
+    );
+}
+
+#[test]
+fn effort_uses_the_reasoning_effort_table_with_or_without_adaptive_thinking() {
+    let body = |thinking: Option<Value>, effort: &str| {
+        let mut body = json!({"max_tokens": 1000, "messages": [{"role": "user", "content": "x"}],
+                              "output_config": {"effort": effort}});
+        if let Some(thinking) = thinking {
+            body["thinking"] = thinking;
+        }
+        body
+    };
+    let adaptive_omitted = Some(json!({"type": "adaptive", "display": "omitted"}));
+    let cases: Vec<(Option<Value>, &str, &str, Value)> = vec![
+        // Claude Code's default request.
+        (
+            adaptive_omitted.clone(),
+            "medium",
+            "gemini-3.1-pro-preview",
+            json!({"thinkingLevel": "HIGH", "includeThoughts": false}),
+        ),
+        (
+            adaptive_omitted.clone(),
+            "medium",
+            "gemini-3.5-flash",
+            json!({"thinkingLevel": "MEDIUM", "includeThoughts": false}),
+        ),
+        (
+            Some(json!({"type": "adaptive", "display": "summarized"})),
+            "high",
+            "gemini-2.5-flash",
+            json!({"thinkingBudget": 24576, "includeThoughts": true}),
+        ),
+        (
+            None,
+            "low",
+            "gemini-2.5-pro",
+            json!({"thinkingBudget": 1024, "includeThoughts": false}),
+        ),
+        (
+            None,
+            "max",
+            "gemini-3-flash-preview",
+            json!({"thinkingLevel": "HIGH", "includeThoughts": false}),
+        ),
+        (
+            None,
+            "xhigh",
+            "gemini-2.5-flash",
+            json!({"thinkingBudget": 24576, "includeThoughts": false}),
+        ),
+    ];
+    for (thinking, effort, model, expected) in cases {
+        let g = to_gemini(body(thinking.clone(), effort), model);
+        assert_eq!(
+            g["generationConfig"]["thinkingConfig"], expected,
+            "{thinking:?} {effort} {model}"
+        );
+    }
+    // A model that cannot think gets no thinking config, whatever the effort.
+    let g = to_gemini(body(adaptive_omitted, "high"), "gemini-2.0-flash");
+    assert!(g["generationConfig"].get("thinkingConfig").is_none());
 }

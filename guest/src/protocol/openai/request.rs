@@ -24,6 +24,7 @@ use crate::protocol::gemini::{
     SafetySetting, Tool, ToolConfig,
 };
 use config::{convert_tool_choice, convert_tools, generation_config, google_extras};
+pub(crate) use config::effort_thinking_config;
 use serde_json::{json, Map, Value};
 
 /// Translates an OpenAI chat request for the Gemini model `model` (already resolved from any

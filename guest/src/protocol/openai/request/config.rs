@@ -273,6 +273,17 @@ fn thinking_config(
     Ok(config.filter(|c| *c != ThinkingConfig::default()))
 }
 
+/// One effort value for `model` → its thinking config, by the table of [`effort_config`]:
+/// shared by chat's `reasoning_effort`, Responses' `reasoning.effort` and Anthropic's
+/// `output_config.effort`. `None` for model families that cannot think (the value is still
+/// validated).
+pub(crate) fn effort_thinking_config(effort: &str, model: &str) -> Result<Option<ThinkingConfig>, GatewayError> {
+    match ThinkingFamily::of(model) {
+        ThinkingFamily::None => effort_config(effort, ThinkingFamily::Budget { pro: false }).map(|_| None),
+        family => effort_config(effort, family).map(Some),
+    }
+}
+
 /// One `reasoning_effort` value → a thinking config. Choices (protocols.md §2, §5.1 [U]):
 ///
 /// | effort | Gemini 3 Flash | Gemini 3 other | 2.5 / other budget | includeThoughts |
