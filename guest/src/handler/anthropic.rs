@@ -13,7 +13,7 @@ use crate::pool::PoolSettings;
 use crate::protocol::anthropic::{self, AnthropicCountTokensRequest, AnthropicMessagesRequest};
 use crate::protocol::gemini::{self, CountTokensResponse, API_VERSION};
 use crate::protocol::Protocol;
-use crate::store::Database;
+use crate::store::{self, Database};
 use crate::stream::Transducer;
 use crate::upstream::Upstream;
 
@@ -86,7 +86,9 @@ pub async fn count_tokens<U: Upstream, D: Database>(
     }
 }
 
-/// `GET /v1/models` and `/v1/models/{id}` for Anthropic clients.
+/// `GET /v1/models` and `/v1/models/{id}` for Anthropic clients: the client-facing Claude names
+/// ([`crate::models::listed_claude_models`]) first, then the Gemini models. `/v1/models/{id}` also
+/// answers for any other name that resolves as a Claude alias or by the Claude family.
 pub async fn models<U: Upstream, D: Database>(
     env: &Env<'_, U, D>,
     caller: &Caller,
@@ -94,11 +96,25 @@ pub async fn models<U: Upstream, D: Database>(
     id: Option<&str>,
 ) -> Result<Reply<U::Body>, GatewayError> {
     let list = list_models(env, caller, settings, Protocol::Anthropic).await?;
+    // The configured aliases; the request path does not hand them here, and a model list is
+    // rare enough for one more read. Without them only the built-in names are listed.
+    let stored = store::settings::load(env.db).unwrap_or_default();
+    let client = crate::models::listed_claude_models(&stored);
     match id {
-        None => Ok(to_json_reply(200, &anthropic::models_to_anthropic(&list))),
-        Some(id) => match list.models.iter().find(|m| m.id() == id) {
-            Some(model) => Ok(to_json_reply(200, &anthropic::model_to_anthropic(model))),
-            None => Err(GatewayError::ModelNotFound(format!("model: {id}"))),
-        },
+        None => Ok(to_json_reply(200, &anthropic::models_to_anthropic(&list, &client))),
+        Some(id) => {
+            if let Some(model) = list.models.iter().find(|m| m.id() == id) {
+                return Ok(to_json_reply(200, &anthropic::model_to_anthropic(model)));
+            }
+            let listed = client
+                .iter()
+                .find(|(name, _)| name == id)
+                .map(|(_, target)| target.clone());
+            let claude_name = id.starts_with("claude") && gemini::validate_model_id(id).is_ok();
+            match listed.or_else(|| claude_name.then(|| crate::models::resolve(id, &stored))) {
+                Some(target) => Ok(to_json_reply(200, &anthropic::client_model_to_anthropic(id, &target))),
+                None => Err(GatewayError::ModelNotFound(format!("model: {id}"))),
+            }
+        }
     }
 }

@@ -49,7 +49,7 @@ mod stream;
 mod tools;
 
 pub use stream::ResponsesStreamTranslator;
-pub use tools::{ToolKinds, TurnSignatures};
+pub use tools::{effective_tools, namespaced_name, EffectiveTool, ToolKinds, TurnSignatures};
 
 /// `object` of a response.
 pub const RESPONSE_OBJECT: &str = "response";
@@ -119,6 +119,14 @@ impl OpenAiResponsesRequest {
     pub fn wants_encrypted_reasoning(&self) -> bool {
         self.include.iter().any(|i| i == "reasoning.encrypted_content")
     }
+
+    /// The input items (none when `input` is a string).
+    pub fn input_items(&self) -> &[ResponsesInputItem] {
+        match &self.input {
+            Some(ResponsesInput::Items(items)) => items,
+            _ => &[],
+        }
+    }
 }
 
 /// `input`: a string (one user message) or a list of items.
@@ -150,6 +158,12 @@ pub struct ResponsesInputItem {
     /// `function_call`, `custom_tool_call`.
     #[serde(default)]
     pub name: Option<String>,
+    /// `function_call`, `custom_tool_call`: the namespace of a namespaced tool.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `additional_tools`: the tools it adds (see `tools`).
+    #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
+    pub tools: Vec<ResponsesTool>,
     /// `custom_tool_call`: the free-form input (a string).
     #[serde(default)]
     pub input: Option<Value>,
@@ -235,6 +249,8 @@ pub struct ResponsesToolChoiceObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<ResponsesTool>>,
@@ -301,7 +317,7 @@ pub fn responses_request_to_gemini(
         ));
     }
     let (messages, origins, signatures) = input_messages(req)?;
-    let (tools, tool_origins) = tools::declared_tools(&req.tools)?;
+    let (tools, tool_origins) = tools::declared_tools(&tools::effective_tools(&req.tools, req.input_items()))?;
     let chat = OpenAiChatRequest {
         model: req.model.clone(),
         messages,
@@ -427,9 +443,14 @@ fn input_messages(
             "function_call" | "custom_tool_call" | "local_shell_call" => {
                 let name = match kind {
                     "local_shell_call" => tools::LOCAL_SHELL.to_string(),
-                    _ => item.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
-                        GatewayError::invalid_param(format!("{kind} items require a name"), format!("{at}.name"))
-                    })?,
+                    _ => item
+                        .name
+                        .as_deref()
+                        .filter(|n| !n.is_empty())
+                        .map(|name| tools::gemini_name(item.namespace.as_deref(), name))
+                        .ok_or_else(|| {
+                            GatewayError::invalid_param(format!("{kind} items require a name"), format!("{at}.name"))
+                        })?,
                 };
                 let arguments = match kind {
                     "custom_tool_call" => tools::custom_call_arguments(item),
@@ -469,6 +490,8 @@ fn input_messages(
                     None => pending_marker = Some(marker),
                 }
             }
+            // Its tools joined the request's tools (`tools::effective_tools`).
+            tools::ADDITIONAL_TOOLS => {}
             "item_reference" => {
                 return Err(GatewayError::invalid_param(
                     "item_reference is not supported: this gateway stores no items; send the item itself",
@@ -486,7 +509,7 @@ fn input_messages(
                     format!(
                         "input item type '{other}' is not supported; use message, function_call, \
                          function_call_output, custom_tool_call, custom_tool_call_output, local_shell_call, \
-                         local_shell_call_output or reasoning"
+                         local_shell_call_output, reasoning or additional_tools"
                     ),
                     format!("{at}.type"),
                 ))
@@ -646,7 +669,7 @@ fn response_format(format: &ResponsesTextFormat) -> OpenAiResponseFormat {
 }
 
 /// Rewrites a chat translation error's `param` into Responses terms.
-fn relabel(error: GatewayError, origins: &[Origin], tool_origins: &[usize]) -> GatewayError {
+fn relabel(error: GatewayError, origins: &[Origin], tool_origins: &[String]) -> GatewayError {
     let GatewayError::InvalidRequest {
         message,
         param: Some(param),
@@ -670,12 +693,13 @@ fn relabel(error: GatewayError, origins: &[Origin], tool_origins: &[usize]) -> G
     } else if let Some(rest) = param.strip_prefix("tools[") {
         // Chat names `tools[k].function.x`, k counting only the declared tools.
         let (index, tail) = rest.split_once(']').unwrap_or((rest, ""));
-        let index = index
+        let origin = index
             .parse::<usize>()
             .ok()
             .and_then(|k| tool_origins.get(k))
-            .map_or_else(|| index.to_string(), usize::to_string);
-        format!("tools[{index}]{}", tail.replace(".function.", "."))
+            .cloned()
+            .unwrap_or_else(|| format!("tools[{index}]"));
+        format!("{origin}{}", tail.replace(".function.", "."))
     } else if let Some(rest) = param.strip_prefix("tool_choice.function.") {
         format!("tool_choice.{rest}")
     } else {
@@ -746,7 +770,7 @@ impl ResponseEcho {
                 .filter(|m| m.is_object())
                 .unwrap_or_else(|| json!({})),
             user: to_value(req.user.clone()),
-            tool_kinds: ToolKinds::new(&req.tools),
+            tool_kinds: ToolKinds::new(&tools::effective_tools(&req.tools, req.input_items())),
             encrypted_reasoning: req.wants_encrypted_reasoning(),
         }
     }
@@ -932,12 +956,23 @@ impl OutputBuilder {
             self.calls += 1;
             self.signatures.record(part, Some(index));
             let call_id = openai::tool_call_id(&self.ctx, 0, index, part.thought_signature.as_deref());
+            // A namespaced tool's call names the tool as the client declared it.
+            let (namespace, name) = match self.tool_kinds.namespace_of(&call.name) {
+                Some((namespace, name)) => (Some(namespace), name),
+                None => (None, call.name.as_str()),
+            };
+            let with_namespace = |mut item: Value| {
+                if let Some(namespace) = namespace {
+                    item["namespace"] = json!(namespace);
+                }
+                item
+            };
             let done = if self.tool_kinds.is_custom(&call.name) {
                 let id = self.item_id("ctc");
                 let input = tools::custom_call_input(&call.args);
                 let item = |input: &str, status: &str| {
-                    json!({"id": id, "type": "custom_tool_call", "status": status, "call_id": call_id,
-                           "name": call.name, "input": input})
+                    with_namespace(json!({"id": id, "type": "custom_tool_call", "status": status,
+                                          "call_id": call_id, "name": name, "input": input}))
                 };
                 events.push(
                     json!({"type": "response.output_item.added", "output_index": output_index,
@@ -966,8 +1001,8 @@ impl OutputBuilder {
                     args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),
                 };
                 let item = |arguments: &str, status: &str| {
-                    json!({"id": id, "type": "function_call", "status": status, "arguments": arguments,
-                           "call_id": call_id, "name": call.name})
+                    with_namespace(json!({"id": id, "type": "function_call", "status": status,
+                                          "arguments": arguments, "call_id": call_id, "name": name}))
                 };
                 events.push(
                     json!({"type": "response.output_item.added", "output_index": output_index,
@@ -976,7 +1011,7 @@ impl OutputBuilder {
                 events.push(json!({"type": "response.function_call_arguments.delta", "item_id": id,
                                    "output_index": output_index, "delta": arguments}));
                 events.push(json!({"type": "response.function_call_arguments.done", "item_id": id,
-                                   "output_index": output_index, "arguments": arguments, "name": call.name}));
+                                   "output_index": output_index, "arguments": arguments, "name": name}));
                 item(&arguments, "completed")
             };
             events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": done}));
@@ -1093,5 +1128,7 @@ fn reasoning_item(id: &str, text: &str, done: bool) -> Value {
     json!({"id": id, "type": "reasoning", "summary": summary})
 }
 
+#[cfg(test)]
+mod agent_tests;
 #[cfg(test)]
 mod tests;

@@ -134,17 +134,33 @@ pub fn model_to_anthropic(model: &Model) -> AnthropicModelInfo {
     }
 }
 
-/// Gemini's model list as Anthropic's, keeping the models that can generate content
-/// (embedding-only models are useless to a Messages client). One page, `has_more: false`.
-pub fn models_to_anthropic(list: &ListModelsResponse) -> AnthropicModelList {
-    let data: Vec<AnthropicModelInfo> = list
-        .models
+/// A client-facing name (`claude-opus-5-5`) as an Anthropic model object; the display name
+/// says which Gemini model serves it.
+pub fn client_model_to_anthropic(name: &str, target: &str) -> AnthropicModelInfo {
+    AnthropicModelInfo {
+        kind: "model".into(),
+        id: name.to_string(),
+        display_name: format!("{name} (served by {target})"),
+        created_at: MODEL_CREATED_AT.into(),
+    }
+}
+
+/// The client-facing names `client` ((name, Gemini target) pairs) first, then Gemini's model
+/// list, keeping the models that can generate content (embedding-only models are useless to a
+/// Messages client). One page, `has_more: false`.
+pub fn models_to_anthropic(list: &ListModelsResponse, client: &[(String, String)]) -> AnthropicModelList {
+    let data: Vec<AnthropicModelInfo> = client
         .iter()
-        .filter(|m| {
-            m.supported_generation_methods.is_empty()
-                || m.supported_generation_methods.iter().any(|g| g == "generateContent")
-        })
-        .map(model_to_anthropic)
+        .map(|(name, target)| client_model_to_anthropic(name, target))
+        .chain(
+            list.models
+                .iter()
+                .filter(|m| {
+                    m.supported_generation_methods.is_empty()
+                        || m.supported_generation_methods.iter().any(|g| g == "generateContent")
+                })
+                .map(model_to_anthropic),
+        )
         .collect();
     AnthropicModelList {
         first_id: data.first().map(|m| m.id.clone()),
@@ -330,7 +346,7 @@ mod tests {
         ]}))
         .unwrap();
         assert_eq!(
-            serde_json::to_value(models_to_anthropic(&list)).unwrap(),
+            serde_json::to_value(models_to_anthropic(&list, &[])).unwrap(),
             json!({
                 "data": [
                     {"type": "model", "id": "gemini-2.5-flash", "display_name": "Gemini 2.5 Flash", "created_at": "2025-01-01T00:00:00Z"},
@@ -339,7 +355,15 @@ mod tests {
                 "has_more": false, "first_id": "gemini-2.5-flash", "last_id": "gemini-3-pro-preview"
             })
         );
-        let empty = serde_json::to_value(models_to_anthropic(&ListModelsResponse::default())).unwrap();
+        let client = vec![("claude-opus-5-5".to_string(), "gemini-2.5-pro".to_string())];
+        let with_client = serde_json::to_value(models_to_anthropic(&list, &client)).unwrap();
+        assert_eq!(
+            with_client["data"][0],
+            json!({"type": "model", "id": "claude-opus-5-5", "display_name": "claude-opus-5-5 (served by gemini-2.5-pro)", "created_at": "2025-01-01T00:00:00Z"})
+        );
+        assert_eq!(with_client["data"].as_array().unwrap().len(), 3);
+        assert_eq!(with_client["first_id"], "claude-opus-5-5");
+        let empty = serde_json::to_value(models_to_anthropic(&ListModelsResponse::default(), &[])).unwrap();
         assert_eq!(
             empty,
             json!({"data": [], "has_more": false, "first_id": null, "last_id": null})

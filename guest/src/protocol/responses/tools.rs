@@ -7,6 +7,14 @@
 //!   that string as `input`; a replayed `custom_tool_call` becomes `functionCall {input}`.
 //! * `local_shell` (older Codex) becomes a function `local_shell(command[], workdir, timeout_ms)`;
 //!   Gemini's call comes back as a `local_shell_call` item with an `exec` action.
+//! * `namespace` tools (`{"type": "namespace", "name", "description", "tools": [...]}`, at the
+//!   top level or in `additional_tools` input items, as current Codex sends them) are flattened:
+//!   each inner `function` / `custom` tool becomes one Gemini function named
+//!   `<namespace>__<name>` ([`namespaced_name`]; cut and hashed past Gemini's 64 characters), its
+//!   description prefixed with the namespace's. Gemini's calls come back as items with the
+//!   original `name` and `namespace`; replayed items with a `namespace` map back the same way.
+//!   Gemini has one tool list per request, so tools an `additional_tools` item adds are
+//!   available for the whole request, not only from that item on.
 //! * [`TurnSignatures`]: with `include: ["reasoning.encrypted_content"]`, the signatures of a
 //!   response (on text parts and function calls) are handed out in a trailing `reasoning` item
 //!   and put back on the same model turn when the item is replayed, so text-only answers keep
@@ -29,26 +37,44 @@ pub(crate) const LOCAL_SHELL: &str = "local_shell";
 /// ones are cut at a character boundary and marked.
 pub(crate) const MAX_GRAMMAR_CHARS: usize = 8_000;
 
+/// Separates a namespace from a tool name in the Gemini function name of a namespaced tool
+/// (Gemini function-call names allow only `[a-zA-Z0-9_-]`).
+pub(crate) const NAMESPACE_SEPARATOR: &str = "__";
+/// Gemini's limit on function names.
+const MAX_FUNCTION_NAME: usize = 64;
+
 /// What kind of Responses tool a Gemini function name stands for, so that Gemini's calls come
-/// back as the item type the client declared.
+/// back as the item type (and under the namespace) the client declared.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ToolKinds {
-    /// Names of `custom` tools.
+    /// Gemini names of `custom` tools.
     pub custom: Vec<String>,
     /// A `local_shell` tool is declared.
     pub local_shell: bool,
+    /// Namespaced tools: (Gemini name, namespace, name in the namespace).
+    pub namespaced: Vec<(String, String, String)>,
 }
 
 impl ToolKinds {
-    pub fn new(tools: &[ResponsesTool]) -> Self {
+    /// From the request's [`effective_tools`].
+    pub fn new(tools: &[EffectiveTool]) -> Self {
+        let nonempty = |t: &&EffectiveTool| t.tool.name.as_deref().is_some_and(|n| !n.is_empty());
         ToolKinds {
             custom: tools
                 .iter()
-                .filter(|t| t.kind == "custom")
-                .filter_map(|t| t.name.clone())
-                .filter(|n| !n.is_empty())
+                .filter(|t| t.tool.kind == "custom")
+                .filter(nonempty)
+                .filter_map(|t| t.tool.name.clone())
                 .collect(),
-            local_shell: tools.iter().any(|t| t.kind == LOCAL_SHELL),
+            local_shell: tools.iter().any(|t| t.tool.kind == LOCAL_SHELL),
+            namespaced: tools
+                .iter()
+                .filter(nonempty)
+                .filter_map(|t| {
+                    let (namespace, name) = t.namespace.clone()?;
+                    Some((t.tool.name.clone()?, namespace, name))
+                })
+                .collect(),
         }
     }
 
@@ -59,21 +85,118 @@ impl ToolKinds {
     pub(crate) fn is_local_shell(&self, name: &str) -> bool {
         self.local_shell && name == LOCAL_SHELL
     }
+
+    /// The client's (namespace, name) of a Gemini function name, if it stands for a
+    /// namespaced tool.
+    pub(crate) fn namespace_of(&self, gemini_name: &str) -> Option<(&str, &str)> {
+        self.namespaced
+            .iter()
+            .find(|(flat, _, _)| flat == gemini_name)
+            .map(|(_, namespace, name)| (namespace.as_str(), name.as_str()))
+    }
 }
+
+/// A tool as Gemini will be given it, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveTool {
+    /// The tool; a namespaced one renamed to its Gemini name.
+    pub tool: ResponsesTool,
+    /// Where the client declared it (`tools[2]`, `input[0].tools[1].tools[3]`), for errors.
+    pub origin: String,
+    /// For a tool inside a `namespace`: (namespace, original name).
+    pub namespace: Option<(String, String)>,
+}
+
+/// The Gemini function name of tool `name` in `namespace`: `<namespace>__<name>`; a longer
+/// result than Gemini allows is cut and ends with a hash of the whole, so it stays unique.
+pub fn namespaced_name(namespace: &str, name: &str) -> String {
+    let flat = format!("{namespace}{NAMESPACE_SEPARATOR}{name}");
+    if flat.len() <= MAX_FUNCTION_NAME {
+        return flat;
+    }
+    // FNV-1a: stable across builds and platforms, unlike the std hasher.
+    let hash = flat.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let suffix = format!("_{:08x}", hash as u32);
+    let mut end = MAX_FUNCTION_NAME - suffix.len();
+    while !flat.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{suffix}", &flat[..end])
+}
+
+/// Every tool of the request: the top-level `tools`, then those of each `additional_tools`
+/// input item, in order; `namespace` tools flattened into their inner tools.
+pub fn effective_tools(tools: &[ResponsesTool], items: &[ResponsesInputItem]) -> Vec<EffectiveTool> {
+    let mut out = Vec::new();
+    let mut add = |tools: &[ResponsesTool], at: &str| {
+        for (i, tool) in tools.iter().enumerate() {
+            let origin = format!("{at}[{i}]");
+            if tool.kind != "namespace" {
+                out.push(EffectiveTool {
+                    tool: tool.clone(),
+                    origin,
+                    namespace: None,
+                });
+                continue;
+            }
+            let namespace = tool.name.clone().unwrap_or_default();
+            let inner: Vec<ResponsesTool> = tool
+                .other
+                .get("tools")
+                .cloned()
+                .and_then(|t| serde_json::from_value(t).ok())
+                .unwrap_or_default();
+            let description = tool.description.as_deref().map(str::trim).filter(|d| !d.is_empty());
+            for (j, inner) in inner.into_iter().enumerate() {
+                let name = inner.name.clone().unwrap_or_default();
+                let mut flat = inner;
+                if !name.is_empty() && !namespace.is_empty() {
+                    flat.name = Some(namespaced_name(&namespace, &name));
+                }
+                if let Some(prefix) = description {
+                    let own = flat.description.as_deref().map(str::trim).unwrap_or_default();
+                    flat.description = Some(if own.is_empty() {
+                        prefix.to_string()
+                    } else {
+                        format!("{prefix}\n\n{own}")
+                    });
+                }
+                out.push(EffectiveTool {
+                    tool: flat,
+                    origin: format!("{origin}.tools[{j}]"),
+                    namespace: (!name.is_empty() && !namespace.is_empty()).then(|| (namespace.clone(), name)),
+                });
+            }
+        }
+    };
+    add(tools, "tools");
+    for (k, item) in items.iter().enumerate() {
+        if item.kind == ADDITIONAL_TOOLS {
+            add(&item.tools, &format!("input[{k}].tools"));
+        }
+    }
+    out
+}
+
+/// The input item type that adds tools mid-conversation.
+pub(crate) const ADDITIONAL_TOOLS: &str = "additional_tools";
 
 // ---------------------------------------------------------------------------------------------
 // Declarations
 
-/// The tools Gemini is given, as chat tools, and the `tools[i]` each came from. `function`,
-/// `custom` and `local_shell` tools are declared; hosted tools (`web_search`, `mcp`, …) are
-/// skipped. Two tools may not share a name.
-pub(crate) fn declared_tools(tools: &[ResponsesTool]) -> Result<(Vec<OpenAiTool>, Vec<usize>), GatewayError> {
+/// The tools Gemini is given, as chat tools, and where each came from. `function`, `custom`
+/// and `local_shell` tools are declared; hosted tools (`web_search`, `mcp`, `tool_search`, …)
+/// are skipped. Two tools may not share a name.
+pub(crate) fn declared_tools(tools: &[EffectiveTool]) -> Result<(Vec<OpenAiTool>, Vec<String>), GatewayError> {
     let mut out: Vec<OpenAiTool> = Vec::new();
     let mut origins = Vec::new();
-    for (i, tool) in tools.iter().enumerate() {
+    for effective in tools {
+        let (tool, at) = (&effective.tool, &effective.origin);
         let named = |kind: &str| {
             tool.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
-                GatewayError::invalid_param(format!("{kind} tools require a name"), format!("tools[{i}].name"))
+                GatewayError::invalid_param(format!("{kind} tools require a name"), format!("{at}.name"))
             })
         };
         let definition = match tool.kind.as_str() {
@@ -120,14 +243,14 @@ pub(crate) fn declared_tools(tools: &[ResponsesTool]) -> Result<(Vec<OpenAiTool>
         {
             return Err(GatewayError::invalid_param(
                 format!("tool names must be unique: '{}' is declared twice", definition.name),
-                format!("tools[{i}]"),
+                at.clone(),
             ));
         }
         out.push(OpenAiTool {
             kind: "function".into(),
             function: Some(definition),
         });
-        origins.push(i);
+        origins.push(at.clone());
     }
     Ok((out, origins))
 }
@@ -185,7 +308,10 @@ pub(crate) fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoi
     match choice {
         ResponsesToolChoice::Mode(mode) => Some(OpenAiToolChoice::Mode(mode.clone())),
         ResponsesToolChoice::Object(object) => match object.kind.as_str() {
-            "function" | "custom" => Some(named(object.name.clone().unwrap_or_default())),
+            "function" | "custom" => Some(named(gemini_name(
+                object.namespace.as_deref(),
+                object.name.as_deref().unwrap_or_default(),
+            ))),
             LOCAL_SHELL => Some(named(LOCAL_SHELL.into())),
             "allowed_tools" => Some(OpenAiToolChoice::Object(OpenAiToolChoiceObject {
                 kind: "allowed_tools".into(),
@@ -197,7 +323,10 @@ pub(crate) fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoi
                         .iter()
                         .flatten()
                         .filter_map(|t| match t.kind.as_str() {
-                            "function" | "custom" => Some(t.name.clone().unwrap_or_default()),
+                            "function" | "custom" => Some(gemini_name(
+                                t.other.get("namespace").and_then(Value::as_str),
+                                t.name.as_deref().unwrap_or_default(),
+                            )),
                             LOCAL_SHELL => Some(LOCAL_SHELL.into()),
                             _ => None,
                         })
@@ -209,6 +338,15 @@ pub(crate) fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoi
             })),
             _ => None,
         },
+    }
+}
+
+/// The Gemini function name of a tool the client names by `name` and, for a namespaced tool,
+/// `namespace`.
+pub(crate) fn gemini_name(namespace: Option<&str>, name: &str) -> String {
+    match namespace.filter(|n| !n.is_empty()) {
+        Some(namespace) if !name.is_empty() => namespaced_name(namespace, name),
+        _ => name.to_string(),
     }
 }
 
