@@ -115,6 +115,9 @@ pub enum Behavior {
     /// Streams: 200, one or two chunks, then `data: {"error": {"code": 503, ...}}` and close.
     /// Non-streaming methods: a 503 like [`Behavior::Unavailable`].
     MidStreamError,
+    /// Like [`Behavior::MidStreamError`], but the error chunk's message names the key presented
+    /// ("... for consumer 'api_key:<KEY>'"), as an upstream that echoes keys would.
+    MidStreamErrorEchoKey,
     /// Streams: sleep this long between chunks (the first chunk is sent at once).
     /// Non-streaming: sleep as long as the whole stream would take, then answer.
     SlowStream {

@@ -338,7 +338,9 @@ async fn post_route(call: &Call<'_>, model_id: &str, action: Action) -> Response
         Behavior::Unavailable => Some(MockError::unavailable()),
         Behavior::PermissionDenied => Some(MockError::consumer_suspended()),
         Behavior::InvalidKey => Some(MockError::invalid_key()),
-        Behavior::MidStreamError if action != Action::Stream => Some(MockError::unavailable()),
+        Behavior::MidStreamError | Behavior::MidStreamErrorEchoKey if action != Action::Stream => {
+            Some(MockError::unavailable())
+        }
         Behavior::Custom { status, body } => {
             let body = if wrap_errors {
                 Value::Array(vec![body.clone()])
@@ -468,6 +470,14 @@ async fn generate(
     };
     if *behavior == Behavior::MidStreamError {
         chunks = mid_stream_chunks(&plan, model.id, &response_id);
+    }
+    if *behavior == Behavior::MidStreamErrorEchoKey {
+        chunks = mid_stream_chunks(&plan, model.id, &response_id);
+        let mut error = MockError::unavailable();
+        error.body.error.message = format!("{} (consumer 'api_key:{}')", error.body.error.message, call.key);
+        if let Some(last) = chunks.last_mut() {
+            *last = error.to_json().to_string();
+        }
     }
     if let Some(end) = cut {
         let frames = frame_chunks(chunks, sse);

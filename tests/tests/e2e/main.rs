@@ -15,6 +15,12 @@ mod pool;
 mod restart;
 // Real coding agents' requests (Claude Code, Gemini CLI, Codex) end to end.
 mod agents;
+// Bad client input of every kind: the caller's error shape, nothing upstream, keys untouched.
+mod hostile_inputs;
+// A faulty upstream, scripted per key: each fault ends as README's table says, in bounded time.
+mod upstream_faults;
+// No pool key, client key or admin key in any answer, header, log line or request-log row.
+mod secrets;
 
 use gempool_tests::harness::{Gateway, GatewayOptions};
 use gempool_tests::mock::MockGemini;
