@@ -360,7 +360,8 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let (protocol, route) = handler::prepare(&head);
     // Health checks and preflights touch no storage at all.
     if let Ok(route @ (crate::route::Route::Health | crate::route::Route::Preflight)) = &route {
-        let reply = handler::static_reply::<IncomingResponse>(route, &head.path);
+        let mut reply = handler::static_reply::<IncomingResponse>(route, &head.path);
+        handler::stamp_request_id(&mut reply, &random_bytes(), now_ms());
         return write_reply(out, reply, None).await;
     }
     let db = match sqlite::Connection::open_default() {

@@ -242,6 +242,14 @@ pub async fn send_with_failover<U: Upstream>(
         if !pool::usable(&keys[index].candidate, upstream.now_ms()) {
             continue;
         }
+        // A half-open key is probed by one request at a time.
+        let probing = pool::breaker::phase(&keys[index].candidate.breaker, now) == pool::BreakerPhase::HalfOpen;
+        if stored && probing {
+            let reopen_at = now + (ctx.settings.breaker_open_secs as i64) * 1000;
+            if !keys::claim_probe(db, id, now, reopen_at).unwrap_or(false) {
+                continue;
+            }
+        }
         attempts += 1;
         last_key = Some(id);
         let started = upstream.now_ms();

@@ -310,12 +310,17 @@ pub async fn handle<U: Upstream, D: Database>(
             }
         }
     }
-    // SDKs surface these as the request id (`_request_id`), which users quote in bug reports.
-    let id = request_context(&env.random, env.now_ms).request_id;
-    let (Reply::Full { headers, .. } | Reply::Stream { headers, .. }) = &mut reply;
+    stamp_request_id(&mut reply, &env.random, env.now_ms);
+    reply
+}
+
+/// Adds `request-id` / `x-request-id`: SDKs surface them as the request id (`_request_id`),
+/// which users quote in bug reports.
+pub fn stamp_request_id<B>(reply: &mut Reply<B>, random: &[u8; 32], now_ms: i64) {
+    let id = request_context(random, now_ms).request_id;
+    let (Reply::Full { headers, .. } | Reply::Stream { headers, .. }) = reply;
     headers.push(("request-id".into(), format!("req_{id}")));
     headers.push(("x-request-id".into(), format!("req_{id}")));
-    reply
 }
 
 /// Renders and logs an error met before the pipeline could start (an unknown route, a body

@@ -8,8 +8,11 @@
 //!
 //! Every strategy is a pure function of the keys, the clock, a round-robin ticket (handed out
 //! by an atomic SQL counter, one per request, so concurrent instances spread evenly) and a
-//! random seed. Keys whose breaker is half-open always come last: they are probed only when
-//! the healthy keys did not serve the request.
+//! random seed. Keys whose breaker is half-open are probed: one of them (in round-robin
+//! order) goes first, so a recovered key comes back even while healthy keys serve every
+//! request (a key is blamed only where another succeeds, so a probe placed last would never
+//! run); the others come last. The upstream loop claims each probe in the store, so only one
+//! request at a time probes a key.
 
 use super::breaker::{phase, BreakerPhase, BreakerState};
 use super::settings::Strategy;
@@ -62,7 +65,8 @@ pub fn usable(k: &KeyCandidate, now_ms: i64) -> bool {
 ///   fewer than [`EXPLORE_SAMPLES`] samples score like the best key, so they get explored.
 ///   Random rather than greedy, so one good key is not drained while the others idle.
 ///
-/// In every strategy, half-open keys come after all the healthy ones, in round-robin order.
+/// In every strategy, one half-open key (the ticket's, in round-robin order) comes first and
+/// the other half-open keys after all the healthy ones.
 pub fn attempt_order(strategy: Strategy, keys: &[KeyCandidate], now_ms: i64, rr_ticket: u64, seed: u64) -> Vec<i64> {
     let mut healthy: Vec<&KeyCandidate> = Vec::new();
     let mut probes: Vec<&KeyCandidate> = Vec::new();
@@ -76,7 +80,7 @@ pub fn attempt_order(strategy: Strategy, keys: &[KeyCandidate], now_ms: i64, rr_
     healthy.sort_by_key(|k| k.id);
     probes.sort_by_key(|k| k.id);
     let mut rng = SplitMix64(seed);
-    let mut order = match strategy {
+    let order = match strategy {
         Strategy::RoundRobin => rotated(&healthy, rr_ticket),
         Strategy::LeastUsed => {
             let mut keys = rotated(&healthy, rr_ticket);
@@ -100,8 +104,14 @@ pub fn attempt_order(strategy: Strategy, keys: &[KeyCandidate], now_ms: i64, rr_
             rng.weighted_order(healthy, &weights)
         }
     };
-    order.extend(rotated(&probes, rr_ticket));
-    order.into_iter().map(|k| k.id).collect()
+    let mut probes = rotated(&probes, rr_ticket).into_iter();
+    let first_probe = probes.next();
+    first_probe
+        .into_iter()
+        .chain(order)
+        .chain(probes)
+        .map(|k| k.id)
+        .collect()
 }
 
 /// When all keys are unusable: the earliest time one becomes usable again (its cooldown end
@@ -380,7 +390,7 @@ mod tests {
     }
 
     #[test]
-    fn half_open_keys_go_last_in_every_strategy() {
+    fn one_half_open_key_is_probed_first_and_the_others_go_last_in_every_strategy() {
         let mut ks = keys(&[1, 2, 3, 4]);
         ks[0] = half_open(1);
         ks[2] = half_open(3);
@@ -392,9 +402,10 @@ mod tests {
             for ticket in 0..10 {
                 let order = attempt_order(strategy, &ks, NOW, ticket, ticket);
                 assert_eq!(order.len(), 4);
-                let mut tail = order[2..].to_vec();
-                tail.sort();
-                assert_eq!(tail, vec![1, 3], "{strategy}: {order:?}");
+                let probed_first = if ticket % 2 == 0 { 1 } else { 3 };
+                let probed_last = 4 - probed_first;
+                assert_eq!(order[0], probed_first, "{strategy}: {order:?}");
+                assert_eq!(order[3], probed_last, "{strategy}: {order:?}");
             }
         }
         let only_probes = vec![half_open(7), half_open(8)];

@@ -127,6 +127,17 @@ pub fn list(db: &dyn Database, now_ms: i64) -> Result<Vec<KeyInfo>, StoreError> 
         .collect()
 }
 
+/// Claims the half-open probe of a key: moves its breaker's reopening to `reopen_at` if it
+/// is due, so concurrent requests skip the key while this one probes it. False when another
+/// request claimed it first.
+pub fn claim_probe(db: &dyn Database, id: i64, now_ms: i64, reopen_at: i64) -> Result<bool, StoreError> {
+    let rows = db.execute(
+        "UPDATE upstream_keys SET breaker_open_until = ? WHERE id = ? AND breaker_open_until <= ? RETURNING id",
+        &[reopen_at.into(), id.into(), now_ms.into()],
+    )?;
+    Ok(!rows.is_empty())
+}
+
 /// Every pool key's secret, to scrub them out of text that leaves the component.
 pub fn all_secrets(db: &dyn Database) -> Result<Vec<String>, StoreError> {
     let rows = db.execute("SELECT secret FROM upstream_keys", &[])?;

@@ -148,7 +148,12 @@ fn attempts_are_bounded() {
         mock.set_behavior(k, Behavior::InternalError);
     }
     let resp = gw.post(FLASH).json(&hello()).send();
-    assert_eq!(resp.status, 500, "{}", resp.text());
+    assert_eq!(
+        resp.status,
+        503,
+        "a model failing on every key is unavailable: {}",
+        resp.text()
+    );
     assert_eq!(mock.request_count(), 3, "default max_attempts is 3");
 }
 

@@ -109,17 +109,17 @@ fn a_model_failing_on_every_key_is_a_503_and_blames_no_key() {
 #[test]
 fn a_daily_quota_cools_every_key_of_the_project() {
     let (mock, gw) = setup(&["solo"]);
-    mock.add_keys(&["p1", "p2"]);
+    mock.add_keys(&["proj-key-1", "proj-key-2"]);
     gw.admin("POST", "/admin/api/keys")
-        .json(&json!({"keys": ["p1", "p2"], "project": "proj-a"}))
+        .json(&json!({"keys": ["proj-key-1", "proj-key-2"], "project": "proj-a"}))
         .send()
         .assert_status(201);
-    mock.set_behavior("p1", Behavior::RateLimitPerDay);
-    mock.set_behavior("p2", Behavior::RateLimitPerDay);
+    mock.set_behavior("proj-key-1", Behavior::RateLimitPerDay);
+    mock.set_behavior("proj-key-2", Behavior::RateLimitPerDay);
     for _ in 0..4 {
         gw.post(FLASH).json(&hello()).send().assert_status(200);
     }
-    let hits = mock.count_for_key("p1") + mock.count_for_key("p2");
+    let hits = mock.count_for_key("proj-key-1") + mock.count_for_key("proj-key-2");
     assert_eq!(hits, 1, "one daily 429 is enough to know the project is spent");
     let keys = keys_view(&gw);
     for k in keys.iter().filter(|k| k["project"] == "proj-a") {
