@@ -36,7 +36,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
 
-    let engine = component::engine()?;
+    let engine = component::engine_with(config.requests.max_instances)?;
     let component = component::load(&engine, GUEST_WASM, &config.cache_dir)?;
     let pre = component::proxy_pre(&engine, &component)?;
 
@@ -56,15 +56,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
-    let handler = Handler::new(
+    let handler = Handler::with_limits(
         pre,
         Arc::clone(&sqlite),
         Arc::new(config.variables()),
         Arc::new(Metrics::default()),
+        config.requests,
     );
     println!("gempool listening on http://{addr}");
     tracing::info!(%addr, upstream = %config.upstream_url, open = config.open, "serving");
-    server::serve(listener, handler, shutdown).await?;
+    server::serve_with(listener, handler, config.connections, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

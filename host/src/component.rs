@@ -9,7 +9,7 @@
 use std::fs;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
@@ -20,40 +20,77 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::bindings::HostServices;
 use crate::state::Host;
 
-/// Concurrent component instances (≈ concurrent requests) the pool has room for. A request
-/// beyond this fails to instantiate and gets a 500 rather than exhausting memory.
+/// Concurrent component instances (≈ concurrent requests) the pool has room for by default
+/// (`--max-instances`). The server admits no more requests than this at once and answers the
+/// rest 503, so the pool itself never runs out.
 pub const MAX_INSTANCES: u32 = 1000;
 
 /// Largest linear memory one instance may grow to. The gateway streams bodies, so its memory
-/// stays small; this only bounds a runaway guest.
+/// stays small; this only bounds a runaway guest. Enforced twice: by the pooling allocator's
+/// slot size and by each store's [`wasmtime::StoreLimits`] (the only bound when the engine
+/// falls back to on-demand allocation).
 pub const MAX_MEMORY_BYTES: usize = 128 << 20;
 
-/// The engine every request's store is created from.
+/// How often the engine's epoch advances. A guest running wasm notices a tick at its next
+/// loop header or function entry; the server uses that to yield the worker thread and to
+/// enforce the per-request CPU limit, so this is the granularity of both.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine with room for [`MAX_INSTANCES`] instances.
+pub fn engine() -> anyhow::Result<Engine> {
+    engine_with(MAX_INSTANCES)
+}
+
+/// The engine every request's store is created from, with room for `max_instances` instances
+/// at once, epoch interruption compiled in and a thread advancing the epoch every
+/// [`EPOCH_TICK`] for as long as the engine lives.
 ///
 /// Uses the pooling allocator (instantiation ~30% faster than on-demand). Reserving the pool's
 /// address space can fail under a tight `ulimit -v`; then the engine falls back to on-demand
 /// allocation rather than refusing to start.
-pub fn engine() -> anyhow::Result<Engine> {
+pub fn engine_with(max_instances: u32) -> anyhow::Result<Engine> {
+    let max_instances = max_instances.max(1);
     let mut pool = PoolingAllocationConfig::new();
     // A Rust component holds one main core module plus small adapter/shim modules: a few core
     // instances and tables but a single linear memory per component instance.
-    pool.total_component_instances(MAX_INSTANCES)
-        .total_core_instances(MAX_INSTANCES * 4)
-        .total_memories(MAX_INSTANCES)
-        .total_tables(MAX_INSTANCES * 2)
-        .total_stacks(MAX_INSTANCES)
+    pool.total_component_instances(max_instances)
+        .total_core_instances(max_instances.saturating_mul(4))
+        .total_memories(max_instances)
+        .total_tables(max_instances.saturating_mul(2))
+        .total_stacks(max_instances)
         .max_memory_size(MAX_MEMORY_BYTES);
     let mut config = Config::new();
+    config.epoch_interruption(true);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    match Engine::new(&config) {
-        Ok(engine) => Ok(engine),
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
         Err(e) => {
             tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
-            Engine::new(&Config::new())
+            let mut config = Config::new();
+            config.epoch_interruption(true);
+            Engine::new(&config)
                 .map_err(anyhow::Error::from)
-                .context("creating the wasmtime engine")
+                .context("creating the wasmtime engine")?
         }
-    }
+    };
+    start_epoch_ticker(&engine)?;
+    Ok(engine)
+}
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] on a thread that ends with the engine.
+fn start_epoch_ticker(engine: &Engine) -> anyhow::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("gempool-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        })
+        .context("starting the epoch thread")?;
+    Ok(())
 }
 
 /// The compiled gateway component: from `cache_dir` if a matching artefact is there, otherwise

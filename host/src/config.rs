@@ -10,10 +10,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::server::{ConnectionLimits, RequestLimits};
 use crate::spin::variables::Variables;
 
 /// Where requests go when `--upstream-url` is not given.
@@ -71,6 +73,71 @@ pub struct ServeArgs {
     /// Where the compiled component is cached [default: <dir of --data>/.gempool-cache].
     #[arg(long, env = "GEMPOOL_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Seconds a client has to send a complete request head, counted from the connection's
+    /// start or from the first byte after an idle keep-alive wait (0: no limit).
+    #[arg(long, env = "GEMPOOL_CLIENT_HEADER_TIMEOUT", default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub client_header_timeout: Secs,
+
+    /// Seconds a keep-alive connection may wait for its next request before it is closed
+    /// (0: no limit).
+    #[arg(long, env = "GEMPOOL_CLIENT_IDLE_TIMEOUT", default_value = "75", value_name = "SECS", value_parser = parse_secs)]
+    pub client_idle_timeout: Secs,
+
+    /// Seconds a request body may pause between two reads; also the grace period of
+    /// --client-body-min-rate (0: no limit). A stalled body is answered 408.
+    #[arg(long, env = "GEMPOOL_CLIENT_BODY_TIMEOUT", default_value = "60", value_name = "SECS", value_parser = parse_secs)]
+    pub client_body_timeout: Secs,
+
+    /// Slowest average rate (bytes per second) a request body may arrive at once it has
+    /// been arriving for --client-body-timeout (0: no minimum). A slower body is answered 408.
+    #[arg(
+        long,
+        env = "GEMPOOL_CLIENT_BODY_MIN_RATE",
+        default_value = "1024",
+        value_name = "BYTES"
+    )]
+    pub client_body_min_rate: u64,
+
+    /// Seconds a response may wait for the client to read it before the connection is
+    /// closed (0: no limit).
+    #[arg(long, env = "GEMPOOL_CLIENT_SEND_TIMEOUT", default_value = "60", value_name = "SECS", value_parser = parse_secs)]
+    pub client_send_timeout: Secs,
+
+    /// Open client connections; further clients wait in the listen backlog.
+    #[arg(long, env = "GEMPOOL_MAX_CONNECTIONS", default_value = "10000", value_name = "N")]
+    pub max_connections: usize,
+
+    /// Requests served at once (one gateway instance each); further requests are answered
+    /// 503 with Retry-After.
+    #[arg(long, env = "GEMPOOL_MAX_INSTANCES", default_value = "1000", value_name = "N")]
+    pub max_instances: u32,
+
+    /// Seconds of CPU time the gateway may spend on one request before it is stopped with
+    /// a 500 (waiting for the client or the upstream does not count; 0: no limit).
+    #[arg(long, env = "GEMPOOL_REQUEST_CPU_LIMIT", default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+    pub request_cpu_limit: Secs,
+}
+
+/// A flag's number of seconds; `None` for `0`, which means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secs(pub Option<Duration>);
+
+/// Parses seconds (`30`, `1.5`); `0` means no limit.
+fn parse_secs(value: &str) -> Result<Secs, String> {
+    let secs: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number of seconds such as 30 or 1.5, got {value:?}"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("expected a number of seconds >= 0, got {value:?}"));
+    }
+    if secs == 0.0 {
+        return Ok(Secs(None));
+    }
+    Duration::try_from_secs_f64(secs)
+        .map(|d| Secs(Some(d)))
+        .map_err(|_| format!("{value:?} seconds is too long"))
 }
 
 /// A validated `gempool serve` configuration.
@@ -89,6 +156,10 @@ pub struct Config {
     pub open: bool,
     /// Directory for the compiled-component cache.
     pub cache_dir: PathBuf,
+    /// Timeouts and limits of client connections.
+    pub connections: ConnectionLimits,
+    /// Limits of each request's gateway instance.
+    pub requests: RequestLimits,
 }
 
 // Keys are secrets: show how many there are, never their values.
@@ -102,6 +173,8 @@ impl fmt::Debug for Config {
             .field("keys", &self.keys.len())
             .field("open", &self.open)
             .field("cache_dir", &self.cache_dir)
+            .field("connections", &self.connections)
+            .field("requests", &self.requests)
             .finish()
     }
 }
@@ -164,6 +237,24 @@ impl Config {
         let cache_dir = args
             .cache_dir
             .unwrap_or_else(|| data_dir(&args.data).join(".gempool-cache"));
+        if args.max_connections == 0 {
+            return Err(ConfigError::new("--max-connections", "must be at least 1"));
+        }
+        if args.max_instances == 0 {
+            return Err(ConfigError::new("--max-instances", "must be at least 1"));
+        }
+        let connections = ConnectionLimits {
+            header_timeout: args.client_header_timeout.0,
+            idle_timeout: args.client_idle_timeout.0,
+            body_timeout: args.client_body_timeout.0,
+            body_min_rate: args.client_body_min_rate,
+            send_timeout: args.client_send_timeout.0,
+            max_connections: args.max_connections,
+        };
+        let requests = RequestLimits {
+            max_instances: args.max_instances,
+            cpu_limit: args.request_cpu_limit.0,
+        };
         Ok(Self {
             listen,
             data: args.data,
@@ -172,6 +263,8 @@ impl Config {
             keys,
             open: args.open,
             cache_dir,
+            connections,
+            requests,
         })
     }
 
@@ -316,6 +409,38 @@ mod tests {
         let c = parse(&["--admin-key", "s3cret"]).unwrap();
         assert_eq!(c.variables().get("admin_key").unwrap(), "s3cret");
         assert_eq!(c.variables().get("open_access").unwrap(), "false");
+    }
+
+    #[test]
+    fn client_limits_default_like_nginx_and_zero_disables() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.connections, ConnectionLimits::default());
+        assert_eq!(c.connections.header_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(c.connections.idle_timeout, Some(Duration::from_secs(75)));
+        assert_eq!(c.connections.body_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(c.requests, RequestLimits::default());
+        let c = parse(&[
+            "--client-header-timeout",
+            "1.5",
+            "--client-idle-timeout",
+            "0",
+            "--max-instances",
+            "2",
+            "--request-cpu-limit",
+            "0.25",
+        ])
+        .unwrap();
+        assert_eq!(c.connections.header_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(c.connections.idle_timeout, None);
+        assert_eq!(c.requests.max_instances, 2);
+        assert_eq!(c.requests.cpu_limit, Some(Duration::from_millis(250)));
+        for bad in ["-1", "soon", "inf"] {
+            assert!(
+                Cli::try_parse_from(["gempool", "serve", "--client-body-timeout", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert_eq!(parse(&["--max-instances", "0"]).unwrap_err().flag, "--max-instances");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`migrations`], [`bootstrap`]: the schema, the admin key, `--keys`;
 //! - [`component`]: engine, compiled-component cache, linking;
 //! - [`server`], [`state`], [`metrics`]: per-request instances over hyper, `/metrics`;
+//! - [`connection`], [`shape`]: client connection limits, host-made errors in the caller's shape;
 //! - [`outgoing`]: the pooled client for the guest's outgoing HTTP requests;
 //! - [`spin`]: the `fermyon:spin/sqlite` and `fermyon:spin/variables` imports.
 
@@ -17,10 +18,12 @@ mod bindings;
 pub mod bootstrap;
 pub mod component;
 pub mod config;
+pub mod connection;
 pub mod metrics;
 pub mod migrations;
 pub mod outgoing;
 pub mod server;
+pub mod shape;
 pub mod spin;
 pub mod state;
 

@@ -20,6 +20,19 @@ pub struct Metrics {
     instantiate_count: AtomicU64,
     request_nanos: AtomicU64,
     request_count: AtomicU64,
+    busy_total: AtomicU64,
+    connections_open: AtomicI64,
+    connections_total: AtomicU64,
+}
+
+/// Counts one client connection as open until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Arc<Metrics>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Relaxed);
+    }
 }
 
 /// Counts one request as in flight until dropped.
@@ -39,6 +52,18 @@ impl Metrics {
         self.requests_total.fetch_add(1, Relaxed);
         self.in_flight.fetch_add(1, Relaxed);
         InFlight(Arc::clone(self))
+    }
+
+    /// Counts an accepted client connection; it stays open while the guard lives.
+    pub fn connection_opened(self: &Arc<Self>) -> OpenConnection {
+        self.connections_total.fetch_add(1, Relaxed);
+        self.connections_open.fetch_add(1, Relaxed);
+        OpenConnection(Arc::clone(self))
+    }
+
+    /// Counts a request turned away because every instance was busy.
+    pub fn record_busy(&self) {
+        self.busy_total.fetch_add(1, Relaxed);
     }
 
     /// Records how long `instantiate_pre -> instance` took.
@@ -76,6 +101,24 @@ impl Metrics {
             "gauge",
             "Gateway component instances currently handling a request.",
             &[("", self.in_flight.load(Relaxed).to_string())],
+        );
+        metric(
+            "gempool_requests_rejected_busy_total",
+            "counter",
+            "Requests answered 503 because the instance limit was reached.",
+            &[("", self.busy_total.load(Relaxed).to_string())],
+        );
+        metric(
+            "gempool_connections_open",
+            "gauge",
+            "Client connections currently open.",
+            &[("", self.connections_open.load(Relaxed).to_string())],
+        );
+        metric(
+            "gempool_connections_total",
+            "counter",
+            "Client connections accepted.",
+            &[("", self.connections_total.load(Relaxed).to_string())],
         );
         let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"];
         let labels: Vec<String> = classes.iter().map(|c| format!("{{status=\"{c}\"}}")).collect();
@@ -139,6 +182,14 @@ mod tests {
         assert!(text.contains("gempool_instantiate_seconds_sum 0.002000000\n"));
         assert!(text.contains("gempool_instantiate_seconds_count 1\n"));
         assert!(text.contains("gempool_request_seconds_count 2\n"));
+        let open = m.connection_opened();
+        m.record_busy();
+        let text = m.render();
+        assert!(text.contains("gempool_connections_open 1\n"));
+        assert!(text.contains("gempool_connections_total 1\n"));
+        assert!(text.contains("gempool_requests_rejected_busy_total 1\n"));
+        drop(open);
+        assert!(m.render().contains("gempool_connections_open 0\n"));
         drop(guard);
         assert!(m.render().contains("gempool_requests_in_flight 0\n"));
     }

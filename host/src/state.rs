@@ -6,8 +6,10 @@
 //! cheap to create.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
+use wasmtime::{CallHook, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -32,6 +34,36 @@ pub struct Host {
     /// Open `fermyon:spin/sqlite` connections, bounded by
     /// [`crate::spin::sqlite::MAX_CONNECTIONS_PER_REQUEST`].
     pub(crate) sqlite_connections: usize,
+    /// Memory bounds of this store (see [`crate::component::MAX_MEMORY_BYTES`]).
+    pub limits: StoreLimits,
+    /// CPU time the guest has used, for the per-request CPU limit.
+    pub clock: GuestClock,
+}
+
+/// Time a guest has spent running its own code, as opposed to waiting in host calls (for the
+/// client, the upstream, SQLite). Fed by the store's call hook.
+#[derive(Debug, Default)]
+pub struct GuestClock {
+    used: Duration,
+    in_wasm_since: Option<Instant>,
+}
+
+impl GuestClock {
+    /// Records a transition between wasm and the host.
+    pub fn transition(&mut self, hook: CallHook) {
+        if hook.entering_host() {
+            if let Some(since) = self.in_wasm_since.take() {
+                self.used += since.elapsed();
+            }
+        } else {
+            self.in_wasm_since = Some(Instant::now());
+        }
+    }
+
+    /// The time spent in wasm so far, including a run in progress.
+    pub fn used(&self) -> Duration {
+        self.used + self.in_wasm_since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
 }
 
 impl Host {
@@ -51,6 +83,10 @@ impl Host {
             sqlite,
             vars,
             sqlite_connections: 0,
+            limits: StoreLimitsBuilder::new()
+                .memory_size(crate::component::MAX_MEMORY_BYTES)
+                .build(),
+            clock: GuestClock::default(),
         }
     }
 
