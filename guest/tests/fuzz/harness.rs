@@ -4,9 +4,11 @@
 //! budget for long runs.
 //!
 //! Environment:
-//! * `PROPTEST_CASES`: cases per batch (default: the target's own, sized for the test command);
+//! * `PROPTEST_CASES`: cases per batch (default: the target's own, sized for the test command,
+//!   a quarter of it in debug builds);
 //! * `FUZZ_SECS`: keep running fresh batches until this many seconds have passed (long runs);
-//! * `FUZZ_SEED`: the first batch's seed (a `u64`), to replay a reported failure.
+//! * `FUZZ_SEED`: the first batch's seed (a `u64`), to replay a reported failure;
+//! * `FUZZ_DEBUG`: the translator targets print why each body was rejected.
 
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
@@ -27,6 +29,13 @@ where
     S: Strategy,
     S::Value: Debug + Clone + Send + 'static,
 {
+    // Debug builds (a developer's `cargo test -p gempool-guest`) run a quarter of the cases;
+    // the test command runs release.
+    let default_cases = if cfg!(debug_assertions) {
+        default_cases.div_ceil(4)
+    } else {
+        default_cases
+    };
     let cases = env_u64("PROPTEST_CASES").map_or(default_cases, |c| c as u32);
     let budget = env_u64("FUZZ_SECS").map(Duration::from_secs);
     let first_seed = env_u64("FUZZ_SEED").unwrap_or_else(random_seed);
@@ -97,8 +106,9 @@ where
             break;
         }
     }
+    // The watchdog sees `done` within one tick and ends; no need to wait for it.
     done.store(true, Ordering::Relaxed);
-    let _ = watchdog.join();
+    drop(watchdog);
     eprintln!(
         "fuzz {name}: {total} cases in {:.1}s, all passed (FUZZ_SEED={first_seed})",
         started.elapsed().as_secs_f64()

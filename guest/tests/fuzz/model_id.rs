@@ -116,7 +116,7 @@ fn check_path(model: &str, method: Option<&str>, validated: bool) -> Result<(), 
 #[test]
 fn model_ids_and_upstream_paths_are_safe() {
     let strategy = (raw_id(), prop::sample::select(METHODS));
-    harness::run("model_id", 2048, strategy, |(raw, method)| {
+    harness::run("model_id", 4096, strategy, |(raw, method)| {
         match validate_model_id(&raw) {
             Ok(bare) => {
                 prop_assert_eq!(bare, raw.strip_prefix("models/").unwrap_or(&raw));

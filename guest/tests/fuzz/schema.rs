@@ -383,7 +383,7 @@ fn check(schema: Value) -> Result<(), TestCaseError> {
 
 #[test]
 fn sanitizer_output_is_gemini_valid() {
-    harness::run("schema", 512, schema(), check);
+    harness::run("schema", 1000, schema(), check);
 }
 
 #[test]

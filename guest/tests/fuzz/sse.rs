@@ -33,8 +33,9 @@ fn token() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn stream() -> impl Strategy<Value = Vec<u8>> {
+    let bom = prop_oneof![6 => Just(&b""[..]), 1 => Just(&b"\xEF\xBB\xBF"[..]), 1 => Just(&b"\xEF\xBB"[..])];
     prop_oneof![
-        30 => prop::collection::vec(token(), 0..60).prop_map(|ts| ts.concat()),
+        30 => (bom, prop::collection::vec(token(), 0..60)).prop_map(|(bom, ts)| [bom.to_vec(), ts.concat()].concat()),
         1 => (prop::collection::vec(token(), 0..6), 1usize << 14..1usize << 18, prop::collection::vec(token(), 0..6))
             .prop_map(|(a, n, b)| {
                 let mut s = a.concat();
@@ -141,7 +142,7 @@ fn reference(input: &[u8]) -> Vec<SseEvent> {
 
 #[test]
 fn sse_reader_matches_reference_under_any_chunking() {
-    harness::run("sse", 384, stream_and_cuts(), |(input, few, many)| {
+    harness::run("sse", 512, stream_and_cuts(), |(input, few, many)| {
         let expected = reference(&input);
         prop_assert_eq!(&read(&[&input]), &expected, "whole input");
         prop_assert_eq!(&read(&chunks(&input, &few)), &expected, "cut at {:?}", few);

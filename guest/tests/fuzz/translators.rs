@@ -618,7 +618,7 @@ fn chat_request() -> impl Strategy<Value = Value> {
 #[test]
 fn openai_chat_translation_is_a_400_or_a_valid_gemini_request() {
     let outcomes = Outcomes::default();
-    harness::run("openai_chat", 384, chat_request(), |body| {
+    harness::run("openai_chat", 1000, chat_request(), |body| {
         let Some(req) = parse::<OpenAiChatRequest>(&body) else {
             outcomes.unparsable.fetch_add(1, Ordering::Relaxed);
             return Ok(()); // the handler's parse_body answers 400
@@ -813,7 +813,7 @@ fn responses_request() -> impl Strategy<Value = Value> {
 fn responses_translation_is_a_400_or_a_valid_gemini_request() {
     let outcomes = Outcomes::default();
     let known_defect = AtomicU64::new(0);
-    harness::run("responses", 384, responses_request(), |body| {
+    harness::run("responses", 1000, responses_request(), |body| {
         let Some(req) = parse::<OpenAiResponsesRequest>(&body) else {
             outcomes.unparsable.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -1043,7 +1043,7 @@ fn anthropic_request() -> impl Strategy<Value = Value> {
 #[test]
 fn anthropic_translation_is_a_400_or_a_valid_gemini_request() {
     let outcomes = Outcomes::default();
-    harness::run("anthropic", 384, anthropic_request(), |body| {
+    harness::run("anthropic", 1000, anthropic_request(), |body| {
         with_body(&body.clone(), || {
             let Some(req) = parse::<AnthropicMessagesRequest>(&body) else {
                 outcomes.unparsable.fetch_add(1, Ordering::Relaxed);
