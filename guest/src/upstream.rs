@@ -118,11 +118,19 @@ pub trait Upstream {
     fn now_ms(&self) -> i64;
 }
 
+/// The body of a successful answer.
+pub enum Delivered<B> {
+    /// A stream, not read yet.
+    Unread(B),
+    /// A whole answer, read in full.
+    Whole(Vec<u8>),
+}
+
 /// How a failover ended.
 pub enum Attempted<B> {
-    /// A 2xx from `key`; the body is unread.
+    /// A 2xx from `key`: a stream's body unread, a whole answer's read.
     Success {
-        response: UpstreamResponse<B>,
+        response: UpstreamResponse<Delivered<B>>,
         key: PoolKey,
         attempts: u32,
         started_ms: i64,
@@ -282,22 +290,44 @@ pub async fn send_with_failover<U: Upstream>(
                 )
             }
             Ok(response) if (200..300).contains(&response.status) => {
-                if stored {
-                    blame_suspects(db, &keys, &suspects, ctx, started);
-                }
-                let key = keys.swap_remove(index);
-                if stored && ctx.settings.strategy == pool::Strategy::Adaptive {
-                    let _ = keys::record_recent_outcome(db, id, true, latency(), ctx.settings.adaptive_window);
-                }
-                if stored {
-                    let _ = keys::record_success(db, &key, ctx.model);
-                }
-                return Attempted::Success {
-                    response,
-                    key,
-                    attempts,
-                    started_ms: started,
+                let UpstreamResponse { status, headers, body } = response;
+                // A whole answer is read here, while another key can still be tried if the
+                // body breaks off; a stream goes to the client as it comes.
+                let delivered = if req.stream {
+                    Ok(Delivered::Unread(body))
+                } else {
+                    upstream
+                        .read_to_end(body, MAX_WHOLE_BODY_BYTES, false)
+                        .await
+                        .map(Delivered::Whole)
                 };
+                match delivered {
+                    Ok(body) => {
+                        if stored {
+                            blame_suspects(db, &keys, &suspects, ctx, started);
+                        }
+                        let key = keys.swap_remove(index);
+                        if stored && ctx.settings.strategy == pool::Strategy::Adaptive {
+                            let _ = keys::record_recent_outcome(db, id, true, latency(), ctx.settings.adaptive_window);
+                        }
+                        if stored {
+                            let _ = keys::record_success(db, &key, ctx.model);
+                        }
+                        return Attempted::Success {
+                            response: UpstreamResponse { status, headers, body },
+                            key,
+                            attempts,
+                            started_ms: started,
+                        };
+                    }
+                    Err(error) => {
+                        let error = scrub_transport(&secrets, error);
+                        (
+                            pool::classify_network_error(&error.to_string()),
+                            Failure::Transport(error),
+                        )
+                    }
+                }
             }
             Ok(response) => {
                 let status = response.status;
@@ -474,9 +504,9 @@ fn apply_in_memory(keys: &mut [PoolKey], index: usize, effect: &KeyEffect) {
 
 /// The error for "nothing worked".
 ///
-/// - Any 5xx or transport failure among the attempts (and no key refused): the model or the
-///   upstream is in trouble: 503 with `Retry-After` for 5xx, 504 when every failure was a
-///   timeout, 502 when nothing could be reached.
+/// - Any 5xx or transport failure among the attempts: the model or the upstream is in
+///   trouble: 503 with `Retry-After` for 5xx and dropped connections, 504 when every failure
+///   was a timeout, 502 when nothing could be reached (or the answer was too large).
 /// - Keys refused by the upstream: 502 naming the upstream's reason.
 /// - Otherwise (quota, or nothing could be tried): 429 with the soonest recovery, or "every
 ///   key is disabled".
@@ -511,6 +541,13 @@ fn exhausted_error(
     if let Some(last) = transports.last() {
         if transports.iter().all(|e| matches!(e, TransportError::Timeout(_))) {
             return GatewayError::Timeout(last.to_string());
+        }
+        // Connections that were made and then dropped: the upstream is struggling.
+        if let Some(broken) = transports.iter().rev().find(|e| matches!(e, TransportError::Broken(_))) {
+            return GatewayError::Overloaded {
+                message: format!("the upstream is unavailable for the model {model}: {broken}; retry later"),
+                retry_after_secs: ctx.settings.overload_retry_after_secs,
+            };
         }
         return GatewayError::Upstream {
             status: 502,
@@ -592,6 +629,9 @@ mod tests {
             })
         }
         async fn read_to_end(&self, body: Vec<u8>, limit: usize, truncate: bool) -> Result<Vec<u8>, TransportError> {
+            if body == BROKEN_BODY.as_bytes() {
+                return Err(TransportError::Broken("the answer was cut short".into()));
+            }
             match body.len() > limit {
                 true if truncate => Ok(body[..limit].to_vec()),
                 true => Err(TransportError::TooLarge { limit }),
@@ -802,6 +842,39 @@ mod tests {
             .iter()
             .map(|k| k.consecutive_failures)
             .collect()
+    }
+
+    /// A 200 whose body breaks off while it is read.
+    const BROKEN_BODY: &str = "<the body breaks off here>";
+
+    #[test]
+    fn a_whole_answer_that_breaks_off_fails_over_to_another_key() {
+        let db = db_with(&[("a", None), ("b", None)]);
+        start_at_first_key(&db);
+        let up = FakeUpstream::default().answer("a", vec![Ok((200, BROKEN_BODY))]);
+        let Attempted::Success { key, response, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!("expected the second key to answer")
+        };
+        assert_eq!(key.secret, "b");
+        assert!(matches!(response.body, Delivered::Whole(ref bytes) if bytes == b"{}"));
+        assert_eq!(
+            breaker_failures(&db),
+            vec![1, 0],
+            "a key whose answer broke off is blamed"
+        );
+    }
+
+    #[test]
+    fn connections_dropped_on_every_key_are_a_503() {
+        let db = db_with(&[("a", None), ("b", None)]);
+        let up = FakeUpstream::default()
+            .answer("a", vec![Ok((200, BROKEN_BODY))])
+            .answer("b", vec![Err(TransportError::Broken("reset".into()))]);
+        let Attempted::Failed { error, .. } = run(&up, &db, &PoolSettings::default()) else {
+            panic!()
+        };
+        assert!(matches!(error, GatewayError::Overloaded { .. }), "{error:?}");
+        assert_eq!(breaker_failures(&db), vec![0, 0]);
     }
 
     const OVERLOADED: &str =

@@ -201,6 +201,9 @@ pub async fn handle<U: Upstream, D: Database>(
         ("POST", ["keys", id, "validate"]) => Ok((200, validate(env, id_of(id)?).await?)),
         ("POST", ["keys", id, "reset"]) => {
             let id = id_of(id)?;
+            if keys::secret(db, id).map_err(db_err)?.is_none() {
+                return Err(not_found("key", id));
+            }
             keys::clear_cooldowns(db, id).map_err(db_err)?;
             Ok((200, json!({ "id": id, "cooldowns": "cleared" })))
         }

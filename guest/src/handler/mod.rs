@@ -21,7 +21,9 @@ mod anthropic;
 mod native;
 mod openai;
 mod responses;
-use crate::upstream::{self, Attempted, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse};
+use crate::upstream::{
+    self, Attempted, Delivered, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse,
+};
 
 /// Deployment configuration, from the host's variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -548,6 +550,11 @@ pub(crate) async fn generate<U: Upstream, D: Database>(
         "generateContent"
     };
     let path = gemini::model_path(gemini::API_VERSION, model, Some(method));
+    if let Some(config) = &request.generation_config {
+        config
+            .check_ranges()
+            .map_err(|e| GatewayError::invalid_param(e.to_string(), e.name))?;
+    }
     let mut request = post(path, to_body(request)?);
     request.stream = transducer.is_some();
     Ok(
@@ -663,40 +670,37 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             started_ms,
         } => {
             let key_id = stored.then_some(key.candidate.id);
-            if let Some(mut transducer) = transducer {
-                transducer.scrub(Secrets::new([key.secret.clone()]));
-                let UpstreamResponse { status, body, .. } = response;
-                let mut headers = common_headers();
-                headers.extend(transducer.headers());
-                let accounting = Accounting {
-                    key_id,
-                    proxy_key_hash: (!stored).then(|| proxy_key_hash(&key.secret)),
-                    client_id: caller.client_id(),
-                    model: model.to_owned(),
-                    protocol,
-                    started_ms,
-                    attempts,
-                };
-                return Ok(Upstreamed::Stream(Reply::Stream {
-                    status,
-                    headers,
-                    body,
-                    transducer: Box::new(transducer),
-                    accounting,
-                }));
-            }
-            let status = response.status;
-            let bytes = env
-                .upstream
-                .read_to_end(response.body, upstream::MAX_WHOLE_BODY_BYTES, false)
-                .await
-                .map_err(|e| match e {
-                    upstream::TransportError::Timeout(_) => GatewayError::Timeout(e.to_string()),
-                    e => GatewayError::Upstream {
-                        status: 502,
-                        message: format!("reading the upstream response failed: {e}"),
-                    },
-                })?;
+            let UpstreamResponse { status, body, .. } = response;
+            let body = match (body, transducer) {
+                (Delivered::Unread(body), Some(mut transducer)) => {
+                    transducer.scrub(Secrets::new([key.secret.clone()]));
+                    let mut headers = common_headers();
+                    headers.extend(transducer.headers());
+                    let accounting = Accounting {
+                        key_id,
+                        proxy_key_hash: (!stored).then(|| proxy_key_hash(&key.secret)),
+                        client_id: caller.client_id(),
+                        model: model.to_owned(),
+                        protocol,
+                        started_ms,
+                        attempts,
+                    };
+                    return Ok(Upstreamed::Stream(Reply::Stream {
+                        status,
+                        headers,
+                        body,
+                        transducer: Box::new(transducer),
+                        accounting,
+                    }));
+                }
+                (Delivered::Whole(bytes), None) => bytes,
+                _ => {
+                    return Err(GatewayError::Internal(
+                        "a stream was read whole, or a whole answer streamed".into(),
+                    ))
+                }
+            };
+            let bytes = body;
             let tokens = usage_of(&bytes).map(|u| Tokens::from(&u)).unwrap_or_default();
             let latency = (env.upstream.now_ms() - started_ms).max(0) as u64;
             if let Some(id) = key_id {

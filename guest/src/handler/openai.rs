@@ -104,6 +104,9 @@ pub async fn models<U: Upstream, D: Database>(
     stored: &[(String, String)],
     id: Option<&str>,
 ) -> Result<Reply<U::Body>, GatewayError> {
+    if let Some(id) = id {
+        check_listed_model_id(id)?;
+    }
     let list = list_models(env, caller, settings, Protocol::OpenAi).await?;
     let mut result = openai::gemini_to_models_list(&list);
     for alias in models::alias_table(stored).keys() {
@@ -122,6 +125,17 @@ pub async fn models<U: Upstream, D: Database>(
             None => Err(GatewayError::ModelNotFound(format!("The model `{id}` does not exist"))),
         },
     }
+}
+
+/// A model id asked for by path (`GET /v1/models/{id}`): one that cannot exist is a 404
+/// without asking the upstream.
+pub(super) fn check_listed_model_id(id: &str) -> Result<(), GatewayError> {
+    gemini::validate_model_id(id).map(|_| ()).map_err(|_| {
+        GatewayError::ModelNotFound(format!(
+            "The model `{}` does not exist",
+            id.chars().take(128).collect::<String>()
+        ))
+    })
 }
 
 /// Every Gemini model (one upstream page of up to 1000), through the pool.

@@ -72,6 +72,55 @@ pub fn model_path(version: &str, model: &str, method: Option<&str>) -> String {
 /// The most candidates Gemini generates for one request (`candidateCount`).
 pub const MAX_CANDIDATE_COUNT: u32 = 8;
 
+/// The widest embedding Gemini returns (`outputDimensionality`).
+pub const MAX_EMBEDDING_DIMENSIONS: u32 = 3072;
+
+/// A sampling parameter outside the range Gemini accepts: the client-facing name (the same in
+/// OpenAI's and Anthropic's APIs) and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} must be {allowed}")]
+pub struct OutOfRange {
+    pub name: &'static str,
+    pub allowed: &'static str,
+}
+
+impl GenerationConfig {
+    /// Gemini's ranges for the sampling parameters, checked before a translated request goes
+    /// upstream (one rule for every client protocol).
+    pub fn check_ranges(&self) -> Result<(), OutOfRange> {
+        let within = |v: Option<f64>, lo: f64, hi: f64| v.is_none_or(|v| v.is_finite() && (lo..=hi).contains(&v));
+        let fail = |name, allowed| Err(OutOfRange { name, allowed });
+        if !within(self.temperature, 0.0, 2.0) {
+            return fail("temperature", "a number from 0 to 2");
+        }
+        if !within(self.top_p, 0.0, 1.0) {
+            return fail("top_p", "a number from 0 to 1");
+        }
+        if self.top_k == Some(0) {
+            return fail("top_k", "a positive whole number");
+        }
+        if self.max_output_tokens == Some(0) {
+            return fail("max_tokens", "a positive whole number");
+        }
+        if self
+            .candidate_count
+            .is_some_and(|n| !(1..=MAX_CANDIDATE_COUNT).contains(&n))
+        {
+            return fail("n", "from 1 to 8");
+        }
+        if !within(self.presence_penalty, -2.0, 2.0) {
+            return fail("presence_penalty", "a number from -2 to 2");
+        }
+        if !within(self.frequency_penalty, -2.0, 2.0) {
+            return fail("frequency_penalty", "a number from -2 to 2");
+        }
+        if self.logprobs.is_some_and(|n| n > 20) {
+            return fail("top_logprobs", "from 0 to 20");
+        }
+        Ok(())
+    }
+}
+
 /// Whether `data` is base64 as Gemini's `inlineData.data` (proto3 `bytes`) accepts it:
 /// the standard or URL-safe alphabet, padding only at the end. Checked before sending, so a
 /// client with broken image data gets its 400 from gempool, not a round trip upstream.
@@ -541,6 +590,78 @@ mod model_id_tests {
             too_long.as_str(),
         ] {
             assert!(validate_model_id(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn sampling_parameters_are_checked_against_geminis_ranges() {
+        let ok = GenerationConfig {
+            temperature: Some(2.0),
+            top_p: Some(0.0),
+            top_k: Some(40),
+            candidate_count: Some(8),
+            ..Default::default()
+        };
+        assert_eq!(ok.check_ranges(), Ok(()));
+        for (bad, name) in [
+            (
+                GenerationConfig {
+                    temperature: Some(-1.0),
+                    ..Default::default()
+                },
+                "temperature",
+            ),
+            (
+                GenerationConfig {
+                    temperature: Some(1e300),
+                    ..Default::default()
+                },
+                "temperature",
+            ),
+            (
+                GenerationConfig {
+                    temperature: Some(f64::NAN),
+                    ..Default::default()
+                },
+                "temperature",
+            ),
+            (
+                GenerationConfig {
+                    top_p: Some(2.0),
+                    ..Default::default()
+                },
+                "top_p",
+            ),
+            (
+                GenerationConfig {
+                    top_k: Some(0),
+                    ..Default::default()
+                },
+                "top_k",
+            ),
+            (
+                GenerationConfig {
+                    max_output_tokens: Some(0),
+                    ..Default::default()
+                },
+                "max_tokens",
+            ),
+            (
+                GenerationConfig {
+                    candidate_count: Some(9),
+                    ..Default::default()
+                },
+                "n",
+            ),
+            (
+                GenerationConfig {
+                    presence_penalty: Some(3.0),
+                    ..Default::default()
+                },
+                "presence_penalty",
+            ),
+        ] {
+            assert_eq!(bad.check_ranges().map_err(|e| e.name), Err(name));
         }
     }
 

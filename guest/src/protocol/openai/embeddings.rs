@@ -75,6 +75,13 @@ pub fn embeddings_request_to_gemini(
 ) -> Result<Vec<BatchEmbedContentsRequest>, GatewayError> {
     let texts = input_texts(req)?;
     encoding_is_base64(req)?;
+    let widest = crate::protocol::gemini::MAX_EMBEDDING_DIMENSIONS;
+    if req.dimensions.is_some_and(|d| !(1..=widest).contains(&d)) {
+        return Err(GatewayError::invalid_param(
+            format!("dimensions must be from 1 to {widest}"),
+            "dimensions",
+        ));
+    }
     let name = format!("models/{}", model.strip_prefix("models/").unwrap_or(model));
     Ok(texts
         .chunks(EMBED_BATCH_LIMIT)

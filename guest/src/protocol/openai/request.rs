@@ -23,8 +23,8 @@ use crate::protocol::gemini::{
     Blob, Content, FileData, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part,
     SafetySetting, Tool, ToolConfig,
 };
-use config::{convert_tool_choice, convert_tools, generation_config, google_extras};
 pub(crate) use config::effort_thinking_config;
+use config::{convert_tool_choice, convert_tools, generation_config, google_extras};
 use serde_json::{json, Map, Value};
 
 /// Translates an OpenAI chat request for the Gemini model `model` (already resolved from any
@@ -33,9 +33,11 @@ pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<Ge
     let multimodal_responses = model.strip_prefix("models/").unwrap_or(model).starts_with("gemini-3");
     let (system_instruction, contents) = convert_messages(&req.messages, multimodal_responses)?;
     let tools = convert_tools(&req.tools)?;
-    let tool_config = match (&req.tool_choice, tools.is_empty()) {
-        (Some(choice), false) => Some(ToolConfig {
-            function_calling_config: Some(convert_tool_choice(choice)?),
+    // Checked even without tools: a malformed tool_choice is the client's error either way.
+    let function_calling_config = req.tool_choice.as_ref().map(convert_tool_choice).transpose()?;
+    let tool_config = match (function_calling_config, tools.is_empty()) {
+        (Some(config), false) => Some(ToolConfig {
+            function_calling_config: Some(config),
         }),
         _ => None,
     };
