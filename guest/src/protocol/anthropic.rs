@@ -492,6 +492,9 @@ fn usage(u: Option<&UsageMetadata>) -> AnthropicUsage {
 }
 
 #[cfg(test)]
+mod agent_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

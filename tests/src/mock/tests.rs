@@ -673,3 +673,39 @@ fn hangs_end_when_the_client_goes_away() {
         "a hang mid-stream ends when the client leaves"
     );
 }
+
+/// The requests current Gemini CLI sends (recorded by `tests/tests/agents.rs`) are what the
+/// strict mock accepts: it must not be stricter than Gemini for a real client.
+#[test]
+fn recorded_gemini_cli_requests_pass_validation() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/agents");
+    let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("gemini-cli-"))
+        })
+        .collect();
+    fixtures.sort();
+    assert!(!fixtures.is_empty(), "no Gemini CLI fixtures in {}", dir.display());
+    let (mock, client) = setup();
+    for path in &fixtures {
+        let body: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        if let Err(violations) = super::validate::normalize(&super::validate::GENERATE_CONTENT_REQUEST, &body) {
+            panic!("{}: {violations:?}", path.display());
+        }
+        // Over HTTP too, where the whole request is checked (signatures aside: a replayed one
+        // came from another mock).
+        mock.set_gemini3_signatures(false);
+        let resp = post(
+            &client,
+            &format!("{GEMINI3}:streamGenerateContent?alt=sse"),
+            "k1",
+            &body,
+        );
+        assert_eq!(resp.status, 200, "{}: {}", path.display(), resp.text());
+    }
+}

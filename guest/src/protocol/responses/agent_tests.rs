@@ -9,7 +9,11 @@ use serde_json::json;
 const G3: &str = "gemini-3.1-pro-preview";
 
 /// Codex 0.171.0's first request with its default model (`gpt-6.2-sol`).
-const CODEX_FIRST_TURN: &str = include_str!("../../../../tests/fixtures/agents/codex-0.171.0-default-first-turn.json");
+const CODEX_FIRST_TURN: &str = include_str!("../../../../tests/fixtures/agents/codex-0.171.0-default-1.json");
+/// `-m gpt-5-codex`: top-level `tools`, no namespaces.
+const CODEX_PINNED: &str = include_str!("../../../../tests/fixtures/agents/codex-0.171.0-pinned-1.json");
+/// The second request of a tool loop: a replayed namespaced `function_call` and its output.
+const CODEX_TOOL_LOOP: &str = include_str!("../../../../tests/fixtures/agents/codex-0.171.0-tool-loop-2.json");
 
 fn ctx() -> RequestContext {
     RequestContext {
@@ -55,6 +59,30 @@ fn call_response(name: &str, args: Value) -> GenerateContentResponse {
         "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4}
     }))
     .unwrap()
+}
+
+/// The Gemini function names a list of Responses tools should become: `function` and
+/// `custom` tools by name, those inside a `namespace` as `<namespace>__<name>`, hosted tools
+/// skipped.
+fn expected_declarations(tools: &Value) -> Vec<String> {
+    let declarable = |t: &&Value| t["type"] == "function" || t["type"] == "custom";
+    let mut names = Vec::new();
+    for tool in tools.as_array().expect("a tool list") {
+        if tool["type"] == "namespace" {
+            let namespace = tool["name"].as_str().unwrap();
+            names.extend(
+                tool["tools"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(declarable)
+                    .map(|t| namespaced_name(namespace, t["name"].as_str().unwrap())),
+            );
+        } else if declarable(&tool) {
+            names.push(tool["name"].as_str().unwrap().to_string());
+        }
+    }
+    names
 }
 
 #[test]
@@ -271,21 +299,7 @@ fn codex_first_turn_translates_with_every_tool_and_setting() {
     let gemini = responses_request_to_gemini(&request, G3).unwrap();
     let names = declared_names(&gemini);
     // Every function and custom tool of every namespace is declared, under its namespace.
-    let expected: Vec<String> = body["input"][0]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|ns| {
-            let namespace = ns["name"].as_str().unwrap().to_string();
-            ns["tools"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|t| t["type"] == "function" || t["type"] == "custom")
-                .map(move |t| namespaced_name(&namespace, t["name"].as_str().unwrap()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let expected = expected_declarations(&body["input"][0]["tools"]);
     assert!(expected.contains(&"functions__exec".to_string()), "{expected:?}");
     assert!(expected.contains(&"clock__sleep".to_string()), "{expected:?}");
     assert_eq!(names, expected);
@@ -297,7 +311,7 @@ fn codex_first_turn_translates_with_every_tool_and_setting() {
     assert_eq!(last["role"], "user");
     assert_eq!(
         last["parts"].as_array().unwrap().last().unwrap()["text"],
-        "say hello marker456"
+        "say hello marker-cx1"
     );
     // reasoning.effort "low" on Gemini 3 Pro; Codex asked for no summary.
     assert_eq!(
@@ -310,4 +324,42 @@ fn codex_first_turn_translates_with_every_tool_and_setting() {
     assert!(!echo.parallel_tool_calls);
     assert!(echo.tool_kinds.is_custom("functions__exec"));
     assert_eq!(echo.tool_kinds.namespace_of("clock__sleep"), Some(("clock", "sleep")));
+}
+
+#[test]
+fn codex_tool_loop_replays_the_namespaced_call_under_its_gemini_name() {
+    let body: Value = serde_json::from_str(CODEX_TOOL_LOOP).unwrap();
+    let items = body["input"].as_array().unwrap();
+    let call = items.iter().find(|i| i["type"] == "function_call").unwrap();
+    assert_eq!((&call["name"], &call["namespace"]), (&json!("sleep"), &json!("clock")));
+    for model in ["gemini-2.5-pro", G3] {
+        let gemini = serde_json::to_value(responses_request_to_gemini(&req(body.clone()), model).unwrap()).unwrap();
+        let contents = gemini["contents"].as_array().unwrap();
+        let roles: Vec<&str> = contents.iter().map(|c| c["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["user", "model", "user"], "{model}");
+        assert_eq!(contents[1]["parts"][0]["functionCall"]["name"], "clock__sleep");
+        assert_eq!(contents[2]["parts"][0]["functionResponse"]["name"], "clock__sleep");
+        // The call carries its signature back (in the call_id), or the skip value on Gemini 3.
+        if model == G3 {
+            assert!(contents[1]["parts"][0]["thoughtSignature"].is_string(), "{gemini}");
+        }
+    }
+}
+
+#[test]
+fn codex_pinned_older_model_request_translates() {
+    let body: Value = serde_json::from_str(CODEX_PINNED).unwrap();
+    assert!(body["tools"].as_array().is_some_and(|t| !t.is_empty()));
+    let request = req(body.clone());
+    let gemini = responses_request_to_gemini(&request, "gemini-2.5-pro").unwrap();
+    let declared = declared_names(&gemini);
+    let expected = expected_declarations(&body["tools"]);
+    assert!(expected.iter().any(|n| n == "exec_command"), "{expected:?}");
+    assert_eq!(declared, expected);
+    let value = serde_json::to_value(&gemini).unwrap();
+    let last = value["contents"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        last["parts"].as_array().unwrap().last().unwrap()["text"],
+        "say hello marker-cx2"
+    );
 }
