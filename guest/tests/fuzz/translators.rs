@@ -336,6 +336,31 @@ fn check_request(req: &GenerateContentRequest) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// What the Anthropic and Responses translators add (chat does not: it forwards duplicated
+/// names): each function is declared once. With `check_choice` (Anthropic only; chat and
+/// Responses forward a `tool_choice` naming an undeclared function), `allowedFunctionNames`
+/// names declared functions.
+fn check_declarations(req: &GenerateContentRequest, check_choice: bool) -> Result<(), TestCaseError> {
+    let declared: Vec<&str> = req
+        .tools
+        .iter()
+        .flat_map(|t| &t.function_declarations)
+        .map(|d| d.name.as_str())
+        .collect();
+    for (k, name) in declared.iter().enumerate() {
+        prop_assert!(!declared[..k].contains(name), "{:?} declared twice", name);
+    }
+    let allowed = req
+        .tool_config
+        .iter()
+        .flat_map(|c| &c.function_calling_config)
+        .flat_map(|f| &f.allowed_function_names);
+    for name in allowed.filter(|_| check_choice) {
+        prop_assert!(declared.contains(&name.as_str()), "allowed {:?} is not declared", name);
+    }
+    Ok(())
+}
+
 /// A translation error is the client's: a 400 in every protocol.
 fn check_error(e: &GatewayError) -> Result<(), TestCaseError> {
     prop_assert!(matches!(e, GatewayError::InvalidRequest { .. }), "not a 400: {:?}", e);
@@ -828,7 +853,10 @@ fn responses_translation_is_a_400_or_a_valid_gemini_request() {
         }
         outcomes.count(&result);
         with_body(&body, || match result {
-            Ok(gemini) => check_request(&gemini),
+            Ok(gemini) => {
+                check_request(&gemini)?;
+                check_declarations(&gemini, false)
+            }
             Err(e) => check_error(&e),
         })
     });
@@ -1055,6 +1083,7 @@ fn anthropic_translation_is_a_400_or_a_valid_gemini_request() {
                 match result {
                     Ok(gemini) => {
                         check_request(&gemini)?;
+                        check_declarations(&gemini, true)?;
                         let config = gemini.generation_config.as_ref();
                         prop_assert_eq!(config.and_then(|g| g.max_output_tokens), req.max_tokens);
                     }
