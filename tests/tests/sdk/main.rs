@@ -1,8 +1,11 @@
-//! The official SDKs (`openai`, `anthropic`, `google-genai`, installed from PyPI into a venv by
-//! `scripts/test`) driven against the real gateway and the strict mock Gemini.
+//! The official SDKs (`openai`, `anthropic`, `google-genai` and LangChain's `langchain-openai` /
+//! `langchain-google-genai`, installed from PyPI into a venv by `scripts/test`; the Node SDKs
+//! `openai`, `@anthropic-ai/sdk` and `@google/genai`, installed with npm from
+//! `tests/sdk/package.json`) driven against the real gateway and the strict mock Gemini.
 //!
 //! Each test starts a mock and a gateway, scripts the mock if the scenario needs it, and runs
-//! `$GEMPOOL_TEST_PYTHON tests/sdk/<sdk>_sdk.py <scenario>` with `GEMPOOL_URL` and
+//! `$GEMPOOL_TEST_PYTHON tests/sdk/<sdk>_sdk.py <scenario>` (or `$GEMPOOL_TEST_NODE
+//! tests/sdk/<sdk>_sdk.mjs <scenario>`) with `GEMPOOL_URL` and
 //! `GEMPOOL_KEY` (a client key minted through the admin API) in the environment. The Python
 //! scenario asserts what a user of that SDK would see; it must exit 0. On failure the test
 //! prints the script's output, the upstream requests the mock answered with an error, and the
@@ -10,6 +13,8 @@
 
 mod anthropic;
 mod genai;
+mod langchain;
+mod node;
 mod openai;
 mod responses;
 
@@ -42,6 +47,23 @@ fn python() -> PathBuf {
     venv
 }
 
+/// Node 22 with the Node SDKs next to their scripts: `$GEMPOOL_TEST_NODE`, else the `node`
+/// that `tests/agents` installs from npm.
+fn node() -> PathBuf {
+    if let Some(path) = std::env::var_os("GEMPOOL_TEST_NODE").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let node = workspace_root().join("tests/agents/node_modules/.bin/node");
+    assert!(
+        node.is_file() && workspace_root().join("tests/sdk/node_modules").is_dir(),
+        "no Node 22 with the Node SDKs: GEMPOOL_TEST_NODE is unset and {} or tests/sdk/node_modules is \
+         missing. Run scripts/test (it runs `npm ci` in tests/agents and tests/sdk), or run those \
+         yourself.",
+        node.display()
+    );
+    node
+}
+
 /// Which SDK script a scenario belongs to.
 #[derive(Debug, Clone, Copy)]
 pub enum Sdk {
@@ -50,6 +72,14 @@ pub enum Sdk {
     OpenAiResponses,
     Anthropic,
     GenAi,
+    /// `langchain-openai` and `langchain-google-genai`.
+    LangChain,
+    /// The `openai` Node SDK (chat completions and Responses).
+    NodeOpenAi,
+    /// `@anthropic-ai/sdk`.
+    NodeAnthropic,
+    /// `@google/genai`.
+    NodeGenAi,
 }
 
 impl Sdk {
@@ -59,6 +89,19 @@ impl Sdk {
             Sdk::OpenAiResponses => "openai_responses_sdk.py",
             Sdk::Anthropic => "anthropic_sdk.py",
             Sdk::GenAi => "genai_sdk.py",
+            Sdk::LangChain => "langchain_sdk.py",
+            Sdk::NodeOpenAi => "openai_sdk.mjs",
+            Sdk::NodeAnthropic => "anthropic_sdk.mjs",
+            Sdk::NodeGenAi => "genai_sdk.mjs",
+        }
+    }
+
+    /// The interpreter that runs the script.
+    fn interpreter(self) -> PathBuf {
+        if self.script().ends_with(".mjs") {
+            node()
+        } else {
+            python()
         }
     }
 }
@@ -153,9 +196,9 @@ struct Outcome {
 }
 
 fn run_script(sdk: Sdk, scenario: &str, url: &str, key: &str) -> Outcome {
-    let python = python();
+    let interpreter = sdk.interpreter();
     let script = workspace_root().join("tests/sdk").join(sdk.script());
-    let mut child = Command::new(&python)
+    let mut child = Command::new(&interpreter)
         .arg(&script)
         .arg(scenario)
         .env("GEMPOOL_URL", url)
@@ -170,11 +213,15 @@ fn run_script(sdk: Sdk, scenario: &str, url: &str, key: &str) -> Outcome {
         .env_remove("GOOGLE_API_KEY")
         .env_remove("GEMINI_API_KEY")
         .env_remove("GOOGLE_GENAI_USE_VERTEXAI")
+        .env_remove("GOOGLE_GEMINI_BASE_URL")
+        // LangChain and the Node SDKs must not report anywhere.
+        .env("LANGCHAIN_TRACING_V2", "false")
+        .env("LANGSMITH_TRACING", "false")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {} {}: {e}", python.display(), script.display()));
+        .unwrap_or_else(|e| panic!("cannot run {} {}: {e}", interpreter.display(), script.display()));
     let stdout = drain(child.stdout.take().expect("piped stdout"));
     let stderr = drain(child.stderr.take().expect("piped stderr"));
     let deadline = Instant::now() + SCRIPT_TIMEOUT;
