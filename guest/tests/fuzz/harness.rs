@@ -23,6 +23,9 @@ const CASE_LIMIT: Duration = Duration::from_secs(if cfg!(debug_assertions) { 20 
 /// A case still running after this is a hang: the watchdog prints it and aborts the process.
 const HANG_LIMIT: Duration = Duration::from_secs(120);
 
+/// The case being run (when it started, its input), shared with the watchdog.
+type InProgress<V> = Arc<Mutex<Option<(Instant, V)>>>;
+
 /// Runs `test` on values of `strategy`; panics with the (shrunk) failing input and the seed.
 pub fn run<S>(name: &str, default_cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
 where
@@ -48,7 +51,7 @@ where
     };
 
     // Watchdog: the input of the case in progress and when it started.
-    let current: Arc<Mutex<Option<(Instant, S::Value)>>> = Arc::new(Mutex::new(None));
+    let current: InProgress<S::Value> = Arc::new(Mutex::new(None));
     let done = Arc::new(AtomicBool::new(false));
     let watchdog = {
         let (current, done, name) = (current.clone(), done.clone(), name.to_string());
