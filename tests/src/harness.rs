@@ -297,6 +297,18 @@ impl Gateway {
         self.log.snapshot()
     }
 
+    /// What the process printed: [`Gateway::log`] without the command lines the harness wrote
+    /// into it (those carry the admin key and pool keys as flags).
+    pub fn process_log(&self) -> String {
+        let command = format!("$ {} ", gempool_bin().display());
+        self.log
+            .snapshot()
+            .lines()
+            .filter(|line| !line.starts_with(&command))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    }
+
     /// The live log handle.
     pub fn log_handle(&self) -> LogHandle {
         self.log.clone()

@@ -926,7 +926,7 @@ fn hostile_inputs_get_errors_in_the_callers_shape_and_change_nothing() {
             )),
             Err(e) => after.push(format!("a good request afterwards failed: {e}")),
         }
-        let log = gw.log();
+        let log = gw.process_log();
         for leak in secret_leaks(&log, &secrets, 12) {
             after.push(format!("secret in the gateway log: {leak}"));
         }

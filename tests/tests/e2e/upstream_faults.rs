@@ -619,11 +619,9 @@ fn every_key_rate_limited_is_a_429_with_retry_after() {
 /// Nobody listens at the upstream address: 502 at once in the caller's shape, no key blamed.
 #[test]
 fn a_refused_connection_is_a_502_and_blames_no_key() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 1: privileged, outside the ephemeral range, so no other test's server can take it
+    // while this runs (a port freed by this test could be).
+    let port = 1;
     let mut options = GatewayOptions::new(format!("http://127.0.0.1:{port}"));
     options.keys = KEYS.iter().map(|k| k.to_string()).collect();
     options.open = true;
@@ -871,7 +869,11 @@ fn a_300_mb_answer_is_refused_in_the_callers_shape() {
         }
         if stream && response.status == 200 {
             if let Some(problem) = stream_error_problem(proto, &response.body, false) {
-                report.0.push(format!("{what}: {problem}"));
+                report.0.push(format!(
+                    "{what}: {problem} (200 stream of {} bytes after {:?})",
+                    response.body.len(),
+                    response.elapsed
+                ));
             }
             continue;
         }
