@@ -34,6 +34,13 @@
 //!   (`includeThoughts`) only when `reasoning.summary` is set (not `none`), as OpenAI returns
 //!   summaries only then. They come back as `reasoning` output items.
 //! * Gemini candidates other than the first are ignored (the Responses API has no `n`).
+//! * What current Codex sends: `additional_tools` input items and `namespace` tools are
+//!   flattened into Gemini functions named `<namespace>__<name>`, whose calls come back with the
+//!   client's `name` and `namespace` (see `tools`); `developer` and `system` messages anywhere in
+//!   the input join the system instruction, in order (as on chat completions). `store`,
+//!   `include` (beyond `reasoning.encrypted_content`), `prompt_cache_key`, `text.verbosity`,
+//!   `reasoning.context`, `service_tier`, `client_metadata` and `safety_identifier` are accepted
+//!   and ignored: Gemini has no equivalent; `parallel_tool_calls` is echoed.
 
 use crate::error::GatewayError;
 use crate::protocol::gemini::{GenerateContentRequest, GenerateContentResponse, Part, UsageMetadata};
