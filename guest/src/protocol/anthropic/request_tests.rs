@@ -770,3 +770,30 @@ fn effort_uses_the_reasoning_effort_table_with_or_without_adaptive_thinking() {
     let g = to_gemini(body(adaptive_omitted, "high"), "gemini-2.0-flash");
     assert!(g["generationConfig"].get("thinkingConfig").is_none());
 }
+
+#[test]
+fn fields_gemini_has_no_use_for_are_accepted() {
+    let g = to_gemini(
+        json!({
+            "model": "claude-opus-5-5", "max_tokens": 100,
+            "container": "container_011CT", "mcp_servers": [{"type": "url", "url": "https://mcp.example/sse", "name": "x"}],
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919"}]},
+            "service_tier": "auto", "metadata": {"user_id": "u"},
+            "system": [{"type": "text", "text": "S", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}},
+                {"type": "container_upload", "file_id": "file_1"}
+            ]}],
+            "tools": [
+                {"name": "Read", "input_schema": {"type": "object"}, "defer_loading": true, "cache_control": {"type": "ephemeral"}},
+                {"type": "tool_search_tool_regex_20251119", "name": "tool_search_tool_regex"},
+                {"type": "mcp_toolset", "mcp_server_name": "x"}
+            ]
+        }),
+        "gemini-2.5-flash",
+    );
+    assert_eq!(g["contents"], json!([{"role": "user", "parts": [{"text": "hi"}]}]));
+    assert_eq!(g["systemInstruction"], json!({"parts": [{"text": "S"}]}));
+    assert_eq!(g["tools"][0]["functionDeclarations"][0]["name"], "Read");
+    assert_eq!(g["tools"][0]["functionDeclarations"].as_array().unwrap().len(), 1);
+}
