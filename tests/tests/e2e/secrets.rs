@@ -22,6 +22,11 @@ const POOL: [(&str, &str); 3] = [
 /// A pool key added later through the admin API.
 const ADDED: &str = "AIzaSyAddedLater-throughTheAdminApi_42zz";
 const ADMIN: &str = "adm1n-Secret-Key-For-The-Tests-77Q";
+/// Gemini keys a pure-proxy client sends as its own pool (they must look like Google's).
+const OWN: [&str; 2] = [
+    "AIzaSyOwnKeyOfAPureProxyClient_00000001",
+    "AIzaSyOwnKeyOfAPureProxyClient_00000002",
+];
 /// Shorter secrets are looked for whole; longer ones also by every piece of this length.
 const WINDOW: usize = 12;
 
@@ -362,7 +367,58 @@ fn no_secret_reaches_a_client_a_log_or_the_admin_api() {
     );
     admin_json(&gw, &mut seen, "GET", "/admin/api/aliases", None);
 
-    // 8. Credentials in the wrong place.
+    // 8. Pure proxy: a client brings its own Gemini keys; the upstream suspends one and echoes
+    //    it. The client may see its own keys; nothing else (log, request log, usage, admin) may.
+    admin_json(
+        &gw,
+        &mut seen,
+        "PATCH",
+        "/admin/api/settings",
+        Some(json!({"pure_proxy": true})),
+    );
+    mock.set_behavior(OWN[0], Behavior::SuspendedEchoKey);
+    let own_pair = format!("{},{}", OWN[0], OWN[1]);
+    for (label, request) in [
+        (
+            "pure proxy: native with two own keys",
+            gw.post("/v1beta/models/gemini-2.5-flash:generateContent")
+                .header("x-goog-api-key", &own_pair)
+                .json(&json!({"contents": [{"parts": [{"text": "hi"}]}]})),
+        ),
+        (
+            "pure proxy: openai with a suspended own key",
+            gw.post("/v1/chat/completions")
+                .bearer(OWN[0])
+                .json(&json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "hi"}]})),
+        ),
+        (
+            "pure proxy: anthropic stream with own keys",
+            gw.post("/v1/messages")
+                .header("x-api-key", &own_pair)
+                .header("anthropic-version", "2023-06-01")
+                .json(&json!({"model": "gemini-2.5-flash", "max_tokens": 16, "stream": true,
+                              "messages": [{"role": "user", "content": "hi"}]})),
+        ),
+    ] {
+        let index = seen.response(label, &request.send());
+        seen.allowed.push((index, "pure-proxy own key 1".into()));
+        seen.allowed.push((index, "pure-proxy own key 2".into()));
+    }
+    let own_calls = mock.count_for_key(OWN[0]) + mock.count_for_key(OWN[1]);
+    assert!(
+        own_calls >= 3,
+        "pure proxy should use the client's own keys ({own_calls} upstream calls)"
+    );
+    admin_json(
+        &gw,
+        &mut seen,
+        "PATCH",
+        "/admin/api/settings",
+        Some(json!({"pure_proxy": false})),
+    );
+    mock.reset_behaviors();
+
+    // 9. Credentials in the wrong place.
     let response = gw
         .post("/v1/chat/completions")
         .bearer(ADMIN)
@@ -387,7 +443,7 @@ fn no_secret_reaches_a_client_a_log_or_the_admin_api() {
         .send();
     seen.response("a client key with one character more", &response);
 
-    // 9. Everything the operator can read afterwards.
+    // 10. Everything the operator can read afterwards.
     let requests = admin_json(&gw, &mut seen, "GET", "/admin/api/requests?limit=1000", None);
     let rows = requests.json()["requests"].as_array().map(Vec::len).unwrap_or(0);
     assert!(
@@ -413,6 +469,8 @@ fn no_secret_reaches_a_client_a_log_or_the_admin_api() {
             ("client key".to_string(), client.clone()),
             ("second client key".to_string(), client2.clone()),
             ("admin key".to_string(), ADMIN.to_string()),
+            ("pure-proxy own key 1".to_string(), OWN[0].to_string()),
+            ("pure-proxy own key 2".to_string(), OWN[1].to_string()),
         ])
         .collect();
     let mut leaks = Vec::new();
@@ -436,7 +494,10 @@ fn no_secret_reaches_a_client_a_log_or_the_admin_api() {
             request.headers,
             String::from_utf8_lossy(&request.body)
         );
-        for (label, secret) in &secrets[POOL.len() + 1..] {
+        for (label, secret) in secrets[POOL.len() + 1..]
+            .iter()
+            .filter(|(label, _)| !label.starts_with("pure-proxy"))
+        {
             if all.contains(secret.as_str()) {
                 leaks.push(format!("the upstream received the {label}: {}", request.path));
             }
