@@ -6,10 +6,12 @@
 //! would lose it.
 
 use std::fs;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
+
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::{data_dir, Config, ConfigError};
 use crate::metrics::Metrics;
@@ -40,8 +42,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let component = component::load(&engine, GUEST_WASM, &config.cache_dir)?;
     let pre = component::proxy_pre(&engine, &component)?;
 
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener = listen(config.listen)
         .map_err(|e| ConfigError::new("--listen", format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
     let shutdown = server::shutdown_signal()?;
@@ -68,6 +69,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     server::serve_with(listener, handler, config.connections, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Pending connections the kernel queues before the server accepts them. std's (and so
+/// tokio's `TcpListener::bind`'s) 128 drops SYNs when a burst of clients arrives while the
+/// workers are busy, which costs each of them a 1 s retransmit; the kernel caps this at
+/// `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (with `SO_REUSEADDR`, as std does) and listens with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Opens the database file, creating its directory; failures name `--data`.

@@ -15,6 +15,10 @@ mod pool;
 mod restart;
 // Real coding agents' requests (Claude Code, Gemini CLI, Codex) end to end.
 mod agents;
+// Client connections: timeouts, idle floods, disconnects cancelling upstream work, instance limit.
+mod connections;
+// A kill -9 under load loses at most the requests in flight.
+mod durability;
 // Bad client input of every kind: the caller's error shape, nothing upstream, keys untouched.
 mod hostile_inputs;
 // A faulty upstream, scripted per key: each fault ends as README's table says, in bounded time.
