@@ -205,17 +205,23 @@ impl Upstream for WasiUpstream {
         let _ = options.set_between_bytes_timeout(Some(nanos(timeouts.between_bytes_ms)));
         let mut body = request.take_body();
         let future = outgoing_handler::handle(request, Some(options)).map_err(send_error)?;
-        if let Some(bytes) = &req.body {
-            body.send(bytes.clone()).await.map_err(|e| match e {
-                wasi::io::streams::StreamError::LastOperationFailed(e) => body_error(&e),
-                wasi::io::streams::StreamError::Closed => {
-                    TransportError::Broken("the upstream closed the connection".into())
-                }
-            })?;
-        }
+        let sent = match &req.body {
+            Some(bytes) => body.send(bytes.clone()).await,
+            None => Ok(()),
+        };
         // Dropping the sink finishes the body, which lets the host complete the request.
         drop(body);
-        let response = response_of(future).await.map_err(send_error)?;
+        let response = response_of(future).await;
+        // When the body could not be written, the response's error code says why (a refused
+        // connection shows up here first as a closed body stream).
+        let response = match (sent, response) {
+            (_, Err(code)) => return Err(send_error(code)),
+            (Err(wasi::io::streams::StreamError::LastOperationFailed(e)), Ok(_)) => return Err(body_error(&e)),
+            (Err(wasi::io::streams::StreamError::Closed), Ok(_)) => {
+                return Err(TransportError::Broken("the upstream closed the connection".into()))
+            }
+            (Ok(()), Ok(response)) => response,
+        };
         let headers = response
             .headers()
             .entries()
@@ -426,6 +432,9 @@ async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: 
                 };
                 if !bytes.is_empty() && sink.send(bytes).await.is_err() {
                     client_gone = true;
+                    break;
+                }
+                if transducer.is_failed() {
                     break;
                 }
             }

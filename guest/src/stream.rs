@@ -73,11 +73,27 @@ enum Kind {
     /// complete wait in the buffer, so a cut stream never leaves half an event before the
     /// error event).
     GeminiSse(SseReader, Vec<u8>),
-    /// A streamed JSON array: forwarded as is.
-    GeminiArray(JsonArrayReader),
+    /// A streamed JSON array: forwarded as is, up to the end of the last whole element (the
+    /// bytes of an element not yet complete wait, so a cut stream can still close the array).
+    GeminiArray(JsonArrayReader, Vec<u8>, ArrayProgress),
     /// Gemini SSE in, the client protocol's events out. `None` once finished or failed.
     Translated(SseReader, Option<Box<dyn StreamTranslator>>),
 }
+
+/// How far a passed-through JSON array got, to close it properly after a failure.
+#[derive(Debug, Default, Clone, Copy)]
+struct ArrayProgress {
+    /// The opening `[` went to the client.
+    opened: bool,
+    /// Whole elements that went to the client.
+    elements: usize,
+    /// The last byte (not white space) that went to the client was a `,`.
+    after_comma: bool,
+}
+
+/// The largest single upstream event (or array element) held while it arrives; a larger one
+/// ends the stream with an error rather than exhausting the instance's memory.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Turns an upstream stream into the client's stream, chunk by chunk.
 pub struct Transducer {
@@ -86,6 +102,8 @@ pub struct Transducer {
     error: Option<String>,
     /// Secrets to scrub from what the upstream sends (an error chunk may quote the key).
     secrets: Secrets,
+    /// The stream ended in an error event of ours; nothing more goes to the client.
+    failed: bool,
 }
 
 impl Transducer {
@@ -95,6 +113,7 @@ impl Transducer {
             usage: None,
             error: None,
             secrets: Secrets::default(),
+            failed: false,
         }
     }
 
@@ -108,7 +127,7 @@ impl Transducer {
         Transducer::new(if sse {
             Kind::GeminiSse(SseReader::new(), Vec::new())
         } else {
-            Kind::GeminiArray(JsonArrayReader::new())
+            Kind::GeminiArray(JsonArrayReader::new(), Vec::new(), ArrayProgress::default())
         })
     }
 
@@ -135,7 +154,7 @@ impl Transducer {
     /// Response headers for the client.
     pub fn headers(&self) -> Vec<(String, String)> {
         let content_type = match self.kind {
-            Kind::GeminiArray(_) => "application/json",
+            Kind::GeminiArray(..) => "application/json",
             _ => "text/event-stream",
         };
         vec![
@@ -147,39 +166,72 @@ impl Transducer {
 
     /// Feeds upstream bytes; returns what to write to the client now.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        match &mut self.kind {
+        if self.failed {
+            return Vec::new();
+        }
+        let (out, held) = match &mut self.kind {
             Kind::GeminiSse(reader, pending) => {
                 for event in reader.push(bytes) {
                     observe(&event.data, &mut self.usage, &mut self.error);
                 }
                 pending.extend_from_slice(bytes);
-                let Some(end) = last_event_end(pending) else {
-                    return Vec::new();
+                let complete: Vec<u8> = match last_event_end(pending) {
+                    Some(end) => pending.drain(..end).collect(),
+                    None => Vec::new(),
                 };
-                let complete: Vec<u8> = pending.drain(..end).collect();
-                self.secrets.scrub_bytes(&complete).unwrap_or(complete)
+                (self.secrets.scrub_bytes(&complete).unwrap_or(complete), pending.len())
             }
-            Kind::GeminiArray(reader) => {
-                for element in reader.push(bytes) {
-                    observe(&element, &mut self.usage, &mut self.error);
+            Kind::GeminiArray(reader, pending, progress) => {
+                let elements = reader.push(bytes);
+                for element in &elements {
+                    observe(element, &mut self.usage, &mut self.error);
                 }
-                bytes.to_vec()
+                pending.extend_from_slice(bytes);
+                let ready = pending.len() - reader.pending_len().min(pending.len());
+                let complete: Vec<u8> = pending.drain(..ready).collect();
+                progress.elements += elements.len();
+                progress.opened |= complete.contains(&b'[');
+                if let Some(&last) = complete.iter().rev().find(|b| !b.is_ascii_whitespace()) {
+                    progress.after_comma = last == b',';
+                }
+                (
+                    self.secrets.scrub_bytes(&complete).unwrap_or(complete),
+                    reader.pending_len(),
+                )
             }
             Kind::Translated(reader, translator) => {
                 let events = reader.push(bytes);
-                translate(
+                let out = translate(
                     events.iter().map(|e| e.data.as_str()),
                     translator,
                     &mut self.usage,
                     &mut self.error,
                     &self.secrets,
-                )
+                );
+                (out, reader.buffered_len())
             }
+        };
+        if held > MAX_EVENT_BYTES {
+            let mut out = out;
+            out.extend(self.on_transport_error(&format!(
+                "the upstream sent an event larger than {} MiB",
+                MAX_EVENT_BYTES >> 20
+            )));
+            return out;
         }
+        out
+    }
+
+    /// The stream ended in an error event of ours: stop reading the upstream.
+    pub fn is_failed(&self) -> bool {
+        self.failed
     }
 
     /// The upstream ended normally; returns any final bytes.
     pub fn finish(&mut self) -> Vec<u8> {
+        if self.failed {
+            return Vec::new();
+        }
         match &mut self.kind {
             Kind::GeminiSse(reader, pending) => {
                 if let Some(event) = reader.finish() {
@@ -188,11 +240,12 @@ impl Transducer {
                 let rest = std::mem::take(pending);
                 self.secrets.scrub_bytes(&rest).unwrap_or(rest)
             }
-            Kind::GeminiArray(reader) => {
+            Kind::GeminiArray(reader, pending, _) => {
                 if let Some(element) = reader.finish() {
                     observe(&element, &mut self.usage, &mut self.error);
                 }
-                Vec::new()
+                let rest = std::mem::take(pending);
+                self.secrets.scrub_bytes(&rest).unwrap_or(rest)
             }
             Kind::Translated(reader, translator) => {
                 let last = reader.finish();
@@ -214,6 +267,10 @@ impl Transducer {
     /// The upstream connection broke mid-stream: tell the client in its protocol rather
     /// than ending as if the answer were complete.
     pub fn on_transport_error(&mut self, message: &str) -> Vec<u8> {
+        if self.failed {
+            return Vec::new();
+        }
+        self.failed = true;
         let status = Status {
             code: 502,
             message: format!("upstream stream interrupted: {message}"),
@@ -228,7 +285,21 @@ impl Transducer {
                 pending.clear();
                 format!("data: {error}\r\n\r\n").into_bytes()
             }
-            Kind::GeminiArray(_) => format!(",\r\n{error}]").into_bytes(),
+            // Half an element is dropped; the error becomes the array's last element.
+            Kind::GeminiArray(reader, pending, progress) => {
+                pending.clear();
+                match (
+                    reader.is_closed(),
+                    progress.opened,
+                    progress.elements,
+                    progress.after_comma,
+                ) {
+                    (true, ..) => Vec::new(),
+                    (false, false, ..) => format!("[{error}]").into_bytes(),
+                    (false, true, 0, _) | (false, true, _, true) => format!("{error}]").into_bytes(),
+                    (false, true, _, false) => format!(",\r\n{error}]").into_bytes(),
+                }
+            }
             Kind::Translated(_, translator) => translator
                 .take()
                 .map(|mut t| t.on_upstream_error(&status))
@@ -387,6 +458,44 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}],\"role\":
         out.extend(translated.finish());
         let text = String::from_utf8_lossy(&out);
         assert!(text.contains("suspended") && !text.contains(key), "{text}");
+    }
+
+    #[test]
+    fn a_cut_json_array_stream_still_ends_as_one_json_array() {
+        for (sent, elements) in [
+            ("", 0),
+            ("[", 0),
+            ("[{\"candidates\": []}", 1),
+            ("[{\"candidates\": []}\n,\r\n{\"candidates\": [{\"content\"", 1),
+        ] {
+            let mut t = Transducer::gemini_passthrough(false);
+            let mut out = t.push(sent.as_bytes());
+            out.extend(t.on_transport_error("the answer was cut short"));
+            out.extend(t.finish());
+            let array: Vec<serde_json::Value> = serde_json::from_slice(&out)
+                .unwrap_or_else(|e| panic!("{sent:?} -> {}: {e}", String::from_utf8_lossy(&out)));
+            assert_eq!(array.len(), elements + 1, "{sent:?}");
+            assert!(array.last().unwrap()["error"].is_object());
+        }
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_cut_off_with_an_error_in_every_mode() {
+        let huge = vec![b'x'; MAX_EVENT_BYTES + 1];
+        let sse = {
+            let mut t = Transducer::gemini_passthrough(true);
+            let mut out = t.push(b"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"");
+            out.extend(t.push(&huge));
+            assert!(t.is_failed());
+            assert!(t.push(b"more").is_empty() && t.finish().is_empty());
+            String::from_utf8(out).unwrap()
+        };
+        assert!(sse.starts_with("data: {\"error\""), "{}", &sse[..60.min(sse.len())]);
+        let mut t = Transducer::openai_chat(ChatStreamTranslator::new("gpt-4o", ctx(), false));
+        let mut out = t.push(b"data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"");
+        out.extend(t.push(&huge));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\"error\"") && text.contains("larger than"), "{text}");
     }
 
     #[test]

@@ -34,8 +34,8 @@ pub const DEFAULT_UPSTREAM_URL: &str = "https://generativelanguage.googleapis.co
 /// Error bodies larger than this are cut when read for classification.
 pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// The largest whole (non-streamed) upstream answer gempool reads; a larger one is a 502
-/// rather than an instance that runs out of memory.
-pub const MAX_WHOLE_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// rather than an instance that runs out of memory (hosts give an instance 128 MiB or so).
+pub const MAX_WHOLE_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// What to send; the key is added per attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::pool::PoolSettings;
 use crate::protocol::anthropic::{self, AnthropicCountTokensRequest, AnthropicMessagesRequest};
 use crate::protocol::gemini::{self, CountTokensResponse, API_VERSION};
 use crate::protocol::Protocol;
-use crate::store::{self, Database};
+use crate::store::Database;
 use crate::stream::Transducer;
 use crate::upstream::Upstream;
 
@@ -93,13 +93,14 @@ pub async fn models<U: Upstream, D: Database>(
     env: &Env<'_, U, D>,
     caller: &Caller,
     settings: &PoolSettings,
+    stored: &[(String, String)],
     id: Option<&str>,
 ) -> Result<Reply<U::Body>, GatewayError> {
+    if let Some(id) = id {
+        super::openai::check_listed_model_id(id)?;
+    }
     let list = list_models(env, caller, settings, Protocol::Anthropic).await?;
-    // The configured aliases; the request path does not hand them here, and a model list is
-    // rare enough for one more read. Without them only the built-in names are listed.
-    let stored = store::settings::load(env.db).unwrap_or_default();
-    let client = crate::models::listed_claude_models(&stored);
+    let client = crate::models::listed_claude_models(stored);
     match id {
         None => Ok(to_json_reply(200, &anthropic::models_to_anthropic(&list, &client))),
         Some(id) => {
@@ -111,7 +112,7 @@ pub async fn models<U: Upstream, D: Database>(
                 .find(|(name, _)| name == id)
                 .map(|(_, target)| target.clone());
             let claude_name = id.starts_with("claude") && gemini::validate_model_id(id).is_ok();
-            match listed.or_else(|| claude_name.then(|| crate::models::resolve(id, &stored))) {
+            match listed.or_else(|| claude_name.then(|| crate::models::resolve(id, stored))) {
                 Some(target) => Ok(to_json_reply(200, &anthropic::client_model_to_anthropic(id, &target))),
                 None => Err(GatewayError::ModelNotFound(format!("model: {id}"))),
             }

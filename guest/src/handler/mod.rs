@@ -450,8 +450,8 @@ async fn serve<U: Upstream, D: Database>(
         Route::OpenAiModel(id) => openai::models(env, &caller, settings, stored, Some(&id)).await,
         Route::AnthropicMessages => anthropic::messages(env, &caller, body, settings, stored).await,
         Route::AnthropicCountTokens => anthropic::count_tokens(env, &caller, body, settings, stored).await,
-        Route::AnthropicModels => anthropic::models(env, &caller, settings, None).await,
-        Route::AnthropicModel(id) => anthropic::models(env, &caller, settings, Some(&id)).await,
+        Route::AnthropicModels => anthropic::models(env, &caller, settings, stored, None).await,
+        Route::AnthropicModel(id) => anthropic::models(env, &caller, settings, stored, Some(&id)).await,
     }
 }
 

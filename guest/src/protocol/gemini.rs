@@ -129,7 +129,7 @@ pub fn is_valid_base64(data: &str) -> bool {
     let padding = data.len() - body.len();
     !body.is_empty()
         && padding <= 2
-        && (padding == 0 || data.len() % 4 == 0)
+        && (padding == 0 || data.len().is_multiple_of(4))
         && body.len() % 4 != 1
         && body
             .bytes()

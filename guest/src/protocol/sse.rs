@@ -68,6 +68,12 @@ impl SseReader {
         out
     }
 
+    /// Bytes held for the event not yet complete (its line and its data so far), so a caller
+    /// can refuse an upstream event that never ends.
+    pub fn buffered_len(&self) -> usize {
+        self.line.len() + self.data.len()
+    }
+
     /// Ends the stream: a final line without terminator is processed and an event still
     /// pending (no trailing blank line) is dispatched.
     pub fn finish(&mut self) -> Option<SseEvent> {
@@ -211,6 +217,12 @@ impl JsonArrayReader {
             }
         }
         out
+    }
+
+    /// Bytes of the element not yet complete (from its opening brace): what a pass-through
+    /// must hold back to forward whole elements only.
+    pub fn pending_len(&self) -> usize {
+        self.element.len()
     }
 
     /// True once the closing `]` (or the end of a bare object) has been read.

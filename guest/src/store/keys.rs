@@ -51,10 +51,9 @@ pub fn add(
     weight: Option<i64>,
     now_ms: i64,
 ) -> Result<Option<i64>, StoreError> {
-    if db
+    if !db
         .execute("SELECT 1 FROM upstream_keys WHERE secret = ?", &[secret.into()])?
-        .first()
-        .is_some()
+        .is_empty()
     {
         return Ok(None);
     }

@@ -390,7 +390,12 @@ fn thinking_config(
             ThinkingControl::Budget { can_disable: true, .. } => (budget(0), false),
             _ => return Ok(None), // 2.5 Pro cannot turn thinking off; unknown models: their default.
         },
-        Some(AnthropicThinking::Unknown) => return Ok(None),
+        Some(AnthropicThinking::Unknown) => {
+            return Err(GatewayError::invalid_param(
+                "thinking.type: expected 'enabled', 'disabled' or 'adaptive'",
+                "thinking.type",
+            ))
+        }
     };
     config.include_thoughts = Some(include);
     Ok(Some(config))
@@ -604,6 +609,12 @@ fn media_or_text(block: &AnthropicContentBlock, param: &str) -> Result<Vec<Part>
 
 fn source_parts(source: &AnthropicSource, param: &str, title: Option<&str>) -> Result<Vec<Part>, GatewayError> {
     Ok(match source {
+        AnthropicSource::Base64 { data, .. } if !crate::protocol::gemini::is_valid_base64(data) => {
+            return Err(GatewayError::invalid_param(
+                format!("{param}.source.data: the image or document data is not valid base64"),
+                format!("{param}.source.data"),
+            ))
+        }
         AnthropicSource::Base64 { media_type, data } => vec![Part {
             inline_data: Some(Blob {
                 mime_type: media_type.clone(),

@@ -797,3 +797,21 @@ fn fields_gemini_has_no_use_for_are_accepted() {
     assert_eq!(g["tools"][0]["functionDeclarations"][0]["name"], "Read");
     assert_eq!(g["tools"][0]["functionDeclarations"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn image_data_that_is_not_base64_and_unknown_thinking_types_are_400s() {
+    for data in ["!!!not-base64!!!", "", "%%%"] {
+        let message = error_of(json!({
+            "model": "claude-sonnet-4-5", "max_tokens": 10,
+            "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+            ]}]
+        }));
+        assert!(message.contains("base64"), "{data:?}: {message}");
+    }
+    let message = error_of(json!({
+        "model": "claude-sonnet-4-5", "max_tokens": 10, "thinking": {"type": "sometimes"},
+        "messages": [{"role": "user", "content": "hi"}]
+    }));
+    assert!(message.contains("thinking.type"), "{message}");
+}
