@@ -209,7 +209,8 @@ fn hello() -> Value {
 }
 
 /// Every case, with the client key and admin key they authenticate with.
-fn cases(client: &str, admin: &str) -> Vec<Case> {
+/// `victim` is a client key id the admin cases may try to damage (not `client`'s).
+fn cases(client: &str, admin: &str, victim: i64) -> Vec<Case> {
     let bearer = format!("Bearer {client}");
     let admin_bearer = format!("Bearer {admin}");
     let oai = |name: &str, body: Value| {
@@ -634,7 +635,8 @@ fn cases(client: &str, admin: &str) -> Vec<Case> {
         admin_case("client key allowed_models is a string", "POST", "/admin/api/client-keys").json(json!({"name": "x", "allowed_models": "gpt-4o"})),
         admin_case("client key name is a number", "POST", "/admin/api/client-keys").json(json!({"name": 42})),
         admin_case("client key malformed JSON", "POST", "/admin/api/client-keys").body("{\"name\""),
-        admin_case("PATCH client key rpm -1", "PATCH", "/admin/api/client-keys/1").json(json!({"rpm": -1})),
+        admin_case("PATCH client key rpm -1", "PATCH", &format!("/admin/api/client-keys/{victim}"))
+            .json(json!({"rpm": -1})),
         admin_case("PATCH a missing client key", "PATCH", "/admin/api/client-keys/999999").json(json!({"rpm": 1})).status(&[404]),
         admin_case("revoke a missing client key", "DELETE", "/admin/api/client-keys/999999").status(&[404]),
         admin_case("usage since=notadate", "GET", "/admin/api/usage?since=notadate"),
@@ -873,14 +875,48 @@ fn hostile_inputs_get_errors_in_the_callers_shape_and_change_nothing() {
             ("admin key".to_string(), TEST_ADMIN_KEY.to_string()),
         ])
         .collect();
-    let table = cases(&client, TEST_ADMIN_KEY);
+    let victim = gw
+        .admin("POST", "/admin/api/client-keys")
+        .json(&json!({"name": "victim"}))
+        .send()
+        .json()["id"]
+        .as_i64()
+        .expect("a client key id");
+    // Proxied cases first, admin cases last: an admin change wrongly accepted (a negative
+    // limit, a bad setting) must not mask what the proxied cases would show.
+    let (admin_cases, proxied_cases): (Vec<Case>, Vec<Case>) = cases(&client, TEST_ADMIN_KEY, victim)
+        .into_iter()
+        .partition(|case| case.target.starts_with("/admin"));
+    let table: Vec<Case> = proxied_cases.into_iter().chain(admin_cases).collect();
+    let first_admin = table.iter().position(|case| case.target.starts_with("/admin"));
     let mut failures = Vec::new();
-    for case in &table {
+    let mut after = Vec::new();
+    let mut health_changed = false;
+    for (index, case) in table.iter().enumerate() {
+        if Some(index) == first_admin {
+            let health = gw.key_health();
+            if health != health_before {
+                after.push(format!(
+                    "key health changed by the proxied cases:\n      before {health_before:?}\n      after  {health:?}"
+                ));
+            }
+        }
         let before = mock.request_count();
         let outcome = gw.raw(&case.bytes(), Duration::from_secs(20));
         // An upstream call runs before the answer is written; nothing can arrive later.
         let upstream_calls = mock.request_count() - before;
-        if let Some(problem) = judge(case, &outcome, upstream_calls, &secrets) {
+        let mut problem = judge(case, &outcome, upstream_calls, &secrets);
+        // Client input never changes key health: check after every proxied case, so the case
+        // that did it is named.
+        if first_admin.is_none_or(|first| index < first) && !health_changed {
+            let health = gw.key_health();
+            if health != health_before {
+                health_changed = true;
+                let change = format!("key health changed: {health:?}");
+                problem = Some(problem.map_or(change.clone(), |p| format!("{p}; {change}")));
+            }
+        }
+        if let Some(problem) = problem {
             failures.push(format!(
                 "{} [{} {}]\n      expected: {:?}, {:?}, upstream {:?}\n      actual:   {}\n      problem:  {problem}",
                 case.name,
@@ -895,7 +931,6 @@ fn hostile_inputs_get_errors_in_the_callers_shape_and_change_nothing() {
     }
 
     // After the table: the process is up, keys are exactly as they were, and it still works.
-    let mut after = Vec::new();
     if !gw.alive() {
         after.push("the gateway process is gone".to_string());
     } else {
