@@ -16,6 +16,10 @@
 //! - the response body is handed to the guest frame by frame as it arrives (SSE streams);
 //! - errors become the matching `wasi:http` error codes (connection refused, DNS, TLS,
 //!   timeouts, protocol errors).
+//!
+//! One difference: a connection that closes, resets or ends mid-answer is reported as
+//! `connection-terminated` / `HTTP-response-incomplete`, where the default reports every hyper
+//! error as `HTTP-protocol-error` (which the gateway would describe as invalid HTTP).
 
 use std::error::Error as StdError;
 use std::future::{poll_fn, Future};
@@ -285,7 +289,7 @@ impl Body for TimedBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) if e.is_timeout() => Poll::Ready(Some(Err(Error::HttpResponseTimeout))),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::Hyper(e)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(broken_connection(&e).unwrap_or(Error::Hyper(e))))),
             Poll::Pending => {
                 ready!(this.deadline.as_mut().poll(cx));
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
@@ -330,6 +334,9 @@ fn request_error(err: hyper_util::client::legacy::Error) -> Error {
             if hyper.is_timeout() {
                 return Error::HttpResponseTimeout;
             }
+            if let Some(broken) = broken_connection(hyper) {
+                return broken;
+            }
         }
         cause = e.source();
     }
@@ -339,6 +346,37 @@ fn request_error(err: hyper_util::client::legacy::Error) -> Error {
     } else {
         Error::HttpProtocolError
     }
+}
+
+/// The upstream connection broke (closed, reset, cut mid-message) rather than speaking bad
+/// HTTP. wasmtime-wasi-http reports every hyper error as `HttpProtocolError`, which the gateway
+/// would have to describe as "invalid HTTP"; these get the codes that say what happened.
+fn broken_connection(err: &hyper::Error) -> Option<Error> {
+    if err.is_parse() || err.is_parse_status() || err.is_user() {
+        return None;
+    }
+    let mut cause: Option<&(dyn StdError + 'static)> = err.source();
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            return match io.kind() {
+                io::ErrorKind::UnexpectedEof => Some(Error::HttpResponseIncomplete),
+                io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::NotConnected => Some(Error::ConnectionTerminated),
+                _ => None,
+            };
+        }
+        cause = e.source();
+    }
+    if err.is_incomplete_message() {
+        // The connection closed before the answer was complete.
+        return Some(Error::HttpResponseIncomplete);
+    }
+    if err.is_closed() || err.is_canceled() || err.is_body_write_aborted() {
+        return Some(Error::ConnectionTerminated);
+    }
+    None
 }
 
 fn tls_error(err: &rustls::Error) -> Error {
@@ -412,6 +450,46 @@ mod tests {
         assert_eq!(first, "event1");
         let next = body.frame().await.unwrap();
         assert!(matches!(next, Err(Error::ConnectionReadTimeout)), "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_before_the_head_is_not_a_protocol_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0; 4096];
+            let _ = stream.read(&mut buf).await;
+            // Closed without a word.
+        });
+        let result = Upstream::new().send(get(addr), options(5000, 5000)).await;
+        assert!(
+            matches!(result, Err(Error::HttpResponseIncomplete | Error::ConnectionTerminated)),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_is_an_incomplete_answer() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0; 4096];
+            let _ = stream.read(&mut buf).await;
+            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"candidates\":";
+            stream.write_all(reply).await.unwrap();
+        });
+        let response = Upstream::new().send(get(addr), options(5000, 5000)).await.unwrap();
+        let mut body = response.into_body();
+        let mut last = None;
+        while let Some(frame) = body.frame().await {
+            if let Err(e) = frame {
+                last = Some(e);
+                break;
+            }
+        }
+        assert!(matches!(last, Some(Error::HttpResponseIncomplete)), "{last:?}");
     }
 
     #[tokio::test]
