@@ -410,6 +410,33 @@ impl Body for ClientBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncWriteExt as _;
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_its_response_is_cut_after_the_send_timeout() {
+        let limits = ConnectionLimits {
+            send_timeout: Some(Duration::from_millis(300)),
+            ..ConnectionLimits::default()
+        };
+        // A peer with a 1 KiB buffer that never reads.
+        let (near, _far) = tokio::io::duplex(1024);
+        let mut io = GuardedIo::new(near, ConnState::new(), limits);
+        let started = Instant::now();
+        let mut written = 0usize;
+        let error = loop {
+            match io.write(&[0u8; 256]).await {
+                Ok(n) => written += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(written, 1024);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
 
     #[test]
     fn a_connection_waits_for_its_head_then_idles_between_requests() {
