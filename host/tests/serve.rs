@@ -346,3 +346,28 @@ async fn a_thousand_idle_connections_do_not_stop_a_request_and_are_all_closed() 
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn beyond_max_connections_clients_wait_until_one_closes() {
+    let connections = ConnectionLimits {
+        max_connections: 1,
+        ..ConnectionLimits::unlimited()
+    };
+    let server = start_with(&handler_component("unreachable"), connections, RequestLimits::default()).await;
+    let first = TcpStream::connect(server.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = tokio::spawn(get(server.addr, "/metrics"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the second client waits while the first holds the only slot"
+    );
+    drop(first);
+    let response = tokio::time::timeout(Duration::from_secs(2), waiting)
+        .await
+        .expect("served once the first connection closed")
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("gempool_connections_open 1\n"), "{response}");
+    server.stop().await;
+}
