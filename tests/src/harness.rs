@@ -540,6 +540,13 @@ impl KeyHealth {
     }
 }
 
+/// Writes a summary line straight to stderr, past the test harness's output capture, so suite
+/// totals show in a normal `cargo test` run.
+pub fn report_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// A response read off a raw socket by [`raw_http`].
 #[derive(Debug, Clone)]
 pub struct RawResponse {

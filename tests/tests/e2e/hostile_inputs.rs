@@ -13,7 +13,8 @@
 use std::time::Duration;
 
 use gempool_tests::harness::{
-    error_shape_problem, raw_request_bytes, secret_leaks, Dialect, Gateway, GatewayOptions, RawResponse, TEST_ADMIN_KEY,
+    error_shape_problem, raw_request_bytes, report_line, secret_leaks, Dialect, Gateway, GatewayOptions, RawResponse,
+    TEST_ADMIN_KEY,
 };
 use gempool_tests::mock::MockGemini;
 use serde_json::{json, Value};
@@ -595,6 +596,10 @@ fn cases(client: &str, admin: &str, victim: i64) -> Vec<Case> {
             .header("origin", "https://evil.example")
             .status(&[401])
             .extra(no_open_cors),
+        admin_case("a cross-origin read carries no wildcard CORS", "GET", "/admin/api/settings")
+            .header("origin", "https://evil.example")
+            .status(&[200])
+            .extra(no_open_cors),
         Case::new("admin: preflight from another origin is not allowed", "OPTIONS", "/admin/api/keys", Dialect::Gemini)
             .header("origin", "https://evil.example")
             .header("access-control-request-method", "DELETE")
@@ -968,11 +973,11 @@ fn hostile_inputs_get_errors_in_the_callers_shape_and_change_nothing() {
     }
 
     let total = table.len();
-    println!(
+    report_line(&format!(
         "hostile inputs: {} passed, {} failed (of {total})",
         total - failures.len(),
         failures.len()
-    );
+    ));
     assert!(total >= 150, "the table has {total} cases; it must have at least 150");
     if !failures.is_empty() || !after.is_empty() {
         panic!(

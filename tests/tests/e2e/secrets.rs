@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use gempool_tests::harness::{secret_leaks, Gateway, GatewayOptions};
+use gempool_tests::harness::{report_line, secret_leaks, Gateway, GatewayOptions};
 use gempool_tests::http::TestResponse;
 use gempool_tests::mock::{Behavior, MockGemini};
 use serde_json::{json, Value};
@@ -504,12 +504,12 @@ fn no_secret_reaches_a_client_a_log_or_the_admin_api() {
         }
     }
 
-    println!(
+    report_line(&format!(
         "secrets: {} captures scanned for {} secrets, {} leak(s)",
         seen.captures.len(),
         secrets.len(),
         leaks.len()
-    );
+    ));
     assert!(
         leaks.is_empty(),
         "\nsecrets leaked ({}):\n  {}\n",

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use gempool_tests::harness::{error_shape_problem, Dialect, Gateway, GatewayOptions, KeyHealth};
+use gempool_tests::harness::{error_shape_problem, report_line, Dialect, Gateway, GatewayOptions, KeyHealth};
 use gempool_tests::http::{parse_sse, TestResponse};
 use gempool_tests::mock::{Behavior, MockGemini};
 use serde_json::{json, Value};
@@ -99,7 +99,7 @@ impl Report {
         if !self.0.is_empty() {
             panic!("\n{name}: {} mismatch(es)\n\n  {}\n", self.0.len(), self.0.join("\n  "));
         }
-        println!("{name}: ok");
+        report_line(&format!("upstream faults, {name}: ok"));
     }
 }
 
