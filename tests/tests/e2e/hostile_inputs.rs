@@ -966,6 +966,55 @@ fn hostile_inputs_get_errors_in_the_callers_shape_and_change_nothing() {
             )),
             Err(e) => after.push(format!("a good request afterwards failed: {e}")),
         }
+        // The optional `models/` prefix is accepted and not doubled on the way upstream.
+        let prefixed = gw
+            .post("/v1/chat/completions")
+            .bearer(&client)
+            .json(&chat_body(json!({"model": "models/gemini-2.5-flash"})))
+            .try_send();
+        let path = mock.last_request().map(|r| r.path).unwrap_or_default();
+        match prefixed {
+            Ok(r) if r.status == 200 && path == "/v1beta/models/gemini-2.5-flash:generateContent" => {}
+            Ok(r) => after.push(format!(
+                "model \"models/gemini-2.5-flash\" got {} with upstream path {path:?}: {}",
+                r.status,
+                r.text()
+            )),
+            Err(e) => after.push(format!("model \"models/gemini-2.5-flash\" failed: {e}")),
+        }
+        // Whatever did reach the upstream went to a well-formed path: the model list, or one
+        // `models/<id>[:<verb>]` with a plain id; a query of `alt`, `pageSize`, `pageToken` only.
+        for request in mock.requests() {
+            let plain = |id: &str| {
+                !id.is_empty()
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+            };
+            let path_ok = ["/v1beta/models", "/v1/models"].iter().any(|base| {
+                request.path == *base
+                    || request
+                        .path
+                        .strip_prefix(base)
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .is_some_and(|rest| match rest.split_once(':') {
+                            Some((id, verb)) => {
+                                plain(id) && !verb.is_empty() && verb.bytes().all(|b| b.is_ascii_alphabetic())
+                            }
+                            None => plain(rest),
+                        })
+            });
+            let query_ok = form_pairs(&request.query)
+                .iter()
+                .all(|(k, _)| ["alt", "pageSize", "pageToken"].contains(&k.as_str()));
+            let well_formed = path_ok && query_ok;
+            if !well_formed {
+                after.push(format!(
+                    "an upstream request went to {:?} with query {:?}",
+                    request.path, request.query
+                ));
+            }
+        }
         let log = gw.process_log();
         for leak in secret_leaks(&log, &secrets, 12) {
             after.push(format!("secret in the gateway log: {leak}"));
@@ -992,6 +1041,18 @@ fn hostile_inputs_get_errors_in_the_callers_shape_and_change_nothing() {
             }
         );
     }
+}
+
+/// `a=b&c=d` as pairs (no decoding: the keys checked are plain).
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
 }
 
 fn truncate_target(target: &str) -> String {
