@@ -34,7 +34,7 @@ impl Database for SpinDb {
                 SqlValue::Null => sqlite::Value::Null,
             })
             .collect();
-        let result = self.0.execute(sql, &params).map_err(|e| StoreError(format!("{e:?}")))?;
+        let result = self.0.execute(sql, &params).map_err(sqlite_error)?;
         Ok(result
             .rows
             .into_iter()
@@ -52,6 +52,17 @@ impl Database for SpinDb {
             })
             .collect())
     }
+}
+
+/// A host SQLite error in words (its debug form reads `Io("database is locked")`).
+fn sqlite_error(e: sqlite::Error) -> StoreError {
+    StoreError(match e {
+        sqlite::Error::Io(message) => message,
+        sqlite::Error::DatabaseFull => "the database is full".into(),
+        sqlite::Error::NoSuchDatabase => "the database does not exist".into(),
+        sqlite::Error::AccessDenied => "access to the database was denied".into(),
+        sqlite::Error::InvalidConnection => "the database connection is not valid".into(),
+    })
 }
 
 /// Gemini through `wasi:http/outgoing-handler`; the key travels in `x-goog-api-key`, never
