@@ -179,7 +179,7 @@ impl Upstream for WasiUpstream {
         req: &UpstreamRequest,
         key: &str,
     ) -> Result<UpstreamResponse<IncomingResponse>, TransportError> {
-        let (scheme, authority) = self.target().map_err(|e| TransportError::NotSent(e.into()))?;
+        let (scheme, authority) = self.target().map_err(TransportError::NotSent)?;
         let not_sent = |what: &str| TransportError::NotSent(what.to_owned());
         let mut headers: Vec<(String, Vec<u8>)> = vec![("x-goog-api-key".into(), key.as_bytes().to_vec())];
         headers.extend(req.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
