@@ -39,6 +39,12 @@ use serde_json::{json, Map, Value};
 /// Deeper schemas than this are cut off (as `STRING`) rather than expanded further.
 const MAX_DEPTH: usize = 40;
 
+/// At most this many schema nodes are converted for one schema. Inlining `$ref`s copies
+/// shared definitions, so a small schema whose definitions each refer to the next twice would
+/// otherwise grow exponentially (a 2 KB tool schema becoming tens of MB); past the budget,
+/// what is left becomes a free-form `OBJECT`.
+const MAX_NODES: usize = 20_000;
+
 /// Converts a tool's JSON Schema into Gemini `parameters`.
 ///
 /// Returns `None` when the function takes no parameters: the top level is not an object, or
@@ -86,6 +92,8 @@ struct Converter<'a> {
     root: &'a Value,
     /// `$ref`s being expanded on the current path (the cycle guard).
     expanding: Vec<String>,
+    /// Nodes converted so far ([`MAX_NODES`]).
+    nodes: usize,
 }
 
 impl<'a> Converter<'a> {
@@ -93,6 +101,7 @@ impl<'a> Converter<'a> {
         Converter {
             root,
             expanding: Vec::new(),
+            nodes: 0,
         }
     }
 
@@ -103,6 +112,10 @@ impl<'a> Converter<'a> {
         };
         if depth > MAX_DEPTH {
             return with_docs(type_only("STRING"), obj);
+        }
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return with_docs(type_only("OBJECT"), obj);
         }
         if let Some(reference) = obj.get("$ref").and_then(Value::as_str) {
             return self.convert_ref(obj, reference, depth);
