@@ -21,7 +21,7 @@
 //!
 //! A failure prints the shrunk input and a `FUZZ_SEED=… PROPTEST_CASES=…` line that replays it.
 //! Defects found and not yet fixed are left out of the generators behind named `const`s (set
-//! one to `true` to reproduce), or a target is `#[ignore]`d; see each module.
+//! one to `true` to reproduce); see each module.
 
 mod harness;
 mod model_id;
