@@ -1,7 +1,8 @@
 //! gempool's test support: a strict mock of the Gemini API ([`mock`]), a harness that runs the
 //! real `gempool` binary against it ([`harness`]), a small blocking HTTP client with
 //! streaming and SSE helpers for tests ([`http`]), and a recording proxy that keeps what real
-//! clients send ([`recorder`]).
+//! clients send ([`recorder`]); a launcher of gempool as a Cloudflare Worker under local
+//! `wrangler dev` ([`wrangler`]).
 //!
 //! The end-to-end tests themselves live in `tests/tests/`; the `gempool-mock` binary
 //! (`src/bin/gempool-mock.rs`) serves the mock on a fixed address for the benchmark and manual use.
@@ -11,3 +12,4 @@ pub mod harness;
 pub mod http;
 pub mod mock;
 pub mod recorder;
+pub mod wrangler;

@@ -4,10 +4,10 @@
 // (`prepare(sql).bind(..).raw({columnNames: true})`), awaited under JSPI, so the guest sees a
 // synchronous call. D1 carries values as JSON, which cannot tell an integer from a real of the
 // same value and rounds integers past 2^53, so values cross typed:
-// - parameters: an integer beyond JavaScript's safe range is bound as its decimal text and
-//   its placeholder wrapped in `CAST(.. AS INTEGER)`; a real with an integral value (2.0) is
-//   wrapped in `CAST(.. AS REAL)`; a blob is bound as bytes, so SQLite receives exactly the
-//   value the guest sent;
+// - parameters: D1 binds every number as a REAL, so an integer's placeholder is wrapped in
+//   `CAST(.. AS INTEGER)` (beyond JavaScript's safe range it is bound as its decimal text), a
+//   real with an integral value (2.0) in `CAST(.. AS REAL)`; a blob is bound as bytes, so
+//   SQLite receives exactly the value the guest sent;
 // - results of a query (`SELECT`, `WITH`, `VALUES`): the statement is wrapped so each column
 //   comes with its SQLite type, and integers beyond the safe range come back as text; the
 //   column count is learned once per statement text (`LIMIT 0`) and cached;
@@ -247,7 +247,9 @@ function d1Value(value) {
 }
 
 function castOf(value) {
-  if (value.tag === "integer" && (value.val > SAFE || value.val < -SAFE)) {
+  // D1 binds every JSON number as a REAL (local D1 does; an integer-affinity column would turn
+  // it back, an expression or an untyped column would not).
+  if (value.tag === "integer") {
     return "INTEGER";
   }
   if (value.tag === "real" && Number.isInteger(value.val)) {
