@@ -111,3 +111,7 @@ CREATE TABLE IF NOT EXISTS request_log (
     error      TEXT
 );
 CREATE INDEX IF NOT EXISTS request_log_at ON request_log (at);
+
+-- The file records its own version, so a database migrated by `wrangler d1 migrations apply`
+-- (which runs each file whole, keeping its own table) is at this version for the component too.
+INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (1, '0001_init', strftime('%s', 'now') * 1000);

@@ -23,3 +23,7 @@ CREATE TABLE IF NOT EXISTS proxy_key_usage (
     output_tokens INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (key_hash, model, day)
 );
+
+-- The file records its own version, so a database migrated by `wrangler d1 migrations apply`
+-- (which runs each file whole, keeping its own table) is at this version for the component too.
+INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (2, '0002_client_limits', strftime('%s', 'now') * 1000);

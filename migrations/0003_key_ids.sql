@@ -9,3 +9,7 @@ INSERT OR IGNORE INTO counters (name, value) VALUES ('key_id', (
         COALESCE((SELECT MAX(key_id) FROM cooldowns), 0)
     )
 ));
+
+-- The file records its own version, so a database migrated by `wrangler d1 migrations apply`
+-- (which runs each file whole, keeping its own table) is at this version for the component too.
+INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (3, '0003_key_ids', strftime('%s', 'now') * 1000);

@@ -64,6 +64,40 @@ pub fn prepare(component: &Path) -> Result<(), String> {
     .clone()
 }
 
+/// `wrangler d1 migrations apply gempool --local` on the local D1 kept in `state_dir` (what a
+/// deployment may run before the Worker's first request).
+pub fn apply_migrations(state_dir: &Path) -> Result<String, String> {
+    let node = node()?;
+    let output = Command::new(&node)
+        .current_dir(cloudflare_dir())
+        .args([
+            "node_modules/wrangler/bin/wrangler.js",
+            "d1",
+            "migrations",
+            "apply",
+            "gempool",
+            "--local",
+        ])
+        .arg("--persist-to")
+        .arg(state_dir)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "1")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run wrangler: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("wrangler d1 migrations apply failed:\n{text}"))
+    }
+}
+
 /// A free loopback port (bound then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -83,6 +117,8 @@ pub struct DevOptions {
     pub vars: Vec<(String, String)>,
     /// How long to wait for `/health`.
     pub startup_timeout: Duration,
+    /// Another Worker script than wrangler.toml's `main` (relative to `deploy/cloudflare`).
+    pub script: Option<PathBuf>,
 }
 
 impl DevOptions {
@@ -97,6 +133,7 @@ impl DevOptions {
                 ("open_access".into(), "false".into()),
             ],
             startup_timeout: Duration::from_secs(90),
+            script: None,
         }
     }
 }
@@ -116,7 +153,9 @@ impl WranglerDev {
         command
             .current_dir(cloudflare_dir())
             .arg("node_modules/wrangler/bin/wrangler.js")
-            .args(["dev", "--ip", "127.0.0.1", "--port", &options.port.to_string()])
+            .arg("dev")
+            .args(options.script.iter())
+            .args(["--ip", "127.0.0.1", "--port", &options.port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
             .arg("--persist-to")
             .arg(&options.state_dir)
@@ -191,7 +230,8 @@ impl WranglerDev {
         let group = child.id();
         let signal = |sig: &str| {
             let _ = Command::new("sh")
-                .args(["-c", &format!("kill -{sig} -- -{group} 2>/dev/null")])
+                // dash's `kill` takes a negative pid as a group, and no `--`.
+                .args(["-c", &format!("kill -{sig} -{group} 2>/dev/null")])
                 .status();
         };
         signal("TERM");
@@ -204,8 +244,61 @@ impl WranglerDev {
         }
         // workerd may outlive wrangler's node process: end the whole group.
         signal("KILL");
+        let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+impl WranglerDev {
+    /// The workerd processes wrangler started (in its process group).
+    pub fn workerd_pids(&self) -> Vec<u32> {
+        let Some(group) = self.child.as_ref().map(|c| c.id().to_string()) else {
+            return Vec::new();
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+                let (comm, rest) = stat.split_once(") ")?;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                // After the command: state, ppid, pgrp.
+                (comm.ends_with("(workerd") && fields.get(2) == Some(&group.as_str())).then_some(pid)
+            })
+            .collect()
+    }
+
+    /// CPU time all of wrangler's workerd processes have used so far.
+    pub fn workerd_cpu(&self) -> Duration {
+        self.workerd_pids().into_iter().filter_map(cpu_time).sum()
+    }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat`.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command.
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let hz = clock_ticks_per_second();
+    Some(Duration::from_secs_f64(ticks as f64 / hz as f64))
+}
+
+/// `getconf CLK_TCK` (100 on Linux unless told otherwise).
+fn clock_ticks_per_second() -> u64 {
+    static HZ: OnceLock<u64> = OnceLock::new();
+    *HZ.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100)
+    })
 }
 
 impl Drop for WranglerDev {

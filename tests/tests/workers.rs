@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gempool_tests::harness::workspace_root;
 use gempool_tests::http::{Client, RequestBuilder, TestResponse};
 use gempool_tests::mock::{Behavior, MockGemini};
-use gempool_tests::wrangler::{prepare, DevOptions, WranglerDev};
+use gempool_tests::wrangler::{apply_migrations, prepare, DevOptions, WranglerDev};
 use serde_json::{json, Value};
 
 const ADMIN_KEY: &str = "workers-test-admin-key-0123456789";
@@ -40,9 +40,17 @@ struct Worker {
 
 impl Worker {
     fn start(mock: &MockGemini, keys: &[&str]) -> Worker {
+        Worker::start_with(mock, keys, false)
+    }
+
+    /// `migrate`: run `wrangler d1 migrations apply` on the fresh D1 first.
+    fn start_with(mock: &MockGemini, keys: &[&str], migrate: bool) -> Worker {
         prepare(&component()).unwrap_or_else(|e| panic!("{e}"));
         let state = tempfile::Builder::new().prefix("gempool-workers-").tempdir().unwrap();
         let options = DevOptions::new(&mock.url(), ADMIN_KEY, &state.path().join("wrangler-state"));
+        if migrate {
+            apply_migrations(&options.state_dir).unwrap_or_else(|e| panic!("{e}"));
+        }
         let dev = WranglerDev::start(&options).unwrap_or_else(|e| panic!("{e}"));
         let mut worker = Worker {
             dev,
@@ -118,7 +126,9 @@ fn gempool_serves_from_workers_with_d1_state() {
         assert_eq!(mock.count_for_key(key), 2, "{key}: round robin over 3 keys, 6 requests");
     }
     assert!(
-        mock.requests().iter().all(|r| r.header("x-goog-api-key") != Some(worker.client_key.as_str())),
+        mock.requests()
+            .iter()
+            .all(|r| r.header("x-goog-api-key") != Some(worker.client_key.as_str())),
         "the client key never reaches the upstream"
     );
 
@@ -131,10 +141,15 @@ fn gempool_serves_from_workers_with_d1_state() {
     }
     assert_eq!(mock.count_for_key(keys[0]), 1, "a cooled key is not tried again");
     let k0 = &worker.keys()[0];
-    let until = k0["cooldowns"][0]["until"].as_i64().unwrap_or_else(|| panic!("a cooldown: {k0}"));
+    let until = k0["cooldowns"][0]["until"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("a cooldown: {k0}"));
     let remaining = until - now_ms();
     assert!(remaining > 60_000 && remaining <= 25 * 3_600_000, "{remaining} ms");
-    assert!(matches!((until / 3_600_000) % 24, 7 | 8) && until % 3_600_000 == 0, "not a Pacific midnight: {until}");
+    assert!(
+        matches!((until / 3_600_000) % 24, 7 | 8) && until % 3_600_000 == 0,
+        "not a Pacific midnight: {until}"
+    );
 
     // An invalid key is disabled with the upstream's reason.
     mock.set_behavior(keys[1], Behavior::InvalidKey);
@@ -143,7 +158,13 @@ fn gempool_serves_from_workers_with_d1_state() {
     }
     let k1 = &worker.keys()[1];
     assert_eq!(k1["enabled"], false, "{k1}");
-    assert!(k1["disabled_reason"].as_str().unwrap_or_default().contains("API key not valid"), "{k1}");
+    assert!(
+        k1["disabled_reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("API key not valid"),
+        "{k1}"
+    );
     mock.set_behavior(keys[1], Behavior::Ok);
     worker
         .admin("POST", &format!("/admin/api/keys/{}/enable", k1["id"]))
@@ -183,7 +204,10 @@ fn gempool_serves_from_workers_with_d1_state() {
         .json(&json!({"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi there"}]}))
         .send());
     assert_eq!(chat.json()["object"], "chat.completion", "{}", chat.text());
-    assert!(chat.json()["choices"][0]["message"]["content"].as_str().unwrap_or_default().contains("hi there"));
+    assert!(chat.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("hi there"));
     let started = Instant::now();
     let mut chat_stream = worker
         .client()
@@ -196,7 +220,10 @@ fn gempool_serves_from_workers_with_d1_state() {
     assert_eq!(chat_events.last().map(|e| e.data.as_str()), Some("[DONE]"));
     let first_chat = chat_events[0].at.unwrap().duration_since(started);
     let total = chat_events.last().unwrap().at.unwrap().duration_since(started);
-    assert!(total >= first_chat + Duration::from_millis(900), "OpenAI stream buffered: first {first_chat:?}, total {total:?}");
+    assert!(
+        total >= first_chat + Duration::from_millis(900),
+        "OpenAI stream buffered: first {first_chat:?}, total {total:?}"
+    );
 
     // Anthropic messages.
     for key in keys {
@@ -210,7 +237,10 @@ fn gempool_serves_from_workers_with_d1_state() {
         .json(&json!({"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "bonjour"}]}))
         .send());
     assert_eq!(message.json()["type"], "message", "{}", message.text());
-    assert!(message.json()["content"][0]["text"].as_str().unwrap_or_default().contains("bonjour"));
+    assert!(message.json()["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("bonjour"));
 
     // Admin API: settings, usage, request log; the wrong key is refused.
     worker
@@ -226,7 +256,12 @@ fn gempool_serves_from_workers_with_d1_state() {
     let settings = ok(worker.admin("GET", "/admin/api/settings").send()).json();
     assert_eq!(settings["settings"]["max_attempts"], 2);
     let usage = ok(worker.admin("GET", "/admin/api/usage").send()).json();
-    let served: i64 = usage["keys"].as_array().unwrap().iter().map(|r| r["requests"].as_i64().unwrap()).sum();
+    let served: i64 = usage["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["requests"].as_i64().unwrap())
+        .sum();
     assert!(served >= 14, "usage counts every served request: {usage}");
     let log = ok(worker.admin("GET", "/admin/api/requests?limit=5").send()).json();
     assert_eq!(log["requests"][0]["protocol"], "anthropic", "{log}");
@@ -248,7 +283,10 @@ fn gempool_serves_from_workers_with_d1_state() {
                             .bearer(&worker.client_key)
                             .json(&json!({"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi"}]}))
                     };
-                    request.timeout(Duration::from_secs(60)).try_send().map_or(0, |r| r.status)
+                    request
+                        .timeout(Duration::from_secs(60))
+                        .try_send()
+                        .map_or(0, |r| r.status)
                 })
             })
             .collect();
@@ -270,4 +308,18 @@ fn gempool_serves_from_workers_with_d1_state() {
         2
     );
     ok(worker.post(FLASH).json(&hello()).send());
+}
+
+#[test]
+fn a_d1_migrated_by_wrangler_is_at_the_components_version() {
+    // `wrangler d1 migrations apply` runs every file whole and records it in its own table; the
+    // component must then take the database as migrated (a second run of a migration that is
+    // not idempotent, such as ALTER TABLE, would fail every request).
+    let keys = ["wk-migrated-key-1"];
+    let mock = MockGemini::with_keys(&keys);
+    let worker = Worker::start_with(&mock, &keys, true);
+    assert_eq!(worker.keys().len(), 1);
+    ok(worker.post(FLASH).json(&hello()).send());
+    let usage = ok(worker.admin("GET", "/admin/api/usage").send()).json();
+    assert_eq!(usage["keys"][0]["requests"], 1, "{usage}");
 }

@@ -373,6 +373,7 @@ class OutgoingBody {
   #pulled = null;
   #chunks = null;
   #onFinish;
+  #aborted = false;
 
   /** `streaming`: feed a ReadableStream (responses); else collect the bytes (upstream requests). */
   constructor(streaming) {
@@ -496,6 +497,7 @@ class OutgoingBody {
       return;
     }
     this.#finished = true;
+    this.#aborted = true;
     if (this.#controller && !this.#cancelled) {
       this.#controller.error(new Error(reason));
     }
@@ -513,8 +515,12 @@ class OutgoingBody {
 
   /** The collected bytes once the guest finishes the body (upstream requests). */
   _collected() {
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const done = () => {
+        if (this.#aborted) {
+          reject(new Error("the request body was not finished"));
+          return;
+        }
         const total = this.#chunks.reduce((n, c) => n + c.byteLength, 0);
         const out = new Uint8Array(total);
         let at = 0;
@@ -573,6 +579,11 @@ class OutgoingResponse {
     return this.#body;
   }
 
+  /** Ends an unfinished body with an error (the guest returned or trapped mid-body). */
+  static _abandon(response) {
+    response.#body?._abort("the gateway component stopped before finishing the response");
+  }
+
   static _toResponse(response) {
     const headers = toHeaders(response.#headers);
     const streamed = response.#body && !NULL_BODY_STATUS.has(response.#status);
@@ -583,11 +594,14 @@ class OutgoingResponse {
 }
 
 const outgoingResponseToResponse = OutgoingResponse._toResponse;
+const outgoingResponseAbandon = OutgoingResponse._abandon;
 delete OutgoingResponse._toResponse;
+delete OutgoingResponse._abandon;
 
 class ResponseOutparam {
   #resolve;
   #set = false;
+  #response = null;
 
   static _create() {
     const param = new ResponseOutparam();
@@ -599,12 +613,19 @@ class ResponseOutparam {
     return param.#set;
   }
 
+  static _abandon(param) {
+    if (param.#response) {
+      outgoingResponseAbandon(param.#response);
+    }
+  }
+
   static set(param, result) {
     if (param.#set) {
       throw new Error("the response outparam was already set");
     }
     param.#set = true;
     if (result.tag === "ok") {
+      param.#response = result.val;
       param.#resolve(outgoingResponseToResponse(result.val));
     } else {
       param.#resolve(new Response("the gateway component failed to answer", { status: 500 }));
@@ -616,8 +637,10 @@ class ResponseOutparam {
 
 const responseOutparamCreate = ResponseOutparam._create;
 const responseOutparamIsSet = ResponseOutparam._isSet;
+const responseOutparamAbandon = ResponseOutparam._abandon;
 delete ResponseOutparam._create;
 delete ResponseOutparam._isSet;
+delete ResponseOutparam._abandon;
 
 // ---------------------------------------------------------------------------------------------
 // outgoing request (guest -> upstream)
@@ -796,6 +819,9 @@ function fetchErrorCode(error, signal) {
     return { tag: "HTTP-response-timeout" };
   }
   const message = String(error?.message ?? error);
+  if (message.startsWith("the request body")) {
+    return { tag: "internal-error", val: message };
+  }
   if (/refused/i.test(message)) {
     return { tag: "connection-refused" };
   }
@@ -898,7 +924,11 @@ export function serve(request, handle, waitUntil) {
         // the body is dropped unfinished); log why.
         console.error(`gempool: the component failed mid-response: ${error?.stack ?? error}`);
       },
-    );
+    )
+    .finally(() => {
+      // Whatever the guest did not finish ends now, as a broken body rather than a hang.
+      responseOutparamAbandon(outparam);
+    });
   waitUntil(done.catch(() => {}));
   return { response: Promise.race([response, done.then(() => response)]), done };
 }

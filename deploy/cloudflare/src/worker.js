@@ -96,10 +96,33 @@ export default {
       return await response;
     } catch (error) {
       console.error(`gempool: the component failed: ${error?.stack ?? error}`);
-      return new Response(
-        JSON.stringify({ error: { code: 500, message: "the gateway component failed; see the Worker's logs", status: "INTERNAL" } }),
-        { status: 500, headers: { "content-type": "application/json" } },
-      );
+      return failure(request, "the gateway component failed; see the Worker's logs");
     }
   },
 };
+
+/**
+ * A 500 made up by the Worker itself, in the caller's protocol shape, chosen as the bundled
+ * host chooses it: Anthropic for `/v1/messages*` or an `anthropic-version` header; Gemini for
+ * `/v1beta/..` (not `/v1beta/openai/..`), a `model:method` path, `x-goog-api-key`, `?key=` and
+ * the admin API; OpenAI otherwise.
+ */
+function failure(request, message) {
+  const url = new URL(request.url);
+  const path = url.pathname;
+  let body;
+  if (path.startsWith("/v1/messages") || request.headers.has("anthropic-version")) {
+    body = { type: "error", error: { type: "api_error", message } };
+  } else if (
+    (path.startsWith("/v1beta/") && !path.startsWith("/v1beta/openai/")) ||
+    /\/models\/[^/]+:[A-Za-z]+$/.test(path) ||
+    request.headers.has("x-goog-api-key") ||
+    url.searchParams.has("key") ||
+    path.startsWith("/admin")
+  ) {
+    body = { error: { code: 500, message, status: "INTERNAL" } };
+  } else {
+    body = { error: { message, type: "server_error", param: null, code: null } };
+  }
+  return new Response(JSON.stringify(body), { status: 500, headers: { "content-type": "application/json" } });
+}
