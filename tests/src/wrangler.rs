@@ -159,7 +159,7 @@ impl WranglerDev {
             .args(["--inspector-port", &free_port().to_string()])
             .arg("--persist-to")
             .arg(&options.state_dir)
-            .args(["--show-interactive-dev-session=false", "--log-level", "info"]);
+            .arg("--show-interactive-dev-session=false");
         for (name, value) in &options.vars {
             command.arg("--var").arg(format!("{name}:{value}"));
         }
