@@ -183,53 +183,20 @@ export function bindParameters(sql, parameters) {
   if (!casts.some(Boolean)) {
     return { text: sql, values };
   }
-  let out = "";
   let next = 0;
-  let i = 0;
-  while (i < sql.length) {
-    const ch = sql[i];
-    if (ch === "'" || ch === '"' || ch === "`" || ch === "[") {
-      const close = ch === "[" ? "]" : ch;
-      let j = i + 1;
-      while (j < sql.length) {
-        if (sql[j] === close) {
-          if (close !== "]" && sql[j + 1] === close) {
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        j += 1;
-      }
-      out += sql.slice(i, j + 1);
-      i = j + 1;
-    } else if (ch === "-" && sql[i + 1] === "-") {
-      const j = sql.indexOf("\n", i);
-      const end = j === -1 ? sql.length : j;
-      out += sql.slice(i, end);
-      i = end;
-    } else if (ch === "/" && sql[i + 1] === "*") {
-      const j = sql.indexOf("*/", i + 2);
-      const end = j === -1 ? sql.length : j + 2;
-      out += sql.slice(i, end);
-      i = end;
-    } else if (ch === "?") {
-      let j = i + 1;
-      while (j < sql.length && sql[j] >= "0" && sql[j] <= "9") {
-        j += 1;
-      }
-      const index = j > i + 1 ? Number(sql.slice(i + 1, j)) - 1 : next;
-      next = index + 1;
-      const placeholder = sql.slice(i, j);
-      out += casts[index] ? `CAST(${placeholder} AS ${casts[index]})` : placeholder;
-      i = j;
-    } else {
-      out += ch;
-      i += 1;
+  const text = sql.replace(SQL_TOKENS, (token, digits) => {
+    if (token[0] !== "?") {
+      return token;
     }
-  }
-  return { text: out, values };
+    const index = digits ? Number(digits) - 1 : next;
+    next = index + 1;
+    return casts[index] ? `CAST(${token} AS ${casts[index]})` : token;
+  });
+  return { text, values };
 }
+
+/** What `bindParameters` steps over (literals, quoted names, comments) or rewrites (`?N`). */
+const SQL_TOKENS = /'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|--[^\n]*|\/\*[\s\S]*?(?:\*\/|$)|\?(\d*)/g;
 
 function d1Value(value) {
   switch (value.tag) {
