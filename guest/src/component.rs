@@ -375,22 +375,36 @@ async fn write_full(out: ResponseOutparam, status: u16, headers: &[(String, Stri
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let head = head_of(&req);
     let (protocol, route) = handler::prepare(&head);
+    let route_name = route.as_ref().map_or("unknown", crate::route::Route::name);
+    // The bundled host's access log asks for what only the component knows.
+    let access = variable(handler::ACCESS_VARIABLE).is_some_and(|v| v == "true");
+    let annotate = |mut reply: Reply<IncomingResponse>, note: &handler::AccessNote| {
+        if access {
+            handler::add_access_header(&mut reply, note.header_value(route_name, protocol));
+        }
+        reply
+    };
+    let no_note = handler::AccessNote::default();
     // Health checks and preflights touch no storage at all.
     if let Ok(route @ (crate::route::Route::Health | crate::route::Route::Preflight)) = &route {
         let mut reply = handler::static_reply::<IncomingResponse>(route, &head.path);
         handler::stamp_request_id(&mut reply, &random_bytes(), now_ms());
-        return write_reply(out, reply, None).await;
+        return write_reply(out, annotate(reply, &no_note), None).await;
     }
     let db = match sqlite::Connection::open_default() {
         Ok(conn) => SpinDb(conn),
         Err(e) => {
             let error = GatewayError::Internal(format!("the database is unavailable: {e}"));
-            return write_reply(out, handler::error_reply::<IncomingResponse>(&error, protocol), None).await;
+            let reply = handler::error_reply::<IncomingResponse>(&error, protocol);
+            return write_reply(out, annotate(reply, &no_note), None).await;
         }
     };
     let (settings, stored) = match handler::load_settings(&db) {
         Ok(loaded) => loaded,
-        Err(e) => return write_reply(out, handler::error_reply::<IncomingResponse>(&e, protocol), None).await,
+        Err(e) => {
+            let reply = handler::error_reply::<IncomingResponse>(&e, protocol);
+            return write_reply(out, annotate(reply, &no_note), None).await;
+        }
     };
     let config = config();
     let upstream = WasiUpstream {
@@ -404,17 +418,25 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         random: random_bytes(),
         now_ms: now_ms(),
         logged: Default::default(),
+        access: Default::default(),
     };
     let route = match route {
         Ok(route) => route,
-        Err(e) => return write_reply(out, handler::refuse(&env, &head, protocol, &e), None).await,
+        Err(e) => {
+            let reply = handler::refuse(&env, &head, protocol, &e);
+            return write_reply(out, annotate(reply, &no_note), None).await;
+        }
     };
     let body = match read_body(req, settings.max_body_bytes).await {
         Ok(body) => body,
-        Err(e) => return write_reply(out, handler::refuse(&env, &head, protocol, &e), None).await,
+        Err(e) => {
+            let reply = handler::refuse(&env, &head, protocol, &e);
+            return write_reply(out, annotate(reply, &no_note), None).await;
+        }
     };
     let reply = handler::handle(&env, &head, route, protocol, body, &settings, &stored).await;
-    write_reply(out, reply, Some(&db)).await;
+    let note = env.access.borrow().clone();
+    write_reply(out, annotate(reply, &note), Some(&db)).await;
 }
 
 async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: Option<&SpinDb>) {

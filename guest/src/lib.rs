@@ -15,6 +15,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod handler;
+pub mod metrics;
 pub mod models;
 pub mod pool;
 pub mod protocol;

@@ -37,6 +37,8 @@ impl GeminiMethod {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// `GET /metrics`: the pool's figures for Prometheus (admin key or metrics token).
+    Metrics,
     /// `OPTIONS` anywhere: CORS preflight.
     Preflight,
     AdminPage,
@@ -63,11 +65,38 @@ pub enum Route {
 }
 
 impl Route {
+    /// A short fixed name for logs (never a path, which may carry anything a client sent).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::Metrics => "metrics",
+            Route::Preflight => "preflight",
+            Route::AdminPage => "admin.page",
+            Route::AdminApi { .. } => "admin.api",
+            Route::Gemini { method, .. } => match method {
+                GeminiMethod::ListModels => "gemini.models",
+                GeminiMethod::GetModel => "gemini.model",
+                GeminiMethod::GenerateContent => "gemini.generateContent",
+                GeminiMethod::StreamGenerateContent => "gemini.streamGenerateContent",
+                GeminiMethod::CountTokens => "gemini.countTokens",
+                GeminiMethod::EmbedContent => "gemini.embedContent",
+                GeminiMethod::BatchEmbedContents => "gemini.batchEmbedContents",
+            },
+            Route::OpenAiChat => "openai.chat",
+            Route::OpenAiResponses => "openai.responses",
+            Route::OpenAiEmbeddings => "openai.embeddings",
+            Route::OpenAiModels | Route::OpenAiModel(_) => "openai.models",
+            Route::AnthropicMessages => "anthropic.messages",
+            Route::AnthropicCountTokens => "anthropic.count_tokens",
+            Route::AnthropicModels | Route::AnthropicModel(_) => "anthropic.models",
+        }
+    }
+
     /// Whether the route is served with a pool key (and so needs a client credential).
     pub fn is_proxied(&self) -> bool {
         !matches!(
             self,
-            Route::Health | Route::Preflight | Route::AdminPage | Route::AdminApi { .. }
+            Route::Health | Route::Metrics | Route::Preflight | Route::AdminPage | Route::AdminApi { .. }
         )
     }
 }
@@ -81,7 +110,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// The protocol a request speaks, judged from its path and headers alone.
 pub fn protocol_of(path: &str, headers: &[(String, String)], query: &str) -> Protocol {
-    if path.starts_with("/admin") {
+    if path.starts_with("/admin") || path == "/metrics" {
         return Protocol::Admin;
     }
     if path.starts_with("/v1beta/openai/") {
@@ -119,6 +148,7 @@ pub fn route(method: &str, path: &str, headers: &[(String, String)], query: &str
 
     match path {
         "/health" | "/healthz" => return expect("GET", Route::Health),
+        "/metrics" => return expect("GET", Route::Metrics),
         "/admin" | "/admin/" | "/" => return expect("GET", Route::AdminPage),
         _ => {}
     }
@@ -341,6 +371,12 @@ mod tests {
             Route::AnthropicCountTokens
         );
         assert_eq!(r("GET", "/health").unwrap(), Route::Health);
+        assert_eq!(r("GET", "/metrics").unwrap(), Route::Metrics);
+        assert_eq!(protocol_of("/metrics", &[], ""), Protocol::Admin);
+        assert!(matches!(
+            r("POST", "/metrics"),
+            Err(GatewayError::MethodNotAllowed { .. })
+        ));
         assert_eq!(r("OPTIONS", "/v1/chat/completions").unwrap(), Route::Preflight);
         assert_eq!(
             r("DELETE", "/admin/api/keys/3").unwrap(),

@@ -26,7 +26,7 @@ use crate::error::GatewayError;
 use crate::pool::{self, ClassifyContext, KeyEffect, Outcome, PoolSettings};
 use crate::secrets::Secrets;
 use crate::store::keys::{self, PoolKey};
-use crate::store::usage::{self, AttemptKind, Tokens};
+use crate::store::usage::{self, AttemptOutcome, Tokens};
 use crate::store::Database;
 
 /// Gemini's production origin.
@@ -344,8 +344,8 @@ pub async fn send_with_failover<U: Upstream>(
                             db,
                             id,
                             ctx.model,
-                            &day,
-                            AttemptKind::Error,
+                            started,
+                            AttemptOutcome::Error,
                             Tokens::default(),
                             latency(),
                         );
@@ -373,12 +373,14 @@ pub async fn send_with_failover<U: Upstream>(
         };
         let effect = scrub_effect(&secrets, effect);
         if stored {
-            let kind = if matches!(failure, Failure::Quota(_)) {
-                AttemptKind::RateLimited
-            } else {
-                AttemptKind::Error
+            let kind = match &failure {
+                Failure::Quota(_) => AttemptOutcome::RateLimited,
+                Failure::KeyRefused(_) => AttemptOutcome::Invalid,
+                Failure::Server { .. } => AttemptOutcome::Overloaded,
+                Failure::Transport(TransportError::Timeout(_)) => AttemptOutcome::Timeout,
+                Failure::Transport(_) => AttemptOutcome::Error,
             };
-            let _ = usage::record_key_attempt(db, id, ctx.model, &day, kind, Tokens::default(), latency());
+            let _ = usage::record_key_attempt(db, id, ctx.model, started, kind, Tokens::default(), latency());
         }
         if let KeyEffect::BreakerFailure { .. } = effect {
             suspects.push((id, effect));

@@ -64,6 +64,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(Metrics::default()),
         config.requests,
     );
+    handler.set_access_log(config.access_log);
     println!("gempool listening on http://{addr}");
     tracing::info!(%addr, upstream = %config.upstream_url, open = config.open, "serving");
     server::serve_with(listener, handler, config.connections, shutdown).await?;

@@ -4,7 +4,8 @@
 //! Contract with the guest (`fermyon:spin/variables`): `upstream_url` is the upstream origin
 //! without a trailing slash; `open_access` is `"true"` or `"false"`; `admin_key` is defined only
 //! when the operator passed `--admin-key` (otherwise the guest checks the key against the
-//! `admin_key_sha256` setting, see [`crate::bootstrap`]).
+//! `admin_key_sha256` setting, see [`crate::bootstrap`]); `access_log_header` is `"true"` when
+//! the access log is on (the guest then adds `x-gempool-access` for [`crate::access`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +18,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::server::{ConnectionLimits, RequestLimits};
 use crate::spin::variables::Variables;
+
+/// The variable that asks the guest for its access-log header (`true`).
+pub const ACCESS_LOG_VARIABLE: &str = "access_log_header";
 
 /// Where requests go when `--upstream-url` is not given.
 pub const DEFAULT_UPSTREAM_URL: &str = "https://generativelanguage.googleapis.com";
@@ -117,6 +121,24 @@ pub struct ServeArgs {
     /// a 500 (waiting for the client or the upstream does not count; 0: no limit).
     #[arg(long, env = "GEMPOOL_REQUEST_CPU_LIMIT", default_value = "10", value_name = "SECS", value_parser = parse_secs)]
     pub request_cpu_limit: Secs,
+
+    /// Log lines (the access log included) as plain text or one JSON object per line.
+    #[arg(long, env = "GEMPOOL_LOG_FORMAT", default_value = "text", value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// No access log (one line per request) (GEMPOOL_QUIET=1).
+    #[arg(long, env = "GEMPOOL_QUIET", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub quiet: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// `timestamp LEVEL target: message key=value ...`
+    #[default]
+    Text,
+    /// One JSON object per line, fields at the top level.
+    Json,
 }
 
 /// A flag's number of seconds; `None` for `0`, which means no limit.
@@ -160,6 +182,8 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// Limits of each request's gateway instance.
     pub requests: RequestLimits,
+    /// Whether every request gets an access-log line.
+    pub access_log: bool,
 }
 
 // Keys are secrets: show how many there are, never their values.
@@ -175,6 +199,7 @@ impl fmt::Debug for Config {
             .field("cache_dir", &self.cache_dir)
             .field("connections", &self.connections)
             .field("requests", &self.requests)
+            .field("access_log", &self.access_log)
             .finish()
     }
 }
@@ -265,6 +290,7 @@ impl Config {
             cache_dir,
             connections,
             requests,
+            access_log: !args.quiet,
         })
     }
 
@@ -276,6 +302,11 @@ impl Config {
         ]);
         if let Some(key) = &self.admin_key {
             vars.insert("admin_key".to_owned(), key.clone());
+        }
+        if self.access_log {
+            // The guest then tells the access log what only it knows (route, model, key id);
+            // the server strips that header before the client sees it.
+            vars.insert(ACCESS_LOG_VARIABLE.to_owned(), "true".to_owned());
         }
         Variables::new(vars)
     }
@@ -409,6 +440,10 @@ mod tests {
         let c = parse(&["--admin-key", "s3cret"]).unwrap();
         assert_eq!(c.variables().get("admin_key").unwrap(), "s3cret");
         assert_eq!(c.variables().get("open_access").unwrap(), "false");
+        assert_eq!(c.variables().get(ACCESS_LOG_VARIABLE).unwrap(), "true");
+        let quiet = parse(&["--quiet"]).unwrap();
+        assert!(!quiet.access_log);
+        assert!(quiet.variables().get(ACCESS_LOG_VARIABLE).is_err());
     }
 
     #[test]

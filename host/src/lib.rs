@@ -6,13 +6,15 @@
 //! - [`app`]: the start-up sequence and serving;
 //! - [`migrations`], [`bootstrap`]: the schema, the admin key, `--keys`;
 //! - [`component`]: engine, compiled-component cache, linking;
-//! - [`server`], [`state`], [`metrics`]: per-request instances over hyper, `/metrics`;
+//! - [`server`], [`state`], [`metrics`], [`access`]: per-request instances over hyper, the host's
+//!   part of `/metrics`, the access log;
 //! - [`connection`], [`shape`]: client connection limits, host-made errors in the caller's shape;
 //! - [`outgoing`]: the pooled client for the guest's outgoing HTTP requests;
 //! - [`spin`]: the `fermyon:spin/sqlite` and `fermyon:spin/variables` imports.
 
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod app;
 mod bindings;
 pub mod bootstrap;

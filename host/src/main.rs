@@ -1,4 +1,5 @@
-//! The `gempool` binary: parses the command line, sets up logging and runs the server.
+//! The `gempool` binary: parses the command line, sets up logging (text or JSON lines on
+//! stderr) and runs the server.
 //!
 //! Exit codes: 0 after a clean shutdown, 2 for bad configuration (one line naming the flag;
 //! clap's own usage errors also exit 2), 1 for any other failure.
@@ -8,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use gempool_host::config::{Cli, Command, Config, ConfigError};
+use gempool_host::config::{Cli, Command, Config, ConfigError, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -28,12 +29,17 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
+    let Command::Serve(args) = &cli.command;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        // One JSON object per line, the event's fields (an access line's among them) at the top.
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
         // Colour only for a terminal: logs piped to a file or a test harness stay plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     match cli.command {
         Command::Serve(args) => {
             let config = Config::from_args(args)?;

@@ -1,13 +1,20 @@
 //! Host-level figures for `GET /metrics`, in the Prometheus text exposition format (0.0.4).
 //!
-//! Only what the host sees: requests handed to the guest, instances alive, response classes,
-//! instantiation and time-to-response-head. Gateway figures (keys, quotas) belong to the guest.
-//! Plain atomics: a handful of relaxed increments per request, no registry dependency.
+//! The guest answers `/metrics` with the pool's figures (keys, models, clients; behind the admin
+//! key or the metrics token); the server appends these to a 200 answer
+//! ([`append_host_figures`]). Only what the host sees: requests handed to the guest, instances
+//! alive, response classes, instantiation and time-to-response-head. Plain atomics: a handful of
+//! relaxed increments per request, no registry dependency.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Response;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// Counters shared by every connection.
 #[derive(Debug, Default)]
@@ -153,6 +160,32 @@ impl Metrics {
         );
         out
     }
+}
+
+/// The guest's `/metrics` answer with the host's figures ([`Metrics::render`]) appended. The
+/// guest's part is a few kilobytes to a few hundred (bounded label cardinality), so it is read
+/// whole.
+pub async fn append_host_figures(
+    response: Response<HyperOutgoingBody>,
+    figures: String,
+) -> Response<HyperOutgoingBody> {
+    let (mut parts, body) = response.into_parts();
+    let mut text = match body.collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(e) => {
+            tracing::warn!("reading the component's /metrics failed: {e}");
+            parts.status = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            Vec::new()
+        }
+    };
+    if parts.status.is_success() {
+        text.extend_from_slice(figures.as_bytes());
+    }
+    parts.headers.remove(hyper::header::CONTENT_LENGTH);
+    let body = Full::new(Bytes::from(text))
+        .map_err(|never: std::convert::Infallible| match never {})
+        .boxed_unsync();
+    Response::from_parts(parts, body)
 }
 
 fn nanos(d: Duration) -> u64 {

@@ -1,5 +1,5 @@
-//! The HTTP server: accepts connections, runs one fresh guest instance per request, answers
-//! `GET /metrics` itself, and shuts down gracefully.
+//! The HTTP server: accepts connections, runs one fresh guest instance per request, adds its
+//! own figures to the guest's `GET /metrics`, writes the access log, and shuts down gracefully.
 //!
 //! Laid out like `wasmtime serve`: a cheap-to-clone [`Handler`] holds the pre-instantiated
 //! component; per request it builds a new `Store`, hands the request and a response slot to the
@@ -18,7 +18,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
@@ -40,6 +40,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
+use crate::access;
 pub use crate::connection::ConnectionLimits;
 use crate::connection::{BodyLimits, ClientBody, ConnState, GuardedIo};
 use crate::metrics::Metrics;
@@ -97,6 +98,8 @@ struct Inner {
     limits: RequestLimits,
     /// One permit per instance that may be alive at once.
     instances: Arc<Semaphore>,
+    /// Whether each request gets an access-log line.
+    access_log: AtomicBool,
 }
 
 /// Why a request got no answer from the guest; each becomes a shaped error response.
@@ -138,6 +141,7 @@ impl Handler {
             next_id: AtomicU64::new(0),
             limits,
             instances: Arc::new(Semaphore::new(permits.min(Semaphore::MAX_PERMITS))),
+            access_log: AtomicBool::new(false),
         }))
     }
 
@@ -159,26 +163,41 @@ impl Handler {
     /// dropped with it, and with the instance its outgoing requests; the same holds for the
     /// response body once the head was sent, until the body has been written in full.
     pub async fn handle_limited(&self, req: Request<Incoming>, body_limits: BodyLimits) -> Response<HyperOutgoingBody> {
-        if req.method() == Method::GET && req.uri().path() == "/metrics" {
-            return metrics_response(&self.0.metrics);
-        }
         let protocol = Protocol::of(req.uri().path(), req.uri().query(), req.headers());
         let started = Instant::now();
+        let method = req.method().clone();
+        // The guest answers `/metrics` (the pool's figures, behind its key); the host adds its own.
+        // Taken before this request counts, so a scrape does not see itself in flight.
+        let host_figures = (method == Method::GET && req.uri().path() == "/metrics").then(|| self.0.metrics.render());
+        let id = self.0.next_id.fetch_add(1, Relaxed);
         // wasi:http needs the request's authority; HTTP/1.0 clients may send neither an
         // absolute URI nor a Host header. That is the client's fault, not an internal error.
-        let response = if req.uri().authority().is_none() && !req.headers().contains_key(hyper::header::HOST) {
+        let mut response = if req.uri().authority().is_none() && !req.headers().contains_key(hyper::header::HOST) {
             error_response(protocol, Kind::BadRequest, "missing Host header")
         } else {
-            let id = self.0.next_id.fetch_add(1, Relaxed);
             match self.call_guest(id, req, body_limits).await {
                 Ok(response) => response,
                 Err(failure) => self.failure_response(protocol, failure),
             }
         };
+        if let Some(figures) = host_figures.filter(|_| response.status() == StatusCode::OK) {
+            response = crate::metrics::append_host_figures(response, figures).await;
+        }
         self.0
             .metrics
             .record_response(response.status().as_u16(), started.elapsed());
+        if self.0.access_log.load(Relaxed) {
+            let entry = access::Entry::from_response(&method, protocol, id, started, &mut response);
+            return access::log_when_sent(response, entry);
+        }
+        response.headers_mut().remove(access::ACCESS_HEADER);
         response
+    }
+
+    /// Turns the access log (one line per request, [`crate::access`]) on or off. Off by
+    /// default; `gempool serve` turns it on unless `--quiet`.
+    pub fn set_access_log(&self, on: bool) {
+        self.0.access_log.store(on, Relaxed);
     }
 
     fn failure_response(&self, protocol: Protocol, failure: Failure) -> Response<HyperOutgoingBody> {
@@ -496,15 +515,6 @@ fn error_response(protocol: Protocol, kind: Kind, message: &str) -> Response<Hyp
     let mut response = Response::new(full_body(error_body(protocol, kind, message)));
     *response.status_mut() = kind.status();
     *response.headers_mut() = error_headers(kind);
-    response
-}
-
-fn metrics_response(metrics: &Metrics) -> Response<HyperOutgoingBody> {
-    let mut response = Response::new(full_body(metrics.render()));
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
     response
 }
 

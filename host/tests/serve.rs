@@ -1,5 +1,6 @@
 //! The server's own behaviour, independent of the gateway's logic: a guest that traps or never
-//! answers yields a JSON 500 in the caller's shape, `/metrics` is answered by the host, shutdown
+//! answers yields a JSON 500 in the caller's shape, the host counts its figures (and adds them only
+//! to a guest's own `/metrics` answer), shutdown
 //! returns, a looping guest is stopped at its CPU limit without holding a worker thread, the
 //! instance limit answers a shaped 503, and client connections are closed when they idle, dawdle
 //! over their request head, or trickle it.
@@ -38,6 +39,8 @@ fn handler_component(body: &str) -> String {
 
 struct Running {
     addr: std::net::SocketAddr,
+    /// The host's figures (the guests here cannot answer `/metrics` themselves).
+    metrics: Arc<Metrics>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -50,11 +53,12 @@ async fn start_with(wat: &str, connections: ConnectionLimits, requests: RequestL
     let engine = component::engine_with(requests.max_instances).unwrap();
     let component = wasmtime::component::Component::new(&engine, wat).unwrap();
     let pre = component::proxy_pre(&engine, &component).unwrap();
+    let metrics = Arc::new(Metrics::default());
     let handler = Handler::with_limits(
         pre,
         Arc::new(SqliteBackend::open_in_memory().unwrap()),
         Arc::new(Variables::default()),
-        Arc::new(Metrics::default()),
+        Arc::clone(&metrics),
         requests,
     );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -63,7 +67,12 @@ async fn start_with(wat: &str, connections: ConnectionLimits, requests: RequestL
     let task = tokio::spawn(server::serve_with(listener, handler, connections, async {
         let _ = stopped.await;
     }));
-    Running { addr, stop, task }
+    Running {
+        addr,
+        metrics,
+        stop,
+        task,
+    }
 }
 
 impl Running {
@@ -121,18 +130,21 @@ async fn a_guest_that_never_answers_gets_a_json_500_in_the_callers_shape() {
 }
 
 #[tokio::test]
-async fn metrics_are_served_by_the_host() {
+async fn the_host_counts_requests_and_adds_its_figures_only_to_a_guests_metrics() {
     let server = start(&handler_component("unreachable")).await;
     get(server.addr, "/boom").await;
-    let response = get(server.addr, "/metrics").await;
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.contains("text/plain; version=0.0.4"), "{response}");
-    assert!(response.contains("gempool_requests_total 1\n"), "{response}");
+    let figures = server.metrics.render();
+    assert!(figures.contains("gempool_requests_total 1\n"), "{figures}");
     assert!(
-        response.contains("gempool_responses_total{status=\"5xx\"} 1\n"),
-        "{response}"
+        figures.contains("gempool_responses_total{status=\"5xx\"} 1\n"),
+        "{figures}"
     );
-    assert!(response.contains("gempool_requests_in_flight 0\n"), "{response}");
+    assert!(figures.contains("gempool_requests_in_flight 0\n"), "{figures}");
+    // `/metrics` is the guest's (behind its key): a guest that fails it gets no host figures
+    // added, so they never leak past the guest's refusal.
+    let response = get(server.addr, "/metrics").await;
+    assert!(response.starts_with("HTTP/1.1 500"), "{response}");
+    assert!(!response.contains("gempool_"), "{response}");
     server.stop().await;
 }
 
@@ -185,10 +197,20 @@ async fn a_looping_guest_is_stopped_at_its_cpu_limit_and_does_not_hold_the_worke
     let started = Instant::now();
     let looping = tokio::spawn(get(server.addr, "/v1/messages"));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // One worker thread: the host answers only if the looping guest yields it.
-    let metrics = tokio::time::timeout(Duration::from_millis(700), get(server.addr, "/metrics"))
+    // One worker thread: the host answers (a request it refuses itself: no Host header) only if
+    // the looping guest yields it.
+    let probe = async {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let answer = tokio::time::timeout(Duration::from_millis(700), probe)
         .await
         .expect("the host answers while a guest loops");
+    assert!(answer.starts_with("HTTP/1.0 400"), "{answer}");
+    let metrics = server.metrics.render();
     assert!(metrics.contains("gempool_requests_in_flight 1\n"), "{metrics}");
     let response = looping.await.unwrap();
     let took = started.elapsed();
@@ -199,7 +221,7 @@ async fn a_looping_guest_is_stopped_at_its_cpu_limit_and_does_not_hold_the_worke
         took >= Duration::from_secs(1) && took < Duration::from_secs(4),
         "{took:?}"
     );
-    let metrics = get(server.addr, "/metrics").await;
+    let metrics = server.metrics.render();
     assert!(metrics.contains("gempool_requests_in_flight 0\n"), "{metrics}");
     server.stop().await;
 }
@@ -239,7 +261,7 @@ async fn beyond_the_instance_limit_requests_get_a_503_in_their_shape() {
     // The slot is free again.
     let again = get(server.addr, "/v1/chat/completions").await;
     assert!(again.starts_with("HTTP/1.1 500"), "{again}");
-    let metrics = get(server.addr, "/metrics").await;
+    let metrics = server.metrics.render();
     assert!(
         metrics.contains("gempool_requests_rejected_busy_total 3\n"),
         "{metrics}"
@@ -257,12 +279,12 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     .await;
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: test\r\n\r\n")
+        .write_all(b"GET /v1/models HTTP/1.1\r\nhost: test\r\n\r\n")
         .await
         .unwrap();
     let mut buf = [0u8; 8192];
     let n = stream.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 500"));
     let answered = Instant::now();
     let (_, closed) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
     let idle = closed.expect("the idle connection is closed").duration_since(answered);
@@ -334,12 +356,11 @@ async fn a_thousand_idle_connections_do_not_stop_a_request_and_are_all_closed() 
         .expect("served despite 1000 idle connections");
     assert!(response.starts_with("HTTP/1.1 500"), "{response}");
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
-    let metrics = get(server.addr, "/metrics").await;
-    assert!(metrics.contains("gempool_connections_total 1002\n"), "{metrics}");
+    let metrics = server.metrics.render();
+    assert!(metrics.contains("gempool_connections_total 1001\n"), "{metrics}");
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    let metrics = get(server.addr, "/metrics").await;
-    // Only the connection asking is open.
-    assert!(metrics.contains("gempool_connections_open 1\n"), "{metrics}");
+    let metrics = server.metrics.render();
+    assert!(metrics.contains("gempool_connections_open 0\n"), "{metrics}");
     for stream in &mut idle {
         let (_, closed) = read_until_closed(stream, Duration::from_millis(100)).await;
         assert!(closed.is_some(), "every idle connection is closed");
@@ -356,7 +377,7 @@ async fn beyond_max_connections_clients_wait_until_one_closes() {
     let server = start_with(&handler_component("unreachable"), connections, RequestLimits::default()).await;
     let first = TcpStream::connect(server.addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let waiting = tokio::spawn(get(server.addr, "/metrics"));
+    let waiting = tokio::spawn(get(server.addr, "/v1/models"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         !waiting.is_finished(),
@@ -367,7 +388,7 @@ async fn beyond_max_connections_clients_wait_until_one_closes() {
         .await
         .expect("served once the first connection closed")
         .unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.contains("gempool_connections_open 1\n"), "{response}");
+    assert!(response.starts_with("HTTP/1.1 500"), "{response}");
+    assert!(server.metrics.render().contains("gempool_connections_total 2\n"));
     server.stop().await;
 }

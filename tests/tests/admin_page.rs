@@ -329,7 +329,9 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
         b.text("#usage-stats")
     );
     b.click("input[name=range][value=\"7\"] + span");
-    b.wait_for("the 7-day chart", |b| b.count("#chart > div") == 7);
+    b.wait_for("the request chart", |b| {
+        b.count("#chart-requests svg rect[data-value]") >= 1
+    });
     b.screenshot("admin-page-usage");
 
     // The request log lists it with the client's name.
@@ -424,4 +426,166 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     b.wait_for("the login form again", |b| b.visible("#admin-key"));
     assert_eq!(b.js("return sessionStorage.length;", json!([])), json!(0));
     assert_eq!(b.count("#keys-body tr"), 0, "the tables are cleared");
+}
+
+/// The `data-total` of a chart's SVG (0 when it draws nothing).
+fn chart_total(b: &Browser, chart: &str) -> i64 {
+    let script = "const e = document.querySelector(arguments[0] + ' svg'); return e ? Number(e.dataset.total) : 0;";
+    b.js(script, json!([chart])).as_i64().unwrap_or(-1)
+}
+
+/// Series name → total, from a chart's legend.
+fn legend(b: &Browser, chart: &str) -> std::collections::BTreeMap<String, i64> {
+    let script = "return [...document.querySelectorAll(arguments[0] + ' .legend li')].map(l => [l.dataset.series, Number(l.dataset.total)]);";
+    let pairs = b.js(script, json!([chart]));
+    pairs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_i64().unwrap()))
+        .collect()
+}
+
+/// The sum of the drawn bars' values: what the SVG shows, not what it claims.
+fn drawn_sum(b: &Browser, chart: &str) -> i64 {
+    let script = "return [...document.querySelectorAll(arguments[0] + ' svg rect[data-value]')].reduce((s, r) => s + Number(r.dataset.value), 0);";
+    b.js(script, json!([chart])).as_i64().unwrap_or(-1)
+}
+
+#[test]
+fn the_usage_charts_draw_the_scripted_runs_numbers() {
+    let Some(browser) = Browser::start() else { return };
+    let mock = MockGemini::with_keys(&["k1", "k2"]);
+    let gw = Gateway::start(GatewayOptions::with_mock(&mock, &["k1", "k2"]));
+    let ids: Vec<i64> = keys(&gw).iter().map(|k| k["id"].as_i64().unwrap()).collect();
+    for (id, label) in ids.iter().zip(["alpha", "beta"]) {
+        gw.admin("PATCH", &format!("/admin/api/keys/{id}"))
+            .json(&json!({"label": label}))
+            .send()
+            .assert_status(200);
+    }
+    let created = gw
+        .admin("POST", "/admin/api/client-keys")
+        .json(&json!({"name": "chart-client"}))
+        .send();
+    created.assert_status(201);
+    let client_id = created.json()["id"].as_i64().unwrap();
+    let client_key = created.json()["key"].as_str().unwrap().to_owned();
+
+    // The scripted run: 6 answered requests; beta answers one 429 first (then cools down).
+    mock.push_script("k2", vec![Behavior::RateLimitPerMinute { retry_delay_secs: 60 }]);
+    let hello = json!({"contents": [{"role": "user", "parts": [{"text": "chart me"}]}]});
+    for _ in 0..6 {
+        gw.post(FLASH)
+            .bearer(&client_key)
+            .json(&hello)
+            .send()
+            .assert_status(200);
+    }
+    assert!(mock.count_for_key("k2") >= 1);
+    let hourly = gw.admin("GET", "/admin/api/usage/hourly").send().json();
+    let hours = hourly["hours"].as_array().unwrap();
+    let per_key = |id: i64, field: &str| -> i64 {
+        hours
+            .iter()
+            .filter(|h| h["key_id"].as_i64() == Some(id))
+            .map(|h| h[field].as_i64().unwrap())
+            .sum()
+    };
+    let (alpha, beta) = (per_key(ids[0], "requests"), per_key(ids[1], "requests"));
+    assert_eq!(alpha + beta, 7, "6 answers and one 429: {hourly}");
+    assert_eq!(per_key(ids[1], "rate_limited"), 1, "{hourly}");
+    let usage = gw.admin("GET", "/admin/api/usage").send().json();
+    let client_tokens: i64 = usage["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["prompt_tokens"].as_i64().unwrap() + r["output_tokens"].as_i64().unwrap())
+        .sum();
+    assert!(client_tokens > 0, "{usage}");
+
+    let b = &browser;
+    b.goto(&format!("{}/admin/#usage", gw.url()));
+    b.wait_for("the login form", |b| b.visible("#admin-key"));
+    b.fill("#admin-key", TEST_ADMIN_KEY);
+    b.click("#login-btn");
+    b.wait_for("the request chart", |b| chart_total(b, "#chart-requests") > 0);
+
+    // 24 hours, stacked by key: the same numbers as the API, per key.
+    assert_eq!(chart_total(b, "#chart-requests"), 7);
+    assert_eq!(drawn_sum(b, "#chart-requests"), 7);
+    let by_key = legend(b, "#chart-requests");
+    let expected: std::collections::BTreeMap<String, i64> = [
+        (format!("alpha #{}", ids[0]), alpha),
+        (format!("beta #{}", ids[1]), beta),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .collect();
+    assert_eq!(by_key, expected);
+    assert_eq!(chart_total(b, "#chart-429"), 1);
+    assert_eq!(
+        legend(b, "#chart-429"),
+        [(format!("beta #{}", ids[1]), 1)].into_iter().collect()
+    );
+    // Bars stand in the hours the API reports.
+    let drawn_slots = "return [...new Set([...document.querySelectorAll('#chart-requests rect[data-slot]')].map(r => r.dataset.slot))].sort();";
+    let api_hours: Vec<i64> = hours.iter().map(|h| h["hour"].as_i64().unwrap()).collect();
+    let expected_slots = b.js(
+        "return [...new Set(arguments[0].map(h => new Date(h).toISOString().slice(0, 13)))].sort();",
+        json!([api_hours]),
+    );
+    assert_eq!(b.js(drawn_slots, json!([])), expected_slots);
+    // Tokens per client.
+    assert_eq!(chart_total(b, "#chart-tokens"), client_tokens);
+    assert_eq!(
+        legend(b, "#chart-tokens"),
+        [(format!("chart-client #{client_id}"), client_tokens)]
+            .into_iter()
+            .collect()
+    );
+    b.screenshot("admin-page-charts");
+
+    // By model, then 30 days: still the run's numbers.
+    b.click("input[name=cstack][value=model] + span");
+    b.wait_for("the by-model legend", |b| {
+        legend(b, "#chart-requests").contains_key("gemini-2.5-flash")
+    });
+    assert_eq!(
+        legend(b, "#chart-requests"),
+        [("gemini-2.5-flash".to_string(), 7)].into_iter().collect()
+    );
+    b.click("input[name=cperiod][value=days] + span");
+    b.wait_for("the 30-day chart", |b| {
+        b.js("return document.querySelectorAll('#chart-requests svg text').length;", json!([])).as_i64() > Some(3)
+            && b.js(
+                "return [...document.querySelectorAll('#chart-requests rect[data-slot]')].every(r => r.dataset.slot.length === 10);",
+                json!([]),
+            ) == json!(true)
+    });
+    assert_eq!(chart_total(b, "#chart-requests"), 7);
+    assert_eq!(chart_total(b, "#chart-429"), 1);
+    let mut days: Vec<&str> = usage["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["day"].as_str().unwrap())
+        .collect();
+    days.sort();
+    days.dedup();
+    assert_eq!(b.js(drawn_slots, json!([])), json!(days));
+    b.screenshot("admin-page-charts-30d");
+
+    // The page's policy still lets its one script run (it drew all this), and loads nothing else.
+    let policy = gw.get("/admin/").send();
+    let csp = policy.header("content-security-policy").unwrap().to_owned();
+    assert!(
+        csp.contains("script-src 'sha256-") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    let external = b.js(
+        "return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin));",
+        json!([]),
+    );
+    assert_eq!(external, json!([]), "nothing loaded from elsewhere");
 }

@@ -265,6 +265,10 @@ pub async fn handle<U: Upstream, D: Database>(
                 }),
             ))
         }
+        ("GET", ["usage", "hourly"]) => Ok((
+            200,
+            json!({ "hours": usage::hourly(db, now).map_err(db_err)?, "now": now }),
+        )),
         ("GET", ["requests"]) => {
             let limit = match crate::auth::query_param(query, "limit") {
                 None => 100,
@@ -290,6 +294,38 @@ pub async fn handle<U: Upstream, D: Database>(
                     _ => return Err(GatewayError::invalid_param("pure_proxy is true or false", PURE_PROXY)),
                 };
                 store::settings::put(db, PURE_PROXY, if on { "true" } else { "false" }).map_err(db_err)?;
+            }
+            if let Some(value) = changes.remove(METRICS_PUBLIC) {
+                let on = match value {
+                    Value::Bool(on) => on,
+                    Value::String(s) if s == "true" || s == "false" => s == "true",
+                    _ => {
+                        return Err(GatewayError::invalid_param(
+                            "metrics_public is true or false",
+                            METRICS_PUBLIC,
+                        ))
+                    }
+                };
+                store::settings::put(db, METRICS_PUBLIC, if on { "true" } else { "false" }).map_err(db_err)?;
+            }
+            if let Some(value) = changes.remove(METRICS_TOKEN) {
+                match value {
+                    Value::Null => {
+                        store::settings::remove(db, METRICS_TOKEN_HASH).map_err(db_err)?;
+                    }
+                    Value::String(token) if is_plausible_token(&token) => {
+                        // Kept only as a hash, like the admin key.
+                        store::settings::put(db, METRICS_TOKEN_HASH, &crate::auth::sha256_hex(&token)).map_err(db_err)?;
+                    }
+                    _ => {
+                        return Err(GatewayError::invalid_param(
+                            format!(
+                                "metrics_token is {MIN_TOKEN_LEN} to {MAX_KEY_LEN} printable ASCII characters without spaces, or null to remove it"
+                            ),
+                            METRICS_TOKEN,
+                        ))
+                    }
+                }
             }
             let mut next = settings.clone();
             for (name, value) in &changes {
@@ -346,6 +382,7 @@ pub async fn handle<U: Upstream, D: Database>(
             | ["client-keys"]
             | ["client-keys", _]
             | ["usage"]
+            | ["usage", "hourly"]
             | ["requests"]
             | ["settings"]
             | ["aliases"],
@@ -441,6 +478,19 @@ fn aliases_view(stored: &[(String, String)]) -> Value {
 
 /// The name of the setting that turns pure-proxy mode on.
 pub const PURE_PROXY: &str = "pure_proxy";
+/// `PATCH /admin/api/settings` name of the token that may read `/metrics` (besides the admin key).
+pub const METRICS_TOKEN: &str = "metrics_token";
+/// Where the metrics token's SHA-256 (lowercase hex) is stored; the token itself is not.
+pub const METRICS_TOKEN_HASH: &str = "metrics_token_sha256";
+/// The setting that serves `/metrics` without any key (loopback-only set-ups).
+pub const METRICS_PUBLIC: &str = "metrics_public";
+/// The shortest metrics token accepted.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// A metrics token: long enough not to be guessed, sendable in a header.
+fn is_plausible_token(token: &str) -> bool {
+    (MIN_TOKEN_LEN..=MAX_KEY_LEN).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
+}
 
 /// Checks one key against the upstream (list one model) and records what it says: `valid`,
 /// `invalid: ...` (the key is disabled), `quota: ...` or `error: ...`.
@@ -508,6 +558,9 @@ fn settings_view(db: &dyn Database, settings: &PoolSettings) -> Result<(u16, Val
         .any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"));
     let mut view = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
     view["pure_proxy"] = json!(pure_proxy);
+    view[METRICS_PUBLIC] = json!(stored.iter().any(|(n, v)| n == METRICS_PUBLIC && v == "true"));
+    // Whether a token is set; never the token (only its hash is stored anyway).
+    view["metrics_token_set"] = json!(stored.iter().any(|(n, _)| n == METRICS_TOKEN_HASH));
     Ok((200, json!({ "settings": view })))
 }
 

@@ -13,7 +13,7 @@ use crate::protocol::{Protocol, RequestContext};
 use crate::route::{self, Route};
 use crate::secrets::Secrets;
 use crate::store::clients::ClientKey;
-use crate::store::usage::{self, AttemptKind, LogEntry, Tokens};
+use crate::store::usage::{self, AttemptOutcome, LogEntry, Tokens};
 use crate::store::{self, Database};
 use crate::stream::Transducer;
 
@@ -85,6 +85,46 @@ pub struct Env<'a, U: Upstream, D: Database> {
     pub now_ms: i64,
     /// Set once the upstream bookkeeping wrote this request's log row.
     pub logged: std::cell::Cell<bool>,
+    /// What the upstream bookkeeping learnt, for the host's access log.
+    pub access: std::cell::RefCell<AccessNote>,
+}
+
+/// The response header that tells the bundled host's access log what only the component
+/// knows. Added only when the host sets the variable [`ACCESS_VARIABLE`] (and strips the
+/// header before the client sees it); other hosts never get it.
+pub const ACCESS_HEADER: &str = "x-gempool-access";
+/// The variable a host sets (to `true`) to get [`ACCESS_HEADER`].
+pub const ACCESS_VARIABLE: &str = "access_log_header";
+
+/// What the upstream bookkeeping learnt about a request: never a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessNote {
+    /// The resolved model (a validated model id).
+    pub model: Option<String>,
+    pub attempts: u32,
+    /// The pool key that answered last (pure-proxy keys have none).
+    pub key_id: Option<i64>,
+}
+
+impl AccessNote {
+    /// The [`ACCESS_HEADER`] value: space-separated `name=value` pairs, values without spaces.
+    pub fn header_value(&self, route: &str, protocol: Protocol) -> String {
+        let mut value = format!("route={route} protocol={}", protocol_name(protocol));
+        if let Some(model) = &self.model {
+            value.push_str(&format!(" model={model}"));
+        }
+        value.push_str(&format!(" attempts={}", self.attempts));
+        if let Some(key) = self.key_id {
+            value.push_str(&format!(" key={key}"));
+        }
+        value
+    }
+}
+
+/// Adds [`ACCESS_HEADER`] to a reply.
+pub fn add_access_header<B>(reply: &mut Reply<B>, value: String) {
+    let (Reply::Full { headers, .. } | Reply::Stream { headers, .. }) = reply;
+    headers.push((ACCESS_HEADER.into(), value));
 }
 
 /// Who is calling.
@@ -197,6 +237,9 @@ pub fn authenticate(
             )),
         };
     }
+    if let Route::Metrics = route {
+        return authenticate_metrics(presented, stored, is_admin);
+    }
     if !route.is_proxied() {
         return Ok(Caller::Open);
     }
@@ -243,6 +286,40 @@ pub fn authenticate(
     }
 }
 
+/// `GET /metrics` takes the admin key or the metrics token, in `Authorization: Bearer` only,
+/// unless the operator made it public (`metrics_public`, for loopback-only set-ups).
+fn authenticate_metrics(
+    presented: Option<&Presented>,
+    stored: &[(String, String)],
+    is_admin: impl Fn(&str) -> bool,
+) -> Result<Caller, GatewayError> {
+    let setting = |name: &str| stored.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    if matches!(setting(admin::METRICS_PUBLIC), Some("true" | "1")) {
+        return Ok(Caller::Open);
+    }
+    let is_token = |secret: &str| {
+        setting(admin::METRICS_TOKEN_HASH)
+            .is_some_and(|stored_hash| auth::constant_time_eq(&auth::sha256_hex(secret), stored_hash))
+    };
+    match presented {
+        Some(p) if is_admin(&p.secret) || is_token(&p.secret) => {
+            if p.source == auth::CredentialSource::Bearer {
+                Ok(Caller::Open)
+            } else {
+                Err(GatewayError::Unauthenticated(
+                    "/metrics takes its key only in the Authorization header (Bearer)".into(),
+                ))
+            }
+        }
+        Some(_) => Err(GatewayError::Unauthenticated(
+            "the key is neither the admin key nor the metrics token".into(),
+        )),
+        None => Err(GatewayError::Unauthenticated(
+            "/metrics needs the admin key or the metrics token (Authorization: Bearer ...)".into(),
+        )),
+    }
+}
+
 fn pure_proxy_enabled(stored: &[(String, String)]) -> bool {
     stored
         .iter()
@@ -264,7 +341,8 @@ pub async fn handle<U: Upstream, D: Database>(
     stored: &[(String, String)],
 ) -> Reply<U::Body> {
     let presented = auth::presented_credential(&head.headers, &head.query);
-    let is_admin_api = matches!(route, Route::AdminApi { .. });
+    // The admin surface: the admin API and the metrics.
+    let is_admin_api = matches!(route, Route::AdminApi { .. } | Route::Metrics);
     let loggable = route.is_proxied();
     let route_model = match &route {
         Route::Gemini { model, .. } => model.clone(),
@@ -358,7 +436,10 @@ fn known_secrets<U: Upstream, D: Database>(env: &Env<'_, U, D>, presented: Optio
     secrets
 }
 
-/// A request-log row for a request that never reached the upstream.
+/// The model of a client's usage row for a request refused before its model was resolved.
+pub const UNRESOLVED_MODEL: &str = "-";
+
+/// A request-log row (and the refusal counters) for a request that never reached the upstream.
 fn log_refusal<U: Upstream, D: Database>(
     env: &Env<'_, U, D>,
     protocol: Protocol,
@@ -370,13 +451,20 @@ fn log_refusal<U: Upstream, D: Database>(
     let secrets = known_secrets(env, presented);
     let reason: String = secrets.scrub(&error.to_string()).chars().take(300).collect();
     let model = model.map(|m| secrets.scrub(&m).chars().take(128).collect());
+    let status = error.status(protocol);
+    let day = pool::clock::utc_day(env.now_ms);
+    let _ = usage::record_refusal(env.db, &day, crate::metrics::refusal_reason(error));
+    if let Some(client) = client_id {
+        // The model is not resolved yet: the client's name for it would be unbounded.
+        let _ = usage::record_client_failure(env.db, client, UNRESOLVED_MODEL, &day, status);
+    }
     let entry = LogEntry {
         at: env.now_ms,
         client_id,
         key_id: None,
         model,
         protocol: Some(protocol_name(protocol).into()),
-        status: error.status(protocol).into(),
+        status: status.into(),
         attempts: 0,
         latency_ms: (env.upstream.now_ms() - env.now_ms).max(0),
         error: Some(reason),
@@ -427,6 +515,15 @@ async fn serve<U: Upstream, D: Database>(
     match route {
         Route::Health | Route::Preflight => Ok(static_reply(&route, &head.path)),
         Route::AdminPage => Ok(admin::page()),
+        Route::Metrics => {
+            let snapshot =
+                store::metrics::snapshot(env.db, env.now_ms).map_err(|e| GatewayError::Internal(e.to_string()))?;
+            Ok(Reply::Full {
+                status: 200,
+                headers: vec![("content-type".into(), crate::metrics::CONTENT_TYPE.into())],
+                body: crate::metrics::render(&snapshot, env.now_ms).into_bytes(),
+            })
+        }
         Route::AdminApi { rest } => admin::handle(env, &head.method, &rest, &head.query, body, settings)
             .await
             .map(|(status, value)| json_reply(status, &value)),
@@ -670,6 +767,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             started_ms,
         } => {
             let key_id = stored.then_some(key.candidate.id);
+            note(env, model, attempts, key_id);
             let UpstreamResponse { status, body, .. } = response;
             let body = match (body, transducer) {
                 (Delivered::Unread(body), Some(mut transducer)) => {
@@ -704,7 +802,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             let tokens = usage_of(&bytes).map(|u| Tokens::from(&u)).unwrap_or_default();
             let latency = (env.upstream.now_ms() - started_ms).max(0) as u64;
             if let Some(id) = key_id {
-                let _ = usage::record_key_attempt(env.db, id, model, &day, AttemptKind::Success, tokens, latency);
+                let _ = usage::record_key_attempt(env.db, id, model, started_ms, AttemptOutcome::Ok, tokens, latency);
             }
             if let Some(client) = caller.client_id() {
                 let _ = usage::record_client(env.db, client, model, &day, tokens, true);
@@ -737,6 +835,10 @@ pub async fn call_upstream<U: Upstream, D: Database>(
                     Tokens::default(),
                 );
             }
+            if let Some(client) = caller.client_id() {
+                let _ = usage::record_client_failure(env.db, client, model, &day, status);
+            }
+            note(env, model, attempts, stored.then_some(key.candidate.id));
             log.key_id = stored.then_some(key.candidate.id);
             log.attempts = attempts.into();
             log.status = status.into();
@@ -751,9 +853,23 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             attempts,
             last_key,
         } => {
+            let status = error.status(protocol);
+            if let Some(client) = caller.client_id() {
+                let _ = usage::record_client_failure(env.db, client, model, &day, status);
+            }
+            match &error {
+                GatewayError::RateLimited { .. } => {
+                    let _ = usage::record_refusal(env.db, &day, crate::metrics::KEYS_COOLING);
+                }
+                GatewayError::NoKeys(_) => {
+                    let _ = usage::record_refusal(env.db, &day, "no_keys");
+                }
+                _ => {}
+            }
+            note(env, model, attempts, if stored { last_key } else { None });
             log.key_id = if stored { last_key } else { None };
             log.attempts = attempts.into();
-            log.status = error.status(protocol).into();
+            log.status = status.into();
             log.error = Some(error.to_string());
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
             let _ = usage::log_request(env.db, &log);
@@ -761,6 +877,15 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             Err(error)
         }
     }
+}
+
+/// Notes the upstream call's facts for the access log.
+fn note<U: Upstream, D: Database>(env: &Env<'_, U, D>, model: &str, attempts: u32, key_id: Option<i64>) {
+    *env.access.borrow_mut() = AccessNote {
+        model: Some(model.to_owned()),
+        attempts,
+        key_id,
+    };
 }
 
 /// A JSON reply with the common headers.
@@ -787,7 +912,15 @@ pub fn finish_stream(
     let tokens = usage.as_ref().map(Tokens::from).unwrap_or_default();
     let latency = (now_ms - accounting.started_ms).max(0) as u64;
     if let Some(id) = accounting.key_id {
-        let _ = usage::record_key_attempt(db, id, &accounting.model, &day, AttemptKind::Success, tokens, latency);
+        let _ = usage::record_key_attempt(
+            db,
+            id,
+            &accounting.model,
+            accounting.started_ms,
+            AttemptOutcome::Ok,
+            tokens,
+            latency,
+        );
     }
     if let Some(client) = accounting.client_id {
         let _ = usage::record_client(db, client, &accounting.model, &day, tokens, true);

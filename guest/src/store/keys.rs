@@ -399,8 +399,8 @@ mod recent_tests {
             &db,
             first,
             "m",
-            "2026-01-01",
-            crate::store::usage::AttemptKind::Success,
+            1_767_225_600_000, // 2026-01-01
+            crate::store::usage::AttemptOutcome::Ok,
             Default::default(),
             5,
         )

@@ -2,7 +2,8 @@
 //!
 //! Spin's sqlite interface runs one statement per call, so each file is split into
 //! statements here. Migration files must therefore keep `;` out of string literals and
-//! comments. Every statement is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`), and the
+//! comments. Every statement is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`, an `ADD COLUMN`
+//! whose column exists counts as done), and the
 //! version row is written with `INSERT OR IGNORE`, so two instances migrating at once is safe.
 //! The bundled host applies the same files at start with the same bookkeeping.
 
@@ -17,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0002_client_limits.sql"),
     ),
     (3, "0003_key_ids", include_str!("../../../migrations/0003_key_ids.sql")),
+    (4, "0004_observe", include_str!("../../../migrations/0004_observe.sql")),
 ];
 
 /// The schema version this build expects.
@@ -39,6 +41,11 @@ pub fn statements(sql: &str) -> Vec<String> {
         .collect()
 }
 
+fn is_add_column(statement: &str) -> bool {
+    let upper = statement.to_ascii_uppercase();
+    upper.starts_with("ALTER TABLE") && upper.contains(" ADD COLUMN ")
+}
+
 /// The version the database is at; 0 when it has no schema yet.
 pub fn current_version(db: &dyn Database) -> i64 {
     match db.execute("SELECT MAX(version) FROM schema_migrations", &[]) {
@@ -52,7 +59,14 @@ pub fn ensure_schema(db: &dyn Database) -> Result<(), StoreError> {
     let current = current_version(db);
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         for statement in statements(sql) {
-            db.execute(&statement, &[])?;
+            match db.execute(&statement, &[]) {
+                // `ADD COLUMN` has no `IF NOT EXISTS`: another instance migrating at the same
+                // moment added it first.
+                Err(e) if is_add_column(&statement) && e.0.contains("duplicate column name") => {}
+                other => {
+                    other?;
+                }
+            }
         }
         db.execute(
             "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now') * 1000)",

@@ -28,48 +28,133 @@ impl From<&crate::protocol::gemini::UsageMetadata> for Tokens {
     }
 }
 
-/// What one attempt on a key amounted to, for the counters.
+/// What one attempt on a key amounted to, for the counters (and the `outcome` label of
+/// `gempool_upstream_requests_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptKind {
-    Success,
+pub enum AttemptOutcome {
+    /// A 2xx.
+    Ok,
+    /// A 429: the key (or its project) cools down.
     RateLimited,
+    /// The upstream refused the key (invalid, suspended, service disabled).
+    Invalid,
+    /// The upstream answered 5xx.
+    Overloaded,
+    /// No answer, or a stalled one, in time.
+    Timeout,
+    /// Anything else: no connection, a broken answer, a 4xx the request was to blame for.
     Error,
 }
 
-/// Adds one attempt to a key's counters for today.
+impl AttemptOutcome {
+    /// Every outcome, in the order the metrics list them.
+    pub const ALL: [AttemptOutcome; 6] = [
+        AttemptOutcome::Ok,
+        AttemptOutcome::RateLimited,
+        AttemptOutcome::Invalid,
+        AttemptOutcome::Overloaded,
+        AttemptOutcome::Timeout,
+        AttemptOutcome::Error,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttemptOutcome::Ok => "ok",
+            AttemptOutcome::RateLimited => "rate_limited",
+            AttemptOutcome::Invalid => "invalid",
+            AttemptOutcome::Overloaded => "overloaded",
+            AttemptOutcome::Timeout => "timeout",
+            AttemptOutcome::Error => "error",
+        }
+    }
+}
+
+/// Upper bounds, in seconds, of the `lat_le_*` latency buckets of ok attempts.
+pub const LATENCY_BUCKETS_SECS: [u64; 7] = [1, 2, 5, 10, 20, 60, 120];
+
+/// The `hNN` (attempts) and `qNN` (429s) columns of each UTC hour.
+const HOUR_COLUMNS: [(&str, &str); 24] = [
+    ("h00", "q00"),
+    ("h01", "q01"),
+    ("h02", "q02"),
+    ("h03", "q03"),
+    ("h04", "q04"),
+    ("h05", "q05"),
+    ("h06", "q06"),
+    ("h07", "q07"),
+    ("h08", "q08"),
+    ("h09", "q09"),
+    ("h10", "q10"),
+    ("h11", "q11"),
+    ("h12", "q12"),
+    ("h13", "q13"),
+    ("h14", "q14"),
+    ("h15", "q15"),
+    ("h16", "q16"),
+    ("h17", "q17"),
+    ("h18", "q18"),
+    ("h19", "q19"),
+    ("h20", "q20"),
+    ("h21", "q21"),
+    ("h22", "q22"),
+    ("h23", "q23"),
+];
+
+/// The UTC hour of day (0–23) of a unix-ms time.
+pub fn utc_hour(at_ms: i64) -> usize {
+    (at_ms.div_euclid(3_600_000).rem_euclid(24)) as usize
+}
+
+/// Adds one attempt, made at `at_ms`, to a key's counters for that UTC day and hour: one
+/// statement whatever the outcome (the hour picks which of 24 statement texts).
 pub fn record_key_attempt(
     db: &dyn Database,
     key_id: i64,
     model: &str,
-    day: &str,
-    kind: AttemptKind,
+    at_ms: i64,
+    outcome: AttemptOutcome,
     tokens: Tokens,
     latency_ms: u64,
 ) -> Result<(), StoreError> {
-    let (errors, limited) = match kind {
-        AttemptKind::Success => (0, 0),
-        AttemptKind::RateLimited => (1, 1),
-        AttemptKind::Error => (1, 0),
-    };
-    db.execute(
-        "INSERT INTO key_usage (key_id, model, day, requests, errors, rate_limited, prompt_tokens, candidate_tokens, thought_tokens, latency_ms_total) \
-         VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?) \
+    let flag = |o: AttemptOutcome| SqlValue::Integer((outcome == o).into());
+    let ok = outcome == AttemptOutcome::Ok;
+    let bucket = LATENCY_BUCKETS_SECS.iter().position(|le| latency_ms <= le * 1000);
+    let (h, q) = HOUR_COLUMNS[utc_hour(at_ms)];
+    let sql = format!(
+        "INSERT INTO key_usage (key_id, model, day, requests, errors, rate_limited, invalid, overloaded, timeouts, \
+         prompt_tokens, candidate_tokens, thought_tokens, latency_ms_total, ok_latency_ms, \
+         lat_le_1, lat_le_2, lat_le_5, lat_le_10, lat_le_20, lat_le_60, lat_le_120, {h}, {q}) \
+         VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) \
          ON CONFLICT (key_id, model, day) DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, \
-         rate_limited = rate_limited + excluded.rate_limited, prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
+         rate_limited = rate_limited + excluded.rate_limited, invalid = invalid + excluded.invalid, \
+         overloaded = overloaded + excluded.overloaded, timeouts = timeouts + excluded.timeouts, \
+         prompt_tokens = prompt_tokens + excluded.prompt_tokens, \
          candidate_tokens = candidate_tokens + excluded.candidate_tokens, thought_tokens = thought_tokens + excluded.thought_tokens, \
-         latency_ms_total = latency_ms_total + excluded.latency_ms_total",
-        &[
-            key_id.into(),
-            model.into(),
-            day.into(),
-            SqlValue::Integer(errors),
-            SqlValue::Integer(limited),
-            tokens.prompt.into(),
-            tokens.candidates.into(),
-            tokens.thoughts.into(),
-            latency_ms.into(),
-        ],
-    )?;
+         latency_ms_total = latency_ms_total + excluded.latency_ms_total, ok_latency_ms = ok_latency_ms + excluded.ok_latency_ms, \
+         lat_le_1 = lat_le_1 + excluded.lat_le_1, lat_le_2 = lat_le_2 + excluded.lat_le_2, lat_le_5 = lat_le_5 + excluded.lat_le_5, \
+         lat_le_10 = lat_le_10 + excluded.lat_le_10, lat_le_20 = lat_le_20 + excluded.lat_le_20, \
+         lat_le_60 = lat_le_60 + excluded.lat_le_60, lat_le_120 = lat_le_120 + excluded.lat_le_120, \
+         {h} = {h} + 1, {q} = {q} + excluded.{q}"
+    );
+    let mut params = vec![
+        key_id.into(),
+        model.into(),
+        crate::pool::clock::utc_day(at_ms).into(),
+        SqlValue::Integer((!ok).into()),
+        flag(AttemptOutcome::RateLimited),
+        flag(AttemptOutcome::Invalid),
+        flag(AttemptOutcome::Overloaded),
+        flag(AttemptOutcome::Timeout),
+        tokens.prompt.into(),
+        tokens.candidates.into(),
+        tokens.thoughts.into(),
+        latency_ms.into(),
+        if ok { latency_ms.into() } else { SqlValue::Integer(0) },
+    ];
+    params.extend((0..LATENCY_BUCKETS_SECS.len()).map(|i| SqlValue::Integer((ok && bucket == Some(i)).into())));
+    params.push(flag(AttemptOutcome::RateLimited));
+    db.execute(&sql, &params)?;
     Ok(())
 }
 
@@ -105,6 +190,12 @@ pub struct KeyUsageRow {
     pub requests: i64,
     pub errors: i64,
     pub rate_limited: i64,
+    /// Attempts the upstream refused the key on (invalid, suspended).
+    pub invalid: i64,
+    /// Attempts answered 5xx.
+    pub overloaded: i64,
+    /// Attempts with no answer in time.
+    pub timeouts: i64,
     pub prompt_tokens: i64,
     pub candidate_tokens: i64,
     pub thought_tokens: i64,
@@ -113,8 +204,8 @@ pub struct KeyUsageRow {
 /// Usage per key per model per day, newest day first, optionally from `since_day` on.
 pub fn key_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<KeyUsageRow>, StoreError> {
     let rows = db.execute(
-        "SELECT key_id, model, day, requests, errors, rate_limited, prompt_tokens, candidate_tokens, thought_tokens \
-         FROM key_usage WHERE day >= ? ORDER BY day DESC, key_id, model",
+        "SELECT key_id, model, day, requests, errors, rate_limited, prompt_tokens, candidate_tokens, thought_tokens, \
+         invalid, overloaded, timeouts FROM key_usage WHERE day >= ? ORDER BY day DESC, key_id, model",
         &[since_day.unwrap_or("").into()],
     )?;
     rows.iter()
@@ -129,6 +220,9 @@ pub fn key_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<KeyUs
                 prompt_tokens: col_opt_i64(r, 6).unwrap_or(0),
                 candidate_tokens: col_opt_i64(r, 7).unwrap_or(0),
                 thought_tokens: col_opt_i64(r, 8).unwrap_or(0),
+                invalid: col_opt_i64(r, 9).unwrap_or(0),
+                overloaded: col_opt_i64(r, 10).unwrap_or(0),
+                timeouts: col_opt_i64(r, 11).unwrap_or(0),
             })
         })
         .collect()
@@ -155,6 +249,107 @@ pub fn record_client(
             tokens.prompt.into(),
             (tokens.candidates + tokens.thoughts).into(),
         ],
+    )?;
+    Ok(())
+}
+
+/// Upstream attempts and 429s of one key and model in one UTC hour.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HourlyRow {
+    /// The hour's start, unix milliseconds.
+    pub hour: i64,
+    pub key_id: i64,
+    pub model: String,
+    pub requests: i64,
+    pub rate_limited: i64,
+}
+
+/// Attempts and 429s per key, model and UTC hour for the 24 hours up to `now_ms` (the current
+/// hour included), oldest first; hours without attempts are left out.
+pub fn hourly(db: &dyn Database, now_ms: i64) -> Result<Vec<HourlyRow>, StoreError> {
+    const HOUR: i64 = 3_600_000;
+    let this_hour = now_ms.div_euclid(HOUR) * HOUR;
+    let first = this_hour - 23 * HOUR;
+    let columns: Vec<String> = HOUR_COLUMNS
+        .iter()
+        .flat_map(|(h, q)| [h.to_string(), q.to_string()])
+        .collect();
+    let rows = db.execute(
+        &format!(
+            "SELECT key_id, model, day, {} FROM key_usage WHERE day >= ? ORDER BY key_id, model",
+            columns.join(", ")
+        ),
+        &[crate::pool::clock::utc_day(first).into()],
+    )?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let day = col_string(r, 2)?;
+        let Some(day_start) = day_start_ms(&day) else {
+            continue;
+        };
+        for hour in 0..24 {
+            let at = day_start + hour as i64 * HOUR;
+            let requests = col_opt_i64(r, 3 + 2 * hour).unwrap_or(0);
+            if at < first || at > this_hour || requests == 0 {
+                continue;
+            }
+            out.push(HourlyRow {
+                hour: at,
+                key_id: col_i64(r, 0)?,
+                model: col_string(r, 1)?,
+                requests,
+                rate_limited: col_opt_i64(r, 4 + 2 * hour).unwrap_or(0),
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        a.hour
+            .cmp(&b.hour)
+            .then(a.key_id.cmp(&b.key_id))
+            .then(a.model.cmp(&b.model))
+    });
+    Ok(out)
+}
+
+/// The start of a `YYYY-MM-DD` UTC day in unix milliseconds.
+fn day_start_ms(day: &str) -> Option<i64> {
+    let mut parts = day.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
+    let days = crate::pool::clock::days_from_civil(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?);
+    Some(days * 86_400_000)
+}
+
+/// Counts a client's request that did not succeed, by its final status class (429, other
+/// 4xx, 5xx), for today.
+pub fn record_client_failure(
+    db: &dyn Database,
+    client_id: i64,
+    model: &str,
+    day: &str,
+    status: u16,
+) -> Result<(), StoreError> {
+    let column = match status {
+        429 => "rate_limited",
+        500.. => "failed_5xx",
+        _ => "rejected_4xx",
+    };
+    db.execute(
+        &format!(
+            "INSERT INTO client_usage (client_id, model, day, {column}) VALUES (?, ?, ?, 1) \
+             ON CONFLICT (client_id, model, day) DO UPDATE SET {column} = {column} + 1"
+        ),
+        &[client_id.into(), model.into(), day.into()],
+    )?;
+    Ok(())
+}
+
+/// Counts a request gempool refused itself (before or instead of an upstream answer) under a
+/// short, fixed `reason` (see [`crate::metrics`]).
+pub fn record_refusal(db: &dyn Database, day: &str, reason: &str) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO refusals (day, reason, requests) VALUES (?, ?, 1) \
+         ON CONFLICT (day, reason) DO UPDATE SET requests = requests + 1",
+        &[day.into(), reason.into()],
     )?;
     Ok(())
 }
@@ -226,16 +421,23 @@ pub struct ClientUsageRow {
     pub client_id: i64,
     pub model: String,
     pub day: String,
+    /// Successful requests.
     pub requests: i64,
     pub prompt_tokens: i64,
     pub output_tokens: i64,
+    /// Requests answered 429 (the client's own limits, or every key cooling down).
+    pub rate_limited: i64,
+    /// Requests answered another 4xx.
+    pub rejected_4xx: i64,
+    /// Requests answered 5xx.
+    pub failed_5xx: i64,
 }
 
 /// Usage per client per model per day, newest first.
 pub fn client_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<ClientUsageRow>, StoreError> {
     let rows = db.execute(
-        "SELECT client_id, model, day, requests, prompt_tokens, output_tokens FROM client_usage \
-         WHERE day >= ? ORDER BY day DESC, client_id, model",
+        "SELECT client_id, model, day, requests, prompt_tokens, output_tokens, rate_limited, rejected_4xx, failed_5xx \
+         FROM client_usage WHERE day >= ? ORDER BY day DESC, client_id, model",
         &[since_day.unwrap_or("").into()],
     )?;
     rows.iter()
@@ -247,6 +449,9 @@ pub fn client_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<Cl
                 requests: col_opt_i64(r, 3).unwrap_or(0),
                 prompt_tokens: col_opt_i64(r, 4).unwrap_or(0),
                 output_tokens: col_opt_i64(r, 5).unwrap_or(0),
+                rate_limited: col_opt_i64(r, 6).unwrap_or(0),
+                rejected_4xx: col_opt_i64(r, 7).unwrap_or(0),
+                failed_5xx: col_opt_i64(r, 8).unwrap_or(0),
             })
         })
         .collect()
@@ -321,36 +526,55 @@ mod tests {
     use super::*;
     use crate::store::testing::MemoryDb;
 
+    /// 2026-11-22 00:00 UTC.
+    const DAY_22: i64 = 1_795_305_600_000;
+    const HOUR: i64 = 3_600_000;
+
     #[test]
     fn attempts_accumulate_per_key_model_day() {
         let db = MemoryDb::new();
+        assert_eq!(crate::pool::clock::utc_day(DAY_22), "2026-11-22");
         let t = Tokens {
             prompt: 10,
             candidates: 5,
             thoughts: 2,
         };
-        record_key_attempt(&db, 1, "m", "2026-11-22", AttemptKind::Success, t, 100).unwrap();
-        record_key_attempt(
-            &db,
-            1,
-            "m",
-            "2026-11-22",
-            AttemptKind::RateLimited,
-            Tokens::default(),
-            10,
-        )
-        .unwrap();
-        record_key_attempt(&db, 1, "m", "2026-11-23", AttemptKind::Error, Tokens::default(), 10).unwrap();
+        let none = Tokens::default();
+        record_key_attempt(&db, 1, "m", DAY_22 + 5 * HOUR, AttemptOutcome::Ok, t, 1500).unwrap();
+        record_key_attempt(&db, 1, "m", DAY_22 + 5 * HOUR, AttemptOutcome::RateLimited, none, 10).unwrap();
+        record_key_attempt(&db, 1, "m", DAY_22 + 23 * HOUR, AttemptOutcome::Invalid, none, 10).unwrap();
+        record_key_attempt(&db, 1, "m", DAY_22 + 23 * HOUR, AttemptOutcome::Overloaded, none, 10).unwrap();
+        record_key_attempt(&db, 1, "m", DAY_22 + 23 * HOUR, AttemptOutcome::Timeout, none, 10).unwrap();
+        record_key_attempt(&db, 1, "m", DAY_22 + 24 * HOUR, AttemptOutcome::Error, none, 10).unwrap();
         add_key_tokens(&db, 1, "m", "2026-11-22", t).unwrap();
         let rows = key_usage(&db, None).unwrap();
         assert_eq!(rows.len(), 2);
         let today = rows.iter().find(|r| r.day == "2026-11-22").unwrap();
-        assert_eq!((today.requests, today.errors, today.rate_limited), (2, 1, 1));
+        assert_eq!((today.requests, today.errors, today.rate_limited), (5, 4, 1));
+        assert_eq!((today.invalid, today.overloaded, today.timeouts), (1, 1, 1));
         assert_eq!(
             (today.prompt_tokens, today.candidate_tokens, today.thought_tokens),
             (20, 10, 4)
         );
         assert_eq!(key_usage(&db, Some("2026-11-23")).unwrap().len(), 1);
+        let hours = db
+            .execute(
+                "SELECT h05, q05, h23, q23, ok_latency_ms, lat_le_1, lat_le_2, latency_ms_total FROM key_usage WHERE day = '2026-11-22'",
+                &[],
+            )
+            .unwrap();
+        let values: Vec<i64> = hours[0].iter().map(|v| v.as_i64().unwrap()).collect();
+        assert_eq!(values, vec![2, 1, 3, 0, 1500, 0, 1, 1540]);
+
+        // At 04:30 on the 23rd the last 24 hours run from 05:00 on the 22nd.
+        let rows = hourly(&db, DAY_22 + 28 * HOUR + HOUR / 2).unwrap();
+        let seen: Vec<(i64, i64, i64)> = rows
+            .iter()
+            .map(|r| ((r.hour - DAY_22) / HOUR, r.requests, r.rate_limited))
+            .collect();
+        assert_eq!(seen, vec![(5, 2, 1), (23, 3, 0), (24, 1, 0)]);
+        let later = hourly(&db, DAY_22 + 29 * HOUR).unwrap();
+        assert_eq!(later.len(), 2, "05:00 on the 22nd is more than 23 hours back");
     }
 
     #[test]

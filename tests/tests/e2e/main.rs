@@ -25,6 +25,9 @@ mod hostile_inputs;
 mod upstream_faults;
 // No pool key, client key or admin key in any answer, header, log line or request-log row.
 mod secrets;
+// GET /metrics from the component (parsed by prometheus_client, matching the usage API) and the
+// host's access log.
+mod metrics;
 
 use gempool_tests::harness::{Gateway, GatewayOptions};
 use gempool_tests::mock::MockGemini;

@@ -455,7 +455,7 @@ fn no_secret_reaches_a_client_a_log_or_the_admin_api() {
     admin_json(&gw, &mut seen, "GET", "/admin/api/client-keys", None);
     let page = gw.get("/admin/").send();
     seen.response("the admin page", &page);
-    let metrics = gw.get("/metrics").send();
+    let metrics = gw.admin("GET", "/metrics").send();
     seen.response("/metrics", &metrics);
     // Let the log catch up with the last requests before reading it.
     std::thread::sleep(Duration::from_millis(200));
