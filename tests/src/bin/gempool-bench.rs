@@ -384,26 +384,26 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         preflight(&gempool, &openai).await
     })?;
 
-    let metrics_addr = gateway.addr();
+    let metrics_addr = (gateway.addr(), gateway.admin_key().unwrap_or_default().to_owned());
     let mut report = Report::new(args, &targets);
     report.loadavg_before = loadavg();
     let startup_rss = proc_status_kib(gempool_pid, "VmHWM");
     for (i, target) in targets.iter().enumerate() {
         eprintln!("[bench] {}: saturation ({} connections)", target.name, args.connections);
-        let before = scrape(metrics_addr)?;
+        let before = scrape(&metrics_addr)?;
         let cpu = Cpu::sample(gempool_pid);
         report.saturation[i] = runtime.block_on(saturation(target, &native, args))?;
         report.cpu_saturation[i] = CpuUse::between(cpu, Cpu::sample(gempool_pid), report.saturation[i].tally.ok);
         if target.name == "gempool" {
-            report.metrics_saturation = Some(scrape(metrics_addr)?.minus(before));
+            report.metrics_saturation = Some(scrape(&metrics_addr)?.minus(before));
         }
         eprintln!("[bench] {}: open loop at {} rps", target.name, args.rate);
-        let before = scrape(metrics_addr)?;
+        let before = scrape(&metrics_addr)?;
         let cpu = Cpu::sample(gempool_pid);
         report.open_loop[i] = runtime.block_on(open_loop(target, &native, args))?;
         report.cpu_open_loop[i] = CpuUse::between(cpu, Cpu::sample(gempool_pid), report.open_loop[i].tally.ok);
         if target.name == "gempool" {
-            report.metrics_open_loop = Some(scrape(metrics_addr)?.minus(before));
+            report.metrics_open_loop = Some(scrape(&metrics_addr)?.minus(before));
         }
     }
     let direct = targets[0].clone();
@@ -411,12 +411,12 @@ fn run(args: &Args) -> anyhow::Result<bool> {
     report.stream_direct = runtime.block_on(streaming(&direct, &stream, args.stream_requests))?;
     report.stream_gempool = runtime.block_on(streaming(&gempool, &stream, args.stream_requests))?;
     eprintln!("[bench] gempool: OpenAI chat completions saturation");
-    let before = scrape(metrics_addr)?;
+    let before = scrape(&metrics_addr)?;
     let cpu = Cpu::sample(gempool_pid);
     report.openai = runtime.block_on(saturation(&gempool, &openai, args))?;
     report.cpu_openai = CpuUse::between(cpu, Cpu::sample(gempool_pid), report.openai.tally.ok);
-    report.metrics_openai = Some(scrape(metrics_addr)?.minus(before));
-    report.metrics_total = scrape(metrics_addr)?;
+    report.metrics_openai = Some(scrape(&metrics_addr)?.minus(before));
+    report.metrics_total = scrape(&metrics_addr)?;
     report.loadavg_after = loadavg();
     report.startup_hwm_kib = startup_rss;
     report.peak_hwm_kib = proc_status_kib(gempool_pid, "VmHWM");
@@ -773,9 +773,11 @@ fn micros(d: Duration) -> u64 {
 }
 
 /// `GET /metrics` of gempool (a blocking client: called between phases).
-fn scrape(addr: SocketAddr) -> anyhow::Result<Scrape> {
+/// `/metrics` is the component's, behind the admin key; the host appends its own figures.
+fn scrape((addr, admin_key): &(SocketAddr, String)) -> anyhow::Result<Scrape> {
     let response = gempool_tests::http::Client::new(format!("http://{addr}"))
         .get("/metrics")
+        .bearer(admin_key)
         .timeout(Duration::from_secs(5))
         .try_send()
         .map_err(|e| anyhow::anyhow!("GET /metrics: {e}"))?;
