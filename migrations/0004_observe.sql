@@ -85,3 +85,7 @@ CREATE TABLE IF NOT EXISTS refusals (
     requests INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (day, reason)
 );
+
+-- The file records its own version, so a database migrated by `wrangler d1 migrations apply`
+-- (which runs each file whole, keeping its own table) is at this version for the component too.
+INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (4, '0004_observe', strftime('%s', 'now') * 1000);
