@@ -13,10 +13,10 @@
 
 use super::breaker::secs_to_ms;
 use super::clock::next_pacific_midnight_ms;
-use super::details::{error_info_reason, message_retry_delay_ms, retry_delay_ms, value_as_string, violations};
+use super::details::{error_info_reason, message_retry_delay_ms, retry_delay_ms, violations};
 use super::settings::PoolSettings;
+use crate::protocol::gemini::status::QuotaViolation;
 use crate::protocol::gemini::{ErrorBody, Status};
-use serde_json::Value;
 
 pub use super::details::{clean_reason, quota_kind, redact_keys, QuotaKind, MAX_REASON_CHARS};
 
@@ -136,13 +136,8 @@ fn quota_cooldown(status: Option<&Status>, message: &str, ctx: &ClassifyContext)
         .and_then(retry_delay_ms)
         .or_else(|| message_retry_delay_ms(message));
     let kind = status.map_or(QuotaKind::Unknown, quota_kind);
-    let zero_limit = status.is_some_and(|st| {
-        violations(st).any(|v| {
-            v.get("quotaValue")
-                .and_then(value_as_string)
-                .is_some_and(|q| q.trim() == "0")
-        })
-    });
+    let zero_limit =
+        status.is_some_and(|st| violations(st).any(|v| v.quota_value_text().is_some_and(|q| q.trim() == "0")));
     let reason = quota_reason(status, message);
     let now = ctx.now_ms;
     if kind == QuotaKind::PerDay || zero_limit {
@@ -183,22 +178,21 @@ fn quota_cooldown(status: Option<&Status>, message: &str, ctx: &ClassifyContext)
 fn quota_reason(status: Option<&Status>, message: &str) -> String {
     let violation = status.and_then(|st| {
         // Name the violation that decided the cooldown: a daily one first.
-        let all: Vec<&Value> = violations(st).collect();
-        let id_of = |v: &&Value| v.get("quotaId").and_then(Value::as_str).unwrap_or("").to_string();
+        let all: Vec<&QuotaViolation> = violations(st).collect();
         all.iter()
-            .find(|v| id_of(v).contains("PerDay"))
+            .find(|v| v.quota_id.as_deref().unwrap_or("").contains("PerDay"))
             .or_else(|| all.first())
             .copied()
     });
     let Some(v) = violation else {
         return clean_reason(message);
     };
-    let id = v.get("quotaId").and_then(Value::as_str).unwrap_or("quota");
+    let id = v.quota_id.as_deref().unwrap_or("quota");
     let mut facts = Vec::new();
-    if let Some(limit) = v.get("quotaValue").and_then(value_as_string) {
+    if let Some(limit) = v.quota_value_text() {
         facts.push(format!("limit {limit}"));
     }
-    if let Some(model) = v.pointer("/quotaDimensions/model").and_then(Value::as_str) {
+    if let Some(model) = v.model() {
         facts.push(format!("model {model}"));
     }
     let facts = if facts.is_empty() {

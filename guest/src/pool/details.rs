@@ -9,6 +9,7 @@
 //! Reasons stored for keys go through [`clean_reason`]: keys redacted, whitespace collapsed,
 //! bounded length.
 
+use crate::protocol::gemini::status::QuotaViolation;
 use crate::protocol::gemini::Status;
 use serde_json::Value;
 
@@ -32,12 +33,8 @@ pub enum QuotaKind {
 pub fn quota_kind(status: &Status) -> QuotaKind {
     let mut kind = QuotaKind::Unknown;
     for v in violations(status) {
-        let id = v.get("quotaId").and_then(Value::as_str).unwrap_or("");
-        let metric = v
-            .get("quotaMetric")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let id = v.quota_id.as_deref().unwrap_or("");
+        let metric = v.quota_metric.as_deref().unwrap_or("").to_ascii_lowercase();
         let this = if id.contains("PerDay") || metric.contains("per_day") {
             QuotaKind::PerDay
         } else if id.contains("Token") || metric.contains("token") {
@@ -59,11 +56,7 @@ pub fn quota_kind(status: &Status) -> QuotaKind {
 
 /// `RetryInfo.retryDelay` in milliseconds (rounded up), if the details carry one.
 pub fn retry_delay_ms(status: &Status) -> Option<i64> {
-    status
-        .details
-        .iter()
-        .filter(|d| is_type(d, "google.rpc.RetryInfo"))
-        .find_map(|d| d.get("retryDelay").and_then(duration_ms))
+    status.retry_delay().and_then(duration_ms)
 }
 
 /// The delay in a message such as "… Please retry in 12.3s." or "retry in 1m30s", in
@@ -114,29 +107,12 @@ pub fn clean_reason(text: &str) -> String {
 
 /// The `reason` of the first `google.rpc.ErrorInfo` detail.
 pub(super) fn error_info_reason(status: &Status) -> Option<String> {
-    status
-        .details
-        .iter()
-        .filter(|d| is_type(d, "google.rpc.ErrorInfo"))
-        .find_map(|d| d.get("reason").and_then(Value::as_str))
-        .map(str::to_string)
+    status.error_info_reason().map(str::to_string)
 }
 
 /// Every violation of every `google.rpc.QuotaFailure` detail.
-pub(super) fn violations(status: &Status) -> impl Iterator<Item = &Value> {
-    status
-        .details
-        .iter()
-        .filter(|d| is_type(d, "google.rpc.QuotaFailure"))
-        .filter_map(|d| d.get("violations").and_then(Value::as_array))
-        .flatten()
-}
-
-pub(super) fn is_type(detail: &Value, name: &str) -> bool {
-    detail
-        .get("@type")
-        .and_then(Value::as_str)
-        .is_some_and(|t| t.ends_with(name))
+pub(super) fn violations(status: &Status) -> impl Iterator<Item = &QuotaViolation> {
+    status.quota_violations()
 }
 
 pub(super) fn value_as_string(v: &Value) -> Option<String> {

@@ -35,8 +35,8 @@
 //! gempool therefore carries each signature inside something the client returns verbatim:
 //!
 //! * a `functionCall`'s signature rides in the `tool_use` id:
-//!   `toolu_<request id>_<n>__ts__<signature as base64url, no padding>` (ids must match
-//!   `^[a-zA-Z0-9_-]+$`; the transcoding is character-for-character, so it is lossless);
+//!   `toolu_<request id>_<n>__ts__<base64url of the signature>`, the hub's one codec
+//!   (`gemini::signatures`; ids must match `^[a-zA-Z0-9_-]+$`, which it keeps);
 //! * a `thought` part's signature becomes the `thinking` block's `signature`, prefixed with
 //!   `gemini:` so that signatures from real Claude (a client that switched backends) can be
 //!   recognised and dropped instead of being sent to Gemini as corrupt signatures;
@@ -49,13 +49,14 @@
 //!   to be signed (streams close it with a `signature_delta`); on replay it means "no signature".
 //!
 //! On replay, `functionCall`s of the active loop that still have no signature (ids minted by
-//! someone else, or parallel calls after the first) get Google's documented escape hatch
-//! [`SKIP_SIGNATURE_SENTINEL`] on the first call of each model turn.
+//! someone else, or parallel calls after the first) get Google's documented escape hatch on
+//! the first call of each model turn (the hub's `turns::mark_active_loop`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::gemini::UsageMetadata;
+use super::gemini::signatures::id_with_signature;
+use super::gemini::{FinishOutcome, FinishReason, UsageMetadata};
 
 mod request;
 mod response;
@@ -70,14 +71,10 @@ pub use stream::MessagesStreamTranslator;
 
 /// Prefix of the `tool_use` ids gempool mints.
 pub const TOOL_USE_ID_PREFIX: &str = "toolu_";
-/// Separates a `tool_use` id from the thought signature it carries.
-pub const TOOL_USE_SIGNATURE_SEPARATOR: &str = "__ts__";
 /// Marks a `thinking` block signature as a Gemini thought signature.
 pub const THINKING_SIGNATURE_PREFIX: &str = "gemini:";
 /// The signature of a `thinking` block whose Gemini thoughts carried none.
 pub const UNSIGNED_THINKING_SIGNATURE: &str = THINKING_SIGNATURE_PREFIX;
-/// Google's documented value that disables thought-signature validation for one call.
-pub const SKIP_SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 /// Anthropic's model objects need a creation date; Gemini's model list has none.
 pub const MODEL_CREATED_AT: &str = "2025-01-01T00:00:00Z";
 
@@ -408,39 +405,10 @@ fn id_token(request_id: &str) -> String {
     }
 }
 
-/// `toolu_<token>_<n>`, plus `__ts__<signature>` when the call carried a thought signature.
+/// `toolu_<token>_<n>`, plus the hub's `__ts__<signature>` when the call carried a thought
+/// signature.
 fn tool_use_id(token: &str, n: usize, signature: Option<&str>) -> String {
-    let mut id = format!("{TOOL_USE_ID_PREFIX}{token}_{n}");
-    if let Some(sig) = signature.filter(|s| !s.is_empty()) {
-        id.push_str(TOOL_USE_SIGNATURE_SEPARATOR);
-        // Standard base64 -> base64url without padding, character for character.
-        id.extend(sig.chars().filter(|c| *c != '=').map(|c| match c {
-            '+' => '-',
-            '/' => '_',
-            c => c,
-        }));
-    }
-    id
-}
-
-/// The thought signature carried by a `tool_use` id minted by [`tool_use_id`], as standard
-/// padded base64 (what Gemini sent).
-fn signature_from_tool_use_id(id: &str) -> Option<String> {
-    let (_, encoded) = id.split_once(TOOL_USE_SIGNATURE_SEPARATOR)?;
-    if encoded.is_empty() {
-        return None;
-    }
-    let mut sig: String = encoded
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
-    let padding = (4 - sig.len() % 4) % 4;
-    sig.extend(std::iter::repeat_n('=', padding));
-    Some(sig)
+    id_with_signature(format!("{TOOL_USE_ID_PREFIX}{token}_{n}"), signature)
 }
 
 fn thinking_signature(gemini_signature: Option<&str>) -> String {
@@ -457,25 +425,17 @@ fn gemini_signature_from_thinking(signature: &str) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Gemini `finishReason` -> Anthropic `stop_reason` (§5.2). A turn with a `functionCall` ends
-/// with `STOP`, so tool use is decided by the presence of calls, not by the reason.
-fn stop_reason(finish_reason: Option<&str>, has_tool_use: bool) -> AnthropicStopReason {
+/// Gemini `finishReason` -> Anthropic `stop_reason` (§5.2), by the hub's
+/// [`FinishReason::outcome`]. A turn with a `functionCall` ends with `STOP`, so tool use is
+/// decided by the presence of calls, not by the reason.
+fn stop_reason(finish_reason: Option<&FinishReason>, has_tool_use: bool) -> AnthropicStopReason {
     if has_tool_use {
         return AnthropicStopReason::ToolUse;
     }
-    match finish_reason.unwrap_or("STOP") {
-        "MAX_TOKENS" => AnthropicStopReason::MaxTokens,
-        "SAFETY"
-        | "RECITATION"
-        | "BLOCKLIST"
-        | "PROHIBITED_CONTENT"
-        | "SPII"
-        | "IMAGE_SAFETY"
-        | "IMAGE_PROHIBITED_CONTENT"
-        | "IMAGE_RECITATION" => AnthropicStopReason::Refusal,
-        // STOP, LANGUAGE, OTHER, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL,
-        // TOO_MANY_TOOL_CALLS, IMAGE_OTHER, NO_IMAGE, FINISH_REASON_UNSPECIFIED, future values.
-        _ => AnthropicStopReason::EndTurn,
+    match FinishReason::outcome_of(finish_reason) {
+        FinishOutcome::Length => AnthropicStopReason::MaxTokens,
+        FinishOutcome::Blocked => AnthropicStopReason::Refusal,
+        FinishOutcome::Stop => AnthropicStopReason::EndTurn,
     }
 }
 
@@ -500,34 +460,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn tool_use_ids_carry_signatures_losslessly() {
-        // Standard base64 as Gemini sends it comes back byte for byte.
-        for sig in [
-            "CiQBjz1rX+/aBg==",
-            "CiQB",
-            "Ab+/Cd+/Eg==",
-            "QUJDRA=",
-            "skip_thought_signature_validator",
-        ] {
-            let id = tool_use_id("req42", 3, Some(sig));
-            assert!(
-                id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-                "{id}"
-            );
-            assert!(id.starts_with("toolu_req42_3__ts__"), "{id}");
-            let back = signature_from_tool_use_id(&id).unwrap();
-            assert_eq!(back.len() % 4, 0);
-            // Same bytes: equal up to the url-safe alphabet and padding.
-            let norm = |s: &str| s.trim_end_matches('=').replace('-', "+").replace('_', "/");
-            assert_eq!(norm(&back), norm(sig));
-            if sig.len() % 4 == 0 && !sig.contains(['-', '_']) {
-                assert_eq!(back, sig);
-            }
-        }
-        assert_eq!(signature_from_tool_use_id("CiQBjz1rX+/aBg=="), None);
+    fn tool_use_ids_carry_signatures_in_the_hub_codec() {
+        let id = tool_use_id("req42", 3, Some("CiQBjz1rX+/aBg=="));
+        assert!(id.starts_with("toolu_req42_3__ts__"), "{id}");
+        assert_eq!(
+            crate::protocol::gemini::signatures::signature_from_id(&id).as_deref(),
+            Some("CiQBjz1rX+/aBg==")
+        );
         assert_eq!(tool_use_id("r", 0, None), "toolu_r_0");
-        assert_eq!(signature_from_tool_use_id("toolu_r_0"), None);
-        assert_eq!(signature_from_tool_use_id("toolu_01A09q90qw90lq917835lq9"), None);
     }
 
     #[test]
@@ -568,7 +508,8 @@ mod tests {
             (Some("SOMETHING_NEW"), false, EndTurn),
         ];
         for (reason, tool, expected) in rows {
-            assert_eq!(stop_reason(*reason, *tool), *expected, "{reason:?} {tool}");
+            let reason = reason.map(FinishReason::from);
+            assert_eq!(stop_reason(reason.as_ref(), *tool), *expected, "{reason:?} {tool}");
         }
         assert_eq!(
             serde_json::to_value(AnthropicStopReason::EndTurn).unwrap(),

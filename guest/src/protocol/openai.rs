@@ -17,13 +17,13 @@
 //! ## Thought signatures in tool-call ids
 //! OpenAI clients drop fields they do not know, so Gemini 3's `thoughtSignature` (which must be
 //! replayed on the same `functionCall` part, protocols.md §1.15, §5.4.1) travels inside the
-//! tool-call id the client echoes back: `call_<request>_<candidate>_<n>__ts__<base64url(sig)>`.
+//! tool-call id the client echoes back: `call_<request>_<candidate>_<n>__ts__<base64url(sig)>`
+//! (the hub's one codec, `gemini::signatures`).
 //! The signature is also exposed as `extra_content.google.thought_signature`, the place
 //! Gemini's own OpenAI-compatible endpoint uses, and read back from there.
 
+use crate::protocol::gemini::signatures::id_with_signature;
 use crate::protocol::RequestContext;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -37,7 +37,6 @@ pub use embeddings::{
     EMBED_BATCH_LIMIT,
 };
 pub use request::chat_request_to_gemini;
-pub(crate) use request::effort_thinking_config;
 pub use response::{finish_reason_from_gemini, gemini_to_chat_response, upstream_error_to_openai, usage_from_gemini};
 pub use stream::ChatStreamTranslator;
 
@@ -47,12 +46,6 @@ pub const CHAT_COMPLETION_OBJECT: &str = "chat.completion";
 pub const CHAT_COMPLETION_CHUNK_OBJECT: &str = "chat.completion.chunk";
 /// The stream terminator the OpenAI SDK stops at.
 pub const DONE_FRAME: &[u8] = b"data: [DONE]\n\n";
-/// Google's documented value that disables thought-signature validation for a replayed
-/// `functionCall` that has no signature of its own (gemini-cli sends it literally).
-pub const SKIP_THOUGHT_SIGNATURE: &str = "skip_thought_signature_validator";
-/// Separates the unique part of a tool-call id from the encoded thought signature. The unique
-/// part never contains `__` followed by `ts`, so the first occurrence is the separator.
-const SIGNATURE_SEPARATOR: &str = "__ts__";
 
 // ---------------------------------------------------------------------------------------------
 // Chat request
@@ -524,19 +517,7 @@ pub fn tool_call_id(ctx: &RequestContext, candidate: u32, index: usize, signatur
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
-    let mut id = format!("call_{unique}_{candidate}_{index}");
-    if let Some(sig) = signature.filter(|s| !s.is_empty()) {
-        id.push_str(SIGNATURE_SEPARATOR);
-        id.push_str(&URL_SAFE_NO_PAD.encode(sig.as_bytes()));
-    }
-    id
-}
-
-/// The thought signature carried by a tool-call id made by [`tool_call_id`], if any.
-pub fn thought_signature_from_id(id: &str) -> Option<String> {
-    let (_, encoded) = id.split_once(SIGNATURE_SEPARATOR)?;
-    let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
-    String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+    id_with_signature(format!("call_{unique}_{candidate}_{index}"), signature)
 }
 
 /// `{"google": {"thought_signature": sig}}`, the compat endpoint's `extra_content`.
@@ -559,6 +540,7 @@ fn function_kind() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::gemini::signatures::signature_from_id;
 
     fn ctx() -> RequestContext {
         RequestContext {
@@ -576,7 +558,7 @@ mod tests {
                 id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
                 "{id}"
             );
-            assert_eq!(thought_signature_from_id(&id).as_deref(), Some(sig));
+            assert_eq!(signature_from_id(&id).as_deref(), Some(sig));
         }
     }
 
@@ -588,9 +570,9 @@ mod tests {
         assert_eq!(a, "call_req-01AB_0_0");
         assert_eq!(b, "call_req-01AB_0_1");
         assert_ne!(a, c);
-        assert_eq!(thought_signature_from_id(&a), None);
-        assert_eq!(thought_signature_from_id("call_x__ts__!!!"), None);
-        assert_eq!(thought_signature_from_id("call_abc"), None);
+        assert_eq!(signature_from_id(&a), None);
+        assert_eq!(signature_from_id("call_x__ts__!!!"), None);
+        assert_eq!(signature_from_id("call_abc"), None);
     }
 
     #[test]

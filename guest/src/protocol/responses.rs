@@ -43,7 +43,9 @@
 //!   and ignored: Gemini has no equivalent; `parallel_tool_calls` is echoed.
 
 use crate::error::GatewayError;
-use crate::protocol::gemini::{GenerateContentRequest, GenerateContentResponse, Part, UsageMetadata};
+use crate::protocol::gemini::{
+    FinishOutcome, FinishReason, GenerateContentRequest, GenerateContentResponse, Part, UsageMetadata,
+};
 use crate::protocol::openai::{
     self, OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiFile, OpenAiFunctionCall, OpenAiImageUrl,
     OpenAiInputAudio, OpenAiJsonSchema, OpenAiMessage, OpenAiResponseFormat, OpenAiToolCall,
@@ -803,14 +805,14 @@ pub enum Outcome {
 
 impl Outcome {
     /// From the first candidate's Gemini finish reason (`blocked`: the prompt was blocked).
-    pub fn from_finish(reason: Option<&str>, blocked: bool) -> Outcome {
+    pub fn from_finish(reason: Option<&FinishReason>, blocked: bool) -> Outcome {
         if blocked {
             return Outcome::Incomplete("content_filter");
         }
-        match openai::finish_reason_from_gemini(reason, false) {
-            "length" => Outcome::Incomplete("max_output_tokens"),
-            "content_filter" => Outcome::Incomplete("content_filter"),
-            _ => Outcome::Completed,
+        match FinishReason::outcome_of(reason) {
+            FinishOutcome::Length => Outcome::Incomplete("max_output_tokens"),
+            FinishOutcome::Blocked => Outcome::Incomplete("content_filter"),
+            FinishOutcome::Stop => Outcome::Completed,
         }
     }
 
@@ -897,7 +899,7 @@ pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, c
         builder.push_part(part, &mut events);
     }
     let blocked = resp.candidates.is_empty() && resp.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
-    let outcome = Outcome::from_finish(candidate.and_then(|c| c.finish_reason.as_deref()), blocked);
+    let outcome = Outcome::from_finish(candidate.and_then(|c| c.finish_reason.as_ref()), blocked);
     builder.close(&outcome, &mut events);
     response_object(echo, ctx, &outcome, builder.items, resp.usage_metadata.as_ref())
 }

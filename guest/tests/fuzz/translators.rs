@@ -28,13 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 // Known defects: shapes the generators leave out until they are fixed (issue 8, fuzzing report).
 // Set to `true` to generate them again; each makes its target fail today.
 
-/// OpenAI's legacy `function` messages and `function_call`: a `function` message answering no
-/// call becomes a functionResponse no functionCall precedes, and an assistant `function_call`
-/// is never paired with a result (Gemini rejects both counts).
-const LEGACY_FUNCTION_MESSAGES: bool = false;
-/// Anthropic `tool_use` ids reused across assistant turns: the placeholder response for an
-/// unanswered call takes the name of the id's last use, not of the call it answers.
-const REUSED_TOOL_USE_IDS: bool = false;
 /// A Responses input whose only content is an assistant turn emptied by restoring a reasoning
 /// item's signatures: the request goes out with no `contents` instead of being a 400. When
 /// `false`, empty contents are tolerated for inputs with a reasoning item (and counted).
@@ -484,12 +477,9 @@ fn chat_message() -> impl Strategy<Value = Value> {
             let mut m = object(vec![("role", Some(json!(role))), ("content", content)], extra);
             match role {
                 "assistant" if !calls.is_empty() => m["tool_calls"] = json!(calls),
-                "assistant" if legacy == 0 && LEGACY_FUNCTION_MESSAGES => {
-                    m["function_call"] = json!({"name": name, "arguments": "{}"})
-                }
+                "assistant" if legacy == 0 => m["function_call"] = json!({"name": name, "arguments": "{}"}),
                 "tool" => m["tool_call_id"] = json!(id),
-                "function" if LEGACY_FUNCTION_MESSAGES => m["name"] = json!(name),
-                "function" => m["role"] = json!("user"),
+                "function" => m["name"] = json!(name),
                 _ => {}
             }
             m
@@ -957,45 +947,6 @@ fn anthropic_tool_round() -> impl Strategy<Value = Vec<Value>> {
         })
 }
 
-/// Renames every `tool_use` id an earlier assistant turn already used (and the results that
-/// follow and name it) to a fresh one; see [`REUSED_TOOL_USE_IDS`].
-fn unique_tool_use_ids(mut messages: Vec<Value>) -> Vec<Value> {
-    let mut seen: Vec<String> = Vec::new();
-    let mut renamed: Vec<(String, String)> = Vec::new();
-    for (i, m) in messages.iter_mut().enumerate() {
-        let assistant = m["role"] == "assistant";
-        if assistant {
-            renamed.clear();
-        }
-        let Some(blocks) = m.get_mut("content").and_then(Value::as_array_mut) else {
-            continue;
-        };
-        for (j, b) in blocks.iter_mut().enumerate() {
-            match (assistant, b["type"].as_str()) {
-                (true, Some("tool_use")) => {
-                    let id = b["id"].as_str().unwrap_or_default().to_string();
-                    if seen.contains(&id) {
-                        let fresh = format!("{id}_m{i}b{j}");
-                        renamed.push((id, fresh.clone()));
-                        b["id"] = json!(fresh.clone());
-                        seen.push(fresh);
-                    } else {
-                        seen.push(id);
-                    }
-                }
-                (false, Some("tool_result")) => {
-                    let id = b["tool_use_id"].as_str().unwrap_or_default();
-                    if let Some((_, fresh)) = renamed.iter().find(|(old, _)| old == id) {
-                        b["tool_use_id"] = json!(fresh);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    messages
-}
-
 fn anthropic_request() -> impl Strategy<Value = Value> {
     let messages = prop::collection::vec(
         prop_oneof![3 => anthropic_message().prop_map(|m| vec![m]), 2 => anthropic_tool_round()],
@@ -1045,11 +996,6 @@ fn anthropic_request() -> impl Strategy<Value = Value> {
     )
         .prop_map(
             |(messages, system, tools, choice, thinking, output, (max_tokens, stop, model))| {
-                let messages = if REUSED_TOOL_USE_IDS {
-                    messages
-                } else {
-                    unique_tool_use_ids(messages)
-                };
                 object(
                     vec![
                         ("model", Some(json!(model))),

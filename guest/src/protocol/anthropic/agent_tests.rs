@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use super::{
     count_tokens_request_to_gemini, messages_request_to_gemini, AnthropicCountTokensRequest, AnthropicMessagesRequest,
-    SKIP_SIGNATURE_SENTINEL,
 };
+use crate::protocol::gemini::signatures::SKIP_SIGNATURE as SKIP_SIGNATURE_SENTINEL;
 
 /// Default model (`claude-opus-5-5`): adaptive thinking, an effort, `[user, system]` messages.
 const DEFAULT: &str = include_str!("../../../../tests/fixtures/agents/claude-code-2.1.332-default-1.json");

@@ -2,9 +2,9 @@
 //!
 //! Turn structure is where Gemini is strictest (§5.4.2): every `model` turn with N
 //! `functionCall`s must be followed by one `user` turn holding exactly N `functionResponse`s.
-//! Anthropic lets `tool_result`s come in any order, mixed with text; so responses are reordered
-//! to the calls' order and put first, the other blocks after them, and a call the client sent
-//! no result for gets an error response instead of making Gemini reject the whole request.
+//! Anthropic lets `tool_result`s come in any order, mixed with text; the hub's pairing
+//! (`gemini::turns`) reorders them to the calls' order and they go first, the other blocks
+//! after them. A `tool_use` the client sent no result for is a 400 (as on Anthropic itself).
 
 use std::collections::HashMap;
 
@@ -17,12 +17,14 @@ use super::super::gemini::{
 };
 use super::super::schema;
 use super::{
-    gemini_signature_from_thinking, signature_from_tool_use_id, AnthropicContent, AnthropicContentBlock,
-    AnthropicCountTokensRequest, AnthropicMessage, AnthropicMessagesRequest, AnthropicSource, AnthropicThinking,
-    AnthropicTool, AnthropicToolChoice, SKIP_SIGNATURE_SENTINEL,
+    gemini_signature_from_thinking, AnthropicContent, AnthropicContentBlock, AnthropicCountTokensRequest,
+    AnthropicMessage, AnthropicMessagesRequest, AnthropicSource, AnthropicThinking, AnthropicTool, AnthropicToolChoice,
 };
 use crate::error::GatewayError;
-use crate::protocol::openai::effort_thinking_config;
+use crate::protocol::gemini::media::mime_from_url;
+use crate::protocol::gemini::signatures::signature_from_id;
+use crate::protocol::gemini::thinking::{self, Effort, ThinkingFamily};
+use crate::protocol::gemini::turns::{mark_active_loop, pair_responses, CallKey, PairingError, Response};
 
 /// Gemini's limit on `stopSequences`.
 const MAX_STOP_SEQUENCES: usize = 5;
@@ -276,60 +278,16 @@ fn tools_to_gemini(
 // Thinking.
 // ---------------------------------------------------------------------------------------------
 
-/// How a Gemini model controls thinking.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum ThinkingControl {
-    /// Gemini 3: `thinkingLevel`; Pro accepts only LOW/HIGH, Flash also MINIMAL/MEDIUM.
-    Level { flash: bool },
-    /// Gemini 2.5: `thinkingBudget` within a model-specific range [U ranges, §1.6].
-    Budget { min: i64, max: i64, can_disable: bool },
-    /// Gemini 1.x/2.0, Gemma: `thinkingConfig` is an error.
-    Unsupported,
-    /// Aliases (`gemini-flash-latest`) and unknown names: budget, unclamped.
-    Unknown,
-}
-
-fn thinking_control(model: &str) -> ThinkingControl {
-    let m = model.strip_prefix("models/").unwrap_or(model).to_ascii_lowercase();
-    if m.starts_with("gemini-3") {
-        ThinkingControl::Level {
-            flash: m.contains("flash"),
-        }
-    } else if m.starts_with("gemini-2.5-pro") {
-        ThinkingControl::Budget {
-            min: 128,
-            max: 32768,
-            can_disable: false,
-        }
-    } else if m.starts_with("gemini-2.5-flash-lite") {
-        ThinkingControl::Budget {
-            min: 512,
-            max: 24576,
-            can_disable: true,
-        }
-    } else if m.starts_with("gemini-2.5-flash") {
-        ThinkingControl::Budget {
-            min: 1,
-            max: 24576,
-            can_disable: true,
-        }
-    } else if m.starts_with("gemini-1") || m.starts_with("gemini-2.0") || m.starts_with("gemma") {
-        ThinkingControl::Unsupported
-    } else {
-        ThinkingControl::Unknown
-    }
-}
-
-/// Anthropic `thinking` and `output_config.effort` -> Gemini `thinkingConfig`. Never sets both a
-/// budget and a level (a 400 upstream).
+/// Anthropic `thinking` and `output_config.effort` -> Gemini `thinkingConfig`, by the hub's
+/// rules (`gemini::thinking`). Never sets both a budget and a level (a 400 upstream).
 ///
-/// * `enabled`: `budget_tokens` as the budget (clamped to the model's range), or on Gemini 3 the
-///   level it is closest to (<= 1024 LOW, else HIGH).
-/// * `adaptive`: with an effort, the effort table OpenAI's `reasoning_effort` uses
-///   ([`effort_thinking_config`]); without one, the model's own dynamic thinking.
+/// * `enabled`: `budget_tokens` as the budget ([`thinking::budget_config`]: clamped to the
+///   model's range, or the nearest level on Gemini 3).
+/// * `adaptive`: with an effort, the shared effort table; without one, the model's own dynamic
+///   thinking.
 /// * no `thinking` but an effort: the effort table, without thought summaries (Anthropic returns
 ///   thinking blocks only when thinking is on).
-/// * `disabled`: off where the model can turn thinking off (2.5 Pro cannot: its default).
+/// * `disabled`: [`thinking::off_config`] (as far down as the model allows).
 ///
 /// `display: "omitted"` asks for no thought summaries (`includeThoughts: false`).
 fn thinking_config(
@@ -337,59 +295,29 @@ fn thinking_config(
     effort: Option<&str>,
     model: &str,
 ) -> Result<Option<ThinkingConfig>, GatewayError> {
-    let by_effort = |effort: &str| {
-        effort_thinking_config(effort, model).map_err(|_| {
-            GatewayError::invalid_param(
-                format!("output_config.effort: {effort:?} is not one of low, medium, high, xhigh, max"),
-                "output_config.effort",
-            )
-        })
-    };
+    let family = ThinkingFamily::of(model);
     // Validates the effort even where it ends up unused.
-    let effort_config = effort.map(by_effort).transpose()?.flatten();
-    let control = thinking_control(model);
-    if control == ThinkingControl::Unsupported {
-        return Ok(None);
-    }
-    let level = |l: &str| ThinkingConfig {
-        thinking_level: Some(l.into()),
-        ..Default::default()
-    };
-    let budget = |b: i64| ThinkingConfig {
-        thinking_budget: Some(b),
-        ..Default::default()
-    };
-    let clamp = |b: i64| match control {
-        ThinkingControl::Budget { min, max, .. } => b.clamp(min, max),
-        _ => b,
-    };
+    let effort = effort
+        .map(|effort| {
+            Effort::parse(effort).ok_or_else(|| {
+                GatewayError::invalid_param(
+                    format!("output_config.effort: {effort:?} is not one of low, medium, high, xhigh, max"),
+                    "output_config.effort",
+                )
+            })
+        })
+        .transpose()?;
+    let by_effort = effort.and_then(|e| thinking::effort_config(e, family));
     let shown = |display: &Option<String>| display.as_deref() != Some("omitted");
-    let (mut config, include) = match thinking {
-        None => match effort_config {
-            Some(config) => (config, false),
-            None => return Ok(None),
-        },
+    let config = match thinking {
+        None => by_effort.map(|c| (c, false)),
         Some(AnthropicThinking::Enabled { budget_tokens, display }) => {
-            let config = match control {
-                ThinkingControl::Level { .. } if *budget_tokens <= 1024 => level("LOW"),
-                ThinkingControl::Level { .. } => level("HIGH"),
-                _ => budget(clamp(i64::from(*budget_tokens))),
-            };
-            (config, shown(display))
+            thinking::budget_config(i64::from(*budget_tokens), shown(display), family).map(|c| (c, shown(display)))
         }
-        Some(AnthropicThinking::Adaptive { display }) => {
-            let config = match (effort_config, control) {
-                (Some(config), _) => config,
-                (None, ThinkingControl::Level { .. }) => ThinkingConfig::default(),
-                (None, _) => budget(-1),
-            };
-            (config, shown(display))
-        }
-        Some(AnthropicThinking::Disabled {}) => match control {
-            ThinkingControl::Level { .. } => (level("LOW"), false),
-            ThinkingControl::Budget { can_disable: true, .. } => (budget(0), false),
-            _ => return Ok(None), // 2.5 Pro cannot turn thinking off; unknown models: their default.
-        },
+        Some(AnthropicThinking::Adaptive { display }) => by_effort
+            .or_else(|| thinking::dynamic_config(shown(display), family))
+            .map(|c| (c, shown(display))),
+        Some(AnthropicThinking::Disabled {}) => thinking::off_config(family).map(|c| (c, false)),
         Some(AnthropicThinking::Unknown) => {
             return Err(GatewayError::invalid_param(
                 "thinking.type: expected 'enabled', 'disabled' or 'adaptive'",
@@ -397,8 +325,10 @@ fn thinking_config(
             ))
         }
     };
-    config.include_thoughts = Some(include);
-    Ok(Some(config))
+    Ok(config.map(|(mut config, include)| {
+        config.include_thoughts = Some(include);
+        config
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,11 +339,13 @@ fn thinking_config(
 #[derive(Debug, Default)]
 struct Turn {
     model: bool,
+    /// `messages[i]` of the turn's first message, for error messages.
+    origin: usize,
     parts: Vec<Part>,
     /// Model turns: the `tool_use` id of each `functionCall` part, in order.
     call_ids: Vec<String>,
-    /// User turns: (tool_use_id, functionResponse part) in the client's order.
-    responses: Vec<(String, Part)>,
+    /// User turns: the `tool_result`s (as function responses) in the client's order.
+    responses: Vec<Response<usize>>,
     /// User turns: media from tool results that go next to, not inside, the responses.
     response_media: Vec<Part>,
 }
@@ -435,7 +367,7 @@ fn blocks(content: &AnthropicContent) -> Vec<AnthropicContentBlock> {
 /// the system instruction). A later `system` message becomes user-side text in the turn where it
 /// appears: it joins the user turn it follows, or opens (and then joins) the next one.
 fn contents(messages: &[AnthropicMessage], skip: usize, model: &str) -> Result<Vec<Content>, GatewayError> {
-    let multimodal_responses = model.strip_prefix("models/").unwrap_or(model).starts_with("gemini-3");
+    let multimodal_responses = ThinkingFamily::of(model).multimodal_function_responses();
     let mut names: HashMap<String, String> = HashMap::new();
     let mut turns: Vec<Turn> = Vec::new();
     for (i, message) in messages.iter().enumerate().skip(skip) {
@@ -456,6 +388,7 @@ fn contents(messages: &[AnthropicMessage], skip: usize, model: &str) -> Result<V
         if turn.is_empty() {
             continue;
         }
+        let turn = Turn { origin: i, ..turn };
         match turns.last_mut() {
             Some(last) if last.model == turn.model => {
                 last.parts.extend(turn.parts);
@@ -466,7 +399,7 @@ fn contents(messages: &[AnthropicMessage], skip: usize, model: &str) -> Result<V
             _ => turns.push(turn),
         }
     }
-    pair_and_assemble(turns, &names)
+    pair_and_assemble(turns)
 }
 
 fn assistant_turn(blocks: &[AnthropicContentBlock], names: &mut HashMap<String, String>) -> Turn {
@@ -503,7 +436,7 @@ fn assistant_turn(blocks: &[AnthropicContentBlock], names: &mut HashMap<String, 
                         name: name.clone(),
                         args,
                     }),
-                    thought_signature: signature_from_tool_use_id(id),
+                    thought_signature: signature_from_id(id),
                     ..Default::default()
                 }
             }
@@ -573,7 +506,11 @@ fn user_turn(
                     }),
                     ..Default::default()
                 };
-                turn.responses.push((tool_use_id.clone(), part));
+                turn.responses.push(Response {
+                    key: CallKey::Id(tool_use_id.clone()),
+                    origin: i,
+                    part,
+                });
                 turn.response_media.extend(outer);
             }
             other => turn.parts.extend(media_or_text(other, &param())?),
@@ -651,92 +588,71 @@ fn source_parts(source: &AnthropicSource, param: &str, title: Option<&str>) -> R
     })
 }
 
-fn mime_from_url(url: &str) -> Option<&'static str> {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
-    let ext = path.rsplit_once('.').map(|(_, e)| e)?;
-    Some(match ext {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "pdf" => "application/pdf",
-        _ => return None,
-    })
-}
-
-/// Pairs each user turn's function responses with the calls of the model turn before it
-/// (reordered to the calls' order, missing ones filled with an error response), drops calls
-/// nothing can answer (a trailing model turn), then marks the active loop's unsigned calls.
-fn pair_and_assemble(turns: Vec<Turn>, names: &HashMap<String, String>) -> Result<Vec<Content>, GatewayError> {
-    let count = turns.len();
-    let mut contents: Vec<Content> = Vec::with_capacity(count);
-    let mut previous_calls: Vec<String> = Vec::new();
-    for (k, mut turn) in turns.into_iter().enumerate() {
+/// Pairs each user turn's function responses with the calls of the model turn before it (the
+/// hub's rule: in call order, every call answered once), then marks the active loop's unsigned
+/// calls. Calls nobody answered, also in a trailing model turn, are the client's error.
+fn pair_and_assemble(turns: Vec<Turn>) -> Result<Vec<Content>, GatewayError> {
+    let mut contents: Vec<Content> = Vec::with_capacity(turns.len());
+    // The previous model turn's calls and its `messages` index.
+    let mut previous: (Vec<CallKey>, usize) = (Vec::new(), 0);
+    for mut turn in turns {
         if turn.model {
-            if k + 1 == count {
-                // Calls nobody answered cannot be sent: Gemini wants a response turn after them.
-                turn.parts.retain(|p| p.function_call.is_none());
-                turn.call_ids.clear();
-            }
-            previous_calls = std::mem::take(&mut turn.call_ids);
+            unanswered(&previous)?;
+            previous = (turn.call_ids.drain(..).map(CallKey::Id).collect(), turn.origin);
             if !turn.parts.is_empty() {
                 contents.push(Content::model(turn.parts));
             }
             continue;
         }
-        for (id, _) in &turn.responses {
-            if !previous_calls.contains(id) {
-                return Err(GatewayError::invalid_param(
-                    format!("messages: tool_result for {id:?} must directly follow the assistant message with that tool_use"),
-                    "messages",
-                ));
-            }
-        }
-        let mut parts: Vec<Part> = Vec::with_capacity(previous_calls.len() + turn.parts.len());
-        for call_id in previous_calls.drain(..) {
-            let position = turn.responses.iter().position(|(id, _)| *id == call_id);
-            parts.push(match position {
-                Some(p) => turn.responses.swap_remove(p).1,
-                None => Part {
-                    function_response: Some(FunctionResponse {
-                        id: None,
-                        name: names.get(&call_id).cloned().unwrap_or_default(),
-                        response: json!({"error": "No result was provided for this tool call."}),
-                        parts: vec![],
-                    }),
-                    ..Default::default()
-                },
-            });
-        }
+        let calls = std::mem::take(&mut previous.0);
+        let mut parts = pair_responses(&calls, turn.responses).map_err(|e| pairing_error(e, previous.1))?;
         parts.extend(turn.response_media);
         parts.extend(turn.parts);
         if !parts.is_empty() {
             contents.push(Content::user(parts));
         }
     }
+    unanswered(&previous)?;
     mark_active_loop(&mut contents);
     Ok(contents)
 }
 
-/// Gemini 3 validates the signatures of the "active loop": the model turns since the last
-/// user turn with real (non-functionResponse) content. The first `functionCall` of each such
-/// turn that has no signature gets [`SKIP_SIGNATURE_SENTINEL`], as gemini-cli does. A user
-/// turn counts as the loop's start only if it holds no function responses at all (Claude Code
-/// appends text to tool results); this errs towards marking more turns, which is harmless.
-fn mark_active_loop(contents: &mut [Content]) {
-    let start = contents
-        .iter()
-        .rposition(|c| c.role.as_deref() == Some("user") && c.parts.iter().all(|p| p.function_response.is_none()))
-        .map_or(0, |i| i + 1);
-    for content in &mut contents[start..] {
-        if content.role.as_deref() != Some("model") {
-            continue;
+/// A model turn's calls with no user turn after them at all.
+fn unanswered((calls, origin): &(Vec<CallKey>, usize)) -> Result<(), GatewayError> {
+    match calls.is_empty() {
+        true => Ok(()),
+        false => Err(pairing_error(PairingError::Unanswered(calls.clone()), *origin)),
+    }
+}
+
+/// A pairing error in Anthropic's words (those of its own API where it has them).
+fn pairing_error(error: PairingError<usize>, model_turn: usize) -> GatewayError {
+    match error {
+        PairingError::Unanswered(keys) => {
+            let ids: Vec<String> = keys.iter().map(ToString::to_string).collect();
+            GatewayError::invalid_param(
+                format!(
+                    "messages.{model_turn}: `tool_use` ids were found without `tool_result` blocks immediately after: {}. \
+                     Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+                    ids.join(", ")
+                ),
+                format!("messages.{model_turn}"),
+            )
         }
-        if let Some(first) = content.parts.iter_mut().find(|p| p.function_call.is_some()) {
-            first
-                .thought_signature
-                .get_or_insert_with(|| SKIP_SIGNATURE_SENTINEL.to_string());
-        }
+        PairingError::NotAfterItsCall { key, origin } => GatewayError::invalid_param(
+            format!(
+                "messages.{origin}: tool_result for {:?} must directly follow the assistant message with that tool_use",
+                key.to_string()
+            ),
+            format!("messages.{origin}"),
+        ),
+        PairingError::Duplicate { key, origin } => GatewayError::invalid_param(
+            format!(
+                "messages.{origin}: each tool_use may have only one tool_result; {:?} has more",
+                key.to_string()
+            ),
+            format!("messages.{origin}"),
+        ),
     }
 }
 

@@ -225,11 +225,23 @@ fn thinking_table() {
             "gemini-2.5-flash-lite",
             Some(json!({"thinkingBudget": 0, "includeThoughts": false})),
         ),
-        (json!({"type": "disabled"}), None, "gemini-2.5-pro", None),
+        // 2.5 Pro cannot turn thinking off: "disabled" is its minimum (hub decision).
+        (
+            json!({"type": "disabled"}),
+            None,
+            "gemini-2.5-pro",
+            Some(json!({"thinkingBudget": 128, "includeThoughts": false})),
+        ),
         (
             json!({"type": "disabled"}),
             None,
             "gemini-3-flash-preview",
+            Some(json!({"thinkingLevel": "MINIMAL", "includeThoughts": false})),
+        ),
+        (
+            json!({"type": "disabled"}),
+            None,
+            "gemini-3-pro-preview",
             Some(json!({"thinkingLevel": "LOW", "includeThoughts": false})),
         ),
         (
@@ -248,7 +260,7 @@ fn thinking_table() {
             json!({"type": "adaptive"}),
             Some("max"),
             "gemini-2.5-pro",
-            Some(json!({"thinkingBudget": 24576, "includeThoughts": true})),
+            Some(json!({"thinkingBudget": 32768, "includeThoughts": true})),
         ),
         (
             json!({"type": "adaptive"}),
@@ -286,7 +298,12 @@ fn thinking_table() {
             "gemini-flash-latest",
             Some(json!({"thinkingBudget": 4096, "includeThoughts": true})),
         ),
-        (json!({"type": "disabled"}), None, "gemini-flash-latest", None),
+        (
+            json!({"type": "disabled"}),
+            None,
+            "gemini-flash-latest",
+            Some(json!({"thinkingBudget": 0, "includeThoughts": false})),
+        ),
     ];
     for (thinking, effort, model, expected) in cases {
         let mut body =
@@ -413,6 +430,7 @@ fn parallel_calls_get_one_response_each_in_call_order() {
             {"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": "toolu_c", "content": "12:00"},
                 {"type": "text", "text": "<system-reminder>be brief</system-reminder>"},
+                {"type": "tool_result", "tool_use_id": "toolu_b", "content": "21C"},
                 {"type": "tool_result", "tool_use_id": "toolu_a", "content": [{"type": "text", "text": "18C"}, {"type": "text", "text": "sunny"}], "is_error": false}
             ]}
         ]}),
@@ -427,7 +445,7 @@ fn parallel_calls_get_one_response_each_in_call_order() {
         g["contents"][2]["parts"],
         json!([
             {"functionResponse": {"name": "weather", "response": {"output": "18C\nsunny"}}},
-            {"functionResponse": {"name": "weather", "response": {"error": "No result was provided for this tool call."}}},
+            {"functionResponse": {"name": "weather", "response": {"output": "21C"}}},
             {"functionResponse": {"name": "time", "response": {"output": "12:00"}}},
             {"text": "<system-reminder>be brief</system-reminder>"}
         ])
@@ -435,13 +453,12 @@ fn parallel_calls_get_one_response_each_in_call_order() {
 }
 
 #[test]
-fn error_results_and_trailing_unanswered_calls() {
+fn error_results_pass_and_unanswered_calls_are_400s() {
     let g = to_gemini(
         json!({"max_tokens": 1, "messages": [
             {"role": "user", "content": "go"},
             {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_a", "name": "f", "input": {}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_a", "content": "boom", "is_error": true}]},
-            {"role": "assistant", "content": [{"type": "text", "text": "Retrying."}, {"type": "tool_use", "id": "toolu_b", "name": "f", "input": {}}]}
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_a", "content": "boom", "is_error": true}]}
         ]}),
         "gemini-2.5-flash",
     );
@@ -449,10 +466,49 @@ fn error_results_and_trailing_unanswered_calls() {
         g["contents"][2]["parts"][0]["functionResponse"]["response"],
         json!({"error": "boom"})
     );
-    assert_eq!(
-        g["contents"][3],
-        json!({"role": "model", "parts": [{"text": "Retrying."}]})
-    );
+    // One policy for every protocol (hub decision): a call without a result is the client's
+    // error, as on Anthropic itself; never a fabricated result, never dropped silently.
+    let call = |id: &str| json!({"type": "tool_use", "id": id, "name": "f", "input": {}});
+    let result = |id: &str| json!({"type": "tool_result", "tool_use_id": id, "content": "1"});
+    for (case, messages, param, fragment) in [
+        (
+            "trailing unanswered call",
+            json!([{"role": "user", "content": "go"}, {"role": "assistant", "content": [{"type": "text", "text": "Retrying."}, call("toolu_b")]}]),
+            "messages.1",
+            "toolu_b",
+        ),
+        (
+            "one of two answered",
+            json!([{"role": "user", "content": "go"}, {"role": "assistant", "content": [call("toolu_a"), call("toolu_b")]},
+                   {"role": "user", "content": [result("toolu_b")]}]),
+            "messages.1",
+            "toolu_a",
+        ),
+        (
+            "text instead of results",
+            json!([{"role": "user", "content": "go"}, {"role": "assistant", "content": [call("toolu_a")]},
+                   {"role": "user", "content": "never mind"}]),
+            "messages.1",
+            "without `tool_result`",
+        ),
+        (
+            "answered twice",
+            json!([{"role": "user", "content": "go"}, {"role": "assistant", "content": [call("toolu_a")]},
+                   {"role": "user", "content": [result("toolu_a"), result("toolu_a")]}]),
+            "messages.2",
+            "only one tool_result",
+        ),
+    ] {
+        let req: AnthropicMessagesRequest =
+            serde_json::from_value(json!({"max_tokens": 1, "messages": messages})).unwrap();
+        match messages_request_to_gemini(&req, "gemini-2.5-flash") {
+            Err(GatewayError::InvalidRequest { message, param: p }) => {
+                assert_eq!(p.as_deref(), Some(param), "{case}");
+                assert!(message.contains(fragment), "{case}: {message}");
+            }
+            other => panic!("{case}: {other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -547,8 +603,8 @@ fn sentinel_marks_only_unsigned_calls_of_the_active_loop() {
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_old", "content": "1"}]},
             {"role": "assistant", "content": "old answer"},
             {"role": "user", "content": "new question"},
-            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_x__ts__QUJD", "name": "f", "input": {}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x__ts__QUJD", "content": "2"}, {"type": "text", "text": "note"}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_x__ts__UVVKRA", "name": "f", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x__ts__UVVKRA", "content": "2"}, {"type": "text", "text": "note"}]},
             {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01Abc", "name": "f", "input": {}}]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01Abc", "content": "3"}]}
         ]}),

@@ -42,7 +42,7 @@ pub fn gemini_to_messages_response(
         // The prompt itself was blocked: HTTP 200, no candidates (§1.8).
         AnthropicStopReason::Refusal
     } else {
-        stop_reason(candidate.and_then(|c| c.finish_reason.as_deref()), calls > 0)
+        stop_reason(candidate.and_then(|c| c.finish_reason.as_ref()), calls > 0)
     };
     AnthropicMessagesResponse {
         id: format!("msg_{}", ctx.request_id),
@@ -174,23 +174,9 @@ pub fn models_to_anthropic(list: &ListModelsResponse, client: &[(String, String)
 /// An invalid API key (400 `API_KEY_INVALID`) is an authentication error; 503 becomes
 /// Anthropic's 529 `overloaded_error`.
 pub fn upstream_error_to_anthropic(status: &Status) -> (u16, Value) {
-    let code = match (status.code, status.status.as_str()) {
-        (c, _) if c != 0 => c,
-        (_, "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE") => 400,
-        (_, "UNAUTHENTICATED") => 401,
-        (_, "PERMISSION_DENIED") => 403,
-        (_, "NOT_FOUND") => 404,
-        (_, "RESOURCE_EXHAUSTED") => 429,
-        (_, "UNAVAILABLE") => 503,
-        (_, "DEADLINE_EXCEEDED") => 504,
-        _ => 500,
-    };
-    let key_invalid = status
-        .details
-        .iter()
-        .any(|d| d.get("reason").and_then(Value::as_str) == Some("API_KEY_INVALID"));
+    let code = status.http_status();
     let (http, kind) = match code {
-        _ if key_invalid => (401, "authentication_error"),
+        _ if status.is_api_key_invalid() => (401, "authentication_error"),
         400 => (400, "invalid_request_error"),
         401 => (401, "authentication_error"),
         403 => (403, "permission_error"),
@@ -267,7 +253,7 @@ mod tests {
                 {"type": "thinking", "thinking": "Thinking.", "signature": "gemini:VEhP"},
                 {"type": "thinking", "thinking": "", "signature": "gemini:VEVY"},
                 {"type": "text", "text": "Calling."},
-                {"type": "tool_use", "id": "toolu_abc123_0__ts__Q0FM-_", "name": "a", "input": {"x": 1}},
+                {"type": "tool_use", "id": "toolu_abc123_0__ts__UTBGTSsvPT0", "name": "a", "input": {"x": 1}},
                 {"type": "tool_use", "id": "toolu_abc123_1", "name": "b", "input": {}}
             ])
         );
@@ -284,7 +270,7 @@ mod tests {
             out["content"],
             json!([
                 {"type": "thinking", "thinking": "thinking...", "signature": "gemini:"},
-                {"type": "tool_use", "id": "toolu_abc123_0__ts__U0lH", "name": "f", "input": {}}
+                {"type": "tool_use", "id": "toolu_abc123_0__ts__VTBsSA", "name": "f", "input": {}}
             ])
         );
     }
@@ -376,7 +362,9 @@ mod tests {
             code: 400,
             message: "API key not valid. Please pass a valid API key.".into(),
             status: "INVALID_ARGUMENT".into(),
-            details: vec![json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"})],
+            details: vec![crate::protocol::gemini::StatusDetail::from_value(
+                json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}),
+            )],
         };
         let rows: Vec<(Status, u16, &str)> = vec![
             (key_invalid, 401, "authentication_error"),

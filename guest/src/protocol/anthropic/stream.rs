@@ -96,7 +96,7 @@ impl MessagesStreamTranslator {
                 for part in candidate.content.iter().flat_map(|c| &c.parts) {
                     self.on_part(part, &mut out);
                 }
-                if let Some(reason) = candidate.finish_reason.as_deref() {
+                if let Some(reason) = candidate.finish_reason.as_ref() {
                     self.finish_message(&mut out, stop_reason(Some(reason), self.calls > 0));
                 }
             }

@@ -4,33 +4,36 @@
 //! `systemInstruction`; `assistant` becomes `model`; consecutive turns of the same role are
 //! merged. Tool results go in one `user` turn right after the model turn that called them, one
 //! `functionResponse` per call, in call order, named after the call (OpenAI `tool` messages do
-//! not carry the name). As on OpenAI itself, a tool call without a result, a result without a
-//! call and a duplicated result are 400s, so the upstream never sees a count mismatch
-//! ("Please ensure that the number of function response parts is equal to…").
+//! not carry the name). Legacy `function` messages answer the previous assistant message's
+//! `function_call`. The pairing itself is the hub's (`gemini::turns`): as on OpenAI itself, a
+//! tool call without a result, a result without a call and a duplicated result are 400s, so the
+//! upstream never sees a count mismatch ("Please ensure that the number of function response
+//! parts is equal to…").
 //!
-//! Thought signatures come back from tool-call ids (or `extra_content`); a `functionCall` that
-//! has none and opens a model turn of the active loop gets [`SKIP_THOUGHT_SIGNATURE`]
-//! (protocols.md §1.15), which avoids Gemini 3's "Function call is missing a thought_signature".
+//! Thought signatures come back from tool-call ids (or `extra_content`); the hub's active-loop
+//! rule gives unsigned calls the skip sentinel (protocols.md §1.15).
 
 mod config;
 
 use super::{
-    signature_from_extra_content, thought_signature_from_id, OpenAiChatRequest, OpenAiContent, OpenAiContentPart,
-    OpenAiMessage, OpenAiToolCall, SKIP_THOUGHT_SIGNATURE,
+    signature_from_extra_content, OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiMessage, OpenAiToolCall,
 };
 use crate::error::GatewayError;
+use crate::protocol::gemini::media::{is_youtube, mime_from_path, url_path};
+use crate::protocol::gemini::signatures::signature_from_id;
+use crate::protocol::gemini::thinking::ThinkingFamily;
+use crate::protocol::gemini::turns::{mark_active_loop, pair_responses, CallKey, PairingError, Response};
 use crate::protocol::gemini::{
     Blob, Content, FileData, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part,
     SafetySetting, Tool, ToolConfig,
 };
-pub(crate) use config::effort_thinking_config;
 use config::{convert_tool_choice, convert_tools, generation_config, google_extras};
 use serde_json::{json, Map, Value};
 
 /// Translates an OpenAI chat request for the Gemini model `model` (already resolved from any
 /// alias; it decides how `reasoning_effort` is expressed).
 pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<GenerateContentRequest, GatewayError> {
-    let multimodal_responses = model.strip_prefix("models/").unwrap_or(model).starts_with("gemini-3");
+    let multimodal_responses = ThinkingFamily::of(model).multimodal_function_responses();
     let (system_instruction, contents) = convert_messages(&req.messages, multimodal_responses)?;
     let tools = convert_tools(&req.tools)?;
     // Checked even without tools: a malformed tool_choice is the client's error either way.
@@ -77,14 +80,71 @@ pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<Ge
 // ---------------------------------------------------------------------------------------------
 // Messages
 
-/// The tool calls of the last assistant message that still await their `tool` results.
+/// The tool calls of the last assistant message, and the results filed against them so far.
 struct PendingCalls {
     /// `messages[i]` of the assistant message, for error messages.
     at: String,
-    calls: Vec<(String, String)>,
-    responses: Vec<Option<Part>>,
+    /// The calls' keys (tool-call ids; [`CallKey::Legacy`] for a `function_call`) and names.
+    calls: Vec<(CallKey, String)>,
+    /// The results, with the `messages[i]` each came from.
+    responses: Vec<Response<String>>,
     /// Images and files from tool results that go next to, not inside, the responses.
     media: Vec<Part>,
+}
+
+impl PendingCalls {
+    fn name_of(&self, key: &CallKey) -> Option<String> {
+        self.calls.iter().find(|(k, _)| k == key).map(|(_, name)| name.clone())
+    }
+
+    /// Pairs the results with the calls (the hub's rule) into one user turn.
+    fn close(self, contents: &mut Vec<Content>) -> Result<(), GatewayError> {
+        let keys: Vec<CallKey> = self.calls.iter().map(|(k, _)| k.clone()).collect();
+        let mut parts = pair_responses(&keys, self.responses).map_err(|e| pairing_error(e, &self.at))?;
+        parts.extend(self.media);
+        push_turn(contents, "user", parts);
+        Ok(())
+    }
+}
+
+/// A pairing error in OpenAI's words: unanswered calls name the assistant message, a
+/// misplaced or duplicated result names its own `tool_call_id`.
+fn pairing_error(error: PairingError<String>, assistant_at: &str) -> GatewayError {
+    match error {
+        PairingError::Unanswered(keys) => {
+            let missing: Vec<String> = keys.iter().map(ToString::to_string).collect();
+            GatewayError::invalid_param(
+                format!(
+                    "An assistant message with 'tool_calls' must be followed by tool messages responding to each \
+                     'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+                    missing.join(", ")
+                ),
+                assistant_at.to_string(),
+            )
+        }
+        PairingError::NotAfterItsCall { key, origin } => not_after_its_call(&key, &origin),
+        PairingError::Duplicate { key, origin } => GatewayError::invalid_param(
+            format!("duplicated tool message for tool_call_id '{key}'"),
+            param_of(&key, &origin),
+        ),
+    }
+}
+
+fn param_of(key: &CallKey, at: &str) -> String {
+    match key {
+        CallKey::Id(_) => format!("{at}.tool_call_id"),
+        CallKey::Legacy => format!("{at}.name"),
+    }
+}
+
+fn not_after_its_call(key: &CallKey, at: &str) -> GatewayError {
+    let message = match key {
+        CallKey::Id(id) => {
+            format!("tool message for '{id}' must directly follow the assistant message with that tool call")
+        }
+        CallKey::Legacy => "function messages must directly follow an assistant message with a function_call".into(),
+    };
+    GatewayError::invalid_param(message, param_of(key, at))
 }
 
 /// `multimodal_responses`: media in tool results rides inside `functionResponse.parts` (Gemini
@@ -112,47 +172,44 @@ fn convert_messages(
                     system.push(text);
                 }
             }
-            "tool" => {
-                tool_result(m, &at, pending.as_mut(), &earlier_ids, multimodal_responses)?;
-                // All calls answered: their results form one user turn, in call order.
-                if let Some(done) = pending.take_if(|p| p.responses.iter().all(Option::is_some)) {
-                    let mut parts: Vec<Part> = done.responses.into_iter().flatten().collect();
-                    parts.extend(done.media);
-                    push_turn(&mut contents, "user", parts);
-                }
-            }
+            "tool" => tool_result(m, &at, pending.as_mut(), &earlier_ids, multimodal_responses)?,
             "function" => {
-                // Legacy function-calling: the message names the function itself.
+                // Legacy function-calling: the message names the function itself and answers
+                // the previous assistant message's `function_call`.
                 let name = m.name.clone().filter(|n| !n.is_empty()).ok_or_else(|| {
                     GatewayError::invalid_param("function messages require a name", format!("{at}.name"))
                 })?;
-                let response = tool_response_value(text_only(m.content.as_ref(), &at, "")?);
-                let part = Part {
-                    function_response: Some(FunctionResponse {
-                        id: None,
-                        name,
-                        response,
-                        parts: Vec::new(),
-                    }),
-                    ..Default::default()
+                let Some(p) = pending.as_mut().filter(|p| p.name_of(&CallKey::Legacy).is_some()) else {
+                    return Err(not_after_its_call(&CallKey::Legacy, &at));
                 };
-                push_turn(&mut contents, "user", vec![part]);
+                let response = tool_response_value(text_only(m.content.as_ref(), &at, "")?);
+                p.responses.push(Response {
+                    key: CallKey::Legacy,
+                    origin: at,
+                    part: function_response(name, response, Vec::new()),
+                });
             }
             "user" => {
-                ensure_answered(pending.as_ref())?;
+                if let Some(done) = pending.take() {
+                    done.close(&mut contents)?;
+                }
                 push_turn(&mut contents, "user", user_parts(m.content.as_ref(), &at)?);
             }
             "assistant" => {
-                ensure_answered(pending.as_ref())?;
+                if let Some(done) = pending.take() {
+                    done.close(&mut contents)?;
+                }
                 let (parts, calls) = assistant_parts(m, &at)?;
                 push_turn(&mut contents, "model", parts);
                 if !calls.is_empty() {
-                    earlier_ids.extend(calls.iter().map(|(id, _)| id.clone()));
-                    let responses = vec![None; calls.len()];
+                    earlier_ids.extend(calls.iter().filter_map(|(key, _)| match key {
+                        CallKey::Id(id) => Some(id.clone()),
+                        CallKey::Legacy => None,
+                    }));
                     pending = Some(PendingCalls {
                         at,
                         calls,
-                        responses,
+                        responses: Vec::new(),
                         media: Vec::new(),
                     });
                 }
@@ -165,8 +222,10 @@ fn convert_messages(
             }
         }
     }
-    ensure_answered(pending.as_ref())?;
-    ensure_active_loop_signatures(&mut contents);
+    if let Some(done) = pending.take() {
+        done.close(&mut contents)?;
+    }
+    mark_active_loop(&mut contents);
     if contents.is_empty() {
         if system.is_empty() {
             return Err(GatewayError::invalid_param("messages contain no content", "messages"));
@@ -197,26 +256,20 @@ fn push_turn(contents: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
     }
 }
 
-fn ensure_answered(pending: Option<&PendingCalls>) -> Result<(), GatewayError> {
-    let Some(p) = pending else { return Ok(()) };
-    let missing: Vec<&str> = p
-        .calls
-        .iter()
-        .zip(&p.responses)
-        .filter(|(_, r)| r.is_none())
-        .map(|((id, _), _)| id.as_str())
-        .collect();
-    Err(GatewayError::invalid_param(
-        format!(
-            "An assistant message with 'tool_calls' must be followed by tool messages responding to each \
-             'tool_call_id'. The following tool_call_ids did not have response messages: {}",
-            missing.join(", ")
-        ),
-        p.at.clone(),
-    ))
+fn function_response(name: String, response: Value, parts: Vec<Part>) -> Part {
+    Part {
+        function_response: Some(FunctionResponse {
+            id: None,
+            name,
+            response,
+            parts,
+        }),
+        ..Default::default()
+    }
 }
 
-/// Files a `tool` message's result against the pending call it answers.
+/// Files a `tool` message's result against the pending calls (pairing, duplicates and order
+/// are the hub's, when the turn closes).
 fn tool_result(
     m: &OpenAiMessage,
     at: &str,
@@ -230,39 +283,26 @@ fn tool_result(
         .as_deref()
         .filter(|id| !id.is_empty())
         .ok_or_else(|| GatewayError::invalid_param("tool messages require a tool_call_id", param.clone()))?;
-    let position = pending
-        .as_ref()
-        .and_then(|p| p.calls.iter().position(|(call_id, _)| call_id == id));
-    let (Some(p), Some(pos)) = (pending, position) else {
-        let message = if earlier_ids.iter().any(|e| e == id) {
-            format!("tool message for '{id}' must directly follow the assistant message with that tool call")
-        } else {
-            format!("unknown tool_call_id '{id}': no preceding assistant message has a tool call with this id")
-        };
-        return Err(GatewayError::invalid_param(message, param));
-    };
-    if p.responses[pos].is_some() {
+    let key = CallKey::Id(id.to_string());
+    if !earlier_ids.iter().any(|e| e == id) {
         return Err(GatewayError::invalid_param(
-            format!("duplicated tool message for tool_call_id '{id}'"),
+            format!("unknown tool_call_id '{id}': no preceding assistant message has a tool call with this id"),
             param,
         ));
     }
+    let Some((p, name)) = pending.and_then(|p| p.name_of(&key).map(|name| (p, name))) else {
+        return Err(not_after_its_call(&key, at));
+    };
     let (text, media) = tool_content(m.content.as_ref(), at)?;
-    let response = tool_response_value(text);
-    let name = p.calls[pos].1.clone();
     // Only inline data may go inside a functionResponse (`FunctionResponsePart`).
     let (inner, outer): (Vec<Part>, Vec<Part>) = media
         .into_iter()
         .partition(|part| multimodal_responses && part.inline_data.is_some());
     p.media.extend(outer);
-    p.responses[pos] = Some(Part {
-        function_response: Some(FunctionResponse {
-            id: None,
-            name,
-            response,
-            parts: inner,
-        }),
-        ..Default::default()
+    p.responses.push(Response {
+        key,
+        origin: at.to_string(),
+        part: function_response(name, tool_response_value(text), inner),
     });
     Ok(())
 }
@@ -488,57 +528,9 @@ fn parse_data_uri(uri: &str, param: &str) -> Result<Blob, GatewayError> {
     })
 }
 
-/// The path of an URL, without query or fragment (`https://h/a/b.png?x` → `/a/b.png`).
-fn url_path(url: &str) -> &str {
-    let without_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path = without_scheme.find('/').map_or("", |i| &without_scheme[i..]);
-    path.split(['?', '#']).next().unwrap_or("")
-}
-
-fn is_youtube(lower_url: &str) -> bool {
-    let host = lower_url
-        .split_once("://")
-        .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""));
-    matches!(host, "youtube.com" | "www.youtube.com" | "m.youtube.com" | "youtu.be")
-}
-
-/// The MIME type Gemini expects for a file name's extension, for the types it accepts.
-fn mime_from_path(path: &str) -> Option<&'static str> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let (_, ext) = name.rsplit_once('.')?;
-    Some(match ext.to_ascii_lowercase().as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        "heic" => "image/heic",
-        "heif" => "image/heif",
-        "pdf" => "application/pdf",
-        "txt" => "text/plain",
-        "md" => "text/markdown",
-        "csv" => "text/csv",
-        "html" | "htm" => "text/html",
-        "mp3" => "audio/mp3",
-        "wav" => "audio/wav",
-        "ogg" => "audio/ogg",
-        "flac" => "audio/flac",
-        "aac" => "audio/aac",
-        "aiff" => "audio/aiff",
-        "mp4" => "video/mp4",
-        "mpeg" | "mpg" => "video/mpeg",
-        "mov" => "video/mov",
-        "avi" => "video/avi",
-        "webm" => "video/webm",
-        "wmv" => "video/wmv",
-        "flv" => "video/x-flv",
-        "3gp" | "3gpp" => "video/3gpp",
-        _ => return None,
-    })
-}
-
 /// An assistant message's parts (text, then function calls) and its `(id, name)` calls.
 #[allow(clippy::type_complexity)]
-fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(String, String)>), GatewayError> {
+fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(CallKey, String)>), GatewayError> {
     let mut parts = Vec::new();
     match &m.content {
         None => {}
@@ -557,8 +549,10 @@ fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(Strin
             }
         }
     }
+    let mut calls: Vec<(CallKey, String)> = Vec::new();
     if let Some(call) = &m.function_call {
         let args = parse_arguments(&call.arguments, &format!("{at}.function_call.arguments"))?;
+        calls.push((CallKey::Legacy, call.name.clone()));
         parts.push(Part {
             function_call: Some(FunctionCall {
                 id: None,
@@ -568,17 +562,17 @@ fn assistant_parts(m: &OpenAiMessage, at: &str) -> Result<(Vec<Part>, Vec<(Strin
             ..Default::default()
         });
     }
-    let mut calls: Vec<(String, String)> = Vec::new();
     for (j, call) in m.tool_calls.iter().enumerate() {
         let param = format!("{at}.tool_calls[{j}]");
         parts.push(function_call_part(call, &param)?);
-        if calls.iter().any(|(id, _)| *id == call.id) {
+        let key = CallKey::Id(call.id.clone());
+        if calls.iter().any(|(k, _)| *k == key) {
             return Err(GatewayError::invalid_param(
                 format!("duplicated tool call id '{}'", call.id),
                 param + ".id",
             ));
         }
-        calls.push((call.id.clone(), call.function.name.clone()));
+        calls.push((key, call.function.name.clone()));
     }
     Ok((parts, calls))
 }
@@ -603,8 +597,7 @@ fn function_call_part(call: &OpenAiToolCall, param: &str) -> Result<Part, Gatewa
         ));
     }
     let args = parse_arguments(&call.function.arguments, &format!("{param}.function.arguments"))?;
-    let signature =
-        thought_signature_from_id(&call.id).or_else(|| signature_from_extra_content(call.extra_content.as_ref()));
+    let signature = signature_from_id(&call.id).or_else(|| signature_from_extra_content(call.extra_content.as_ref()));
     Ok(Part {
         function_call: Some(FunctionCall {
             id: None,
@@ -633,26 +626,6 @@ fn parse_arguments(arguments: &Value, param: &str) -> Result<Value, GatewayError
             "arguments must be a JSON object",
             param.to_string(),
         )),
-    }
-}
-
-/// Gemini 3 requires the first `functionCall` of every model turn since the last user text
-/// (the "active loop") to carry a signature; history without one (another model's calls, a
-/// client that rewrote ids) gets the documented skip value, as gemini-cli does.
-fn ensure_active_loop_signatures(contents: &mut [Content]) {
-    let start = contents
-        .iter()
-        .rposition(|c| c.role.as_deref() == Some("user") && c.parts.iter().any(|p| p.text.is_some()))
-        .map_or(0, |i| i + 1);
-    for content in &mut contents[start..] {
-        if content.role.as_deref() != Some("model") {
-            continue;
-        }
-        if let Some(part) = content.parts.iter_mut().find(|p| p.function_call.is_some()) {
-            if part.thought_signature.is_none() {
-                part.thought_signature = Some(SKIP_THOUGHT_SIGNATURE.to_string());
-            }
-        }
     }
 }
 

@@ -7,7 +7,9 @@ use super::{
     OpenAiFunctionCall, OpenAiPromptTokensDetails, OpenAiResponseMessage, OpenAiToolCall, OpenAiUsage,
     CHAT_COMPLETION_OBJECT,
 };
-use crate::protocol::gemini::{Candidate, FunctionCall, GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::gemini::{
+    Candidate, FinishOutcome, FinishReason, FunctionCall, GenerateContentResponse, Status, UsageMetadata,
+};
 use crate::protocol::RequestContext;
 use serde_json::{json, Value};
 
@@ -77,7 +79,7 @@ fn choice_from_candidate(candidate: &Candidate, ctx: &RequestContext) -> OpenAiC
         }
         // inlineData / executableCode / codeExecutionResult have no Chat Completions form.
     }
-    let finish = finish_reason_from_gemini(candidate.finish_reason.as_deref(), !tool_calls.is_empty());
+    let finish = finish_reason_from_gemini(candidate.finish_reason.as_ref(), !tool_calls.is_empty());
     // `content` is null only beside tool calls; an empty answer (MAX_TOKENS spent on thinking,
     // a SAFETY stop without parts) is "" with its finish reason, not a crash (§5.4.6).
     let content = match text {
@@ -126,30 +128,15 @@ fn arguments_json(args: &Value) -> String {
     }
 }
 
-/// Gemini `finishReason` → OpenAI `finish_reason`. Gemini ends a function-call turn with STOP,
-/// so `has_tool_calls` turns a plain stop into `tool_calls`.
-///
-/// | Gemini | OpenAI |
-/// |---|---|
-/// | STOP, absent | stop (tool_calls with calls) |
-/// | MAX_TOKENS | length |
-/// | SAFETY, RECITATION, BLOCKLIST, PROHIBITED_CONTENT, SPII, IMAGE_SAFETY, IMAGE_PROHIBITED_CONTENT, IMAGE_RECITATION | content_filter |
-/// | anything else (OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, …) | stop (tool_calls with calls) |
-pub fn finish_reason_from_gemini(reason: Option<&str>, has_tool_calls: bool) -> &'static str {
-    match reason {
-        Some("MAX_TOKENS") => "length",
-        Some(
-            "SAFETY"
-            | "RECITATION"
-            | "BLOCKLIST"
-            | "PROHIBITED_CONTENT"
-            | "SPII"
-            | "IMAGE_SAFETY"
-            | "IMAGE_PROHIBITED_CONTENT"
-            | "IMAGE_RECITATION",
-        ) => "content_filter",
-        _ if has_tool_calls => "tool_calls",
-        _ => "stop",
+/// Gemini `finishReason` → OpenAI `finish_reason`, by the hub's [`FinishReason::outcome`]:
+/// length → `length`, blocked → `content_filter`, otherwise `stop` (`tool_calls` when the turn
+/// has calls: Gemini ends a function-call turn with STOP).
+pub fn finish_reason_from_gemini(reason: Option<&FinishReason>, has_tool_calls: bool) -> &'static str {
+    match FinishReason::outcome_of(reason) {
+        FinishOutcome::Length => "length",
+        FinishOutcome::Blocked => "content_filter",
+        FinishOutcome::Stop if has_tool_calls => "tool_calls",
+        FinishOutcome::Stop => "stop",
     }
 }
 
@@ -189,17 +176,9 @@ pub fn usage_from_gemini(usage: &UsageMetadata) -> OpenAiUsage {
 ///
 /// A missing `code` is derived from `status` (`INVALID_ARGUMENT` → 400, …).
 pub fn upstream_error_to_openai(status: &Status) -> (u16, Value) {
-    let code = if (400..600).contains(&status.code) {
-        status.code
-    } else {
-        http_status_of(&status.status)
-    };
-    let key_invalid = status
-        .details
-        .iter()
-        .any(|d| d.get("reason").and_then(Value::as_str) == Some("API_KEY_INVALID"));
+    let code = status.http_status();
     let (http, kind, error_code) = match code {
-        400 if key_invalid => (401, "invalid_request_error", Some("invalid_api_key")),
+        _ if status.is_api_key_invalid() => (401, "invalid_request_error", Some("invalid_api_key")),
         401 => (401, "invalid_request_error", Some("invalid_api_key")),
         403 => (403, "invalid_request_error", Some("permission_denied")),
         404 => (404, "invalid_request_error", Some("model_not_found")),
@@ -218,23 +197,6 @@ pub fn upstream_error_to_openai(status: &Status) -> (u16, Value) {
         http,
         json!({"error": {"message": message, "type": kind, "param": null, "code": error_code}}),
     )
-}
-
-/// The HTTP status Google pairs with a canonical `google.rpc.Code` name.
-fn http_status_of(status: &str) -> u16 {
-    match status {
-        "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => 400,
-        "UNAUTHENTICATED" => 401,
-        "PERMISSION_DENIED" => 403,
-        "NOT_FOUND" => 404,
-        "ALREADY_EXISTS" | "ABORTED" => 409,
-        "RESOURCE_EXHAUSTED" => 429,
-        "CANCELLED" => 499,
-        "UNIMPLEMENTED" => 501,
-        "UNAVAILABLE" => 503,
-        "DEADLINE_EXCEEDED" => 504,
-        _ => 500,
-    }
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ impl ChatStreamTranslator {
                 };
                 out.push(self.frame(vec![choice(index, delta, None)], None));
             }
-            if let Some(reason) = candidate.finish_reason.as_deref() {
+            if let Some(reason) = candidate.finish_reason.as_ref() {
                 let state = self.choices.entry(index).or_default();
                 state.finish_reason = Some(finish_reason_from_gemini(Some(reason), state.tool_calls > 0));
             }

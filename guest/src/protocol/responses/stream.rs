@@ -34,7 +34,7 @@
 //! `error {code, message}`, the items finished so far). No `[DONE]` follows (OpenAI sends none).
 
 use super::{response_object, Outcome, OutputBuilder, ResponseEcho};
-use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::gemini::{FinishReason, GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::event_frame;
 use crate::protocol::RequestContext;
 use serde_json::{json, Value};
@@ -49,7 +49,7 @@ pub struct ResponsesStreamTranslator {
     builder: OutputBuilder,
     sequence: u64,
     started: bool,
-    finish_reason: Option<String>,
+    finish_reason: Option<FinishReason>,
     blocked: bool,
     usage: Option<UsageMetadata>,
     /// `response.failed` was sent; nothing follows it.
@@ -94,7 +94,8 @@ impl ResponsesStreamTranslator {
         }
         if chunk.candidates.is_empty() && chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some()) {
             self.blocked = true;
-            self.finish_reason = Some("BLOCKED".into());
+            // Any reason will do: `blocked` decides the outcome.
+            self.finish_reason = Some(FinishReason::Other);
         }
         let mut events = Vec::new();
         for candidate in chunk.candidates.iter().filter(|c| c.index == 0) {

@@ -1,5 +1,6 @@
 use super::*;
-use crate::protocol::openai::{thought_signature_from_id, tool_call_id, SKIP_THOUGHT_SIGNATURE};
+use crate::protocol::gemini::signatures::{signature_from_id, SKIP_SIGNATURE};
+use crate::protocol::openai::tool_call_id;
 use serde_json::json;
 
 const MODEL: &str = "gemini-2.5-flash";
@@ -260,7 +261,7 @@ fn reasoning_maps_to_thinking_config() {
 fn two_round_tool_loop_round_trips_gemini3_signatures() {
     // Round 1: Gemini answered with a signed call; the gateway handed out this call_id.
     let id1 = tool_call_id(&ctx(), 0, 0, Some("c2lnLTE="));
-    assert_eq!(thought_signature_from_id(&id1).as_deref(), Some("c2lnLTE="));
+    assert_eq!(signature_from_id(&id1).as_deref(), Some("c2lnLTE="));
     let round2 = json!({
         "instructions": "You are a coding agent.",
         "tools": [weather_tool()],
@@ -360,7 +361,7 @@ fn parallel_calls_pair_by_call_id_in_any_order() {
     let out = convert_for(G3, json!({"input": input}));
     let contents = out["contents"].as_array().unwrap();
     assert_eq!(contents.len(), 5);
-    assert_eq!(contents[3]["parts"][0]["thoughtSignature"], SKIP_THOUGHT_SIGNATURE);
+    assert_eq!(contents[3]["parts"][0]["thoughtSignature"], SKIP_SIGNATURE);
     assert_eq!(contents[4]["parts"][0]["functionResponse"]["name"], "get_time");
 }
 
@@ -724,7 +725,7 @@ fn custom_and_shell_calls_map_back_with_signatures() {
             {"role": "user", "parts": [{"functionResponse": {"name": "local_shell",
                 "response": {"output": "a.txt", "metadata": {"exit_code": 0}}}}]},
             {"role": "model", "parts": [{"functionCall": {"name": "local_shell", "args": {"command": ["pwd"]}},
-                                         "thoughtSignature": SKIP_THOUGHT_SIGNATURE}]},
+                                         "thoughtSignature": SKIP_SIGNATURE}]},
             {"role": "user", "parts": [{"functionResponse": {"name": "local_shell", "response": {"result": "/repo"}}}]},
         ])
     );

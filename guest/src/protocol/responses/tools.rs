@@ -22,10 +22,11 @@
 
 use super::{ResponsesInputItem, ResponsesTool, ResponsesToolChoice};
 use crate::error::GatewayError;
+use crate::protocol::gemini::signatures::SKIP_SIGNATURE;
 use crate::protocol::gemini::{Content, Part};
 use crate::protocol::openai::{
     OpenAiAllowedTool, OpenAiAllowedTools, OpenAiFunctionDefinition, OpenAiNamedFunction, OpenAiTool, OpenAiToolChoice,
-    OpenAiToolChoiceObject, SKIP_THOUGHT_SIGNATURE,
+    OpenAiToolChoiceObject,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -626,11 +627,7 @@ pub(crate) fn restore_turn_signatures(contents: &mut Vec<Content>, signatures: &
                     .filter(|p| p.function_call.is_some())
                     .nth(*index);
                 if let Some(part) = call {
-                    if part
-                        .thought_signature
-                        .as_deref()
-                        .is_none_or(|s| s == SKIP_THOUGHT_SIGNATURE)
-                    {
+                    if part.thought_signature.as_deref().is_none_or(|s| s == SKIP_SIGNATURE) {
                         part.thought_signature = Some(sig.clone());
                     }
                 }

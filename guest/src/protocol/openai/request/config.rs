@@ -2,6 +2,7 @@
 //! `toolConfig` and `generationConfig` (protocols.md §5.1, §1.6, §2).
 
 use crate::error::GatewayError;
+use crate::protocol::gemini::thinking::{effort_config, Effort, ThinkingFamily};
 use crate::protocol::gemini::{
     FunctionCallingConfig, FunctionDeclaration, GenerationConfig, ThinkingConfig, MAX_CANDIDATE_COUNT,
 };
@@ -172,39 +173,6 @@ pub(super) fn google_extras(req: &OpenAiChatRequest) -> Option<&Value> {
         .filter(|g| g.is_object())
 }
 
-/// How a model family expresses thinking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ThinkingFamily {
-    /// Gemini 3 and later: `thinkingLevel`. Flash takes MINIMAL/LOW/MEDIUM/HIGH, the others
-    /// (Pro, unknown) only LOW/HIGH.
-    Level { flash: bool },
-    /// Gemini 2.5 and unrecognized names: `thinkingBudget` (also accepted by Gemini 3).
-    Budget { pro: bool },
-    /// Gemini 1.x, 2.0, Gemma: a `thinkingConfig` is an error upstream.
-    None,
-}
-
-impl ThinkingFamily {
-    fn of(model: &str) -> Self {
-        let m = model.strip_prefix("models/").unwrap_or(model).to_ascii_lowercase();
-        if m.starts_with("gemma") {
-            return ThinkingFamily::None;
-        }
-        let Some(version) = m.strip_prefix("gemini-") else {
-            return ThinkingFamily::Budget { pro: m.contains("pro") };
-        };
-        let major: String = version.chars().take_while(char::is_ascii_digit).collect();
-        match major.parse::<u32>() {
-            Ok(major) if major >= 3 => ThinkingFamily::Level {
-                flash: m.contains("flash"),
-            },
-            Ok(2) if version.starts_with("2.5") => ThinkingFamily::Budget { pro: m.contains("pro") },
-            Ok(_) => ThinkingFamily::None,
-            Err(_) => ThinkingFamily::Budget { pro: m.contains("pro") },
-        }
-    }
-}
-
 /// `reasoning_effort` and explicit `google.thinking_config` → `thinkingConfig`. Never both a
 /// level and a budget (a 400 upstream); explicit settings win over the effort.
 fn thinking_config(
@@ -214,11 +182,7 @@ fn thinking_config(
 ) -> Result<Option<ThinkingConfig>, GatewayError> {
     let family = ThinkingFamily::of(model);
     let mut config = match effort {
-        Some(effort) if family != ThinkingFamily::None => Some(effort_config(effort, family)?),
-        Some(effort) => {
-            effort_config(effort, ThinkingFamily::Budget { pro: false })?; // still validate the value
-            None
-        }
+        Some(effort) => effort_config(parse_effort(effort, "reasoning_effort")?, family),
         None => None,
     };
     let explicit = google.and_then(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")));
@@ -273,62 +237,12 @@ fn thinking_config(
     Ok(config.filter(|c| *c != ThinkingConfig::default()))
 }
 
-/// One effort value for `model` → its thinking config, by the table of [`effort_config`]:
-/// shared by chat's `reasoning_effort`, Responses' `reasoning.effort` and Anthropic's
-/// `output_config.effort`. `None` for model families that cannot think (the value is still
-/// validated).
-pub(crate) fn effort_thinking_config(effort: &str, model: &str) -> Result<Option<ThinkingConfig>, GatewayError> {
-    match ThinkingFamily::of(model) {
-        ThinkingFamily::None => effort_config(effort, ThinkingFamily::Budget { pro: false }).map(|_| None),
-        family => effort_config(effort, family).map(Some),
-    }
-}
-
-/// One `reasoning_effort` value → a thinking config. Choices (protocols.md §2, §5.1 [U]):
-///
-/// | effort | Gemini 3 Flash | Gemini 3 other | 2.5 / other budget | includeThoughts |
-/// |---|---|---|---|---|
-/// | none | MINIMAL | LOW | 0 (Pro: 128, it cannot turn thinking off) | false |
-/// | minimal | MINIMAL | LOW | 512 | true |
-/// | low | LOW | LOW | 1024 | true |
-/// | medium | MEDIUM | HIGH | 8192 | true |
-/// | high, xhigh, max | HIGH | HIGH | 24576 | true |
-fn effort_config(effort: &str, family: ThinkingFamily) -> Result<ThinkingConfig, GatewayError> {
-    let (level, budget) = match effort {
-        "none" => ("MINIMAL", 0),
-        "minimal" => ("MINIMAL", 512),
-        "low" => ("LOW", 1024),
-        "medium" => ("MEDIUM", 8192),
-        "high" | "xhigh" | "max" => ("HIGH", 24576),
-        other => {
-            return Err(GatewayError::invalid_param(
-                format!("reasoning_effort '{other}' is not one of none, minimal, low, medium, high, xhigh, max"),
-                "reasoning_effort",
-            ))
-        }
-    };
-    let include_thoughts = Some(effort != "none");
-    Ok(match family {
-        ThinkingFamily::Level { flash } => {
-            let level = match (level, flash) {
-                ("MINIMAL", false) => "LOW",
-                ("MEDIUM", false) => "HIGH",
-                (level, _) => level,
-            };
-            ThinkingConfig {
-                include_thoughts,
-                thinking_budget: None,
-                thinking_level: Some(level.into()),
-            }
-        }
-        ThinkingFamily::Budget { pro } => {
-            let budget = if pro && budget == 0 { 128 } else { budget };
-            ThinkingConfig {
-                include_thoughts,
-                thinking_budget: Some(budget),
-                thinking_level: None,
-            }
-        }
-        ThinkingFamily::None => ThinkingConfig::default(),
+/// A client's effort name, or a 400 naming `param` (the table is the hub's, `gemini::thinking`).
+pub(crate) fn parse_effort(effort: &str, param: &str) -> Result<Effort, GatewayError> {
+    Effort::parse(effort).ok_or_else(|| {
+        GatewayError::invalid_param(
+            format!("{param} '{effort}' is not one of {}", Effort::NAMES),
+            param.to_string(),
+        )
     })
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocol::gemini::signatures::SKIP_SIGNATURE;
 use crate::protocol::schema;
 use serde_json::json;
 
@@ -237,7 +238,7 @@ fn tool_results_form_one_user_turn_in_call_order_with_recovered_names() {
             {"role": "model", "parts": [
                 {"text": "Checking."},
                 // The active loop's first call needs a signature; this history has none.
-                {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SKIP_THOUGHT_SIGNATURE},
+                {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SKIP_SIGNATURE},
                 {"functionCall": {"name": "get_time", "args": {}}},
             ]},
             {"role": "user", "parts": [
@@ -345,7 +346,7 @@ fn tool_pairing_errors_are_400s() {
                 tool("c1", json!("again"))
             ]),
             "messages[4].tool_call_id",
-            "must directly follow",
+            "duplicated",
         ),
         (
             "no tool_call_id",
@@ -582,7 +583,7 @@ fn reasoning_effort_maps_per_model_family() {
         ("gemini-2.5-flash", "medium", budget(8192, true)),
         ("gemini-2.5-flash-lite", "high", budget(24576, true)),
         ("gemini-2.5-pro", "none", budget(128, false)),
-        ("gemini-2.5-pro", "max", budget(24576, true)),
+        ("gemini-2.5-pro", "max", budget(32768, true)),
         ("gemini-flash-latest", "low", budget(1024, true)),
         ("gemini-2.0-flash", "high", Value::Null),
         ("gemma-3-27b-it", "high", Value::Null),

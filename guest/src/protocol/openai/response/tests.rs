@@ -94,7 +94,12 @@ fn finish_reasons_map_per_table() {
         (Some("SOMETHING_NEW"), true, "tool_calls"),
     ];
     for (reason, tools, expected) in cases {
-        assert_eq!(finish_reason_from_gemini(reason, tools), expected, "{reason:?} {tools}");
+        let reason = reason.map(crate::protocol::gemini::FinishReason::from);
+        assert_eq!(
+            finish_reason_from_gemini(reason.as_ref(), tools),
+            expected,
+            "{reason:?} {tools}"
+        );
     }
 }
 

@@ -75,7 +75,7 @@ fn unsigned_calls_of_the_active_loop_get_the_skip_sentinel_on_the_first_call_onl
             tool("c", json!("z")),
         ]}),
     );
-    let skip = sig(SKIP_THOUGHT_SIGNATURE);
+    let skip = sig(SKIP_SIGNATURE);
     assert_eq!(
         model_calls(&out),
         vec![
@@ -95,7 +95,7 @@ fn images_without_text_do_not_start_a_new_loop() {
         tool("a", json!("x")),
         user(json!([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}])),
     ]}));
-    assert_eq!(model_calls(&out), vec![vec![("f".into(), sig(SKIP_THOUGHT_SIGNATURE))]]);
+    assert_eq!(model_calls(&out), vec![vec![("f".into(), sig(SKIP_SIGNATURE))]]);
 }
 
 /// A Gemini 3 response with `calls` as `(name, args, signature)`.

@@ -1,15 +1,35 @@
-//! Gemini `v1beta` wire types: the canonical model every client protocol converges on.
+//! The Gemini hub: `v1beta` wire types, the canonical model every client protocol converges
+//! on, and the single home of each Gemini rule the translators share.
 //!
-//! The OpenAI and Anthropic translators build a [`GenerateContentRequest`] and read a
-//! [`GenerateContentResponse`]; native Gemini requests are forwarded untouched and only their
+//! The OpenAI, Responses and Anthropic translators build a [`GenerateContentRequest`] and read
+//! a [`GenerateContentResponse`]; native Gemini requests are forwarded untouched and only their
 //! responses' `usageMetadata` and errors are read. Field names follow the proto3 JSON mapping
 //! (lowerCamelCase out, both cases accepted in). Reference: `shared/reference/protocols.md` §1.
+//!
+//! The rules, one module each, each with a table test:
+//! * [`thinking`]: model families and effort / budget / off / dynamic -> `thinkingConfig`;
+//! * [`media`]: the MIME table for URLs and file names;
+//! * [`signatures`]: the skip sentinel and the one codec for signatures in tool-call ids;
+//! * [`turns`]: call/response pairing (unanswered calls are 400s) and the active-loop rule;
+//! * [`finish`]: typed [`FinishReason`] and which reasons are blocks or length cuts;
+//! * [`status`]: the error body with typed details, the Google code -> HTTP table and
+//!   `API_KEY_INVALID` detection.
 //!
 //! Everything serialized here skips `None`, so the upstream sees only what the client asked for;
 //! everything deserialized tolerates unknown fields and missing defaults (Gemini omits zeros).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub mod finish;
+pub mod media;
+pub mod signatures;
+pub mod status;
+pub mod thinking;
+pub mod turns;
+
+pub use finish::{FinishOutcome, FinishReason};
+pub use status::{ErrorBody, Status, StatusDetail};
 
 /// The API version path segment gempool uses for translated requests.
 pub const API_VERSION: &str = "v1beta";
@@ -393,7 +413,7 @@ pub struct Candidate {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Content>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub finish_reason: Option<String>,
+    pub finish_reason: Option<FinishReason>,
     #[serde(default)]
     pub index: u32,
 }
@@ -524,36 +544,6 @@ pub struct ListModelsResponse {
     pub models: Vec<Model>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
-}
-
-/// `{"error": {...}}`, Gemini's (google.rpc.Status) error body.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub error: Status,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Status {
-    #[serde(default)]
-    pub code: u16,
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<Value>,
-}
-
-impl ErrorBody {
-    /// Parses an upstream error body: a bare object, or the one-element array streaming
-    /// endpoints sometimes return (`[{"error": {...}}]`).
-    pub fn parse(bytes: &[u8]) -> Option<ErrorBody> {
-        // Serde would also accept a struct from a JSON array (positionally), so look first.
-        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'[') => serde_json::from_slice::<Vec<ErrorBody>>(bytes).ok()?.into_iter().next(),
-            _ => serde_json::from_slice::<ErrorBody>(bytes).ok(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -732,14 +722,5 @@ mod tests {
             serde_json::json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}],
                 "generationConfig":{"maxOutputTokens":5}})
         );
-    }
-
-    #[test]
-    fn error_body_parses_bare_and_array_forms() {
-        let bare = br#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}"#;
-        let arr = br#"[{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}]"#;
-        assert_eq!(ErrorBody::parse(bare).unwrap().error.code, 429);
-        assert_eq!(ErrorBody::parse(arr).unwrap().error.status, "INVALID_ARGUMENT");
-        assert!(ErrorBody::parse(b"nope").is_none());
     }
 }
