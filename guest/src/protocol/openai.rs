@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod embeddings;
-mod request;
+pub(crate) mod request;
 mod response;
 mod stream;
 

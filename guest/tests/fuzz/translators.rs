@@ -25,15 +25,6 @@ use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 // ---------------------------------------------------------------------------------------------
-// Known defects: shapes the generators leave out until they are fixed (issue 8, fuzzing report).
-// Set to `true` to generate them again; each makes its target fail today.
-
-/// A Responses input whose only content is an assistant turn emptied by restoring a reasoning
-/// item's signatures: the request goes out with no `contents` instead of being a 400. When
-/// `false`, empty contents are tolerated for inputs with a reasoning item (and counted).
-const EMPTY_CONTENTS_AFTER_SIGNATURES: bool = false;
-
-// ---------------------------------------------------------------------------------------------
 // Shared pieces
 
 const IDS: &[&str] = &["c1", "c2", "c3", "toolu_01", "call_ab_0_1__ts__c2lnLWE", ""];
@@ -827,20 +818,12 @@ fn responses_request() -> impl Strategy<Value = Value> {
 #[test]
 fn responses_translation_is_a_400_or_a_valid_gemini_request() {
     let outcomes = Outcomes::default();
-    let known_defect = AtomicU64::new(0);
     harness::run("responses", 1000, responses_request(), |body| {
         let Some(req) = parse::<OpenAiResponsesRequest>(&body) else {
             outcomes.unparsable.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         };
-        let mut result = responses_request_to_gemini(&req, &req.model);
-        let reasoning = body["input"]
-            .as_array()
-            .is_some_and(|items| items.iter().any(|i| i["type"] == "reasoning"));
-        if !EMPTY_CONTENTS_AFTER_SIGNATURES && reasoning && result.as_ref().is_ok_and(|g| g.contents.is_empty()) {
-            known_defect.fetch_add(1, Ordering::Relaxed);
-            result = Err(GatewayError::invalid("known defect: no contents"));
-        }
+        let result = responses_request_to_gemini(&req, &req.model);
         outcomes.count(&result);
         with_body(&body, || match result {
             Ok(gemini) => {
@@ -851,10 +834,6 @@ fn responses_translation_is_a_400_or_a_valid_gemini_request() {
         })
     });
     outcomes.report("responses");
-    eprintln!(
-        "fuzz responses: {} requests with no contents (EMPTY_CONTENTS_AFTER_SIGNATURES)",
-        known_defect.load(Ordering::Relaxed)
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -326,6 +326,30 @@ pub struct ToolConfig {
     pub function_calling_config: Option<FunctionCallingConfig>,
 }
 
+impl Tool {
+    /// The `tools` of a request declaring `declarations` (none when there are none: an empty
+    /// `functionDeclarations` entry is a 400 upstream).
+    pub fn functions(declarations: Vec<FunctionDeclaration>) -> Vec<Tool> {
+        if declarations.is_empty() {
+            return Vec::new();
+        }
+        vec![Tool {
+            function_declarations: declarations,
+            ..Default::default()
+        }]
+    }
+}
+
+impl ToolConfig {
+    /// A function-calling config, sent only when there are functions to call (a `toolConfig`
+    /// without tools is refused upstream).
+    pub fn for_functions(calling: Option<FunctionCallingConfig>, has_functions: bool) -> Option<ToolConfig> {
+        calling.filter(|_| has_functions).map(|config| ToolConfig {
+            function_calling_config: Some(config),
+        })
+    }
+}
+
 /// `mode` is one of `AUTO`, `ANY`, `NONE`, `VALIDATED`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -375,6 +399,13 @@ pub struct GenerationConfig {
     pub logprobs: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<ThinkingConfig>,
+}
+
+impl GenerationConfig {
+    /// `None` when nothing is set, so the request carries no empty `generationConfig`.
+    pub fn if_set(self) -> Option<GenerationConfig> {
+        (self != GenerationConfig::default()).then_some(self)
+    }
 }
 
 /// Gemini 2.5 takes `thinkingBudget` (0 off, -1 dynamic); Gemini 3 takes `thinkingLevel`.

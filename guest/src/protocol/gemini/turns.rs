@@ -105,6 +105,21 @@ pub fn pair_responses<O>(calls: &[CallKey], responses: Vec<Response<O>>) -> Resu
     Ok(slots.into_iter().flatten().collect())
 }
 
+/// Appends `parts` as a `role` turn, merging into the previous turn when it has the same role
+/// (Gemini wants alternating turns). Empty turns are dropped: Gemini rejects them.
+pub fn push_turn(contents: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
+    if parts.is_empty() {
+        return;
+    }
+    match contents.last_mut() {
+        Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
+        _ => contents.push(Content {
+            role: Some(role.to_string()),
+            parts,
+        }),
+    }
+}
+
 /// Gemini 3 validates the signatures of the "active loop": the model turns since the last
 /// user turn with real content. The first `functionCall` of each such turn that has no
 /// signature gets [`SKIP_SIGNATURE`], as gemini-cli does.

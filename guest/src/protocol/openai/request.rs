@@ -16,18 +16,21 @@
 mod config;
 
 use super::{
-    signature_from_extra_content, OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiMessage, OpenAiToolCall,
+    signature_from_extra_content, OpenAiChatRequest, OpenAiContent, OpenAiContentPart, OpenAiFile, OpenAiInputAudio,
+    OpenAiMessage, OpenAiToolCall,
 };
 use crate::error::GatewayError;
 use crate::protocol::gemini::media::{is_youtube, mime_from_path, url_path};
 use crate::protocol::gemini::signatures::signature_from_id;
 use crate::protocol::gemini::thinking::ThinkingFamily;
-use crate::protocol::gemini::turns::{mark_active_loop, pair_responses, CallKey, PairingError, Response};
+use crate::protocol::gemini::turns::{mark_active_loop, pair_responses, push_turn, CallKey, PairingError, Response};
 use crate::protocol::gemini::{
-    Blob, Content, FileData, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part,
-    SafetySetting, Tool, ToolConfig,
+    Blob, Content, FileData, FunctionCall, FunctionResponse, GenerateContentRequest, Part, Tool, ToolConfig,
 };
-use config::{convert_tool_choice, convert_tools, generation_config, google_extras};
+pub(crate) use config::{
+    cached_content, google_extras, json_response_format, parse_effort, safety_settings, thinking_config,
+};
+use config::{convert_tool_choice, convert_tools, generation_config};
 use serde_json::{json, Map, Value};
 
 /// Translates an OpenAI chat request for the Gemini model `model` (already resolved from any
@@ -38,41 +41,18 @@ pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<Ge
     let tools = convert_tools(&req.tools)?;
     // Checked even without tools: a malformed tool_choice is the client's error either way.
     let function_calling_config = req.tool_choice.as_ref().map(convert_tool_choice).transpose()?;
-    let tool_config = match (function_calling_config, tools.is_empty()) {
-        (Some(config), false) => Some(ToolConfig {
-            function_calling_config: Some(config),
-        }),
-        _ => None,
-    };
-    let google = google_extras(req);
+    let tool_config = ToolConfig::for_functions(function_calling_config, !tools.is_empty());
+    let google = google_extras(req.extra_body.as_ref(), req.google.as_ref());
     let generation_config = generation_config(req, model, google)?;
-    let safety_settings = match google.and_then(|g| g.get("safety_settings").or_else(|| g.get("safetySettings"))) {
-        Some(v) => serde_json::from_value::<Vec<SafetySetting>>(v.clone()).map_err(|e| {
-            GatewayError::invalid_param(
-                format!("invalid safety_settings: {e}"),
-                "extra_body.google.safety_settings",
-            )
-        })?,
-        None => Vec::new(),
-    };
-    let cached_content = google
-        .and_then(|g| g.get("cached_content").or_else(|| g.get("cachedContent")))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let safety_settings = safety_settings(google)?;
+    let cached_content = cached_content(google);
     Ok(GenerateContentRequest {
         contents,
         system_instruction,
-        tools: if tools.is_empty() {
-            Vec::new()
-        } else {
-            vec![Tool {
-                function_declarations: tools,
-                ..Default::default()
-            }]
-        },
+        tools: Tool::functions(tools),
         tool_config,
         safety_settings,
-        generation_config: (generation_config != GenerationConfig::default()).then_some(generation_config),
+        generation_config: generation_config.if_set(),
         cached_content,
     })
 }
@@ -241,21 +221,6 @@ fn convert_messages(
     Ok((system_instruction, contents))
 }
 
-/// Appends `parts` as a `role` turn, merging into the previous turn when it has the same role
-/// (Gemini wants alternating turns). Empty turns are dropped: Gemini rejects them.
-fn push_turn(contents: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
-    if parts.is_empty() {
-        return;
-    }
-    match contents.last_mut() {
-        Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
-        _ => contents.push(Content {
-            role: Some(role.to_string()),
-            parts,
-        }),
-    }
-}
-
 fn function_response(name: String, response: Value, parts: Vec<Part>) -> Part {
     Part {
         function_response: Some(FunctionResponse {
@@ -309,7 +274,7 @@ fn tool_result(
 
 /// A tool result as a `functionResponse.response` object: the content itself when it is a
 /// JSON object, else `{"result": <text>}` (the response must be a Struct, protocols.md §1.4).
-fn tool_response_value(text: String) -> Value {
+pub(crate) fn tool_response_value(text: String) -> Value {
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(object)) => Value::Object(object),
         _ => json!({ "result": text }),
@@ -330,17 +295,18 @@ fn tool_content(content: Option<&OpenAiContent>, at: &str) -> Result<(String, Ve
             "text" | "input_text" | "output_text" => texts.push(part.text.clone().unwrap_or_default()),
             "image_url" => media.push(image_part(part, &param)?),
             "file" => media.push(file_part(part, &param)?),
-            other => {
-                return Err(GatewayError::invalid_param(
-                    format!(
-                        "content part type '{other}' is not supported in a tool result; text, images and files are"
-                    ),
-                    format!("{param}.type"),
-                ))
-            }
+            other => return Err(not_in_a_tool_result(other, &param)),
         }
     }
     Ok((texts.concat(), media))
+}
+
+/// A content part a tool result may not hold (Chat and Responses word it alike).
+pub(crate) fn not_in_a_tool_result(kind: &str, param: &str) -> GatewayError {
+    GatewayError::invalid_param(
+        format!("content part type '{kind}' is not supported in a tool result; text, images and files are"),
+        format!("{param}.type"),
+    )
 }
 
 /// The text of a message that may only hold text (system, developer, tool); parts are joined
@@ -393,13 +359,19 @@ fn user_parts(content: Option<&OpenAiContent>, at: &str) -> Result<Vec<Part>, Ga
 }
 
 /// A text part, or nothing for empty text (Gemini rejects empty-text-only turns).
-fn text_part(text: &str) -> Option<Part> {
+pub(crate) fn text_part(text: &str) -> Option<Part> {
     (!text.is_empty()).then(|| Part::text(text))
 }
 
 fn image_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
     let url = part.image_url.as_ref().map(|u| u.url()).unwrap_or("");
-    let param = format!("{param}.image_url.url");
+    image_url_part(url, &format!("{param}.image_url.url"))
+}
+
+/// An image by URL (Chat's `image_url.url`, Responses' `image_url`): a data URI becomes inline
+/// data, an http(s) / gs URL a file reference typed by its extension (YouTube untyped).
+pub(crate) fn image_url_part(url: &str, param: &str) -> Result<Part, GatewayError> {
+    let param = param.to_string();
     if url.starts_with("data:") {
         return Ok(Part {
             inline_data: Some(parse_data_uri(url, &param)?),
@@ -436,16 +408,17 @@ fn image_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayErro
 }
 
 fn audio_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
-    let audio = part
-        .input_audio
-        .as_ref()
-        .filter(|a| !a.data.is_empty())
-        .ok_or_else(|| {
-            GatewayError::invalid_param(
-                "input_audio parts require input_audio.data",
-                format!("{param}.input_audio"),
-            )
-        })?;
+    input_audio_part(part.input_audio.as_ref(), param)
+}
+
+/// `input_audio: {data, format}` (Chat and Responses) as inline `audio/<format>` data.
+pub(crate) fn input_audio_part(audio: Option<&OpenAiInputAudio>, param: &str) -> Result<Part, GatewayError> {
+    let audio = audio.filter(|a| !a.data.is_empty()).ok_or_else(|| {
+        GatewayError::invalid_param(
+            "input_audio parts require input_audio.data",
+            format!("{param}.input_audio"),
+        )
+    })?;
     let format = audio.format.to_ascii_lowercase();
     if format.is_empty() {
         return Err(GatewayError::invalid_param(
@@ -464,8 +437,13 @@ fn audio_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayErro
 }
 
 fn file_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError> {
-    let file = part.file.as_ref();
-    let param = format!("{param}.file");
+    inline_file_part(part.file.as_ref(), &format!("{param}.file"))
+}
+
+/// An inline file (Chat's `file`, Responses' `input_file`): `file_data` as a data URI or raw
+/// base64 (typed by `filename`, else PDF); a `file_id` is refused (OpenAI's Files API).
+pub(crate) fn inline_file_part(file: Option<&OpenAiFile>, param: &str) -> Result<Part, GatewayError> {
+    let param = param.to_string();
     if let Some(data) = file.and_then(|f| f.file_data.as_deref()).filter(|d| !d.is_empty()) {
         let blob = if data.starts_with("data:") {
             parse_data_uri(data, &format!("{param}.file_data"))?
@@ -610,7 +588,7 @@ fn function_call_part(call: &OpenAiToolCall, param: &str) -> Result<Part, Gatewa
 }
 
 /// `arguments` (a JSON string; an object is tolerated) → `functionCall.args` (an object).
-fn parse_arguments(arguments: &Value, param: &str) -> Result<Value, GatewayError> {
+pub(crate) fn parse_arguments(arguments: &Value, param: &str) -> Result<Value, GatewayError> {
     let value = match arguments {
         Value::Null => return Ok(Value::Object(Map::new())),
         Value::String(s) if s.trim().is_empty() => return Ok(Value::Object(Map::new())),

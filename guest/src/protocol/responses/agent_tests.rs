@@ -3,7 +3,8 @@
 //! `additional_tools` input items.
 
 use super::*;
-use crate::protocol::gemini::GenerateContentResponse;
+use crate::error::GatewayError;
+use crate::protocol::gemini::{GenerateContentRequest, GenerateContentResponse};
 use serde_json::json;
 
 const G3: &str = "gemini-3.1-pro-preview";

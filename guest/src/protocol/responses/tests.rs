@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::GatewayError;
 use crate::protocol::gemini::signatures::{signature_from_id, SKIP_SIGNATURE};
 use crate::protocol::openai::tool_call_id;
 use serde_json::json;
@@ -393,7 +394,7 @@ fn bad_requests_name_the_responses_field() {
         (
             json!({"input": [user("x"), call("call_1", "f", "[1]"), output("call_1", json!("r"))]}),
             "arguments must be a JSON object",
-            "input[1].tool_calls[0].function.arguments",
+            "input[1].arguments",
         ),
         (
             json!({"input": [{"type": "item_reference", "id": "msg_1"}]}),
@@ -460,7 +461,7 @@ fn bad_requests_name_the_responses_field() {
         (
             json!({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "ftp://x/y.png"}]}]}),
             "image_url must be",
-            "input[0].content[0].image_url.url",
+            "input[0].content[0].image_url",
         ),
         (
             json!({"input": "hi", "tools": [{"type": "function", "parameters": {}}]}),
@@ -469,7 +470,7 @@ fn bad_requests_name_the_responses_field() {
         ),
         (
             json!({"input": "hi", "reasoning": {"effort": "extreme"}}),
-            "reasoning_effort 'extreme'",
+            "reasoning.effort 'extreme'",
             "reasoning.effort",
         ),
         (
@@ -484,13 +485,17 @@ fn bad_requests_name_the_responses_field() {
         ),
         (
             json!({"input": [call("c1", "f", "{}"), user("interrupt"), output("c1", json!("r"))]}),
-            "must be followed by tool messages",
+            "No tool output found for function call c1.",
             "input[0]",
         ),
     ];
     for (body, message, param) in cases {
         let (got_message, got_param) = error(body.clone());
         assert!(got_message.contains(message), "{body}: {got_message}");
+        // Responses wording only: no chat-completions field names leak into the message.
+        for chat in ["messages", "reasoning_effort", "response_format", "tool_calls"] {
+            assert!(!got_message.contains(chat), "{body}: {got_message}");
+        }
         assert_eq!(got_param, param, "{body}: {got_message}");
     }
 }
@@ -813,6 +818,48 @@ fn replayed_reasoning_items_restore_signatures() {
         assert_eq!(out["contents"], expected, "{input}");
         assert!(!out.to_string().contains("gempool-turn-signatures"), "{out}");
     }
+}
+
+/// Signatures never travel as text through the translation, so client text that looks like
+/// the marker an older translation used is text like any other (never read as signatures,
+/// never dropped).
+#[test]
+fn client_text_like_an_old_signature_marker_is_kept_as_text() {
+    let marker = "\u{1}gempool-turn-signatures:0\u{1}";
+    let input = json!([
+        user(marker),
+        assistant(marker),
+        signed_reasoning(Some("dGV4dA=="), &[]),
+        user("next")
+    ]);
+    let out = convert_for(G3, json!({"input": input}));
+    assert_eq!(
+        out["contents"],
+        json!([
+            user_turn(marker),
+            {"role": "model", "parts": [{"text": marker, "thoughtSignature": "dGV4dA=="}]},
+            user_turn("next")
+        ])
+    );
+    // Alone (no reasoning item), the marker-like text is still kept and unsigned.
+    let out = convert_for(G3, json!({"input": [user("q"), assistant(marker), user("r")]}));
+    assert_eq!(
+        out["contents"][1],
+        json!({"role": "model", "parts": [{"text": marker}]})
+    );
+}
+
+/// A reasoning item whose turn holds nothing else leaves no empty request behind: with no
+/// other content the request is a 400 (it used to go upstream with no `contents`).
+#[test]
+fn input_of_nothing_but_signatures_is_a_400() {
+    let (message, param) = error(json!({"input": [signed_reasoning(Some("dGV4dA=="), &[(0, "Y2FsbA==")])]}));
+    assert_eq!(param, "input", "{message}");
+    let out = convert_for(
+        G3,
+        json!({"instructions": "be brief", "input": [signed_reasoning(Some("dGV4dA=="), &[])]}),
+    );
+    assert_eq!(out["contents"], json!([user_turn(" ")]));
 }
 
 #[test]

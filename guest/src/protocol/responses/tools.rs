@@ -22,12 +22,8 @@
 
 use super::{ResponsesInputItem, ResponsesTool, ResponsesToolChoice};
 use crate::error::GatewayError;
-use crate::protocol::gemini::signatures::SKIP_SIGNATURE;
-use crate::protocol::gemini::{Content, Part};
-use crate::protocol::openai::{
-    OpenAiAllowedTool, OpenAiAllowedTools, OpenAiFunctionDefinition, OpenAiNamedFunction, OpenAiTool, OpenAiToolChoice,
-    OpenAiToolChoiceObject,
-};
+use crate::protocol::gemini::{FunctionCallingConfig, FunctionDeclaration, Part};
+use crate::protocol::schema;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
@@ -187,12 +183,11 @@ pub(crate) const ADDITIONAL_TOOLS: &str = "additional_tools";
 // ---------------------------------------------------------------------------------------------
 // Declarations
 
-/// The tools Gemini is given, as chat tools, and where each came from. `function`, `custom`
-/// and `local_shell` tools are declared; hosted tools (`web_search`, `mcp`, `tool_search`, …)
-/// are skipped. Two tools may not share a name.
-pub(crate) fn declared_tools(tools: &[EffectiveTool]) -> Result<(Vec<OpenAiTool>, Vec<String>), GatewayError> {
-    let mut out: Vec<OpenAiTool> = Vec::new();
-    let mut origins = Vec::new();
+/// The tools Gemini is given, as function declarations. `function`, `custom` and
+/// `local_shell` tools are declared; hosted tools (`web_search`, `mcp`, `tool_search`, …) are
+/// skipped. Two tools may not share a name.
+pub(crate) fn declared_tools(tools: &[EffectiveTool]) -> Result<Vec<FunctionDeclaration>, GatewayError> {
+    let mut out: Vec<FunctionDeclaration> = Vec::new();
     for effective in tools {
         let (tool, at) = (&effective.tool, &effective.origin);
         let named = |kind: &str| {
@@ -200,31 +195,25 @@ pub(crate) fn declared_tools(tools: &[EffectiveTool]) -> Result<(Vec<OpenAiTool>
                 GatewayError::invalid_param(format!("{kind} tools require a name"), format!("{at}.name"))
             })
         };
-        let definition = match tool.kind.as_str() {
-            "function" => OpenAiFunctionDefinition {
-                name: named("function")?,
-                description: tool.description.clone(),
-                parameters: tool.parameters.clone(),
-                strict: tool.strict,
-            },
-            "custom" => OpenAiFunctionDefinition {
-                name: named("custom")?,
-                description: Some(custom_description(tool)),
-                parameters: Some(json!({
+        let (name, description, parameters) = match tool.kind.as_str() {
+            "function" => (named("function")?, tool.description.clone(), tool.parameters.clone()),
+            "custom" => (
+                named("custom")?,
+                Some(custom_description(tool)),
+                Some(json!({
                     "type": "object",
                     "properties": {"input": {"type": "string", "description": "The tool's free-form input, as raw text (not JSON)."}},
                     "required": ["input"],
                 })),
-                strict: None,
-            },
-            LOCAL_SHELL => OpenAiFunctionDefinition {
-                name: LOCAL_SHELL.into(),
-                description: Some(
+            ),
+            LOCAL_SHELL => (
+                LOCAL_SHELL.to_string(),
+                Some(
                     "Runs a command on the user's machine (no shell unless you invoke one, e.g. \
                      [\"bash\", \"-lc\", \"ls -la\"]) and returns its output."
                         .into(),
                 ),
-                parameters: Some(json!({
+                Some(json!({
                     "type": "object",
                     "properties": {
                         "command": {"type": "array", "items": {"type": "string"},
@@ -234,26 +223,24 @@ pub(crate) fn declared_tools(tools: &[EffectiveTool]) -> Result<(Vec<OpenAiTool>
                     },
                     "required": ["command"],
                 })),
-                strict: None,
-            },
+            ),
             _ => continue,
         };
-        if out
-            .iter()
-            .any(|t| t.function.as_ref().is_some_and(|f| f.name == definition.name))
-        {
+        if out.iter().any(|d| d.name == name) {
             return Err(GatewayError::invalid_param(
-                format!("tool names must be unique: '{}' is declared twice", definition.name),
+                format!("tool names must be unique: '{name}' is declared twice"),
                 at.clone(),
             ));
         }
-        out.push(OpenAiTool {
-            kind: "function".into(),
-            function: Some(definition),
+        out.push(FunctionDeclaration {
+            name,
+            description: description.filter(|d| !d.is_empty()),
+            // `strict` lives beside `parameters` and is simply not forwarded.
+            parameters: parameters.as_ref().and_then(schema::tool_parameters),
+            parameters_json_schema: None,
         });
-        origins.push(at.clone());
     }
-    Ok((out, origins))
+    Ok(out)
 }
 
 /// A custom tool's description for Gemini: its own description, how to fill `input`, and the
@@ -296,30 +283,37 @@ fn custom_description(tool: &ResponsesTool) -> String {
     text
 }
 
-/// `tool_choice` as chat's; `None` for a hosted tool type (its tool is skipped too). Function
-/// and custom choices both name a Gemini function (`ANY` + `allowedFunctionNames`).
-pub(crate) fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoice> {
-    let named = |name: String| {
-        OpenAiToolChoice::Object(OpenAiToolChoiceObject {
-            kind: "function".into(),
-            function: Some(OpenAiNamedFunction { name }),
-            allowed_tools: None,
-        })
+/// `tool_choice` -> Gemini's function-calling config; `None` for a hosted tool type (its tool
+/// is skipped too). Function and custom choices both name a Gemini function (`ANY` +
+/// `allowedFunctionNames`); `allowed_tools` restricts names only when `required` (Gemini
+/// restricts names only in ANY mode).
+pub(crate) fn function_calling_config(
+    choice: &ResponsesToolChoice,
+) -> Result<Option<FunctionCallingConfig>, GatewayError> {
+    let config = |mode: &str, names: Vec<String>| {
+        Ok(Some(FunctionCallingConfig {
+            mode: mode.into(),
+            allowed_function_names: names,
+        }))
     };
+    let invalid = |message: &str, param: &str| Err(GatewayError::invalid_param(message, param));
     match choice {
-        ResponsesToolChoice::Mode(mode) => Some(OpenAiToolChoice::Mode(mode.clone())),
+        ResponsesToolChoice::Mode(mode) => match mode.as_str() {
+            "none" => config("NONE", Vec::new()),
+            "auto" => config("AUTO", Vec::new()),
+            "required" => config("ANY", Vec::new()),
+            _ => invalid("tool_choice must be none, auto, required or an object", "tool_choice"),
+        },
         ResponsesToolChoice::Object(object) => match object.kind.as_str() {
-            "function" | "custom" => Some(named(gemini_name(
-                object.namespace.as_deref(),
-                object.name.as_deref().unwrap_or_default(),
-            ))),
-            LOCAL_SHELL => Some(named(LOCAL_SHELL.into())),
-            "allowed_tools" => Some(OpenAiToolChoice::Object(OpenAiToolChoiceObject {
-                kind: "allowed_tools".into(),
-                function: None,
-                allowed_tools: Some(OpenAiAllowedTools {
-                    mode: object.mode.clone().unwrap_or_default(),
-                    tools: object
+            "function" | "custom" => match object.name.as_deref().filter(|n| !n.is_empty()) {
+                Some(name) => config("ANY", vec![gemini_name(object.namespace.as_deref(), name)]),
+                None => invalid("tool_choice.name is required", "tool_choice.name"),
+            },
+            LOCAL_SHELL => config("ANY", vec![LOCAL_SHELL.into()]),
+            "allowed_tools" => match object.mode.as_deref().unwrap_or("") {
+                "required" => config(
+                    "ANY",
+                    object
                         .tools
                         .iter()
                         .flatten()
@@ -331,13 +325,12 @@ pub(crate) fn tool_choice(choice: &ResponsesToolChoice) -> Option<OpenAiToolChoi
                             LOCAL_SHELL => Some(LOCAL_SHELL.into()),
                             _ => None,
                         })
-                        .map(|name| OpenAiAllowedTool {
-                            function: Some(OpenAiNamedFunction { name }),
-                        })
                         .collect(),
-                }),
-            })),
-            _ => None,
+                ),
+                "auto" | "" => config("AUTO", Vec::new()),
+                _ => invalid("tool_choice.mode must be auto or required", "tool_choice.mode"),
+            },
+            _ => Ok(None),
         },
     }
 }
@@ -519,11 +512,6 @@ pub(crate) fn local_shell_action(args: &Value) -> Value {
 
 /// Marks gempool's `encrypted_content` (anything else, e.g. OpenAI's own, is ignored).
 const ENCRYPTED_PREFIX: &str = "gempool.sig.v1.";
-/// Stands in the chat conversion for the place a replayed reasoning item's signatures go:
-/// `MARKER_START <n> MARKER_END` as the text of one part of the model turn.
-const MARKER_START: &str = "\u{1}gempool-turn-signatures:";
-const MARKER_END: &str = "\u{1}";
-
 /// The thought signatures of one model turn: the one on a non-call part (Gemini puts it on the
 /// last text part of a text answer) and those on function calls, by call index in the turn.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -576,72 +564,5 @@ impl TurnSignatures {
             .unwrap_or_default();
         let sigs = TurnSignatures { text, calls };
         (!sigs.is_empty()).then_some(sigs)
-    }
-}
-
-/// The marker text standing for `signatures[n]` in a model turn.
-pub(crate) fn marker(n: usize) -> String {
-    format!("{MARKER_START}{n}{MARKER_END}")
-}
-
-fn marker_index(part: &Part) -> Option<usize> {
-    let text = part.text.as_deref()?;
-    text.strip_prefix(MARKER_START)?.strip_suffix(MARKER_END)?.parse().ok()
-}
-
-/// Replaces each marker part of a model turn by the signatures it stands for: the text
-/// signature on the turn's last text part, call signatures on the turn's function calls that
-/// have none (or only the skip sentinel). A turn left empty is dropped, and same-role
-/// neighbours it separated are merged.
-pub(crate) fn restore_turn_signatures(contents: &mut Vec<Content>, signatures: &[TurnSignatures]) {
-    if signatures.is_empty() {
-        return;
-    }
-    for content in contents.iter_mut() {
-        if content.role.as_deref() != Some("model") {
-            continue;
-        }
-        let mut found = Vec::new();
-        content.parts.retain(|part| match marker_index(part) {
-            Some(n) => {
-                found.push(n);
-                false
-            }
-            None => true,
-        });
-        for sigs in found.into_iter().filter_map(|n| signatures.get(n)) {
-            if let Some(sig) = &sigs.text {
-                let last_text = content
-                    .parts
-                    .iter_mut()
-                    .rev()
-                    .find(|p| p.text.is_some() && !p.is_thought() && p.function_call.is_none());
-                if let Some(part) = last_text.filter(|p| p.thought_signature.is_none()) {
-                    part.thought_signature = Some(sig.clone());
-                }
-            }
-            for (index, sig) in &sigs.calls {
-                let call = content
-                    .parts
-                    .iter_mut()
-                    .filter(|p| p.function_call.is_some())
-                    .nth(*index);
-                if let Some(part) = call {
-                    if part.thought_signature.as_deref().is_none_or(|s| s == SKIP_SIGNATURE) {
-                        part.thought_signature = Some(sig.clone());
-                    }
-                }
-            }
-        }
-    }
-    if contents.iter().any(|c| c.parts.is_empty()) {
-        let mut merged: Vec<Content> = Vec::with_capacity(contents.len());
-        for content in contents.drain(..).filter(|c| !c.parts.is_empty()) {
-            match merged.last_mut() {
-                Some(last) if last.role == content.role => last.parts.extend(content.parts),
-                _ => merged.push(content),
-            }
-        }
-        *contents = merged;
     }
 }

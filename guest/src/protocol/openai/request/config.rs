@@ -4,7 +4,7 @@
 use crate::error::GatewayError;
 use crate::protocol::gemini::thinking::{effort_config, Effort, ThinkingFamily};
 use crate::protocol::gemini::{
-    FunctionCallingConfig, FunctionDeclaration, GenerationConfig, ThinkingConfig, MAX_CANDIDATE_COUNT,
+    FunctionCallingConfig, FunctionDeclaration, GenerationConfig, SafetySetting, ThinkingConfig, MAX_CANDIDATE_COUNT,
 };
 use crate::protocol::openai::{OpenAiChatRequest, OpenAiStop, OpenAiTool, OpenAiToolChoice};
 use crate::protocol::schema;
@@ -115,33 +115,72 @@ pub(super) fn generation_config(
         config.logprobs = req.top_logprobs;
     }
     if let Some(format) = &req.response_format {
-        match format.kind.as_str() {
-            "text" | "" => {}
-            "json_object" => config.response_mime_type = Some("application/json".into()),
-            "json_schema" => {
-                let schema = format
-                    .json_schema
-                    .as_ref()
-                    .and_then(|s| s.schema.as_ref())
-                    .ok_or_else(|| {
-                        GatewayError::invalid_param(
-                            "response_format.json_schema.schema is required",
-                            "response_format.json_schema",
-                        )
-                    })?;
-                config.response_mime_type = Some("application/json".into());
-                config.response_schema = Some(schema::response_schema(schema));
-            }
-            other => {
-                return Err(GatewayError::invalid_param(
-                    format!("response_format type '{other}' is not supported"),
-                    "response_format.type",
-                ))
-            }
+        let schema = format.json_schema.as_ref().and_then(|s| s.schema.as_ref());
+        let names = (
+            "response_format",
+            "response_format.json_schema.schema",
+            "response_format.json_schema",
+        );
+        json_response_format(&mut config, &format.kind, schema, names)?;
+    }
+    let effort = req
+        .reasoning_effort
+        .as_deref()
+        .map(|e| parse_effort(e, "reasoning_effort"))
+        .transpose()?;
+    config.thinking_config = thinking_config(effort, google, model)?;
+    Ok(config)
+}
+
+/// A structured-output format (`text`, `json_object`, `json_schema`) onto `config`. `names` is
+/// how the client calls the format, its schema, and the param a missing schema is reported on:
+/// (`response_format`, `response_format.json_schema.schema`, `response_format.json_schema`) on
+/// Chat, (`text.format`, `text.format.schema`, `text.format`) on Responses.
+pub(crate) fn json_response_format(
+    config: &mut GenerationConfig,
+    kind: &str,
+    schema: Option<&Value>,
+    (format, schema_field, schema_param): (&str, &str, &str),
+) -> Result<(), GatewayError> {
+    match kind {
+        "text" | "" => {}
+        "json_object" => config.response_mime_type = Some("application/json".into()),
+        "json_schema" => {
+            let schema = schema.ok_or_else(|| {
+                GatewayError::invalid_param(format!("{schema_field} is required"), schema_param.to_string())
+            })?;
+            config.response_mime_type = Some("application/json".into());
+            config.response_schema = Some(schema::response_schema(schema));
+        }
+        other => {
+            return Err(GatewayError::invalid_param(
+                format!("{format} type '{other}' is not supported"),
+                format!("{format}.type"),
+            ))
         }
     }
-    config.thinking_config = thinking_config(req.reasoning_effort.as_deref(), google, model)?;
-    Ok(config)
+    Ok(())
+}
+
+/// `google.safety_settings` (Gemini's own shape).
+pub(crate) fn safety_settings(google: Option<&Value>) -> Result<Vec<SafetySetting>, GatewayError> {
+    match google.and_then(|g| g.get("safety_settings").or_else(|| g.get("safetySettings"))) {
+        Some(v) => serde_json::from_value::<Vec<SafetySetting>>(v.clone()).map_err(|e| {
+            GatewayError::invalid_param(
+                format!("invalid safety_settings: {e}"),
+                "extra_body.google.safety_settings",
+            )
+        }),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// `google.cached_content`: the name of a Gemini cached content.
+pub(crate) fn cached_content(google: Option<&Value>) -> Option<String> {
+    google
+        .and_then(|g| g.get("cached_content").or_else(|| g.get("cachedContent")))
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
 fn stop_sequences(stop: Option<&OpenAiStop>) -> Result<Vec<String>, GatewayError> {
@@ -165,26 +204,23 @@ fn stop_sequences(stop: Option<&OpenAiStop>) -> Result<Vec<String>, GatewayError
 
 /// `extra_body.google` (Google's documented nesting) or top-level `google` (the OpenAI SDK's
 /// `extra_body=` flattening).
-pub(super) fn google_extras(req: &OpenAiChatRequest) -> Option<&Value> {
-    req.extra_body
-        .as_ref()
+pub(crate) fn google_extras<'a>(extra_body: Option<&'a Value>, google: Option<&'a Value>) -> Option<&'a Value> {
+    extra_body
         .and_then(|e| e.get("google"))
-        .or(req.google.as_ref())
+        .or(google)
         .filter(|g| g.is_object())
 }
 
-/// `reasoning_effort` and explicit `google.thinking_config` → `thinkingConfig`. Never both a
-/// level and a budget (a 400 upstream); explicit settings win over the effort.
-fn thinking_config(
-    effort: Option<&str>,
+/// An effort (Chat's `reasoning_effort`, Responses' `reasoning.effort`) and explicit
+/// `google.thinking_config` → `thinkingConfig`. Never both a level and a budget (a 400
+/// upstream); explicit settings win over the effort.
+pub(crate) fn thinking_config(
+    effort: Option<Effort>,
     google: Option<&Value>,
     model: &str,
 ) -> Result<Option<ThinkingConfig>, GatewayError> {
     let family = ThinkingFamily::of(model);
-    let mut config = match effort {
-        Some(effort) => effort_config(parse_effort(effort, "reasoning_effort")?, family),
-        None => None,
-    };
+    let mut config = effort.and_then(|effort| effort_config(effort, family));
     let explicit = google.and_then(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")));
     if let Some(explicit) = explicit.filter(|v| !v.is_null()) {
         let param = "extra_body.google.thinking_config";
