@@ -1,12 +1,18 @@
-//! The gateway's one error type, and the only place where errors become HTTP responses.
+//! The gateway's one error type, and the only place where errors become HTTP responses or
+//! mid-stream error frames.
 //!
 //! Handlers return [`GatewayError`]; [`GatewayError::render`] turns it into the caller's
 //! protocol shape (OpenAI, Anthropic or Gemini error JSON) with the matching status and, for
-//! rate limits, a `Retry-After` header. Messages never contain secrets: keys are redacted with
-//! [`crate::auth::redact`] before they reach an error.
+//! rate limits, a `Retry-After` header. An upstream error (`google.rpc.Status`) is the
+//! [`GatewayError::UpstreamStatus`] variant, rendered by the same tables whether it ends a whole
+//! reply or a stream that already started ([`GatewayError::body`] for the frame's JSON,
+//! [`GatewayError::responses_code`] for a Responses `response.failed`). Messages never contain
+//! secrets: keys are redacted with [`crate::auth::redact`] before they reach an error.
 
+use crate::protocol::gemini::Status;
 use crate::protocol::Protocol;
-use serde_json::json;
+use crate::store::StoreError;
+use serde_json::{json, Value};
 
 /// Everything that can go wrong while serving a request.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -48,9 +54,31 @@ pub enum GatewayError {
     /// The upstream did not answer in time.
     #[error("{0}")]
     Timeout(String),
+    /// The upstream answered with an error the caller sees as such (a fault the request
+    /// caused, or an error in the middle of a stream), in the caller's protocol.
+    #[error("{}", upstream_message(.0))]
+    UpstreamStatus(Status),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// A bug or a host failure.
     #[error("{0}")]
     Internal(String),
+}
+
+/// An upstream status's message, or `upstream error <code>` when it has none.
+fn upstream_message(status: &Status) -> String {
+    if status.message.is_empty() {
+        format!("upstream error {}", status.http_status())
+    } else {
+        status.message.clone()
+    }
+}
+
+impl From<Status> for GatewayError {
+    fn from(status: Status) -> Self {
+        GatewayError::UpstreamStatus(status)
+    }
 }
 
 /// An HTTP response ready to be written: status, headers, body.
@@ -94,7 +122,12 @@ impl GatewayError {
             },
             GatewayError::Overloaded { .. } => 503,
             GatewayError::Timeout(_) => 504,
-            GatewayError::Internal(_) => 500,
+            GatewayError::UpstreamStatus(st) => match (protocol, st.http_status()) {
+                _ if st.is_api_key_invalid() => 401,
+                (Protocol::Anthropic, 503) => 529,
+                (_, code) => code,
+            },
+            GatewayError::Store(_) | GatewayError::Internal(_) => 500,
         }
     }
 
@@ -110,8 +143,24 @@ impl GatewayError {
     /// Renders the error in `protocol`'s shape.
     pub fn render(&self, protocol: Protocol) -> ErrorResponse {
         let status = self.status(protocol);
+        let body = self.body(protocol);
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        if let Some(secs) = self.retry_after() {
+            headers.push(("retry-after".to_string(), secs.to_string()));
+        }
+        ErrorResponse {
+            status,
+            headers,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+
+    /// The error's JSON in `protocol`'s shape: the body of a whole reply, and what an OpenAI
+    /// (`data: {...}`) or Anthropic (`event: error`) stream sends when it fails midway.
+    pub fn body(&self, protocol: Protocol) -> Value {
+        let status = self.status(protocol);
         let message = self.to_string();
-        let body = match protocol {
+        match protocol {
             Protocol::OpenAi => {
                 let (kind, code) = self.openai_type_and_code();
                 let param = match self {
@@ -125,6 +174,13 @@ impl GatewayError {
                 "error": {"type": self.anthropic_type(status), "message": message},
             }),
             Protocol::Gemini | Protocol::Admin => {
+                if let GatewayError::UpstreamStatus(st) = self {
+                    // Gemini's own error, as Gemini sent it (with a code and message always).
+                    let mut st = st.clone();
+                    st.code = status;
+                    st.message = message;
+                    return json!({ "error": st });
+                }
                 let mut error = json!({"code": status, "message": message, "status": self.google_status()});
                 if let Some(secs) = self.retry_after() {
                     error["details"] = json!([{
@@ -134,15 +190,15 @@ impl GatewayError {
                 }
                 json!({ "error": error })
             }
-        };
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        if let Some(secs) = self.retry_after() {
-            headers.push(("retry-after".to_string(), secs.to_string()));
         }
-        ErrorResponse {
-            status,
-            headers,
-            body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+
+    /// The `error.code` of a Responses `response.failed` event.
+    pub fn responses_code(&self) -> &'static str {
+        match self.status(Protocol::OpenAi) {
+            429 => "rate_limit_exceeded",
+            400 => "invalid_prompt",
+            _ => "server_error",
         }
     }
 
@@ -160,7 +216,18 @@ impl GatewayError {
             GatewayError::Upstream { .. } => ("server_error", Some("upstream_error")),
             GatewayError::Overloaded { .. } => ("server_error", Some("model_overloaded")),
             GatewayError::Timeout(_) => ("server_error", Some("timeout")),
-            GatewayError::Internal(_) => ("server_error", None),
+            GatewayError::UpstreamStatus(st) => match st.http_status() {
+                _ if st.is_api_key_invalid() => ("invalid_request_error", Some("invalid_api_key")),
+                401 => ("invalid_request_error", Some("invalid_api_key")),
+                403 => ("invalid_request_error", Some("permission_denied")),
+                404 => ("invalid_request_error", Some("model_not_found")),
+                429 => ("rate_limit_error", Some("rate_limit_exceeded")),
+                400..=499 => ("invalid_request_error", None),
+                503 => ("server_error", Some("overloaded")),
+                504 => ("server_error", Some("timeout")),
+                _ => ("server_error", Some("upstream_error")),
+            },
+            GatewayError::Store(_) | GatewayError::Internal(_) => ("server_error", None),
         }
     }
 
@@ -175,7 +242,20 @@ impl GatewayError {
             GatewayError::Timeout(_) => "timeout_error",
             GatewayError::Upstream { .. } if status == 529 => "overloaded_error",
             GatewayError::NoKeys(_) | GatewayError::Overloaded { .. } => "overloaded_error",
-            GatewayError::Upstream { .. } | GatewayError::Internal(_) => "api_error",
+            GatewayError::UpstreamStatus(st) => match status {
+                _ if st.is_api_key_invalid() => "authentication_error",
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                504 => "timeout_error",
+                400..=499 => "invalid_request_error",
+                _ => "api_error",
+            },
+            GatewayError::Upstream { .. } | GatewayError::Store(_) | GatewayError::Internal(_) => "api_error",
         }
     }
 
@@ -189,7 +269,8 @@ impl GatewayError {
             GatewayError::RateLimited { .. } => "RESOURCE_EXHAUSTED",
             GatewayError::NoKeys(_) | GatewayError::Upstream { .. } | GatewayError::Overloaded { .. } => "UNAVAILABLE",
             GatewayError::Timeout(_) => "DEADLINE_EXCEEDED",
-            GatewayError::Internal(_) => "INTERNAL",
+            GatewayError::UpstreamStatus(_) => "UNKNOWN",
+            GatewayError::Store(_) | GatewayError::Internal(_) => "INTERNAL",
         }
     }
 }
@@ -277,5 +358,84 @@ mod tests {
         let b = body(&e.render(Protocol::OpenAi));
         assert_eq!(b["error"]["param"], "messages");
         assert_eq!(b["error"]["type"], "invalid_request_error");
+    }
+
+    /// The one table of upstream errors: whole replies and mid-stream frames of every protocol
+    /// come from it (status, OpenAI type and code, Anthropic status and type, Responses code).
+    #[test]
+    fn upstream_status_table() {
+        let key_invalid = json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]);
+        #[rustfmt::skip]
+        let rows: Vec<(u16, &str, Value, u16, &str, Value, u16, &str, &str)> = vec![
+            (400, "INVALID_ARGUMENT", key_invalid.clone(), 401, "invalid_request_error", json!("invalid_api_key"), 401, "authentication_error", "server_error"),
+            (400, "INVALID_ARGUMENT", json!([]), 400, "invalid_request_error", Value::Null, 400, "invalid_request_error", "invalid_prompt"),
+            (401, "UNAUTHENTICATED", json!([]), 401, "invalid_request_error", json!("invalid_api_key"), 401, "authentication_error", "server_error"),
+            (403, "PERMISSION_DENIED", json!([]), 403, "invalid_request_error", json!("permission_denied"), 403, "permission_error", "server_error"),
+            (404, "NOT_FOUND", json!([]), 404, "invalid_request_error", json!("model_not_found"), 404, "not_found_error", "server_error"),
+            (409, "ABORTED", json!([]), 409, "invalid_request_error", Value::Null, 409, "invalid_request_error", "server_error"),
+            (413, "", json!([]), 413, "invalid_request_error", Value::Null, 413, "request_too_large", "server_error"),
+            (429, "RESOURCE_EXHAUSTED", json!([]), 429, "rate_limit_error", json!("rate_limit_exceeded"), 429, "rate_limit_error", "rate_limit_exceeded"),
+            (500, "INTERNAL", json!([]), 500, "server_error", json!("upstream_error"), 500, "api_error", "server_error"),
+            (502, "", json!([]), 502, "server_error", json!("upstream_error"), 502, "api_error", "server_error"),
+            (503, "UNAVAILABLE", json!([]), 503, "server_error", json!("overloaded"), 529, "overloaded_error", "server_error"),
+            (504, "DEADLINE_EXCEEDED", json!([]), 504, "server_error", json!("timeout"), 504, "timeout_error", "server_error"),
+            (0, "RESOURCE_EXHAUSTED", json!([]), 429, "rate_limit_error", json!("rate_limit_exceeded"), 429, "rate_limit_error", "rate_limit_exceeded"),
+            (0, "UNAVAILABLE", json!([]), 503, "server_error", json!("overloaded"), 529, "overloaded_error", "server_error"),
+            (0, "", json!([]), 500, "server_error", json!("upstream_error"), 500, "api_error", "server_error"),
+        ];
+        for (code, name, details, o_http, o_type, o_code, a_http, a_type, r_code) in rows {
+            let status: Status =
+                serde_json::from_value(json!({"code": code, "message": "boom", "status": name, "details": details}))
+                    .unwrap_or_default();
+            let e = GatewayError::from(status);
+            let o = e.render(Protocol::OpenAi);
+            assert_eq!(o.status, o_http, "{code} {name}");
+            assert_eq!(
+                body(&o),
+                json!({"error": {"message": "boom", "type": o_type, "param": null, "code": o_code}}),
+                "{code} {name}"
+            );
+            assert_eq!(
+                e.body(Protocol::OpenAi),
+                body(&o),
+                "mid-stream frames carry the same body"
+            );
+            let a = e.render(Protocol::Anthropic);
+            assert_eq!(a.status, a_http, "{code} {name}");
+            assert_eq!(
+                body(&a),
+                json!({"type": "error", "error": {"type": a_type, "message": "boom"}})
+            );
+            assert_eq!(e.responses_code(), r_code, "{code} {name}");
+            let g = body(&e.render(Protocol::Gemini));
+            assert_eq!(g["error"]["message"], "boom");
+            assert_eq!(
+                g["error"]["details"],
+                e_details(&e),
+                "Gemini callers get the details back"
+            );
+        }
+        let empty = GatewayError::from(Status {
+            code: 500,
+            ..Default::default()
+        });
+        assert_eq!(empty.to_string(), "upstream error 500");
+    }
+
+    fn e_details(e: &GatewayError) -> Value {
+        match e {
+            GatewayError::UpstreamStatus(st) if !st.details.is_empty() => {
+                serde_json::to_value(&st.details).unwrap_or_default()
+            }
+            _ => Value::Null,
+        }
+    }
+
+    #[test]
+    fn store_errors_are_internal_errors_without_hand_made_strings() {
+        let e = GatewayError::from(StoreError("disk I/O error".into()));
+        assert_eq!(e.to_string(), "database error: disk I/O error");
+        assert_eq!(e.render(Protocol::OpenAi).status, 500);
+        assert_eq!(body(&e.render(Protocol::Anthropic))["error"]["type"], "api_error");
     }
 }

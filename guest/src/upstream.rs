@@ -197,7 +197,7 @@ pub async fn send_with_failover<U: Upstream>(
             Ok(keys) => keys,
             Err(e) => {
                 return Attempted::Failed {
-                    error: GatewayError::Internal(e.to_string()),
+                    error: GatewayError::from(e),
                     attempts: 0,
                     last_key: None,
                 }

@@ -8,7 +8,7 @@ use crate::handler::{Env, Reply};
 use crate::pool::PoolSettings;
 use crate::pool::{self, ClassifyContext, KeyEffect, Outcome};
 use crate::store::clients::{self, ClientLimits};
-use crate::store::{self, keys, usage, Database, StoreError};
+use crate::store::{self, keys, usage, Database};
 use crate::upstream::{Upstream, UpstreamRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -46,10 +46,6 @@ fn content_security_policy() -> String {
         "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src 'self' data:; \
          connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
-}
-
-fn db_err(e: StoreError) -> GatewayError {
-    GatewayError::Internal(e.to_string())
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, GatewayError> {
@@ -117,7 +113,10 @@ pub async fn handle<U: Upstream, D: Database>(
         path: format!("/admin/api/{rest}"),
     };
     match (method, segments.as_slice()) {
-        ("GET", ["keys"]) => Ok((200, json!({ "keys": keys::list(db, now).map_err(db_err)?, "now": now }))),
+        ("GET", ["keys"]) => Ok((
+            200,
+            json!({ "keys": keys::list(db, now).map_err(GatewayError::from)?, "now": now }),
+        )),
         ("POST", ["keys"]) => {
             let req: AddKeys = parse(body)?;
             let secrets: Vec<String> = req
@@ -157,7 +156,7 @@ pub async fn handle<U: Upstream, D: Database>(
                     req.weight,
                     now,
                 )
-                .map_err(db_err)?
+                .map_err(GatewayError::from)?
                 {
                     Some(id) => ids.push(id),
                     None => duplicates += 1,
@@ -169,10 +168,10 @@ pub async fn handle<U: Upstream, D: Database>(
             let id = id_of(id)?;
             let req: UpdateKey = parse(body)?;
             check_weight(req.weight)?;
-            let mut found =
-                keys::update(db, id, req.label.as_deref(), req.project.as_deref(), req.weight).map_err(db_err)?;
+            let mut found = keys::update(db, id, req.label.as_deref(), req.project.as_deref(), req.weight)
+                .map_err(GatewayError::from)?;
             if let Some(enabled) = req.enabled {
-                found &= keys::set_enabled(db, id, enabled, req.reason.as_deref(), now).map_err(db_err)?;
+                found &= keys::set_enabled(db, id, enabled, req.reason.as_deref(), now).map_err(GatewayError::from)?;
             }
             if !found {
                 return Err(not_found("key", id));
@@ -186,14 +185,16 @@ pub async fn handle<U: Upstream, D: Database>(
                 reason: Option<String>,
             }
             let reason: Reason = parse(body)?;
-            if !keys::set_enabled(db, id, *action == "enable", reason.reason.as_deref(), now).map_err(db_err)? {
+            if !keys::set_enabled(db, id, *action == "enable", reason.reason.as_deref(), now)
+                .map_err(GatewayError::from)?
+            {
                 return Err(not_found("key", id));
             }
             Ok((200, json!({ "id": id, "enabled": *action == "enable" })))
         }
         ("POST", ["keys", "validate"]) => {
             let mut results = Vec::new();
-            for key in keys::list(db, now).map_err(db_err)? {
+            for key in keys::list(db, now).map_err(GatewayError::from)? {
                 results.push(validate(env, key.id).await?);
             }
             Ok((200, json!({ "results": results })))
@@ -201,20 +202,23 @@ pub async fn handle<U: Upstream, D: Database>(
         ("POST", ["keys", id, "validate"]) => Ok((200, validate(env, id_of(id)?).await?)),
         ("POST", ["keys", id, "reset"]) => {
             let id = id_of(id)?;
-            if keys::secret(db, id).map_err(db_err)?.is_none() {
+            if keys::secret(db, id).map_err(GatewayError::from)?.is_none() {
                 return Err(not_found("key", id));
             }
-            keys::clear_cooldowns(db, id).map_err(db_err)?;
+            keys::clear_cooldowns(db, id).map_err(GatewayError::from)?;
             Ok((200, json!({ "id": id, "cooldowns": "cleared" })))
         }
         ("DELETE", ["keys", id]) => {
             let id = id_of(id)?;
-            if !keys::delete(db, id).map_err(db_err)? {
+            if !keys::delete(db, id).map_err(GatewayError::from)? {
                 return Err(not_found("key", id));
             }
             Ok((200, json!({ "deleted": id })))
         }
-        ("GET", ["client-keys"]) => Ok((200, json!({ "client_keys": clients::list(db).map_err(db_err)? }))),
+        ("GET", ["client-keys"]) => Ok((
+            200,
+            json!({ "client_keys": clients::list(db).map_err(GatewayError::from)? }),
+        )),
         ("POST", ["client-keys"]) => {
             let req: CreateClientKey = parse(body)?;
             check_limits(&req.limits)?;
@@ -222,7 +226,7 @@ pub async fn handle<U: Upstream, D: Database>(
             let hint = crate::auth::redact(&secret);
             let name = req.name.unwrap_or_else(|| "client".into());
             let id = clients::create(db, &name, &crate::auth::sha256_hex(&secret), &hint, &req.limits, now)
-                .map_err(db_err)?;
+                .map_err(GatewayError::from)?;
             Ok((
                 201,
                 json!({ "id": id, "name": name, "key": secret, "hint": hint, "limits": req.limits,
@@ -233,14 +237,14 @@ pub async fn handle<U: Upstream, D: Database>(
             let id = id_of(id)?;
             let limits: ClientLimits = parse(body)?;
             check_limits(&limits)?;
-            if !clients::update_limits(db, id, &limits).map_err(db_err)? {
+            if !clients::update_limits(db, id, &limits).map_err(GatewayError::from)? {
                 return Err(not_found("client key", id));
             }
             Ok((200, json!({ "updated": id })))
         }
         ("DELETE", ["client-keys", id]) => {
             let id = id_of(id)?;
-            if !clients::revoke(db, id, now).map_err(db_err)? {
+            if !clients::revoke(db, id, now).map_err(GatewayError::from)? {
                 return Err(not_found("client key", id));
             }
             Ok((200, json!({ "revoked": id })))
@@ -259,9 +263,9 @@ pub async fn handle<U: Upstream, D: Database>(
             Ok((
                 200,
                 json!({
-                    "keys": usage::key_usage(db, since.as_deref()).map_err(db_err)?,
-                    "clients": usage::client_usage(db, since.as_deref()).map_err(db_err)?,
-                    "proxy_keys": usage::proxy_usage(db, since.as_deref()).map_err(db_err)?,
+                    "keys": usage::key_usage(db, since.as_deref()).map_err(GatewayError::from)?,
+                    "clients": usage::client_usage(db, since.as_deref()).map_err(GatewayError::from)?,
+                    "proxy_keys": usage::proxy_usage(db, since.as_deref()).map_err(GatewayError::from)?,
                 }),
             ))
         }
@@ -280,7 +284,7 @@ pub async fn handle<U: Upstream, D: Database>(
             };
             Ok((
                 200,
-                json!({ "requests": usage::recent_requests(db, limit).map_err(db_err)? }),
+                json!({ "requests": usage::recent_requests(db, limit).map_err(GatewayError::from)? }),
             ))
         }
         ("GET", ["settings"]) => settings_view(db, settings),
@@ -293,7 +297,7 @@ pub async fn handle<U: Upstream, D: Database>(
                     Value::String(s) if s == "true" || s == "false" => s == "true",
                     _ => return Err(GatewayError::invalid_param("pure_proxy is true or false", PURE_PROXY)),
                 };
-                store::settings::put(db, PURE_PROXY, if on { "true" } else { "false" }).map_err(db_err)?;
+                store::settings::put(db, PURE_PROXY, if on { "true" } else { "false" }).map_err(GatewayError::from)?;
             }
             if let Some(value) = changes.remove(METRICS_PUBLIC) {
                 let on = match value {
@@ -334,13 +338,13 @@ pub async fn handle<U: Upstream, D: Database>(
             }
             for (name, value) in next.to_pairs() {
                 if changes.contains_key(&name) {
-                    store::settings::put(db, &name, &value).map_err(db_err)?;
+                    store::settings::put(db, &name, &value).map_err(GatewayError::from)?;
                 }
             }
             settings_view(db, &next)
         }
         ("GET", ["aliases"]) => {
-            let stored = store::settings::load(db).map_err(db_err)?;
+            let stored = store::settings::load(db).map_err(GatewayError::from)?;
             Ok((200, aliases_view(&stored)))
         }
         ("PUT" | "PATCH", ["aliases"]) => {
@@ -358,10 +362,10 @@ pub async fn handle<U: Upstream, D: Database>(
                     Value::String(model) if !model.trim().is_empty() => {
                         let model = crate::protocol::gemini::validate_model_id(model.trim())
                             .map_err(|e| GatewayError::invalid_param(e.to_string(), alias.clone()))?;
-                        store::settings::put(db, &name, model).map_err(db_err)?
+                        store::settings::put(db, &name, model).map_err(GatewayError::from)?
                     }
                     Value::Null => {
-                        store::settings::remove(db, &name).map_err(db_err)?;
+                        store::settings::remove(db, &name).map_err(GatewayError::from)?;
                     }
                     _ => {
                         return Err(GatewayError::invalid_param(
@@ -371,7 +375,7 @@ pub async fn handle<U: Upstream, D: Database>(
                     }
                 }
             }
-            let stored = store::settings::load(db).map_err(db_err)?;
+            let stored = store::settings::load(db).map_err(GatewayError::from)?;
             Ok((200, aliases_view(&stored)))
         }
         (
@@ -496,7 +500,7 @@ fn is_plausible_token(token: &str) -> bool {
 /// `invalid: ...` (the key is disabled), `quota: ...` or `error: ...`.
 async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Result<Value, GatewayError> {
     let db: &dyn Database = env.db;
-    let Some(secret) = keys::secret(db, id).map_err(db_err)? else {
+    let Some(secret) = keys::secret(db, id).map_err(GatewayError::from)? else {
         return Err(not_found("key", id));
     };
     let request = UpstreamRequest {
@@ -528,7 +532,7 @@ async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Res
             };
             match pool::classify(status, &body, &ctx) {
                 Outcome::RetryElsewhere(KeyEffect::Disable { reason }) => {
-                    keys::set_enabled(db, id, false, Some(&reason), now).map_err(db_err)?;
+                    keys::set_enabled(db, id, false, Some(&reason), now).map_err(GatewayError::from)?;
                     ("invalid", reason)
                 }
                 Outcome::RetryElsewhere(KeyEffect::Cooldown { reason, .. }) => ("quota", reason),
@@ -547,12 +551,12 @@ async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Res
     } else {
         format!("{state}: {detail}")
     };
-    keys::record_validation(db, id, &recorded, now).map_err(db_err)?;
+    keys::record_validation(db, id, &recorded, now).map_err(GatewayError::from)?;
     Ok(json!({ "id": id, "state": state, "detail": detail, "validated_at": now }))
 }
 
 fn settings_view(db: &dyn Database, settings: &PoolSettings) -> Result<(u16, Value), GatewayError> {
-    let stored = store::settings::load(db).map_err(db_err)?;
+    let stored = store::settings::load(db).map_err(GatewayError::from)?;
     let pure_proxy = stored
         .iter()
         .any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"));

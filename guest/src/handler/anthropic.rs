@@ -5,8 +5,8 @@
 
 use super::openai::list_models;
 use super::{
-    call_upstream, decode_upstream, fault_status, generate, parse_body, post, request_context, resolve_model, to_body,
-    to_json_reply, Caller, Env, Reply, Upstreamed,
+    call_upstream, decode_upstream, error_reply, fault_status, generate, parse_body, post, request_context,
+    resolve_model, to_body, to_json_reply, Caller, Env, Reply, Upstreamed,
 };
 use crate::error::GatewayError;
 use crate::pool::PoolSettings;
@@ -19,8 +19,7 @@ use crate::upstream::Upstream;
 
 /// Renders an upstream fault (a 4xx the request caused) in Anthropic's shape.
 fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
-    let (status, value) = anthropic::upstream_error_to_anthropic(&fault_status(status, body));
-    to_json_reply(status, &value)
+    error_reply(&GatewayError::from(fault_status(status, body)), Protocol::Anthropic)
 }
 
 pub async fn messages<U: Upstream, D: Database>(

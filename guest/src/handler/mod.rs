@@ -191,7 +191,7 @@ pub fn prepare(head: &RequestHead) -> (Protocol, Result<Route, GatewayError>) {
 /// Loads the settings, migrating the schema first when it is missing or old: one statement on
 /// every request once the schema is current.
 pub fn load_settings(db: &dyn Database) -> Result<(PoolSettings, Vec<(String, String)>), GatewayError> {
-    let internal = |e: store::StoreError| GatewayError::Internal(e.to_string());
+    let internal = GatewayError::from;
     let pairs = match store::settings::load_with_schema_version(db) {
         Ok((version, pairs)) if version >= store::migrate::latest_version() => pairs,
         _ => {
@@ -245,9 +245,7 @@ pub fn authenticate(
     }
     if let Some(p) = presented {
         let hash = auth::sha256_hex(&p.secret);
-        if let Some(client) =
-            store::clients::find_by_hash(db, &hash).map_err(|e| GatewayError::Internal(e.to_string()))?
-        {
+        if let Some(client) = store::clients::find_by_hash(db, &hash)? {
             if client.limits.expires_at.is_some_and(|at| at <= now_ms) {
                 return Err(GatewayError::Unauthenticated("this client key has expired".into()));
             }
@@ -509,7 +507,7 @@ async fn serve<U: Upstream, D: Database>(
                     retry_after_secs: exceeded.retry_after_secs,
                 });
             }
-            Err(e) => return Err(GatewayError::Internal(e.to_string())),
+            Err(e) => return Err(e.into()),
         }
     }
     match route {

@@ -4,8 +4,8 @@
 //! resolves the model alias, sends through the pool and renders the outcome.
 
 use super::{
-    call_upstream, decode_upstream, fault_status, generate, request_context, resolve_model, to_body, to_json_reply,
-    Caller, Env, Reply, Upstreamed,
+    call_upstream, decode_upstream, error_reply, fault_status, generate, request_context, resolve_model, to_body,
+    to_json_reply, Caller, Env, Reply, Upstreamed,
 };
 use crate::error::GatewayError;
 use crate::models;
@@ -21,8 +21,7 @@ use super::{parse_body, post};
 
 /// Renders an upstream fault (a 4xx the request caused) in OpenAI's shape.
 pub(super) fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
-    let (status, value) = openai::upstream_error_to_openai(&fault_status(status, body));
-    to_json_reply(status, &value)
+    error_reply(&GatewayError::from(fault_status(status, body)), Protocol::OpenAi)
 }
 
 pub async fn chat<U: Upstream, D: Database>(

@@ -65,7 +65,7 @@ mod stream;
 pub use request::{count_tokens_request_to_gemini, messages_request_to_gemini};
 pub use response::{
     client_model_to_anthropic, count_tokens_response_to_anthropic, gemini_to_messages_response, model_to_anthropic,
-    models_to_anthropic, upstream_error_to_anthropic,
+    models_to_anthropic,
 };
 pub use stream::MessagesStreamTranslator;
 

@@ -5,8 +5,8 @@
 //! upstream API: <https://platform.openai.com/docs/api-reference/chat>.
 //!
 //! * [`chat_request_to_gemini`] (in `request`) turns a chat request into a Gemini request.
-//! * [`gemini_to_chat_response`] (in `response`) renders a whole Gemini response, and
-//!   [`upstream_error_to_openai`] a Gemini error.
+//! * [`gemini_to_chat_response`] (in `response`) renders a whole Gemini response (Gemini
+//!   errors are rendered by [`crate::error::GatewayError`], in one place for every protocol).
 //! * [`ChatStreamTranslator`] (in `stream`) renders a Gemini stream as `chat.completion.chunk`s.
 //! * `embeddings` covers `/v1/embeddings` and `/v1/models`.
 //!
@@ -37,7 +37,7 @@ pub use embeddings::{
     EMBED_BATCH_LIMIT,
 };
 pub use request::chat_request_to_gemini;
-pub use response::{finish_reason_from_gemini, gemini_to_chat_response, upstream_error_to_openai, usage_from_gemini};
+pub use response::{finish_reason_from_gemini, gemini_to_chat_response, usage_from_gemini};
 pub use stream::ChatStreamTranslator;
 
 /// `object` of a whole chat completion.

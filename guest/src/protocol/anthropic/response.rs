@@ -1,8 +1,8 @@
 //! Gemini -> Anthropic for whole responses, count_tokens, the model list and upstream errors.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::super::gemini::{CountTokensResponse, GenerateContentResponse, ListModelsResponse, Model, Part, Status};
+use super::super::gemini::{CountTokensResponse, GenerateContentResponse, ListModelsResponse, Model, Part};
 use super::super::RequestContext;
 use super::{
     id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicContentBlock, AnthropicCountTokensResponse,
@@ -170,40 +170,10 @@ pub fn models_to_anthropic(list: &ListModelsResponse, client: &[(String, String)
     }
 }
 
-/// An upstream Gemini error as an Anthropic error: (HTTP status, body) per §4.4 / §5.4.9.
-/// An invalid API key (400 `API_KEY_INVALID`) is an authentication error; 503 becomes
-/// Anthropic's 529 `overloaded_error`.
-pub fn upstream_error_to_anthropic(status: &Status) -> (u16, Value) {
-    let code = status.http_status();
-    let (http, kind) = match code {
-        _ if status.is_api_key_invalid() => (401, "authentication_error"),
-        400 => (400, "invalid_request_error"),
-        401 => (401, "authentication_error"),
-        403 => (403, "permission_error"),
-        404 => (404, "not_found_error"),
-        413 => (413, "request_too_large"),
-        429 => (429, "rate_limit_error"),
-        503 => (529, "overloaded_error"),
-        504 => (504, "timeout_error"),
-        c if c >= 500 => (c, "api_error"),
-        c if c >= 400 => (c, "invalid_request_error"),
-        _ => (500, "api_error"),
-    };
-    let message = if status.message.is_empty() {
-        format!("upstream error {code}")
-    } else {
-        status.message.clone()
-    };
-    (
-        http,
-        json!({"type": "error", "error": {"type": kind, "message": message}}),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn ctx() -> RequestContext {
         RequestContext {
@@ -354,136 +324,5 @@ mod tests {
             empty,
             json!({"data": [], "has_more": false, "first_id": null, "last_id": null})
         );
-    }
-
-    #[test]
-    fn upstream_error_table() {
-        let key_invalid = Status {
-            code: 400,
-            message: "API key not valid. Please pass a valid API key.".into(),
-            status: "INVALID_ARGUMENT".into(),
-            details: vec![crate::protocol::gemini::StatusDetail::from_value(
-                json!({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}),
-            )],
-        };
-        let rows: Vec<(Status, u16, &str)> = vec![
-            (key_invalid, 401, "authentication_error"),
-            (
-                Status {
-                    code: 400,
-                    message: "bad".into(),
-                    ..Default::default()
-                },
-                400,
-                "invalid_request_error",
-            ),
-            (
-                Status {
-                    code: 401,
-                    ..Default::default()
-                },
-                401,
-                "authentication_error",
-            ),
-            (
-                Status {
-                    code: 403,
-                    ..Default::default()
-                },
-                403,
-                "permission_error",
-            ),
-            (
-                Status {
-                    code: 404,
-                    ..Default::default()
-                },
-                404,
-                "not_found_error",
-            ),
-            (
-                Status {
-                    code: 413,
-                    ..Default::default()
-                },
-                413,
-                "request_too_large",
-            ),
-            (
-                Status {
-                    code: 429,
-                    ..Default::default()
-                },
-                429,
-                "rate_limit_error",
-            ),
-            (
-                Status {
-                    code: 500,
-                    ..Default::default()
-                },
-                500,
-                "api_error",
-            ),
-            (
-                Status {
-                    code: 503,
-                    ..Default::default()
-                },
-                529,
-                "overloaded_error",
-            ),
-            (
-                Status {
-                    code: 504,
-                    ..Default::default()
-                },
-                504,
-                "timeout_error",
-            ),
-            (
-                Status {
-                    code: 502,
-                    ..Default::default()
-                },
-                502,
-                "api_error",
-            ),
-            (
-                Status {
-                    code: 409,
-                    ..Default::default()
-                },
-                409,
-                "invalid_request_error",
-            ),
-            (
-                Status {
-                    status: "RESOURCE_EXHAUSTED".into(),
-                    ..Default::default()
-                },
-                429,
-                "rate_limit_error",
-            ),
-            (
-                Status {
-                    status: "UNAVAILABLE".into(),
-                    ..Default::default()
-                },
-                529,
-                "overloaded_error",
-            ),
-            (Status::default(), 500, "api_error"),
-        ];
-        for (status, http, kind) in rows {
-            let (got_http, body) = upstream_error_to_anthropic(&status);
-            assert_eq!(
-                (got_http, body["error"]["type"].as_str().unwrap()),
-                (http, kind),
-                "{status:?}"
-            );
-            assert_eq!(body["type"], "error");
-            assert!(!body["error"]["message"].as_str().unwrap().is_empty());
-        }
     }
 }

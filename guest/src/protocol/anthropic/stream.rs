@@ -20,10 +20,11 @@ use serde_json::{json, Value};
 
 use super::super::gemini::{GenerateContentResponse, Part, Status, UsageMetadata};
 use super::super::sse::event_frame;
-use super::super::RequestContext;
+use super::super::{Protocol, RequestContext};
 use super::{
     id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicStopReason, UNSIGNED_THINKING_SIGNATURE,
 };
+use crate::error::GatewayError;
 
 /// The block currently open, if any.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -110,17 +111,9 @@ impl MessagesStreamTranslator {
             return Vec::new();
         }
         self.done = true;
-        let kind = match (status.code, status.status.as_str()) {
-            (503, _) | (0, "UNAVAILABLE") => "overloaded_error",
-            (429, _) | (0, "RESOURCE_EXHAUSTED") => "rate_limit_error",
-            _ => "api_error",
-        };
-        let message = if status.message.is_empty() {
-            "upstream error"
-        } else {
-            status.message.as_str()
-        };
-        vec![error_frame(kind, message)]
+        // The same body a whole reply would carry (`crate::error`, one table).
+        let body = GatewayError::from(status.clone()).body(Protocol::Anthropic);
+        vec![frame("error", &body)]
     }
 
     /// Frames for the end of the upstream stream: nothing after a finished message, an error

@@ -236,10 +236,13 @@ fn mid_stream_error_replaces_the_end_of_the_message() {
         ]
     );
 
+    // The same table as whole replies (`crate::error`): a mid-stream 400 is an
+    // invalid_request_error too, not a generic api_error.
     for (code, status, kind) in [
-        (429, "", "rate_limit_error"),
-        (500, "INTERNAL", "api_error"),
-        (0, "UNAVAILABLE", "overloaded_error"),
+        (429, "", "rate_limit_error 429"),
+        (500, "INTERNAL", "api_error 500"),
+        (0, "UNAVAILABLE", "overloaded_error 503"),
+        (400, "INVALID_ARGUMENT", "invalid_request_error 400"),
     ] {
         let mut t = MessagesStreamTranslator::new("m", &ctx());
         let s = Status {
@@ -249,7 +252,10 @@ fn mid_stream_error_replaces_the_end_of_the_message() {
         };
         assert_eq!(
             summarize(&t.on_upstream_error(&s)),
-            [format!("error {kind} upstream error")]
+            [{
+                let (kind, code) = kind.split_once(' ').unwrap_or_default();
+                format!("error {kind} upstream error {code}")
+            }]
         );
     }
 }

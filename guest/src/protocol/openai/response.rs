@@ -8,10 +8,10 @@ use super::{
     CHAT_COMPLETION_OBJECT,
 };
 use crate::protocol::gemini::{
-    Candidate, FinishOutcome, FinishReason, FunctionCall, GenerateContentResponse, Status, UsageMetadata,
+    Candidate, FinishOutcome, FinishReason, FunctionCall, GenerateContentResponse, UsageMetadata,
 };
 use crate::protocol::RequestContext;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 /// Renders a whole Gemini response as a `chat.completion` named `model`.
 ///
@@ -157,46 +157,6 @@ pub fn usage_from_gemini(usage: &UsageMetadata) -> OpenAiUsage {
             reasoning_tokens: usage.thoughts_token_count,
         },
     }
-}
-
-/// A Gemini error (`google.rpc.Status`) as an OpenAI status and `{"error": {message, type,
-/// param, code}}` body (protocols.md §5.4.9; types/codes match `GatewayError`'s OpenAI rendering):
-///
-/// | Gemini | status | type | code |
-/// |---|---|---|---|
-/// | 400 with ErrorInfo `API_KEY_INVALID`, 401 | 401 | invalid_request_error | invalid_api_key |
-/// | 400 | 400 | invalid_request_error | null |
-/// | 403 | 403 | invalid_request_error | permission_denied |
-/// | 404 | 404 | invalid_request_error | model_not_found |
-/// | 429 | 429 | rate_limit_error | rate_limit_exceeded |
-/// | other 4xx | same | invalid_request_error | null |
-/// | 503 | 503 | server_error | overloaded |
-/// | 504 | 504 | server_error | timeout |
-/// | other 5xx | same | server_error | upstream_error |
-///
-/// A missing `code` is derived from `status` (`INVALID_ARGUMENT` → 400, …).
-pub fn upstream_error_to_openai(status: &Status) -> (u16, Value) {
-    let code = status.http_status();
-    let (http, kind, error_code) = match code {
-        _ if status.is_api_key_invalid() => (401, "invalid_request_error", Some("invalid_api_key")),
-        401 => (401, "invalid_request_error", Some("invalid_api_key")),
-        403 => (403, "invalid_request_error", Some("permission_denied")),
-        404 => (404, "invalid_request_error", Some("model_not_found")),
-        429 => (429, "rate_limit_error", Some("rate_limit_exceeded")),
-        400..=499 => (code, "invalid_request_error", None),
-        503 => (503, "server_error", Some("overloaded")),
-        504 => (504, "server_error", Some("timeout")),
-        _ => (code, "server_error", Some("upstream_error")),
-    };
-    let message = if status.message.is_empty() {
-        format!("upstream error {code}")
-    } else {
-        status.message.clone()
-    };
-    (
-        http,
-        json!({"error": {"message": message, "type": kind, "param": null, "code": error_code}}),
-    )
 }
 
 #[cfg(test)]

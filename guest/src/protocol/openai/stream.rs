@@ -14,15 +14,14 @@
 //! `finishReason` (a cut connection) ends with an error frame instead of a fabricated `stop`.
 //! Neither is followed by `[DONE]`.
 
-use super::response::{
-    completion_id, finish_reason_from_gemini, tool_call, upstream_error_to_openai, usage_from_gemini,
-};
+use super::response::{completion_id, finish_reason_from_gemini, tool_call, usage_from_gemini};
 use super::{
     OpenAiChatChunk, OpenAiChunkChoice, OpenAiDelta, OpenAiToolCallDelta, CHAT_COMPLETION_CHUNK_OBJECT, DONE_FRAME,
 };
+use crate::error::GatewayError;
 use crate::protocol::gemini::{ErrorBody, GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::data_frame;
-use crate::protocol::RequestContext;
+use crate::protocol::{Protocol, RequestContext};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -140,7 +139,7 @@ impl ChatStreamTranslator {
     /// over; later chunks and [`finish`](Self::finish) produce nothing.
     pub fn on_upstream_error(&mut self, status: &Status) -> Vec<u8> {
         self.failed = true;
-        let (_, body) = upstream_error_to_openai(status);
+        let body = GatewayError::from(status.clone()).body(Protocol::OpenAi);
         data_frame(&body.to_string())
     }
 

@@ -34,6 +34,7 @@
 //! `error {code, message}`, the items finished so far). No `[DONE]` follows (OpenAI sends none).
 
 use super::{response_object, Outcome, OutputBuilder, ResponseEcho};
+use crate::error::GatewayError;
 use crate::protocol::gemini::{FinishReason, GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::event_frame;
 use crate::protocol::RequestContext;
@@ -123,17 +124,9 @@ impl ResponsesStreamTranslator {
         if self.failed {
             return Vec::new();
         }
-        let code = match status.code {
-            429 => "rate_limit_exceeded",
-            400 => "invalid_prompt",
-            _ => "server_error",
-        };
-        let message = if status.message.is_empty() {
-            format!("upstream error {}", status.code)
-        } else {
-            status.message.clone()
-        };
-        self.fail(json!({"code": code, "message": message})).concat()
+        let error = GatewayError::from(status.clone());
+        self.fail(json!({"code": error.responses_code(), "message": error.to_string()}))
+            .concat()
     }
 
     /// The upstream ended: `response.completed` / `response.incomplete` with the full response,

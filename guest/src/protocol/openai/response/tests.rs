@@ -1,5 +1,6 @@
 use super::*;
 use crate::protocol::gemini::GenerateContentResponse;
+use serde_json::json;
 
 fn ctx() -> RequestContext {
     RequestContext {
@@ -186,97 +187,4 @@ fn usage_maps_per_table() {
             "{input}"
         );
     }
-}
-
-#[test]
-fn upstream_errors_map_per_table() {
-    let key_invalid = json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}]);
-    let cases = [
-        (
-            400,
-            "INVALID_ARGUMENT",
-            json!([]),
-            400,
-            "invalid_request_error",
-            Value::Null,
-        ),
-        (
-            400,
-            "INVALID_ARGUMENT",
-            key_invalid,
-            401,
-            "invalid_request_error",
-            json!("invalid_api_key"),
-        ),
-        (
-            401,
-            "UNAUTHENTICATED",
-            json!([]),
-            401,
-            "invalid_request_error",
-            json!("invalid_api_key"),
-        ),
-        (
-            403,
-            "PERMISSION_DENIED",
-            json!([]),
-            403,
-            "invalid_request_error",
-            json!("permission_denied"),
-        ),
-        (
-            404,
-            "NOT_FOUND",
-            json!([]),
-            404,
-            "invalid_request_error",
-            json!("model_not_found"),
-        ),
-        (
-            429,
-            "RESOURCE_EXHAUSTED",
-            json!([]),
-            429,
-            "rate_limit_error",
-            json!("rate_limit_exceeded"),
-        ),
-        (413, "", json!([]), 413, "invalid_request_error", Value::Null),
-        (500, "INTERNAL", json!([]), 500, "server_error", json!("upstream_error")),
-        (503, "UNAVAILABLE", json!([]), 503, "server_error", json!("overloaded")),
-        (
-            504,
-            "DEADLINE_EXCEEDED",
-            json!([]),
-            504,
-            "server_error",
-            json!("timeout"),
-        ),
-        (
-            0,
-            "RESOURCE_EXHAUSTED",
-            json!([]),
-            429,
-            "rate_limit_error",
-            json!("rate_limit_exceeded"),
-        ),
-        (0, "UNAVAILABLE", json!([]), 503, "server_error", json!("overloaded")),
-        (0, "", json!([]), 500, "server_error", json!("upstream_error")),
-    ];
-    for (code, status, details, http, kind, error_code) in cases {
-        let s: Status =
-            serde_json::from_value(json!({"code": code, "message": "boom", "status": status, "details": details}))
-                .unwrap();
-        let (got_status, body) = upstream_error_to_openai(&s);
-        assert_eq!(got_status, http, "{code} {status}");
-        assert_eq!(
-            body,
-            json!({"error": {"message": "boom", "type": kind, "param": null, "code": error_code}}),
-            "{code} {status}"
-        );
-    }
-    let (_, body) = upstream_error_to_openai(&Status {
-        code: 500,
-        ..Default::default()
-    });
-    assert_eq!(body["error"]["message"], "upstream error 500");
 }
