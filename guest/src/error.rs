@@ -252,7 +252,7 @@ impl GatewayError {
                 429 => "rate_limit_error",
                 529 => "overloaded_error",
                 504 => "timeout_error",
-                400..=499 => "invalid_request_error",
+                c if (400..500).contains(&c) => "invalid_request_error",
                 _ => "api_error",
             },
             GatewayError::Upstream { .. } | GatewayError::Store(_) | GatewayError::Internal(_) => "api_error",
@@ -365,8 +365,19 @@ mod tests {
     #[test]
     fn upstream_status_table() {
         let key_invalid = json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]);
+        type Row = (
+            u16,
+            &'static str,
+            Value,
+            u16,
+            &'static str,
+            Value,
+            u16,
+            &'static str,
+            &'static str,
+        );
         #[rustfmt::skip]
-        let rows: Vec<(u16, &str, Value, u16, &str, Value, u16, &str, &str)> = vec![
+        let rows: Vec<Row> = vec![
             (400, "INVALID_ARGUMENT", key_invalid.clone(), 401, "invalid_request_error", json!("invalid_api_key"), 401, "authentication_error", "server_error"),
             (400, "INVALID_ARGUMENT", json!([]), 400, "invalid_request_error", Value::Null, 400, "invalid_request_error", "invalid_prompt"),
             (401, "UNAUTHENTICATED", json!([]), 401, "invalid_request_error", json!("invalid_api_key"), 401, "authentication_error", "server_error"),

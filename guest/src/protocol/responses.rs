@@ -45,16 +45,18 @@ use crate::protocol::RequestContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+mod output;
 mod request;
 mod stream;
 mod tools;
 
+pub use output::{
+    IncompleteDetails, InputTokensDetails, OutputItem, OutputText, OutputTokensDetails, ResponseError, ResponseObject,
+    ResponsesUsage, SummaryText, RESPONSE_OBJECT,
+};
 pub use request::responses_request_to_gemini;
 pub use stream::ResponsesStreamTranslator;
 pub use tools::{effective_tools, namespaced_name, EffectiveTool, ToolKinds, TurnSignatures};
-
-/// `object` of a response.
-pub const RESPONSE_OBJECT: &str = "response";
 
 // ---------------------------------------------------------------------------------------------
 // Request
@@ -379,7 +381,7 @@ pub enum Outcome {
     /// `incomplete_details.reason`: `max_output_tokens` or `content_filter`.
     Incomplete(&'static str),
     /// `error`: `{"code", "message"}`.
-    Failed(Value),
+    Failed(ResponseError),
 }
 
 impl Outcome {
@@ -415,58 +417,63 @@ pub fn response_object(
     echo: &ResponseEcho,
     ctx: &RequestContext,
     outcome: &Outcome,
-    output: Vec<Value>,
+    output: Vec<OutputItem>,
     usage: Option<&UsageMetadata>,
-) -> Value {
-    let (error, incomplete) = match outcome {
-        Outcome::Failed(error) => (error.clone(), Value::Null),
-        Outcome::Incomplete(reason) => (Value::Null, json!({ "reason": reason })),
-        _ => (Value::Null, Value::Null),
+) -> ResponseObject {
+    let (error, incomplete_details) = match outcome {
+        Outcome::Failed(error) => (Some(error.clone()), None),
+        Outcome::Incomplete(reason) => (None, Some(IncompleteDetails { reason })),
+        _ => (None, None),
     };
-    json!({
-        "id": response_id(ctx),
-        "object": RESPONSE_OBJECT,
-        "created_at": ctx.created,
-        "status": outcome.status(),
-        "background": false,
-        "error": error,
-        "incomplete_details": incomplete,
-        "instructions": echo.instructions,
-        "max_output_tokens": echo.max_output_tokens,
-        "max_tool_calls": null,
-        "model": echo.model,
-        "output": output,
-        "parallel_tool_calls": echo.parallel_tool_calls,
-        "previous_response_id": null,
-        "reasoning": echo.reasoning,
-        "service_tier": "default",
-        "store": false,
-        "temperature": echo.temperature,
-        "text": echo.text,
-        "tool_choice": echo.tool_choice,
-        "tools": echo.tools,
-        "top_p": echo.top_p,
-        "truncation": "disabled",
-        "usage": usage.map(usage_from_gemini),
-        "user": echo.user,
-        "metadata": echo.metadata,
-    })
+    ResponseObject {
+        id: response_id(ctx),
+        object: RESPONSE_OBJECT,
+        created_at: ctx.created,
+        status: outcome.status(),
+        background: false,
+        error,
+        incomplete_details,
+        instructions: echo.instructions.clone(),
+        max_output_tokens: echo.max_output_tokens.clone(),
+        max_tool_calls: None,
+        model: echo.model.clone(),
+        output,
+        parallel_tool_calls: echo.parallel_tool_calls,
+        previous_response_id: None,
+        reasoning: echo.reasoning.clone(),
+        service_tier: "default",
+        store: false,
+        temperature: echo.temperature.clone(),
+        text: echo.text.clone(),
+        tool_choice: echo.tool_choice.clone(),
+        tools: echo.tools.clone(),
+        top_p: echo.top_p.clone(),
+        truncation: "disabled",
+        usage: usage.map(usage_from_gemini),
+        user: echo.user.clone(),
+        metadata: echo.metadata.clone(),
+    }
 }
 
 /// Gemini usage → Responses usage (the same arithmetic as chat's, renamed).
-pub fn usage_from_gemini(usage: &UsageMetadata) -> Value {
+pub fn usage_from_gemini(usage: &UsageMetadata) -> ResponsesUsage {
     let u = openai::usage_from_gemini(usage);
-    json!({
-        "input_tokens": u.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": u.prompt_tokens_details.cached_tokens, "cache_write_tokens": 0},
-        "output_tokens": u.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": u.completion_tokens_details.reasoning_tokens},
-        "total_tokens": u.total_tokens,
-    })
+    ResponsesUsage {
+        input_tokens: u.prompt_tokens,
+        input_tokens_details: InputTokensDetails {
+            cached_tokens: u.prompt_tokens_details.cached_tokens,
+            cache_write_tokens: 0,
+        },
+        output_tokens: u.completion_tokens,
+        output_tokens_details: OutputTokensDetails {
+            reasoning_tokens: u.completion_tokens_details.reasoning_tokens,
+        },
+        total_tokens: u.total_tokens,
+    }
 }
 
 /// A whole Gemini response as a `response` object.
-pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, ctx: &RequestContext) -> Value {
+pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, ctx: &RequestContext) -> ResponseObject {
     let mut builder = OutputBuilder::new(ctx.clone()).for_echo(echo);
     let mut events = Vec::new();
     let candidate = resp.candidates.iter().find(|c| c.index == 0);
@@ -496,7 +503,7 @@ pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, c
 pub(crate) struct OutputBuilder {
     ctx: RequestContext,
     /// Finished items; the open item (if any) has output index `items.len()`.
-    pub(crate) items: Vec<Value>,
+    pub(crate) items: Vec<OutputItem>,
     open: Option<OpenItem>,
     calls: usize,
     tool_kinds: ToolKinds,
@@ -546,21 +553,19 @@ impl OutputBuilder {
             let call_id = openai::tool_call_id(&self.ctx, 0, index, part.thought_signature.as_deref());
             // A namespaced tool's call names the tool as the client declared it.
             let (namespace, name) = match self.tool_kinds.namespace_of(&call.name) {
-                Some((namespace, name)) => (Some(namespace), name),
-                None => (None, call.name.as_str()),
-            };
-            let with_namespace = |mut item: Value| {
-                if let Some(namespace) = namespace {
-                    item["namespace"] = json!(namespace);
-                }
-                item
+                Some((namespace, name)) => (Some(namespace.to_string()), name.to_string()),
+                None => (None, call.name.clone()),
             };
             let done = if self.tool_kinds.is_custom(&call.name) {
                 let id = self.item_id("ctc");
                 let input = tools::custom_call_input(&call.args);
-                let item = |input: &str, status: &str| {
-                    with_namespace(json!({"id": id, "type": "custom_tool_call", "status": status,
-                                          "call_id": call_id, "name": name, "input": input}))
+                let item = |input: &str, status| OutputItem::CustomToolCall {
+                    id: id.clone(),
+                    status,
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    input: input.to_string(),
+                    namespace: namespace.clone(),
                 };
                 events.push(
                     json!({"type": "response.output_item.added", "output_index": output_index,
@@ -573,9 +578,11 @@ impl OutputBuilder {
                 item(&input, "completed")
             } else if self.tool_kinds.is_local_shell(&call.name) {
                 let id = self.item_id("lsh");
-                let item = |status: &str| {
-                    json!({"id": id, "type": "local_shell_call", "status": status, "call_id": call_id,
-                           "action": tools::local_shell_action(&call.args)})
+                let item = |status| OutputItem::LocalShellCall {
+                    id: id.clone(),
+                    status,
+                    call_id: call_id.clone(),
+                    action: tools::local_shell_action(&call.args),
                 };
                 events.push(
                     json!({"type": "response.output_item.added", "output_index": output_index,
@@ -588,9 +595,13 @@ impl OutputBuilder {
                     Value::Null => "{}".to_string(),
                     args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),
                 };
-                let item = |arguments: &str, status: &str| {
-                    with_namespace(json!({"id": id, "type": "function_call", "status": status,
-                                          "arguments": arguments, "call_id": call_id, "name": name}))
+                let item = |arguments: &str, status| OutputItem::FunctionCall {
+                    id: id.clone(),
+                    status,
+                    arguments: arguments.to_string(),
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    namespace: namespace.clone(),
                 };
                 events.push(
                     json!({"type": "response.output_item.added", "output_index": output_index,
@@ -633,7 +644,7 @@ impl OutputBuilder {
                 );
                 events.push(json!({"type": "response.content_part.added", "item_id": id,
                                    "output_index": output_index, "content_index": 0,
-                                   "part": output_text("")}));
+                                   "part": OutputText::new("")}));
             }
             self.open = Some(OpenItem {
                 reasoning,
@@ -674,7 +685,7 @@ impl OutputBuilder {
                                "content_index": 0, "text": text, "logprobs": []}),
             );
             events.push(json!({"type": "response.content_part.done", "item_id": id,
-                               "output_index": output_index, "content_index": 0, "part": output_text(&text)}));
+                               "output_index": output_index, "content_index": 0, "part": OutputText::new(&text)}));
             message_item(&id, Some(&text), if complete { "completed" } else { "incomplete" })
         };
         events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": item}));
@@ -688,8 +699,11 @@ impl OutputBuilder {
         if self.encrypted_reasoning && !self.signatures.is_empty() {
             let output_index = self.items.len();
             let id = self.item_id("rs");
-            let mut item = reasoning_item(&id, "", false);
-            item["encrypted_content"] = json!(self.signatures.encode());
+            let item = OutputItem::Reasoning {
+                id,
+                summary: Vec::new(),
+                encrypted_content: Some(self.signatures.encode()),
+            };
             events.push(json!({"type": "response.output_item.added", "output_index": output_index, "item": item}));
             events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": item}));
             self.items.push(item);
@@ -698,22 +712,31 @@ impl OutputBuilder {
     }
 }
 
-fn output_text(text: &str) -> Value {
-    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
-}
-
 /// A message item; `None` text: no content part yet (the `added` form).
-fn message_item(id: &str, text: Option<&str>, status: &str) -> Value {
-    let content: Vec<Value> = text.map(output_text).into_iter().collect();
-    json!({"id": id, "type": "message", "role": "assistant", "status": status, "content": content})
+fn message_item(id: &str, text: Option<&str>, status: &'static str) -> OutputItem {
+    OutputItem::Message {
+        id: id.to_string(),
+        role: "assistant",
+        status,
+        content: text.map(OutputText::new).into_iter().collect(),
+    }
 }
 
-fn reasoning_item(id: &str, text: &str, done: bool) -> Value {
-    let summary: Vec<Value> = done
-        .then(|| json!({"type": "summary_text", "text": text}))
-        .into_iter()
-        .collect();
-    json!({"id": id, "type": "reasoning", "summary": summary})
+fn reasoning_item(id: &str, text: &str, done: bool) -> OutputItem {
+    OutputItem::Reasoning {
+        id: id.to_string(),
+        summary: done
+            .then(|| SummaryText { text: text.to_string() })
+            .into_iter()
+            .collect(),
+        encrypted_content: None,
+    }
+}
+
+/// A whole response as JSON, for tests that index into it.
+#[cfg(test)]
+pub(crate) fn response_json(resp: &GenerateContentResponse, echo: &ResponseEcho, ctx: &RequestContext) -> Value {
+    serde_json::to_value(gemini_to_response(resp, echo, ctx)).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ fn calls_of_namespaced_tools_come_back_under_their_namespace() {
     let echo = ResponseEcho::new(&request);
 
     // Whole response.
-    let whole = gemini_to_response(
+    let whole = response_json(
         &call_response("clock__sleep", json!({"duration_ms": 1.5})),
         &echo,
         &ctx(),
@@ -147,7 +147,7 @@ fn calls_of_namespaced_tools_come_back_under_their_namespace() {
     assert_eq!(item["namespace"], "clock");
     assert_eq!(item["arguments"], r#"{"duration_ms":1.5}"#);
 
-    let custom = gemini_to_response(
+    let custom = response_json(
         &call_response("clock__cron", json!({"input": "* * * * *"})),
         &echo,
         &ctx(),
@@ -195,7 +195,7 @@ fn calls_of_namespaced_tools_come_back_under_their_namespace() {
     // A plain (not namespaced) function keeps its name and gets no namespace.
     let plain = req(json!({"model": "m", "input": "x",
                             "tools": [{"type": "function", "name": "top", "parameters": {"type": "object"}}]}));
-    let whole = gemini_to_response(&call_response("top", json!({})), &ResponseEcho::new(&plain), &ctx());
+    let whole = response_json(&call_response("top", json!({})), &ResponseEcho::new(&plain), &ctx());
     assert_eq!(whole["output"][0]["name"], "top");
     assert!(whole["output"][0].get("namespace").is_none());
 }

@@ -33,7 +33,7 @@
 //! without a finish reason (a cut connection), ends with `response.failed` (status `failed`,
 //! `error {code, message}`, the items finished so far). No `[DONE]` follows (OpenAI sends none).
 
-use super::{response_object, Outcome, OutputBuilder, ResponseEcho};
+use super::{response_object, Outcome, OutputBuilder, ResponseEcho, ResponseError, ResponseObject};
 use crate::error::GatewayError;
 use crate::protocol::gemini::{FinishReason, GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::event_frame;
@@ -125,8 +125,11 @@ impl ResponsesStreamTranslator {
             return Vec::new();
         }
         let error = GatewayError::from(status.clone());
-        self.fail(json!({"code": error.responses_code(), "message": error.to_string()}))
-            .concat()
+        self.fail(ResponseError {
+            code: error.responses_code().into(),
+            message: error.to_string(),
+        })
+        .concat()
     }
 
     /// The upstream ended: `response.completed` / `response.incomplete` with the full response,
@@ -136,10 +139,10 @@ impl ResponsesStreamTranslator {
             return Vec::new();
         }
         let Some(reason) = self.finish_reason.clone() else {
-            return self.fail(json!({
-                "code": "server_error",
-                "message": "The upstream stream ended before the response was complete (no finish reason).",
-            }));
+            return self.fail(ResponseError {
+                code: "server_error".into(),
+                message: "The upstream stream ended before the response was complete (no finish reason).".into(),
+            });
         };
         let mut out = Vec::new();
         self.start(&mut out);
@@ -158,7 +161,7 @@ impl ResponsesStreamTranslator {
         out
     }
 
-    fn fail(&mut self, error: Value) -> Vec<Vec<u8>> {
+    fn fail(&mut self, error: ResponseError) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         self.start(&mut out);
         self.failed = true;
@@ -179,7 +182,7 @@ impl ResponsesStreamTranslator {
         }
     }
 
-    fn response(&self, outcome: &Outcome) -> Value {
+    fn response(&self, outcome: &Outcome) -> ResponseObject {
         let usage = match outcome {
             Outcome::Failed(_) | Outcome::InProgress => None,
             _ => Some(self.usage.unwrap_or_default()),

@@ -518,7 +518,7 @@ fn whole_response_has_items_in_part_order() {
     }));
     let echo = ResponseEcho::new(&req(json!({"model": "gpt-5", "input": "x", "instructions": "be nice",
         "tools": [weather_tool()], "reasoning": {"effort": "low", "summary": "auto"}, "metadata": {"k": "v"}})));
-    let out = gemini_to_response(&resp, &echo, &ctx());
+    let out = response_json(&resp, &echo, &ctx());
     assert_eq!(out["id"], "resp_r1");
     assert_eq!(out["object"], "response");
     assert_eq!(out["created_at"], 1_760_000_000);
@@ -583,7 +583,7 @@ fn whole_response_statuses() {
         ),
     ];
     for (body, status, details, output) in cases {
-        let out = gemini_to_response(&gemini(body.clone()), &ResponseEcho::for_model("m"), &ctx());
+        let out = response_json(&gemini(body.clone()), &ResponseEcho::for_model("m"), &ctx());
         assert_eq!(out["status"], status, "{body}");
         assert_eq!(out["incomplete_details"], details, "{body}");
         assert_eq!(out["output"], output, "{body}");
@@ -875,7 +875,7 @@ fn whole_response_with_custom_shell_calls_and_encrypted_reasoning() {
     );
     let echo = ResponseEcho::new(&req(json!({"input": "x", "include": ["reasoning.encrypted_content"],
         "tools": [weather_tool(), apply_patch_tool(), {"type": "local_shell"}]})));
-    let out = gemini_to_response(&resp, &echo, &ctx());
+    let out = response_json(&resp, &echo, &ctx());
     let encrypted = TurnSignatures {
         text: None,
         calls: vec![(0, "c2lnMQ==".into())],
@@ -899,7 +899,7 @@ fn whole_response_with_custom_shell_calls_and_encrypted_reasoning() {
 
     // Without the tools declared as custom/shell, the same calls are plain function calls; without
     // `include`, no signature item.
-    let plain = gemini_to_response(&resp, &ResponseEcho::for_model("m"), &ctx());
+    let plain = response_json(&resp, &ResponseEcho::for_model("m"), &ctx());
     let kinds: Vec<&str> = plain["output"]
         .as_array()
         .unwrap()
@@ -919,7 +919,7 @@ fn text_answer_signature_round_trips_through_output_items() {
     );
     let body = json!({"input": [user("hi")], "include": ["reasoning.encrypted_content"],
                       "reasoning": {"effort": "low", "summary": "auto"}});
-    let out = gemini_to_response(&resp, &ResponseEcho::new(&req(body.clone())), &ctx());
+    let out = response_json(&resp, &ResponseEcho::new(&req(body.clone())), &ctx());
     let kinds: Vec<&str> = out["output"]
         .as_array()
         .unwrap()

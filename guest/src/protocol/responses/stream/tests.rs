@@ -1,6 +1,6 @@
 use super::*;
 use crate::protocol::openai::tool_call_id;
-use crate::protocol::responses::gemini_to_response;
+use crate::protocol::responses::response_json;
 use crate::protocol::sse::SseReader;
 
 fn ctx() -> RequestContext {
@@ -335,7 +335,7 @@ fn stream_and_whole_agree() {
             {"functionCall": {"name": "f", "args": {"a": 1}}, "thoughtSignature": "c2ln"}]}, "finishReason": "STOP"}],
         "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 3, "thoughtsTokenCount": 2, "totalTokenCount": 9}
     }));
-    let whole = gemini_to_response(&whole, &ResponseEcho::for_model("gpt-5"), &ctx());
+    let whole = response_json(&whole, &ResponseEcho::for_model("gpt-5"), &ctx());
     assert_eq!(streamed, &whole);
 }
 
@@ -488,7 +488,7 @@ fn stream_and_whole_agree_for_codex_tools() {
             {"functionCall": {"name": "local_shell", "args": {"command": "make test"}}}]}, "finishReason": "STOP"}],
         "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 3, "thoughtsTokenCount": 2, "totalTokenCount": 9}
     }));
-    let whole = gemini_to_response(&whole, &codex_echo(), &ctx());
+    let whole = response_json(&whole, &codex_echo(), &ctx());
     assert_eq!(streamed, &whole);
     let kinds: Vec<&str> = whole["output"]
         .as_array()
