@@ -47,8 +47,11 @@ pub fn refusal_reason(error: &GatewayError) -> &'static str {
         // Refused before the pool: the client's own limits. After the pool: every key cools.
         GatewayError::RateLimited { .. } => "client_limit",
         GatewayError::NoKeys(_) => "no_keys",
-        GatewayError::Upstream { .. } | GatewayError::Overloaded { .. } | GatewayError::Timeout(_) => "upstream",
-        GatewayError::Internal(_) => "internal",
+        GatewayError::Upstream { .. }
+        | GatewayError::UpstreamStatus(_)
+        | GatewayError::Overloaded { .. }
+        | GatewayError::Timeout(_) => "upstream",
+        GatewayError::Store(_) | GatewayError::Internal(_) => "internal",
     }
 }
 

@@ -271,7 +271,7 @@ pub async fn handle<U: Upstream, D: Database>(
         }
         ("GET", ["usage", "hourly"]) => Ok((
             200,
-            json!({ "hours": usage::hourly(db, now).map_err(db_err)?, "now": now }),
+            json!({ "hours": usage::hourly(db, now).map_err(GatewayError::from)?, "now": now }),
         )),
         ("GET", ["requests"]) => {
             let limit = match crate::auth::query_param(query, "limit") {
@@ -310,16 +310,17 @@ pub async fn handle<U: Upstream, D: Database>(
                         ))
                     }
                 };
-                store::settings::put(db, METRICS_PUBLIC, if on { "true" } else { "false" }).map_err(db_err)?;
+                store::settings::put(db, METRICS_PUBLIC, if on { "true" } else { "false" })
+                    .map_err(GatewayError::from)?;
             }
             if let Some(value) = changes.remove(METRICS_TOKEN) {
                 match value {
                     Value::Null => {
-                        store::settings::remove(db, METRICS_TOKEN_HASH).map_err(db_err)?;
+                        store::settings::remove(db, METRICS_TOKEN_HASH).map_err(GatewayError::from)?;
                     }
                     Value::String(token) if is_plausible_token(&token) => {
                         // Kept only as a hash, like the admin key.
-                        store::settings::put(db, METRICS_TOKEN_HASH, &crate::auth::sha256_hex(&token)).map_err(db_err)?;
+                        store::settings::put(db, METRICS_TOKEN_HASH, &crate::auth::sha256_hex(&token)).map_err(GatewayError::from)?;
                     }
                     _ => {
                         return Err(GatewayError::invalid_param(
