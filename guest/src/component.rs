@@ -4,24 +4,37 @@
 //! configured limit), runs the pure pipeline in [`crate::handler`], and writes the reply,
 //! pumping streams chunk by chunk. It also implements the core's two traits: [`Database`]
 //! over Spin's `fermyon:spin/sqlite@2.0.0` and [`Upstream`] over `wasi:http/outgoing-handler`.
+//!
+//! With the `edge` feature, [`edge`] is the entry instead: the same HTTP plumbing, no SQL and
+//! no variables, so the component imports nothing outside `wasi:http/proxy`.
+
+#[cfg(feature = "edge")]
+mod edge;
 
 use crate::error::GatewayError;
-use crate::handler::{self, Config, Env, Reply, RequestHead};
-use crate::store::{Database, Row, SqlValue, StoreError};
+#[cfg(not(feature = "edge"))]
+use crate::handler::Config;
+use crate::handler::{self, Env, Reply, RequestHead};
+use crate::store::Database;
+#[cfg(not(feature = "edge"))]
+use crate::store::{Row, SqlValue, StoreError};
 use crate::upstream::{Timeouts, TransportError, Upstream, UpstreamRequest, UpstreamResponse};
 use futures::{SinkExt, StreamExt};
 use spin_sdk::http::{
     ErrorCode, Fields, IncomingRequest, IncomingResponse, Method, OutgoingRequest, OutgoingResponse, ResponseOutparam,
     Scheme,
 };
+#[cfg(not(feature = "edge"))]
 use spin_sdk::sqlite;
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
 use spin_sdk::wit::wasi::http0_2_0::types::{FutureIncomingResponse, RequestOptions};
 use std::task::Poll;
 
 /// SQLite through the host.
+#[cfg(not(feature = "edge"))]
 struct SpinDb(sqlite::Connection);
 
+#[cfg(not(feature = "edge"))]
 impl Database for SpinDb {
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
         let params: Vec<sqlite::Value> = params
@@ -55,6 +68,7 @@ impl Database for SpinDb {
 }
 
 /// A host SQLite error in words (its debug form reads `Io("database is locked")`).
+#[cfg(not(feature = "edge"))]
 fn sqlite_error(e: sqlite::Error) -> StoreError {
     StoreError(match e {
         sqlite::Error::Io(message) => message,
@@ -273,6 +287,7 @@ impl Upstream for WasiUpstream {
     }
 }
 
+#[cfg(not(feature = "edge"))]
 fn variable(name: &str) -> Option<String> {
     spin_sdk::variables::get(name)
         .ok()
@@ -280,6 +295,7 @@ fn variable(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+#[cfg(not(feature = "edge"))]
 fn config() -> Config {
     Config {
         upstream_url: variable("upstream_url")
@@ -371,6 +387,7 @@ async fn write_full(out: ResponseOutparam, status: u16, headers: &[(String, Stri
     }
 }
 
+#[cfg(not(feature = "edge"))]
 #[spin_sdk::http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let head = head_of(&req);
@@ -436,10 +453,10 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     };
     let reply = handler::handle(&env, &head, route, protocol, body, &settings, &stored).await;
     let note = env.access.borrow().clone();
-    write_reply(out, annotate(reply, &note), Some(&db)).await;
+    write_reply(out, annotate(reply, &note), Some(&db as &dyn Database)).await;
 }
 
-async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: Option<&SpinDb>) {
+async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: Option<&dyn Database>) {
     match reply {
         Reply::Full { status, headers, body } => write_full(out, status, &headers, body).await,
         Reply::Stream {

@@ -64,6 +64,10 @@ pub enum GatewayError {
     /// A bug or a host failure.
     #[error("{0}")]
     Internal(String),
+    /// The route needs what this build leaves out (the stateless `edge` build has no SQL:
+    /// no admin API, usage or client keys): 501 naming the build that has it.
+    #[error("{0}")]
+    NotInThisBuild(String),
 }
 
 /// An upstream status's message, or `upstream error <code>` when it has none.
@@ -128,6 +132,7 @@ impl GatewayError {
                 (_, code) => code,
             },
             GatewayError::Store(_) | GatewayError::Internal(_) => 500,
+            GatewayError::NotInThisBuild(_) => 501,
         }
     }
 
@@ -228,12 +233,15 @@ impl GatewayError {
                 _ => ("server_error", Some("upstream_error")),
             },
             GatewayError::Store(_) | GatewayError::Internal(_) => ("server_error", None),
+            GatewayError::NotInThisBuild(_) => ("invalid_request_error", Some("not_implemented")),
         }
     }
 
     fn anthropic_type(&self, status: u16) -> &'static str {
         match self {
-            GatewayError::InvalidRequest { .. } | GatewayError::MethodNotAllowed { .. } => "invalid_request_error",
+            GatewayError::InvalidRequest { .. }
+            | GatewayError::MethodNotAllowed { .. }
+            | GatewayError::NotInThisBuild(_) => "invalid_request_error",
             GatewayError::Unauthenticated(_) => "authentication_error",
             GatewayError::PermissionDenied(_) => "permission_error",
             GatewayError::NotFound(_) | GatewayError::ModelNotFound(_) => "not_found_error",
@@ -265,7 +273,7 @@ impl GatewayError {
             GatewayError::Unauthenticated(_) => "UNAUTHENTICATED",
             GatewayError::PermissionDenied(_) => "PERMISSION_DENIED",
             GatewayError::NotFound(_) | GatewayError::ModelNotFound(_) => "NOT_FOUND",
-            GatewayError::MethodNotAllowed { .. } => "UNIMPLEMENTED",
+            GatewayError::MethodNotAllowed { .. } | GatewayError::NotInThisBuild(_) => "UNIMPLEMENTED",
             GatewayError::RateLimited { .. } => "RESOURCE_EXHAUSTED",
             GatewayError::NoKeys(_) | GatewayError::Upstream { .. } | GatewayError::Overloaded { .. } => "UNAVAILABLE",
             GatewayError::Timeout(_) => "DEADLINE_EXCEEDED",

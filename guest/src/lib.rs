@@ -10,9 +10,15 @@
 //! ([`auth`]) -> the protocol's handler ([`protocol`]) -> [`upstream::send_with_failover`]
 //! ([`pool`] decides, [`store`] records) -> a whole reply, or a stream through a
 //! [`stream::Transducer`].
+//!
+//! With the `edge` feature the same pipeline builds the stateless component of world `edge`:
+//! `component/edge.rs` is its entry, the admin module is left out, and [`edge`] holds what
+//! differs (no storage, pure-proxy keys, 501 for what needs SQL).
 
+#[cfg(not(feature = "edge"))]
 pub mod admin;
 pub mod auth;
+pub mod edge;
 pub mod error;
 pub mod handler;
 pub mod metrics;

@@ -1,9 +1,11 @@
-//! Proves that the embedded gateway component targets the `gateway` world in `wit/`: every
-//! interface it imports is one the world declares (so every host that implements the world can
-//! run it), and that the check really can fail.
+//! Proves that each component targets its world in `wit/`: every interface it imports is one
+//! the world declares (so every host that implements the world can run it), and that the check
+//! really can fail. The embedded gateway and `dist/gempool.wasm` target `gateway`;
+//! `dist/gempool-edge.wasm` targets `edge`, which is exactly `wasi:http/proxy`. The `dist/`
+//! files come from `scripts/build-components` (`$GEMPOOL_DIST` points elsewhere).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -116,6 +118,80 @@ fn the_embedded_guest_imports_only_what_the_gateway_world_declares() {
         missing.is_empty(),
         "the guest imports interfaces the `gateway` world does not declare: {missing:?}"
     );
+}
+
+fn edge_world() -> Vec<Import> {
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let world = world_imports(&wit, "gempool:gateway/edge");
+    let proxy = world_imports(&wit, "wasi:http/proxy@0.2.6");
+    assert_eq!(world, proxy, "the edge world should be exactly wasi:http/proxy");
+    world
+}
+
+/// A built distributable component; panics (never skips) when it has not been built.
+fn dist(name: &str) -> PathBuf {
+    let dir = std::env::var_os("GEMPOOL_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist"));
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/build-components first",
+        path.display()
+    );
+    path
+}
+
+fn component_at(engine: &Engine, path: &Path) -> Component {
+    Component::from_file(engine, path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()))
+}
+
+#[test]
+fn the_distributed_gateway_imports_only_what_the_gateway_world_declares() {
+    let engine = Engine::default();
+    let imports = component_imports(&engine, &component_at(&engine, &dist("gempool.wasm")));
+    assert!(imports.iter().any(|i| i.name == "fermyon:spin/sqlite"), "{imports:?}");
+    let missing = uncovered(&imports, &gateway_world());
+    assert!(
+        missing.is_empty(),
+        "dist/gempool.wasm imports outside `gateway`: {missing:?}"
+    );
+}
+
+#[test]
+fn the_edge_component_imports_only_wasi_http_proxy() {
+    let engine = Engine::default();
+    let component = component_at(&engine, &dist("gempool-edge.wasm"));
+    let imports = component_imports(&engine, &component);
+    assert!(
+        imports.iter().any(|i| i.name == "wasi:http/outgoing-handler"),
+        "{imports:?}"
+    );
+    let missing = uncovered(&imports, &edge_world());
+    assert!(
+        missing.is_empty(),
+        "dist/gempool-edge.wasm imports outside `edge` (wasi:http/proxy): {missing:?}"
+    );
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(&engine)
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert_eq!(exports, ["wasi:http/incoming-handler@0.2.0"]);
+}
+
+#[test]
+fn the_edge_world_refuses_what_the_gateway_needs() {
+    let edge = edge_world();
+    for outside in [
+        "wasi:cli/environment@0.2.6",
+        "wasi:random/insecure-seed@0.2.6",
+        "fermyon:spin/sqlite@2.0.0",
+        "fermyon:spin/variables@2.0.0",
+    ] {
+        let missing = uncovered(&[Import::parse(outside)], &edge);
+        assert_eq!(missing, BTreeSet::from([outside.to_owned()]));
+    }
 }
 
 #[test]

@@ -2,13 +2,15 @@
 //! real `gempool` binary against it ([`harness`]), a small blocking HTTP client with
 //! streaming and SSE helpers for tests ([`http`]), and a recording proxy that keeps what real
 //! clients send ([`recorder`]); a launcher of gempool as a Cloudflare Worker under local
-//! `wrangler dev` ([`wrangler`]).
+//! `wrangler dev` ([`wrangler`]); launchers that run the components in other hosts (jco, Spin,
+//! wasmtime serve) for the `hosts` target ([`hosts`]).
 //!
 //! The end-to-end tests themselves live in `tests/tests/`; the `gempool-mock` binary
 //! (`src/bin/gempool-mock.rs`) serves the mock on a fixed address for the benchmark and manual use.
 #![deny(missing_docs)]
 
 pub mod harness;
+pub mod hosts;
 pub mod http;
 pub mod mock;
 pub mod recorder;

@@ -4,6 +4,7 @@
 //! natively in tests; the component only reads the request, calls [`handle`], and writes the
 //! [`Reply`] (pumping streams through their [`Transducer`]).
 
+#[cfg(not(feature = "edge"))]
 use crate::admin;
 use crate::auth::{self, Presented};
 use crate::error::GatewayError;
@@ -512,7 +513,9 @@ async fn serve<U: Upstream, D: Database>(
     }
     match route {
         Route::Health | Route::Preflight => Ok(static_reply(&route, &head.path)),
+        #[cfg(not(feature = "edge"))]
         Route::AdminPage => Ok(admin::page()),
+        #[cfg(not(feature = "edge"))]
         Route::Metrics => {
             let snapshot =
                 store::metrics::snapshot(env.db, env.now_ms).map_err(|e| GatewayError::Internal(e.to_string()))?;
@@ -522,9 +525,13 @@ async fn serve<U: Upstream, D: Database>(
                 body: crate::metrics::render(&snapshot, env.now_ms).into_bytes(),
             })
         }
+        #[cfg(not(feature = "edge"))]
         Route::AdminApi { rest } => admin::handle(env, &head.method, &rest, &head.query, body, settings)
             .await
             .map(|(status, value)| json_reply(status, &value)),
+        // The edge build has no storage, so no admin surface is compiled into it.
+        #[cfg(feature = "edge")]
+        Route::AdminPage | Route::AdminApi { .. } | Route::Metrics => Err(crate::edge::needs_gateway(&route)),
         Route::Gemini { version, model, method } => {
             native::handle(
                 env,
