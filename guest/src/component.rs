@@ -12,9 +12,9 @@
 mod edge;
 
 use crate::error::GatewayError;
+use crate::handler::{self, Reply, RequestHead};
 #[cfg(not(feature = "edge"))]
-use crate::handler::Config;
-use crate::handler::{self, Env, Reply, RequestHead};
+use crate::handler::{Config, Env};
 use crate::store::Database;
 #[cfg(not(feature = "edge"))]
 use crate::store::{Row, SqlValue, StoreError};
