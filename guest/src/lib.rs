@@ -12,10 +12,9 @@
 //! [`stream::Transducer`].
 //!
 //! With the `edge` feature the same pipeline builds the stateless component of world `edge`:
-//! `component/edge.rs` is its entry, the admin module is left out, and [`edge`] holds what
+//! `component/edge.rs` is its entry, the admin routes are not compiled in, and [`edge`] holds what
 //! differs (no storage, pure-proxy keys, 501 for what needs SQL).
 
-#[cfg(not(feature = "edge"))]
 pub mod admin;
 pub mod auth;
 pub mod edge;

@@ -52,6 +52,7 @@ pub fn refusal_reason(error: &GatewayError) -> &'static str {
         | GatewayError::Overloaded { .. }
         | GatewayError::Timeout(_) => "upstream",
         GatewayError::Store(_) | GatewayError::Internal(_) => "internal",
+        GatewayError::NotInThisBuild(_) => "not_in_this_build",
     }
 }
 

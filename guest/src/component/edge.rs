@@ -61,6 +61,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         random: random_bytes(),
         now_ms: now_ms(),
         logged: Default::default(),
+        access: Default::default(),
     };
     let route = match route.and_then(|route| edge::precheck(&route, &head).map(|()| route)) {
         Ok(route) => route,

@@ -4,7 +4,6 @@
 //! natively in tests; the component only reads the request, calls [`handle`], and writes the
 //! [`Reply`] (pumping streams through their [`Transducer`]).
 
-#[cfg(not(feature = "edge"))]
 use crate::admin;
 use crate::auth::{self, Presented};
 use crate::error::GatewayError;
