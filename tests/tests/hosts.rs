@@ -1,8 +1,8 @@
 //! The end-to-end scenarios that matter, against the hosts `GEMPOOL_HOST` selects (default
 //! `gempool`; e.g. `GEMPOOL_HOST=jco`, `GEMPOOL_HOST=spin GEMPOOL_SPIN_BIN=/path/to/spin`,
-//! `GEMPOOL_HOST=gempool,jco,spin,wasmtime-serve`). See `gempool_tests::hosts`.
+//! `GEMPOOL_HOST=gempool,jco,spin,wasmtime-serve,workers`). See `gempool_tests::hosts`.
 //!
-//! Gateway hosts (gempool, spin) run `dist/gempool.wasm`: rotation, failover on a per-day 429,
+//! Gateway hosts (gempool, spin, workers) run `dist/gempool.wasm`: rotation, failover on a per-day 429,
 //! an invalid key disabled, incremental streaming, OpenAI and Anthropic chat (plain and stream),
 //! the admin API, state across a restart. Edge hosts (jco, wasmtime-serve) run
 //! `dist/gempool-edge.wasm` in pure-proxy mode: chat through the OpenAI, Anthropic and native
@@ -181,9 +181,25 @@ fn a_per_day_429_fails_over_and_the_key_cools_down() {
         assert_eq!(mock.count_for_key(&pool[1]), 4);
         let health = key_health(&host);
         assert_eq!(health.len(), 2);
+        let until = health[0]
+            .cooldowns
+            .iter()
+            .find(|c| c.0 == MODEL)
+            .map(|c| c.1)
+            .unwrap_or_else(|| panic!("{}: no cooldown on {MODEL}: {health:?}", kind.name()));
+        // A per-day quota resets at midnight Pacific time (07:00 or 08:00 UTC).
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let remaining = until - now_ms;
         assert!(
-            health[0].cooldowns.iter().any(|c| c.0 == MODEL),
-            "{}: {health:?}",
+            remaining > 0 && remaining <= 25 * 3_600_000,
+            "{}: cooldown ends in {remaining} ms",
+            kind.name()
+        );
+        assert!(
+            matches!((until / 3_600_000) % 24, 7 | 8) && until % 3_600_000 == 0,
+            "{}: the cooldown does not end at a Pacific midnight: {until}",
             kind.name()
         );
         assert!(health[1].is_pristine(), "{health:?}");

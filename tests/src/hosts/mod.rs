@@ -4,7 +4,7 @@
 //! it runs ([`World::Gateway`]: `dist/gempool.wasm`, or [`World::Edge`]:
 //! `dist/gempool-edge.wasm`), whether its state survives a restart, and how to launch it. One
 //! module per host: [`gempool`] (the bundled binary), [`jco`] (`jco serve`), [`spin`]
-//! (`spin up`), [`wasmtime_serve`] (`wasmtime serve`). [`selected`] reads `GEMPOOL_HOST` (one
+//! (`spin up`), [`wasmtime_serve`] (`wasmtime serve`), [`workers`] (`wrangler dev` with D1). [`selected`] reads `GEMPOOL_HOST` (one
 //! name or a comma list; default `gempool`); an unknown name, or a host whose binary or tool is
 //! missing, panics: a host asked for is never skipped.
 //!
@@ -16,10 +16,12 @@ pub mod gempool;
 pub mod jco;
 pub mod spin;
 pub mod wasmtime_serve;
+pub mod workers;
 
 use crate::harness::{workspace_root, TEST_ADMIN_KEY};
 use crate::http::{Client, LogHandle, RequestBuilder};
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,6 +73,7 @@ pub fn kind_named(name: &str) -> Option<&'static dyn HostKind> {
         "jco" => Some(&jco::Jco),
         "spin" => Some(&spin::Spin),
         "wasmtime-serve" => Some(&wasmtime_serve::WasmtimeServe),
+        "workers" => Some(&workers::Workers),
         _ => None,
     }
 }
@@ -90,7 +93,9 @@ pub fn selected() -> Vec<&'static dyn HostKind> {
         .filter(|n| !n.is_empty())
         .map(|name| {
             let kind = kind_named(name).unwrap_or_else(|| {
-                panic!("GEMPOOL_HOST names an unknown host {name:?}; known: gempool, jco, spin, wasmtime-serve")
+                panic!(
+                    "GEMPOOL_HOST names an unknown host {name:?}; known: gempool, jco, spin, wasmtime-serve, workers"
+                )
             });
             if let Err(missing) = kind.check() {
                 panic!("GEMPOOL_HOST asks for {name}, which cannot run here: {missing}");
@@ -173,6 +178,9 @@ impl Process {
         let log = LogHandle::default();
         log.push_line(&format!("$ {command:?}"));
         let mut child = command
+            // Its own process group, so stopping it also stops what it started (wrangler's
+            // workerd, jco's workers).
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -226,20 +234,19 @@ impl Process {
         self.log.clone()
     }
 
-    /// SIGTERM, then SIGKILL after 10 s.
+    /// SIGTERM to its process group, then SIGKILL to the group after 10 s.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
-        // The shell's builtin `kill`: the crate forbids unsafe `libc::kill`.
-        let _ = Command::new("sh")
-            .args(["-c", &format!("kill -TERM {}", child.id())])
-            .status();
+        signal_group(child.id(), "TERM");
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Children (workerd) may outlive the leader: end the whole group.
+        signal_group(child.id(), "KILL");
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -248,10 +255,19 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            signal_group(child.id(), "KILL");
             let _ = child.kill();
             let _ = child.wait();
         }
     }
+}
+
+/// Sends `signal` to process group `group` with the shell's builtin `kill` (the crate forbids
+/// the unsafe `libc::kill`; dash takes a negative pid as a group, and no `--`).
+fn signal_group(group: u32, signal: &str) {
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} -{group} 2>/dev/null")])
+        .status();
 }
 
 fn capture(stream: Option<impl Read + Send + 'static>, log: LogHandle) {

@@ -112,9 +112,7 @@ fn upstream_errors_reach_every_protocol_in_its_own_shape_whole_and_mid_stream() 
     use gempool_tests::harness::{error_shape_problem, Dialect};
     use gempool_tests::mock::Behavior;
     let (mock, gw) = setup(&["k1"]);
-    let chat = |stream: bool| {
-        json!({"model": "gemini-2.5-flash", "stream": stream, "messages": [{"role": "user", "content": "hi"}]})
-    };
+    let chat = |stream: bool| json!({"model": "gemini-2.5-flash", "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
     let responses = |stream: bool| json!({"model": "gemini-2.5-flash", "stream": stream, "input": "hi"});
     let messages = |stream: bool| {
         json!({"model": "gemini-2.5-flash", "max_tokens": 64, "stream": stream,
@@ -129,7 +127,8 @@ fn upstream_errors_reach_every_protocol_in_its_own_shape_whole_and_mid_stream() 
     };
 
     // Whole replies: a 404 the upstream gave for the model.
-    let not_found = json!({"error": {"code": 404, "message": "models/gemini-2.5-flash is not found", "status": "NOT_FOUND"}});
+    let not_found =
+        json!({"error": {"code": 404, "message": "models/gemini-2.5-flash is not found", "status": "NOT_FOUND"}});
     mock.set_behavior(
         "k1",
         Behavior::Custom {
@@ -139,12 +138,21 @@ fn upstream_errors_reach_every_protocol_in_its_own_shape_whole_and_mid_stream() 
     );
     let openai = gw.post("/v1/chat/completions").json(&chat(false)).send();
     openai.assert_status(404);
-    assert_eq!(error_shape_problem(Dialect::OpenAi, 404, openai.text().as_bytes()), None);
     assert_eq!(
-        (openai.json()["error"]["type"].clone(), openai.json()["error"]["code"].clone()),
+        error_shape_problem(Dialect::OpenAi, 404, openai.text().as_bytes()),
+        None
+    );
+    assert_eq!(
+        (
+            openai.json()["error"]["type"].clone(),
+            openai.json()["error"]["code"].clone()
+        ),
         (json!("invalid_request_error"), json!("model_not_found"))
     );
-    assert_eq!(openai.json()["error"]["message"], "models/gemini-2.5-flash is not found");
+    assert_eq!(
+        openai.json()["error"]["message"],
+        "models/gemini-2.5-flash is not found"
+    );
     let resp = gw.post("/v1/responses").json(&responses(false)).send();
     resp.assert_status(404);
     assert_eq!(error_shape_problem(Dialect::OpenAi, 404, resp.text().as_bytes()), None);
@@ -155,11 +163,17 @@ fn upstream_errors_reach_every_protocol_in_its_own_shape_whole_and_mid_stream() 
         .json(&messages(false))
         .send();
     anthropic.assert_status(404);
-    assert_eq!(error_shape_problem(Dialect::Anthropic, 404, anthropic.text().as_bytes()), None);
+    assert_eq!(
+        error_shape_problem(Dialect::Anthropic, 404, anthropic.text().as_bytes()),
+        None
+    );
     assert_eq!(anthropic.json()["error"]["type"], "not_found_error");
     let gemini = gw.post(native(false)).json(&hello()).send();
     gemini.assert_status(404);
-    assert_eq!(error_shape_problem(Dialect::Gemini, 404, gemini.text().as_bytes()), None);
+    assert_eq!(
+        error_shape_problem(Dialect::Gemini, 404, gemini.text().as_bytes()),
+        None
+    );
     assert_eq!(gemini.json()["error"]["status"], "NOT_FOUND");
 
     // Mid-stream: 200, a first chunk, then Gemini's 503 error chunk.
