@@ -2,10 +2,10 @@
 //! `gempool`; e.g. `GEMPOOL_HOST=jco`, `GEMPOOL_HOST=spin GEMPOOL_SPIN_BIN=/path/to/spin`,
 //! `GEMPOOL_HOST=gempool,jco,spin,wasmtime-serve,workers`). See `gempool_tests::hosts`.
 //!
-//! Gateway hosts (gempool, spin, workers) run `dist/gempool.wasm`: rotation, failover on a per-day 429,
-//! an invalid key disabled, incremental streaming, OpenAI and Anthropic chat (plain and stream),
-//! the admin API, state across a restart. Edge hosts (jco, wasmtime-serve) run
-//! `dist/gempool-edge.wasm` in pure-proxy mode: chat through the OpenAI, Anthropic and native
+//! Gateway hosts (gempool, spin, workers) run `dist/gempool.wasm`: rotation, failover on a
+//! per-day 429, an invalid key disabled, incremental streaming, OpenAI and Anthropic chat (plain
+//! and stream), the admin API, the pool's `/metrics` rendered by the component, state across a
+//! restart. Edge hosts (jco, wasmtime-serve) run `dist/gempool-edge.wasm` in pure-proxy mode: chat through the OpenAI, Anthropic and native
 //! routes with failover across two client-supplied keys, incremental streaming, and 501 for
 //! what needs storage. A selected host that cannot run fails the test; each scenario names the
 //! hosts it ran on.
@@ -306,6 +306,69 @@ fn the_admin_api_adds_and_lists_keys() {
             listed.text()
         );
         host.get("/admin/api/keys").send().assert_status(401);
+    });
+}
+
+/// The sum of the samples of `family` in Prometheus text whose label set contains every one of
+/// `labels` (`name="value"`).
+fn metric_sum(text: &str, family: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(series, _)| series.split('{').next() == Some(family) && labels.iter().all(|l| series.contains(l)))
+        .filter_map(|(_, value)| value.parse::<f64>().ok())
+        .sum()
+}
+
+#[test]
+fn the_pool_metrics_come_from_the_component() {
+    on_hosts(World::Gateway, "pool /metrics", |kind| {
+        let pool = keys("met");
+        let mock = MockGemini::with_keys(&[&pool[0], &pool[1]]);
+        mock.set_behavior(&pool[0], Behavior::RateLimitPerDay);
+        let (host, client) = gateway(kind, &mock, &pool);
+        for _ in 0..3 {
+            host.post(NATIVE)
+                .bearer(&client)
+                .json(&hello())
+                .send()
+                .assert_status(200);
+        }
+        host.get("/metrics").send().assert_status(401);
+        host.get("/metrics").bearer(&client).send().assert_status(401);
+        let scraped = host.admin("GET", "/metrics").send();
+        scraped.assert_status(200);
+        let text = scraped.text();
+        let model = format!("model=\"{MODEL}\"");
+        assert_eq!(
+            metric_sum(&text, "gempool_upstream_requests_total", &[&model, "outcome=\"ok\""]),
+            3.0,
+            "{}: three answered attempts\n{text}",
+            kind.name()
+        );
+        assert_eq!(
+            metric_sum(
+                &text,
+                "gempool_upstream_requests_total",
+                &[&model, "outcome=\"rate_limited\""]
+            ),
+            1.0,
+            "{}: one 429\n{text}",
+            kind.name()
+        );
+        assert!(
+            metric_sum(&text, "gempool_key_cooldown_seconds", &[&model]) > 60.0,
+            "{}: the exhausted key cools for the rest of the day\n{text}",
+            kind.name()
+        );
+        assert!(
+            metric_sum(&text, "gempool_tokens_total", &[&model]) > 0.0,
+            "{}: tokens counted\n{text}",
+            kind.name()
+        );
+        for secret in [&pool[0], &pool[1], &client] {
+            assert!(!text.contains(secret.as_str()), "{}: a secret in /metrics", kind.name());
+        }
     });
 }
 
