@@ -5,9 +5,9 @@
 //! Gateway hosts (gempool, spin, workers) run `dist/gempool.wasm`: rotation, failover on a
 //! per-day 429, an invalid key disabled, incremental streaming, OpenAI and Anthropic chat (plain
 //! and stream), the admin API, the pool's `/metrics` rendered by the component, state across a
-//! restart. Edge hosts (jco, wasmtime-serve) run `dist/gempool-edge.wasm` in pure-proxy mode: chat through the OpenAI, Anthropic and native
-//! routes with failover across two client-supplied keys, incremental streaming, and 501 for
-//! what needs storage. A selected host that cannot run fails the test; each scenario names the
+//! restart. Edge hosts (jco, wasmtime-serve) run `dist/gempool-edge.wasm` in pure-proxy mode:
+//! chat through the OpenAI, Anthropic and native routes with failover across two
+//! client-supplied keys, incremental streaming, and 501 for what needs storage. A selected host that cannot run fails the test; each scenario names the
 //! hosts it ran on.
 
 use gempool_tests::harness::{report_line, KeyHealth};
