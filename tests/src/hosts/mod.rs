@@ -329,6 +329,11 @@ impl Host {
             .unwrap_or_else(|e| panic!("\n\n{} did not restart: {e}", self.kind.name()));
     }
 
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        self.process.url()
+    }
+
     /// A client for the host, whose failures show the host's output.
     pub fn client(&self) -> Client {
         Client::new(self.process.url().to_owned()).with_log(self.process.log_handle())
