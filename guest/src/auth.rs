@@ -9,15 +9,22 @@ use sha2::{Digest, Sha256};
 /// The credential a request presented, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presented {
+    /// The secret as presented (never logged).
     pub secret: String,
+    /// Where it came from.
     pub source: CredentialSource,
 }
 
+/// Where a request carried its credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialSource {
+    /// `Authorization: Bearer …`.
     Bearer,
+    /// `x-goog-api-key` (Gemini SDKs).
     GoogApiKey,
+    /// `x-api-key` (Anthropic SDKs).
     ApiKey,
+    /// The `key=` query parameter.
     Query,
 }
 

@@ -75,12 +75,18 @@ pub fn upstream_of_slot(slot: &[u8]) -> Option<String> {
 /// Why a built component's upstream could not be set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlotError {
+    /// The component holds no slot: not an edge build.
     #[error("the component has no edge upstream slot (is it the edge build?)")]
     Missing,
+    /// The slot's marker occurs more than once (the count), so which to rewrite is unclear.
     #[error("the component has {0} edge upstream slots; expected one")]
     Ambiguous(usize),
+    /// The URL is not http(s) or does not fit the slot.
     #[error("the upstream URL must start with http:// or https:// and fit in {max} bytes")]
-    BadUrl { max: usize },
+    BadUrl {
+        /// The slot's size, in bytes.
+        max: usize,
+    },
 }
 
 /// Rewrites the upstream slot of a built edge component in place.

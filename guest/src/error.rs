@@ -19,7 +19,12 @@ use serde_json::{json, Value};
 pub enum GatewayError {
     /// The request body or a field is malformed.
     #[error("{message}")]
-    InvalidRequest { message: String, param: Option<String> },
+    InvalidRequest {
+        /// What is wrong, for the caller.
+        message: String,
+        /// The offending field's path (e.g. `messages.2.content`), when one field is at fault.
+        param: Option<String>,
+    },
     /// No credentials, or credentials that match no key.
     #[error("{0}")]
     Unauthenticated(String),
@@ -34,23 +39,46 @@ pub enum GatewayError {
     ModelNotFound(String),
     /// The route exists but not for this method.
     #[error("method {method} is not allowed on {path}")]
-    MethodNotAllowed { method: String, path: String },
+    MethodNotAllowed {
+        /// The request's method.
+        method: String,
+        /// The request's path.
+        path: String,
+    },
     /// The request body exceeds the configured limit.
     #[error("request body exceeds the limit of {limit} bytes")]
-    BodyTooLarge { limit: u64 },
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// Every key is cooling down (or the client exceeded its own limits).
     #[error("{message}")]
-    RateLimited { message: String, retry_after_secs: u64 },
+    RateLimited {
+        /// Which limit was hit, for the caller.
+        message: String,
+        /// Seconds until a retry can succeed (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// No upstream key is configured or enabled at all.
     #[error("{0}")]
     NoKeys(String),
     /// The upstream failed (5xx, unreachable) on every attempt.
     #[error("{message}")]
-    Upstream { status: u16, message: String },
+    Upstream {
+        /// The upstream status (a 5xx is passed on; anything else becomes 502).
+        status: u16,
+        /// What failed, for the caller.
+        message: String,
+    },
     /// The model failed upstream (5xx) on every key tried: the model's trouble, not the
     /// keys'. 503 with `Retry-After` in every protocol.
     #[error("{message}")]
-    Overloaded { message: String, retry_after_secs: u64 },
+    Overloaded {
+        /// What failed, for the caller.
+        message: String,
+        /// Seconds to wait before retrying (`Retry-After`).
+        retry_after_secs: u64,
+    },
     /// The upstream did not answer in time.
     #[error("{0}")]
     Timeout(String),
@@ -88,12 +116,16 @@ impl From<Status> for GatewayError {
 /// An HTTP response ready to be written: status, headers, body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// The headers: `content-type`, and `retry-after` for rate limits and overloads.
     pub headers: Vec<(String, String)>,
+    /// The JSON error body.
     pub body: Vec<u8>,
 }
 
 impl GatewayError {
+    /// A 400 for a malformed request, naming no field.
     pub fn invalid(message: impl Into<String>) -> Self {
         GatewayError::InvalidRequest {
             message: message.into(),
@@ -101,6 +133,7 @@ impl GatewayError {
         }
     }
 
+    /// A 400 for a malformed request, naming the field at fault (`param`).
     pub fn invalid_param(message: impl Into<String>, param: impl Into<String>) -> Self {
         GatewayError::InvalidRequest {
             message: message.into(),

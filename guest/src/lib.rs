@@ -15,10 +15,17 @@
 //! `component/edge.rs` is its entry, the admin routes are not compiled in, and [`edge`] holds what
 //! differs (no storage, pure-proxy keys, 501 for what needs SQL).
 
+#![deny(missing_docs)]
+// Non-test code reports failures as values; a panic aborts the whole component instance.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod admin;
 pub mod auth;
 pub mod edge;
 pub mod error;
+// Temporary, until the accounting rewrite (issue 10) lands: it replaces the discarded store
+// writes and these files get their docs.
+#[allow(missing_docs, clippy::let_underscore_must_use)]
 pub mod handler;
 pub mod metrics;
 pub mod models;
@@ -28,6 +35,9 @@ pub mod route;
 pub mod secrets;
 pub mod store;
 pub mod stream;
+// Temporary, until the accounting rewrite (issue 10) lands: it replaces the discarded store
+// writes and these files get their docs.
+#[allow(missing_docs, clippy::let_underscore_must_use)]
 pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]

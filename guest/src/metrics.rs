@@ -22,7 +22,6 @@
 //! So a family has at most keys × ([`MAX_MODELS`] + 1) × 6 series.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 
 use crate::error::GatewayError;
 use crate::store::metrics::{KeyTotals, Snapshot};
@@ -80,7 +79,8 @@ struct Writer {
 
 impl Writer {
     fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        self.out
+            .push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
@@ -91,11 +91,11 @@ impl Writer {
                 if i > 0 {
                     self.out.push(',');
                 }
-                let _ = write!(self.out, "{k}=\"{}\"", escape(v));
+                self.out.push_str(&format!("{k}=\"{}\"", escape(v)));
             }
             self.out.push('}');
         }
-        let _ = writeln!(self.out, " {value}");
+        self.out.push_str(&format!(" {value}\n"));
     }
 }
 

@@ -61,7 +61,9 @@ pub const DEFAULT_ALIASES: &[(&str, &str)] = &[
 /// A client model family: the alias patterns of its pro and flash tiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Family {
+    /// The alias pattern of the pro tier, e.g. `gpt-*`.
     pub pro: &'static str,
+    /// The alias pattern of the flash tier, e.g. `gpt-*-mini`.
     pub flash: &'static str,
 }
 

@@ -10,12 +10,19 @@ use crate::protocol::Protocol;
 /// A native Gemini API operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GeminiMethod {
+    /// `GET models`: the model list.
     ListModels,
+    /// `GET models/{model}`: one model.
     GetModel,
+    /// `:generateContent`: a whole reply.
     GenerateContent,
+    /// `:streamGenerateContent`: a stream (SSE with `alt=sse`, else a JSON array).
     StreamGenerateContent,
+    /// `:countTokens`.
     CountTokens,
+    /// `:embedContent`: one embedding.
     EmbedContent,
+    /// `:batchEmbedContents`: several embeddings.
     BatchEmbedContents,
 }
 
@@ -36,31 +43,45 @@ impl GeminiMethod {
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// `GET /health`: liveness, no SQL.
     Health,
     /// `GET /metrics`: the pool's figures for Prometheus (admin key or metrics token).
     Metrics,
     /// `OPTIONS` anywhere: CORS preflight.
     Preflight,
+    /// `GET /admin`: the admin page.
     AdminPage,
     /// `/admin/api/<rest>`; the admin module routes further.
     AdminApi {
+        /// The path after `/admin/api/`.
         rest: String,
     },
     /// Native Gemini: `/{v1beta|v1}/models[/{model}[:{verb}]]`.
     Gemini {
+        /// `v1beta` or `v1`, passed on upstream.
         version: String,
+        /// The model id, for model operations (validated).
         model: Option<String>,
+        /// Which operation.
         method: GeminiMethod,
     },
+    /// `POST /v1/chat/completions`: OpenAI chat.
     OpenAiChat,
     /// `POST /v1/responses`: the OpenAI Responses API.
     OpenAiResponses,
+    /// `POST /v1/embeddings`: OpenAI embeddings.
     OpenAiEmbeddings,
+    /// `GET /v1/models` in OpenAI's shape.
     OpenAiModels,
+    /// `GET /v1/models/{id}` in OpenAI's shape.
     OpenAiModel(String),
+    /// `POST /v1/messages`: Anthropic Messages.
     AnthropicMessages,
+    /// `POST /v1/messages/count_tokens`: Anthropic token counting.
     AnthropicCountTokens,
+    /// `GET /v1/models` in Anthropic's shape.
     AnthropicModels,
+    /// `GET /v1/models/{id}` in Anthropic's shape.
     AnthropicModel(String),
 }
 

@@ -44,15 +44,25 @@ pub enum KeyEffect {
     /// 429s to store. `Project` scope extends the cooldown to every key of the key's project
     /// (just the key when it has none).
     Cooldown {
+        /// The end of the cooldown (Unix ms).
         until_ms: i64,
+        /// Why, for the admin API (e.g. the quota that was hit).
         reason: String,
+        /// This key, or every key of its project.
         scope: CooldownScope,
+        /// Consecutive 429s on the (key, model), this one included.
         strikes: u32,
     },
     /// The key is invalid, expired, suspended or not allowed to call the API: disable it.
-    Disable { reason: String },
+    Disable {
+        /// Why, for the admin API (e.g. `API_KEY_INVALID`).
+        reason: String,
+    },
     /// 5xx, network error or timeout: count a failure on the key's circuit breaker.
-    BreakerFailure { reason: String },
+    BreakerFailure {
+        /// What failed, for the admin API.
+        reason: String,
+    },
 }
 
 /// How far a cooldown reaches.
@@ -69,6 +79,7 @@ pub enum CooldownScope {
 pub struct ClassifyContext<'a> {
     /// The current time (Unix ms).
     pub now_ms: i64,
+    /// The pool settings (cooldown lengths, strike limits).
     pub settings: &'a PoolSettings,
     /// Consecutive 429s already recorded for this (key, model).
     pub previous_strikes: u32,

@@ -20,7 +20,9 @@ use super::settings::Strategy;
 /// One key as the store sees it for this request's model.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct KeyCandidate {
+    /// The key's row id.
     pub id: i64,
+    /// False when disabled; a disabled key is never chosen.
     pub enabled: bool,
     /// Relative share under [`Strategy::Weighted`]; 0 = only when nothing else is left.
     pub weight: u32,
@@ -29,6 +31,7 @@ pub struct KeyCandidate {
     /// The key is cooling down for this model until then (already merged with project-wide
     /// cooldowns by the store).
     pub cooldown_until_ms: Option<i64>,
+    /// Its circuit breaker's state.
     pub breaker: BreakerState,
     /// Requests sent with this key for this model today ([`Strategy::LeastUsed`]).
     pub requests_today: u64,

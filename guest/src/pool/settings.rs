@@ -81,7 +81,12 @@ impl FromStr for Strategy {
 pub enum SettingsError {
     /// The value is malformed or out of range.
     #[error("invalid value for setting `{name}`: {message}")]
-    Invalid { name: String, message: String },
+    Invalid {
+        /// The setting's name.
+        name: String,
+        /// What is wrong with the value.
+        message: String,
+    },
     /// No pool setting has this name (only from [`PoolSettings::set`]).
     #[error("unknown setting `{0}`")]
     Unknown(String),

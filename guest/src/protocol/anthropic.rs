@@ -86,44 +86,57 @@ pub const MODEL_CREATED_AT: &str = "2025-01-01T00:00:00Z";
 /// `POST /v1/messages` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicMessagesRequest {
+    /// The model the client asked for (a Claude name mapped through the aliases, or a Gemini id).
     #[serde(default)]
     pub model: String,
     /// Required by Anthropic; a missing value is reported as a 400 by the translator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+    /// The conversation, alternating `user` and `assistant` turns.
     #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub messages: Vec<AnthropicMessage>,
+    /// The system prompt: a string or text blocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<AnthropicContent>,
+    /// Tools the model may call: client tools become function declarations; of Anthropic's server tools only web search is kept.
     #[serde(
         default,
         deserialize_with = "crate::protocol::null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub tools: Vec<AnthropicTool>,
+    /// `auto`, `any`, a named `tool`, or `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<AnthropicToolChoice>,
+    /// Extended thinking: enabled with a budget, adaptive, or disabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<AnthropicThinking>,
+    /// Effort and structured-output settings (`output_config`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_config: Option<AnthropicOutputConfig>,
     /// Structured-outputs beta (`output_format`), superseded by `output_config.format`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<AnthropicOutputFormat>,
+    /// Sequences that end generation when produced.
     #[serde(
         default,
         deserialize_with = "crate::protocol::null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub stop_sequences: Vec<String>,
+    /// Sampling temperature, 0 to 1 in Anthropic's range.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// Nucleus sampling mass, 0 to 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    /// Top-k sampling cut-off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<u32>,
+    /// Caller metadata (`user_id`); accepted and not forwarded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
+    /// Whether to answer as a server-sent event stream.
     #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub stream: bool,
 }
@@ -131,28 +144,36 @@ pub struct AnthropicMessagesRequest {
 /// `POST /v1/messages/count_tokens` body: the messages body minus `max_tokens`/`stream`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicCountTokensRequest {
+    /// The model the client asked for.
     #[serde(default)]
     pub model: String,
+    /// The conversation whose tokens are counted.
     #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub messages: Vec<AnthropicMessage>,
+    /// The system prompt: a string or text blocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<AnthropicContent>,
+    /// The tools, counted as part of the prompt.
     #[serde(
         default,
         deserialize_with = "crate::protocol::null_as_default",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub tools: Vec<AnthropicTool>,
+    /// The tool choice, as in a Messages request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<AnthropicToolChoice>,
+    /// The thinking settings, as in a Messages request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<AnthropicThinking>,
 }
 
+/// One turn of the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicMessage {
     /// `user`, `assistant`, or `system` (see the module doc).
     pub role: String,
+    /// The turn's content: a string or a list of blocks.
     pub content: AnthropicContent,
 }
 
@@ -161,7 +182,9 @@ pub struct AnthropicMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AnthropicContent {
+    /// Plain text.
     Text(String),
+    /// Typed content blocks.
     Blocks(Vec<AnthropicContentBlock>),
 }
 
@@ -169,36 +192,56 @@ pub enum AnthropicContent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicContentBlock {
+    /// Text.
     Text {
+        /// The text.
         text: String,
     },
+    /// An image.
     Image {
+        /// Where the image's bytes are.
         source: AnthropicSource,
     },
+    /// A document (PDF or text).
     Document {
+        /// Where the document's content is.
         source: AnthropicSource,
+        /// The document's title.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
     },
+    /// A tool call the assistant made.
     ToolUse {
+        /// The call id (`toolu_…`), quoted by the matching `tool_result`.
         id: String,
+        /// The tool's name.
         name: String,
+        /// The arguments, a JSON object.
         #[serde(default = "empty_object")]
         input: Value,
     },
+    /// The result of a tool call, in a `user` turn.
     ToolResult {
+        /// The id of the `tool_use` this answers.
         tool_use_id: String,
+        /// The result: a string, or text and image blocks.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         content: Option<AnthropicContent>,
+        /// True when the tool failed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         is_error: Option<bool>,
     },
+    /// The assistant's reasoning, with the signature that lets it be sent back.
     Thinking {
+        /// The thought summary text.
         thinking: String,
+        /// Opaque signature; gempool's carries the Gemini thought signature.
         #[serde(default)]
         signature: String,
     },
+    /// Reasoning the API redacted; its opaque `data` goes back unchanged.
     RedactedThinking {
+        /// The opaque encrypted reasoning.
         #[serde(default)]
         data: String,
     },
@@ -212,27 +255,37 @@ pub enum AnthropicContentBlock {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicSource {
+    /// Inline bytes.
     Base64 {
+        /// The media type, e.g. `image/png` or `application/pdf`.
         media_type: String,
+        /// The bytes, base64.
         data: String,
     },
+    /// A URL Gemini fetches itself.
     Url {
+        /// The `https` URL.
         url: String,
     },
     /// Plain-text documents.
     Text {
+        /// `text/plain`, when given.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         media_type: Option<String>,
+        /// The document's text.
         data: String,
     },
     /// Custom-content documents.
     Content {
+        /// The document's content blocks.
         content: AnthropicContent,
     },
     /// Files API references: there is no Anthropic file store behind gempool.
     File {
+        /// The file's id in Anthropic's Files API; refused (no file store behind gempool).
         file_id: String,
     },
+    /// Any other source type; skipped.
     #[serde(other)]
     Unknown,
 }
@@ -241,12 +294,16 @@ pub enum AnthropicSource {
 /// tool (`web_search_20250305`, `bash_20250124`, ...) identified by `type`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicTool {
+    /// Absent or `custom` for a client tool; a versioned type (`web_search_20250305`, ...) for an Anthropic server tool.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// The tool's name, as the model will call it.
     #[serde(default)]
     pub name: String,
+    /// What the tool does, for the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The tool input's JSON Schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_schema: Option<Value>,
 }
@@ -255,19 +312,27 @@ pub struct AnthropicTool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicToolChoice {
+    /// The model decides whether to call tools.
     Auto {
+        /// At most one tool call per turn when true.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disable_parallel_tool_use: Option<bool>,
     },
+    /// The model must call some tool.
     Any {
+        /// At most one tool call per turn when true.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disable_parallel_tool_use: Option<bool>,
     },
+    /// The model must call the named tool.
     Tool {
+        /// The tool's name.
         name: String,
+        /// At most one tool call per turn when true.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disable_parallel_tool_use: Option<bool>,
     },
+    /// The model must not call tools.
     None {},
 }
 
@@ -275,26 +340,34 @@ pub enum AnthropicToolChoice {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicThinking {
+    /// Thinking with a token budget.
     Enabled {
+        /// The most tokens to spend thinking.
         budget_tokens: u32,
         /// `summarized` (default) or `omitted`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         display: Option<String>,
     },
+    /// No thinking.
     Disabled {},
+    /// The model decides how much to think (Claude 4.6+).
     Adaptive {
+        /// `summarized` or `omitted`: whether thought text is returned.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         display: Option<String>,
     },
+    /// Any other thinking type; refused as a 400.
     #[serde(other)]
     Unknown,
 }
 
+/// `output_config`: effort and structured output.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicOutputConfig {
     /// `low`, `medium`, `high` or `max`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effort: Option<String>,
+    /// Structured output: the format the answer must follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<AnthropicOutputFormat>,
 }
@@ -302,8 +375,10 @@ pub struct AnthropicOutputConfig {
 /// `{"type": "json_schema", "schema": {...}}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicOutputFormat {
+    /// `json_schema`.
     #[serde(rename = "type", default)]
     pub kind: String,
+    /// The answer's JSON Schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
 }
@@ -315,32 +390,45 @@ pub struct AnthropicOutputFormat {
 /// A whole (non-streamed) Messages response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicMessagesResponse {
+    /// `msg_…` id.
     pub id: String,
     /// Always `message`.
     #[serde(rename = "type")]
     pub kind: String,
     /// Always `assistant`.
     pub role: String,
+    /// The model the client asked for.
     pub model: String,
+    /// The answer's blocks: thinking, text and tool calls, in order.
     pub content: Vec<AnthropicContentBlock>,
+    /// Why generation stopped.
     pub stop_reason: Option<AnthropicStopReason>,
     /// Gemini never says which stop sequence matched, so this is always `null`.
     pub stop_sequence: Option<String>,
+    /// Token counts.
     pub usage: AnthropicUsage,
 }
 
+/// Why an Anthropic message ended (`stop_reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AnthropicStopReason {
+    /// The model finished its turn.
     EndTurn,
+    /// The output-token cap cut the answer.
     MaxTokens,
+    /// A stop sequence matched.
     StopSequence,
+    /// The model called tools and waits for their results.
     ToolUse,
+    /// A long server-tool turn paused; the client continues it.
     PauseTurn,
+    /// The answer was blocked (Gemini's safety and recitation finishes).
     Refusal,
 }
 
 impl AnthropicStopReason {
+    /// The wire name, e.g. `end_turn`.
     pub fn as_str(self) -> &'static str {
         match self {
             AnthropicStopReason::EndTurn => "end_turn",
@@ -353,17 +441,23 @@ impl AnthropicStopReason {
     }
 }
 
+/// Token counts of a message, in Anthropic's terms.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnthropicUsage {
+    /// Prompt tokens not read from the cache.
     pub input_tokens: u64,
+    /// Answer and thinking tokens.
     pub output_tokens: u64,
+    /// Tokens written to a prompt cache; always 0 (Gemini's caches are explicit).
     pub cache_creation_input_tokens: u64,
+    /// Prompt tokens read from a context cache.
     pub cache_read_input_tokens: u64,
 }
 
 /// `POST /v1/messages/count_tokens` response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnthropicCountTokensResponse {
+    /// Tokens the request would take as input.
     pub input_tokens: u64,
 }
 
@@ -373,17 +467,24 @@ pub struct AnthropicModelInfo {
     /// Always `model`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The model id the client can send.
     pub id: String,
+    /// The human-readable name.
     pub display_name: String,
+    /// RFC 3339 creation date ([`MODEL_CREATED_AT`]: Gemini gives none).
     pub created_at: String,
 }
 
 /// `GET /v1/models` response (a single page: `has_more` is false).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnthropicModelList {
+    /// The models.
     pub data: Vec<AnthropicModelInfo>,
+    /// Always false: one page holds every model.
     pub has_more: bool,
+    /// The first model's id.
     pub first_id: Option<String>,
+    /// The last model's id.
     pub last_id: Option<String>,
 }
 

@@ -64,29 +64,40 @@ pub use tools::{effective_tools, namespaced_name, EffectiveTool, ToolKinds, Turn
 /// `POST /v1/responses` body (only the fields gempool reads or echoes).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct OpenAiResponsesRequest {
+    /// The model the client asked for (a Gemini id or an alias).
     #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub model: String,
+    /// A string (one user message) or a list of input items.
     #[serde(default)]
     pub input: Option<ResponsesInput>,
+    /// The system prompt.
     #[serde(default)]
     pub instructions: Option<String>,
+    /// Function, custom, namespace and hosted tools.
     #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub tools: Vec<ResponsesTool>,
+    /// `none` / `auto` / `required`, or an object naming a tool or an allowed subset.
     #[serde(default)]
     pub tool_choice: Option<ResponsesToolChoice>,
     /// Accepted and echoed; Gemini has no switch for it.
     #[serde(default)]
     pub parallel_tool_calls: Option<bool>,
+    /// The cap on output tokens.
     #[serde(default)]
     pub max_output_tokens: Option<u32>,
+    /// Reasoning effort and summary settings.
     #[serde(default)]
     pub reasoning: Option<ResponsesReasoning>,
+    /// Output format and verbosity.
     #[serde(default)]
     pub text: Option<ResponsesText>,
+    /// Sampling temperature, 0 to 2.
     #[serde(default)]
     pub temperature: Option<f64>,
+    /// Nucleus sampling mass, 0 to 1.
     #[serde(default)]
     pub top_p: Option<f64>,
+    /// Whether to answer as a server-sent event stream.
     #[serde(default)]
     pub stream: Option<bool>,
     /// Accepted and ignored: nothing is stored.
@@ -98,8 +109,10 @@ pub struct OpenAiResponsesRequest {
     /// Refused: it needs stored conversations.
     #[serde(default)]
     pub conversation: Option<Value>,
+    /// Caller key-value metadata, echoed back in the response.
     #[serde(default)]
     pub metadata: Option<Value>,
+    /// A caller's end-user id, echoed back.
     #[serde(default)]
     pub user: Option<Value>,
     /// `reasoning.encrypted_content` makes every response that carried Gemini thought
@@ -110,11 +123,13 @@ pub struct OpenAiResponsesRequest {
     /// Gemini extras, as on chat completions: `{"google": {"thinking_config": …}}`.
     #[serde(default)]
     pub extra_body: Option<Value>,
+    /// The same extras flattened to the top level (what the OpenAI SDK's `extra_body=` sends).
     #[serde(default)]
     pub google: Option<Value>,
 }
 
 impl OpenAiResponsesRequest {
+    /// Whether the client asked for a stream (`stream: true`).
     pub fn is_stream(&self) -> bool {
         self.stream.unwrap_or(false)
     }
@@ -137,7 +152,9 @@ impl OpenAiResponsesRequest {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum ResponsesInput {
+    /// One user message.
     Text(String),
+    /// Messages, tool calls, tool outputs and reasoning items.
     Items(Vec<ResponsesInputItem>),
 }
 
@@ -145,6 +162,7 @@ pub enum ResponsesInput {
 /// be named in the 400. `type` may be absent on messages (`{"role": "user", "content": "hi"}`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ResponsesInputItem {
+    /// The item type: `message`, `function_call`, `function_call_output`, `reasoning`, ... (absent: `message`).
     #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
     /// `message`: `user`, `assistant`, `system` or `developer`.
@@ -190,30 +208,40 @@ pub struct ResponsesInputItem {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum ResponsesContent {
+    /// Plain text.
     Text(String),
+    /// Typed parts: text, images, files, audio.
     Parts(Vec<ResponsesContentPart>),
 }
 
 /// `input_text`, `output_text`, `input_image`, `input_file`, `input_audio`, `refusal`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct ResponsesContentPart {
+    /// `input_text`, `output_text`, `input_image`, `input_file` or `input_audio`.
     #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
+    /// The text of an `input_text` / `output_text` part.
     #[serde(default)]
     pub text: Option<String>,
     /// `input_image`: an http(s) URL or a data URI.
     #[serde(default)]
     pub image_url: Option<String>,
+    /// `input_image`: `low`, `high` or `auto`; Gemini has no equivalent.
     #[serde(default)]
     pub detail: Option<String>,
+    /// An id in OpenAI's Files API; refused (Gemini cannot read it).
     #[serde(default)]
     pub file_id: Option<String>,
+    /// `input_file`: the file as a `data:` URL or bare base64.
     #[serde(default)]
     pub file_data: Option<String>,
+    /// `input_file`: a file by URL; refused.
     #[serde(default)]
     pub file_url: Option<String>,
+    /// `input_file`: the file's name, used to guess its media type.
     #[serde(default)]
     pub filename: Option<String>,
+    /// `input_audio`: base64 audio and its format.
     #[serde(default)]
     pub input_audio: Option<OpenAiInputAudio>,
 }
@@ -223,16 +251,22 @@ pub struct ResponsesContentPart {
 /// the tool is echoed in the response as sent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesTool {
+    /// `function`, `custom`, `namespace`, `local_shell`, or a hosted tool type.
     #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
+    /// The tool's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the tool does, for the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `function`: the arguments' JSON Schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
+    /// `function`: whether arguments must match the schema exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
+    /// Every other field, kept to echo the tool back as sent.
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -242,20 +276,28 @@ pub struct ResponsesTool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ResponsesToolChoice {
+    /// `none`, `auto` or `required`.
     Mode(String),
+    /// A named tool, or an allowed-tools subset.
     Object(ResponsesToolChoiceObject),
 }
 
+/// The object form of `tool_choice`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesToolChoiceObject {
+    /// `function`, `custom`, `allowed_tools`, or a hosted tool type.
     #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
+    /// The tool's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The namespace of a namespaced tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `allowed_tools`: `auto` or `required`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// `allowed_tools`: the subset the model may call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<ResponsesTool>>,
 }
@@ -263,10 +305,13 @@ pub struct ResponsesToolChoiceObject {
 /// `reasoning`: `{"effort", "summary"}` (`generate_summary` is the deprecated spelling).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesReasoning {
+    /// `minimal`, `low`, `medium` or `high`: mapped to Gemini's thinking settings.
     #[serde(default)]
     pub effort: Option<String>,
+    /// `auto`, `concise` or `detailed`: whether reasoning summaries are returned.
     #[serde(default)]
     pub summary: Option<String>,
+    /// The deprecated spelling of `summary`.
     #[serde(default, skip_serializing)]
     pub generate_summary: Option<String>,
 }
@@ -280,8 +325,10 @@ impl ResponsesReasoning {
 /// `text`: `{"format": {...}, "verbosity"}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesText {
+    /// Plain text, `json_object` or `json_schema` output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<ResponsesTextFormat>,
+    /// `low`, `medium` or `high`; echoed, Gemini has no equivalent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verbosity: Option<String>,
 }
@@ -289,14 +336,19 @@ pub struct ResponsesText {
 /// `text.format`: `text`, `json_object`, or `json_schema` with `name`, `schema`, … flat.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ResponsesTextFormat {
+    /// `text`, `json_object` or `json_schema`.
     #[serde(rename = "type", default, deserialize_with = "crate::protocol::null_as_default")]
     pub kind: String,
+    /// `json_schema`: the schema's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `json_schema`: what the output is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `json_schema`: the output's JSON Schema.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
+    /// `json_schema`: whether the output must match the schema exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
 }
@@ -309,16 +361,27 @@ pub struct ResponsesTextFormat {
 pub struct ResponseEcho {
     /// The model name shown to the client (as requested).
     pub model: String,
+    /// The system prompt, or `null`.
     pub instructions: Value,
+    /// The tools as sent.
     pub tools: Value,
+    /// The tool choice as sent (`auto` by default).
     pub tool_choice: Value,
+    /// Whether parallel tool calls were allowed (default true).
     pub parallel_tool_calls: bool,
+    /// The temperature, or `null`.
     pub temperature: Value,
+    /// The nucleus mass, or `null`.
     pub top_p: Value,
+    /// The output-token cap, or `null`.
     pub max_output_tokens: Value,
+    /// `{"effort", "summary"}`.
     pub reasoning: Value,
+    /// `{"format", "verbosity"}`, the format `text` by default.
     pub text: Value,
+    /// The metadata object (`{}` by default).
     pub metadata: Value,
+    /// The end-user id, or `null`.
     pub user: Value,
     /// Which Gemini functions stand for `custom` / `local_shell` tools.
     pub tool_kinds: ToolKinds,
@@ -327,6 +390,7 @@ pub struct ResponseEcho {
 }
 
 impl ResponseEcho {
+    /// The echo of a request.
     pub fn new(req: &OpenAiResponsesRequest) -> Self {
         let to_value = |v: Option<Value>| v.unwrap_or(Value::Null);
         ResponseEcho {
@@ -376,7 +440,9 @@ impl ResponseEcho {
 /// How a response ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// Still streaming (the `response.created` / `response.in_progress` snapshots).
     InProgress,
+    /// Finished normally.
     Completed,
     /// `incomplete_details.reason`: `max_output_tokens` or `content_filter`.
     Incomplete(&'static str),
@@ -627,7 +693,9 @@ impl OutputBuilder {
             self.close_open(events);
         }
         let output_index = self.items.len();
-        if self.open.is_none() {
+        let open = if let Some(open) = self.open.take() {
+            open
+        } else {
             let id = self.item_id(if reasoning { "rs" } else { "msg" });
             if reasoning {
                 events.push(
@@ -646,13 +714,13 @@ impl OutputBuilder {
                                    "output_index": output_index, "content_index": 0,
                                    "part": OutputText::new("")}));
             }
-            self.open = Some(OpenItem {
+            OpenItem {
                 reasoning,
                 id,
                 text: String::new(),
-            });
-        }
-        let open = self.open.as_mut().expect("opened above");
+            }
+        };
+        let open = self.open.insert(open);
         open.text.push_str(text);
         events.push(if reasoning {
             json!({"type": "response.reasoning_summary_text.delta", "item_id": open.id,

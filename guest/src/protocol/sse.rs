@@ -16,7 +16,10 @@
 /// One dispatched event: the `event:` name (if any) and the `data:` lines joined by `\n`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SseEvent {
+    /// The `event:` field, if the event had one.
     pub event: Option<String>,
+    /// The `data:` lines, joined by `
+    /// `.
     pub data: String,
 }
 
@@ -37,6 +40,7 @@ pub struct SseReader {
 }
 
 impl SseReader {
+    /// A reader with nothing buffered.
     pub fn new() -> Self {
         Self::default()
     }
@@ -161,6 +165,7 @@ enum ArrayState {
 }
 
 impl JsonArrayReader {
+    /// A reader with nothing buffered.
     pub fn new() -> Self {
         Self::default()
     }

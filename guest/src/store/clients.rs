@@ -26,12 +26,17 @@ pub struct ClientLimits {
 /// A client key as the admin API lists it (never the key itself).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientKeyInfo {
+    /// The key's row id.
     pub id: i64,
+    /// The operator's name for the key.
     pub name: String,
     /// A short prefix and suffix of the key, e.g. `gp-Ab…9xQ`.
     pub hint: String,
+    /// When the key was created (Unix ms).
     pub created_at: i64,
+    /// When it was revoked (Unix ms), if it was.
     pub revoked_at: Option<i64>,
+    /// Its limits and allowed models.
     #[serde(flatten)]
     pub limits: ClientLimits,
 }
@@ -39,8 +44,11 @@ pub struct ClientKeyInfo {
 /// The active client key matching a presented secret.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientKey {
+    /// The key's row id.
     pub id: i64,
+    /// The operator's name for the key.
     pub name: String,
+    /// Its limits and allowed models.
     pub limits: ClientLimits,
 }
 

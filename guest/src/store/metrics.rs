@@ -10,34 +10,51 @@ use crate::store::usage::LATENCY_BUCKETS_SECS;
 /// A pool key as the metrics label it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyState {
+    /// The key's row id.
     pub id: i64,
     /// The redacted secret, e.g. `AIza…x9Qk`.
     pub hint: String,
+    /// False once disabled (by the operator or an invalid-key answer).
     pub enabled: bool,
+    /// While set and in the future, the circuit breaker is open (Unix ms).
     pub breaker_open_until: Option<i64>,
 }
 
 /// A current cooldown of a key on a model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cooldown {
+    /// The key's row id.
     pub key_id: i64,
+    /// The model the cooldown applies to.
     pub model: String,
+    /// When it ends (Unix ms).
     pub until: i64,
 }
 
 /// Everything counted for one (key, model), over all days.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyTotals {
+    /// The key's row id.
     pub key_id: i64,
+    /// The Gemini model.
     pub model: String,
+    /// Attempts made.
     pub requests: i64,
+    /// Attempts that failed, for any reason.
     pub errors: i64,
+    /// Of the failures, 429s.
     pub rate_limited: i64,
+    /// Of the failures, invalid-key answers.
     pub invalid: i64,
+    /// Of the failures, upstream 5xx.
     pub overloaded: i64,
+    /// Of the failures, timeouts.
     pub timeouts: i64,
+    /// Prompt tokens of ok attempts.
     pub prompt_tokens: i64,
+    /// Answer tokens of ok attempts (thoughts excluded).
     pub candidate_tokens: i64,
+    /// Thought tokens of ok attempts.
     pub thought_tokens: i64,
     /// Sum of the latency of ok attempts, in milliseconds.
     pub ok_latency_ms: i64,
@@ -55,31 +72,47 @@ impl KeyTotals {
 /// Everything counted for one (client, model), over all days.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientTotals {
+    /// The client key's row id.
     pub client_id: i64,
+    /// The Gemini model the requests went to (or a placeholder when none was resolved).
     pub model: String,
+    /// Requests answered successfully.
     pub ok: i64,
+    /// Requests refused with 429 (the client's limits or an exhausted pool).
     pub rate_limited: i64,
+    /// Requests refused with another 4xx.
     pub rejected_4xx: i64,
+    /// Requests that failed with a 5xx.
     pub failed_5xx: i64,
+    /// Prompt tokens of successful requests.
     pub prompt_tokens: i64,
+    /// Output tokens (answer and thoughts) of successful requests.
     pub output_tokens: i64,
 }
 
 /// A client key's name and whether it still works.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientName {
+    /// The client key's row id.
     pub id: i64,
+    /// The operator's name for the key.
     pub name: String,
+    /// True once revoked.
     pub revoked: bool,
 }
 
 /// What one scrape reads.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
+    /// Every pool key.
     pub keys: Vec<KeyState>,
+    /// The cooldowns in force.
     pub cooldowns: Vec<Cooldown>,
+    /// Per-(key, model) totals.
     pub key_totals: Vec<KeyTotals>,
+    /// Every client key.
     pub clients: Vec<ClientName>,
+    /// Per-(client, model) totals.
     pub client_totals: Vec<ClientTotals>,
     /// (reason, requests) over all days.
     pub refusals: Vec<(String, i64)>,

@@ -40,10 +40,13 @@ pub const MAX_MODEL_ID_LEN: usize = 128;
 /// Why a client-supplied model id was refused before anything went upstream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelIdError {
+    /// No model id at all (or only `models/`).
     #[error("the model name is empty")]
     Empty,
+    /// Longer than [`MAX_MODEL_ID_LEN`].
     #[error("the model name is longer than {MAX_MODEL_ID_LEN} characters")]
     TooLong,
+    /// A character outside `[A-Za-z0-9._-]`, or dots alone; carries the id as shown back.
     #[error("the model name {0:?} may contain only letters, digits, '.', '_' and '-' (after an optional 'models/')")]
     BadCharacter(String),
 }
@@ -100,7 +103,9 @@ pub const MAX_EMBEDDING_DIMENSIONS: u32 = 3072;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{name} must be {allowed}")]
 pub struct OutOfRange {
+    /// The parameter's name as the client spelled it (`temperature`, `top_p`, ...).
     pub name: &'static str,
+    /// The accepted range, in words (`a number from 0 to 2`).
     pub allowed: &'static str,
 }
 
@@ -167,17 +172,24 @@ const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentRequest {
+    /// The conversation so far, oldest turn first.
     pub contents: Vec<Content>,
+    /// The system prompt (`systemInstruction`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "system_instruction")]
     pub system_instruction: Option<Content>,
+    /// Function declarations and built-in tools the model may use.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Tool>,
+    /// How the model may call the declared functions (`toolConfig`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "tool_config")]
     pub tool_config: Option<ToolConfig>,
+    /// Per-category safety thresholds, passed through from the client.
     #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "safety_settings")]
     pub safety_settings: Vec<SafetySetting>,
+    /// Sampling, output and thinking parameters (`generationConfig`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "generation_config")]
     pub generation_config: Option<GenerationConfig>,
+    /// The name of a context cache to read the prompt prefix from (`cachedContent`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "cached_content")]
     pub cached_content: Option<String>,
 }
@@ -186,19 +198,23 @@ pub struct GenerateContentRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Content {
+    /// `user` or `model`; absent on a system instruction.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The turn's parts, in order.
     #[serde(default)]
     pub parts: Vec<Part>,
 }
 
 impl Content {
+    /// A `user` turn made of `parts`.
     pub fn user(parts: Vec<Part>) -> Self {
         Content {
             role: Some("user".into()),
             parts,
         }
     }
+    /// A `model` turn made of `parts`.
     pub fn model(parts: Vec<Part>) -> Self {
         Content {
             role: Some("model".into()),
@@ -211,27 +227,37 @@ impl Content {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Part {
+    /// Plain text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// Inline bytes (`inlineData`): an image, audio or a document.
     #[serde(skip_serializing_if = "Option::is_none", alias = "inline_data")]
     pub inline_data: Option<Blob>,
+    /// A file referenced by URI (`fileData`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "file_data")]
     pub file_data: Option<FileData>,
+    /// A function call the model makes (`functionCall`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "function_call")]
     pub function_call: Option<FunctionCall>,
+    /// The result of a function call, sent back by the client (`functionResponse`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "function_response")]
     pub function_response: Option<FunctionResponse>,
+    /// Code the model wrote for the code-execution tool (`executableCode`), passed through as is.
     #[serde(skip_serializing_if = "Option::is_none", alias = "executable_code")]
     pub executable_code: Option<Value>,
+    /// The outcome of running that code (`codeExecutionResult`), passed through as is.
     #[serde(skip_serializing_if = "Option::is_none", alias = "code_execution_result")]
     pub code_execution_result: Option<Value>,
+    /// True when the part is a thought summary rather than answer text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
+    /// Opaque signature of the model's reasoning (`thoughtSignature`); must be sent back with the part it came on.
     #[serde(skip_serializing_if = "Option::is_none", alias = "thought_signature")]
     pub thought_signature: Option<String>,
 }
 
 impl Part {
+    /// A part holding only `text`.
     pub fn text(text: impl Into<String>) -> Self {
         Part {
             text: Some(text.into()),
@@ -248,8 +274,10 @@ impl Part {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Blob {
+    /// The media type of `data`, e.g. `image/png`.
     #[serde(alias = "mime_type")]
     pub mime_type: String,
+    /// The bytes, standard base64.
     pub data: String,
 }
 
@@ -257,8 +285,10 @@ pub struct Blob {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileData {
+    /// The media type of the file, when known.
     #[serde(skip_serializing_if = "Option::is_none", alias = "mime_type")]
     pub mime_type: Option<String>,
+    /// The file's URI (a Files API URI or an `https` URL).
     #[serde(alias = "file_uri")]
     pub file_uri: String,
 }
@@ -267,9 +297,12 @@ pub struct FileData {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionCall {
+    /// Call id, when the model gives one (Gemini 3); echoed in the matching response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The declared function's name.
     pub name: String,
+    /// The arguments, a JSON object.
     #[serde(default = "empty_object")]
     pub args: Value,
 }
@@ -278,9 +311,12 @@ pub struct FunctionCall {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionResponse {
+    /// The id of the call this answers, when the call had one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The name of the function that was called.
     pub name: String,
+    /// The function's result, a JSON object.
     pub response: Value,
     /// Multimodal tool results (images) ride here as `inlineData` parts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -295,12 +331,16 @@ fn empty_object() -> Value {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
+    /// Functions the model may call.
     #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "function_declarations")]
     pub function_declarations: Vec<FunctionDeclaration>,
+    /// The built-in Google Search tool (`googleSearch`), free-form.
     #[serde(skip_serializing_if = "Option::is_none", alias = "google_search")]
     pub google_search: Option<Value>,
+    /// The built-in code-execution tool (`codeExecution`), free-form.
     #[serde(skip_serializing_if = "Option::is_none", alias = "code_execution")]
     pub code_execution: Option<Value>,
+    /// The built-in URL-context tool (`urlContext`), free-form.
     #[serde(skip_serializing_if = "Option::is_none", alias = "url_context")]
     pub url_context: Option<Value>,
 }
@@ -310,18 +350,24 @@ pub struct Tool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionDeclaration {
+    /// The function's name, as the model will call it.
     pub name: String,
+    /// What the function does, for the model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The arguments' schema in Gemini's OpenAPI subset (`parameters`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
+    /// The arguments' schema as full JSON Schema (`parametersJsonSchema`).
     #[serde(skip_serializing_if = "Option::is_none", alias = "parameters_json_schema")]
     pub parameters_json_schema: Option<Value>,
 }
 
+/// `toolConfig`: how the model may use the declared tools.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolConfig {
+    /// The function-calling mode and allow-list.
     #[serde(skip_serializing_if = "Option::is_none", alias = "function_calling_config")]
     pub function_calling_config: Option<FunctionCallingConfig>,
 }
@@ -354,49 +400,70 @@ impl ToolConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionCallingConfig {
+    /// `AUTO`, `ANY`, `NONE` or `VALIDATED`.
     pub mode: String,
+    /// With `ANY`: the only functions the model may call (empty: any declared).
     #[serde(default, skip_serializing_if = "Vec::is_empty", alias = "allowed_function_names")]
     pub allowed_function_names: Vec<String>,
 }
 
+/// One `safetySettings` entry: a harm category and the threshold at which to block.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SafetySetting {
+    /// The harm category, e.g. `HARM_CATEGORY_HARASSMENT`.
     pub category: String,
+    /// The blocking threshold, e.g. `BLOCK_NONE`.
     pub threshold: String,
 }
 
+/// `generationConfig`: sampling, output format and thinking parameters.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerationConfig {
+    /// How many candidates to generate (`candidateCount`, 1 to [`MAX_CANDIDATE_COUNT`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidate_count: Option<u32>,
+    /// Sequences that end generation when produced.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop_sequences: Vec<String>,
+    /// The cap on output tokens (`maxOutputTokens`); thoughts are not counted in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
+    /// Sampling temperature, 0 to 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// Nucleus sampling mass, 0 to 1.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
+    /// Top-k sampling cut-off, positive.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_k: Option<u32>,
+    /// Seed for reproducible sampling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
+    /// Penalty for tokens already present, -2 to 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub presence_penalty: Option<f64>,
+    /// Penalty growing with a token's frequency so far, -2 to 2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frequency_penalty: Option<f64>,
+    /// `application/json` or `text/x.enum` for structured output; plain text when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_mime_type: Option<String>,
+    /// The output's schema in Gemini's OpenAPI subset (`responseSchema`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_schema: Option<Value>,
+    /// The output's schema as full JSON Schema (`responseJsonSchema`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_json_schema: Option<Value>,
+    /// Whether to return the chosen tokens' log probabilities.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_logprobs: Option<bool>,
+    /// How many top alternatives' log probabilities to return per token (0 to 20).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logprobs: Option<u32>,
+    /// Thinking (reasoning) settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<ThinkingConfig>,
 }
@@ -413,10 +480,13 @@ impl GenerationConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThinkingConfig {
+    /// Whether thought summaries are returned as `thought` parts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub include_thoughts: Option<bool>,
+    /// The thinking token budget (Gemini 2.5): 0 off, -1 dynamic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_budget: Option<i64>,
+    /// The thinking level (Gemini 3): `low`, `medium`, `high`, ...
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_level: Option<String>,
 }
@@ -425,33 +495,43 @@ pub struct ThinkingConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GenerateContentResponse {
+    /// The generated candidates (one unless `candidateCount` asked for more).
     #[serde(default)]
     pub candidates: Vec<Candidate>,
+    /// Why the prompt itself was blocked, if it was (then there are no candidates).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt_feedback: Option<PromptFeedback>,
+    /// Token counts; cumulative in a stream, final in its last chunk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_metadata: Option<UsageMetadata>,
+    /// The exact model version that answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_version: Option<String>,
+    /// Gemini's id for the response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
 }
 
+/// One generated answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Candidate {
     /// Absent on some MAX_TOKENS / SAFETY finishes; `parts` may be absent too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<Content>,
+    /// Why generation stopped; absent on stream chunks before the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,
+    /// The candidate's position, 0-based.
     #[serde(default)]
     pub index: u32,
 }
 
+/// Feedback on the prompt: set when it was blocked.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PromptFeedback {
+    /// The block reason, e.g. `SAFETY` or `PROHIBITED_CONTENT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_reason: Option<String>,
 }
@@ -461,16 +541,22 @@ pub struct PromptFeedback {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageMetadata {
+    /// Tokens in the prompt, cached ones included.
     #[serde(default)]
     pub prompt_token_count: u64,
+    /// Tokens in the visible answer (thoughts excluded).
     #[serde(default)]
     pub candidates_token_count: u64,
+    /// Tokens spent thinking.
     #[serde(default)]
     pub thoughts_token_count: u64,
+    /// Tokens of the prompt read from a context cache.
     #[serde(default)]
     pub cached_content_token_count: u64,
+    /// Tokens of tool-use prompts (the results of built-in tools).
     #[serde(default)]
     pub tool_use_prompt_token_count: u64,
+    /// All tokens billed for the request.
     #[serde(default)]
     pub total_token_count: u64,
 }
@@ -479,8 +565,10 @@ pub struct UsageMetadata {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CountTokensRequest {
+    /// The contents to count, when no `generateContentRequest` is given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contents: Vec<Content>,
+    /// A whole request to count (tools and system prompt included).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generate_content_request: Option<CountTokensGenerateContentRequest>,
 }
@@ -489,16 +577,21 @@ pub struct CountTokensRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CountTokensGenerateContentRequest {
+    /// The model, `models/{id}`.
     pub model: String,
+    /// The request whose tokens are counted.
     #[serde(flatten)]
     pub request: GenerateContentRequest,
 }
 
+/// The `countTokens` answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CountTokensResponse {
+    /// Tokens the contents or the request take as prompt.
     #[serde(default)]
     pub total_tokens: u64,
+    /// Of those, tokens held in a context cache.
     #[serde(default)]
     pub cached_content_token_count: u64,
 }
@@ -507,39 +600,52 @@ pub struct CountTokensResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmbedContentRequest {
+    /// The model, `models/{id}`; required inside a batch.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The content to embed (its text parts).
     pub content: Content,
+    /// What the embedding is for, e.g. `RETRIEVAL_QUERY` or `SEMANTIC_SIMILARITY`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_type: Option<String>,
+    /// A document title, with `RETRIEVAL_DOCUMENT`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Truncate the embedding to this many dimensions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_dimensionality: Option<u32>,
 }
 
+/// `POST models/{m}:batchEmbedContents` body.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchEmbedContentsRequest {
+    /// One request per input, each naming the model.
     pub requests: Vec<EmbedContentRequest>,
 }
 
+/// One embedding vector.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentEmbedding {
+    /// The vector's components.
     #[serde(default)]
     pub values: Vec<f32>,
 }
 
+/// The `embedContent` answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EmbedContentResponse {
+    /// The input's embedding.
     pub embedding: ContentEmbedding,
 }
 
+/// The `batchEmbedContents` answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchEmbedContentsResponse {
+    /// One embedding per request, in request order.
     #[serde(default)]
     pub embeddings: Vec<ContentEmbedding>,
 }
@@ -548,15 +654,21 @@ pub struct BatchEmbedContentsResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Model {
+    /// The resource name, `models/{id}`.
     pub name: String,
+    /// The human-readable name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// What the model is, in Google's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The most prompt tokens the model accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_token_limit: Option<u64>,
+    /// The most output tokens the model produces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_token_limit: Option<u64>,
+    /// The methods it serves, e.g. `generateContent`, `embedContent`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supported_generation_methods: Vec<String>,
 }
@@ -568,11 +680,14 @@ impl Model {
     }
 }
 
+/// `GET models` answer: one page of the model list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListModelsResponse {
+    /// The models on this page.
     #[serde(default)]
     pub models: Vec<Model>,
+    /// The token for the next page, absent on the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }

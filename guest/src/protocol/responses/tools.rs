@@ -516,11 +516,14 @@ const ENCRYPTED_PREFIX: &str = "gempool.sig.v1.";
 /// last text part of a text answer) and those on function calls, by call index in the turn.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TurnSignatures {
+    /// The signature on the turn's non-call part (Gemini puts it on the last text part).
     pub text: Option<String>,
+    /// The signatures on function calls, by the call's index in the turn.
     pub calls: Vec<(usize, String)>,
 }
 
 impl TurnSignatures {
+    /// True when the turn carried no signature.
     pub fn is_empty(&self) -> bool {
         self.text.is_none() && self.calls.is_empty()
     }
