@@ -304,6 +304,7 @@ fn config() -> Config {
             .to_owned(),
         admin_key: variable("admin_key"),
         open_access: variable("open_access").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "yes")),
+        sql_ticket_function: variable(handler::SQL_TICKET_VARIABLE).is_some_and(|v| v == "true"),
     }
 }
 

@@ -134,6 +134,7 @@ pub fn config(upstream_url: String) -> Config {
         upstream_url,
         admin_key: None,
         open_access: false,
+        sql_ticket_function: false,
     }
 }
 

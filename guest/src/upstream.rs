@@ -167,6 +167,8 @@ pub struct FailoverContext<'a> {
     /// Random bits for the `random`/`weighted` strategies.
     pub seed: u64,
     pub keys: KeySource,
+    /// The host's SQL has `gempool_next_ticket()` ([`crate::handler::SQL_TICKET_VARIABLE`]).
+    pub host_ticket: bool,
 }
 
 /// One failed attempt, as the final error needs it.
@@ -219,7 +221,7 @@ pub async fn send_with_failover<U: Upstream>(
     }
     let secrets = Secrets::new(keys.iter().map(|k| k.secret.clone()));
     let ticket = if stored && uses_ticket(ctx.settings.strategy) {
-        keys::next_round_robin_ticket(db).unwrap_or(ctx.seed)
+        keys::next_round_robin_ticket(db, ctx.host_ticket).unwrap_or(ctx.seed)
     } else {
         ctx.seed
     };
@@ -679,6 +681,7 @@ mod tests {
             model: "m",
             seed: 7,
             keys: KeySource::Stored,
+            host_ticket: false,
         };
         futures::executor::block_on(send_with_failover(up, db, &req, &ctx))
     }

@@ -61,7 +61,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         pre,
         Arc::clone(&sqlite),
         Arc::new(config.variables()),
-        Arc::new(Metrics::default()),
+        Arc::new(Metrics::with_sql(sqlite.stats())),
         config.requests,
     );
     handler.set_access_log(config.access_log);

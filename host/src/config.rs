@@ -5,7 +5,9 @@
 //! without a trailing slash; `open_access` is `"true"` or `"false"`; `admin_key` is defined only
 //! when the operator passed `--admin-key` (otherwise the guest checks the key against the
 //! `admin_key_sha256` setting, see [`crate::bootstrap`]); `access_log_header` is `"true"` when
-//! the access log is on (the guest then adds `x-gempool-access` for [`crate::access`]).
+//! the access log is on (the guest then adds `x-gempool-access` for [`crate::access`]);
+//! `sql_ticket_function` is always `"true"`: the database has `gempool_next_ticket()`
+//! ([`crate::spin::sqlite`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +23,8 @@ use crate::spin::variables::Variables;
 
 /// The variable that asks the guest for its access-log header (`true`).
 pub const ACCESS_LOG_VARIABLE: &str = "access_log_header";
+/// The variable telling the guest that its SQL has `gempool_next_ticket()`.
+pub const SQL_TICKET_VARIABLE: &str = "sql_ticket_function";
 
 /// Where requests go when `--upstream-url` is not given.
 pub const DEFAULT_UPSTREAM_URL: &str = "https://generativelanguage.googleapis.com";
@@ -303,6 +307,9 @@ impl Config {
         if let Some(key) = &self.admin_key {
             vars.insert("admin_key".to_owned(), key.clone());
         }
+        // The database has `gempool_next_ticket()` (crate::spin::sqlite): round robin
+        // without a write.
+        vars.insert(SQL_TICKET_VARIABLE.to_owned(), "true".to_owned());
         if self.access_log {
             // The guest then tells the access log what only it knows (route, model, key id);
             // the server strips that header before the client sees it.

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+
+use crate::spin::sqlite::SqlStats;
 use http_body_util::{BodyExt, Full};
 use hyper::Response;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -30,6 +32,8 @@ pub struct Metrics {
     busy_total: AtomicU64,
     connections_open: AtomicI64,
     connections_total: AtomicU64,
+    /// The guests' SQL, when the metrics know the database.
+    sql: Option<Arc<SqlStats>>,
 }
 
 /// Counts one client connection as open until dropped.
@@ -53,6 +57,14 @@ impl Drop for InFlight {
 }
 
 impl Metrics {
+    /// Metrics that also report the guests' SQL statements and writes.
+    pub fn with_sql(sql: Arc<SqlStats>) -> Self {
+        Self {
+            sql: Some(sql),
+            ..Self::default()
+        }
+    }
+
     /// Counts a request handed to the guest; it stays in flight while the guard lives (the guest
     /// instance's lifetime, which for a streamed response is until the last byte is written).
     pub fn request_started(self: &Arc<Self>) -> InFlight {
@@ -158,6 +170,20 @@ impl Metrics {
                 ("_count", self.request_count.load(Relaxed).to_string()),
             ],
         );
+        if let Some(sql) = &self.sql {
+            metric(
+                "gempool_sql_statements_total",
+                "counter",
+                "SQL statements run for the gateway component.",
+                &[("", sql.statements().to_string())],
+            );
+            metric(
+                "gempool_sql_writes_total",
+                "counter",
+                "SQL statements run for the gateway component that could write (each one write transaction).",
+                &[("", sql.writes().to_string())],
+            );
+        }
         out
     }
 }
@@ -225,5 +251,10 @@ mod tests {
         assert!(m.render().contains("gempool_connections_open 0\n"));
         drop(guard);
         assert!(m.render().contains("gempool_requests_in_flight 0\n"));
+        assert!(!m.render().contains("gempool_sql_"));
+        let with_sql = Metrics::with_sql(Arc::default());
+        let text = with_sql.render();
+        assert!(text.contains("gempool_sql_statements_total 0\n"));
+        assert!(text.contains("gempool_sql_writes_total 0\n"));
     }
 }

@@ -13,7 +13,7 @@ use crate::protocol::{Protocol, RequestContext};
 use crate::route::{self, Route};
 use crate::secrets::Secrets;
 use crate::store::clients::ClientKey;
-use crate::store::usage::{self, AttemptOutcome, LogEntry, Tokens};
+use crate::store::usage::{self, LogEntry, OkAttempt, Tokens};
 use crate::store::{self, Database};
 use crate::stream::Transducer;
 
@@ -34,7 +34,15 @@ pub struct Config {
     pub admin_key: Option<String>,
     /// Proxied requests need no client key.
     pub open_access: bool,
+    /// The host's SQL has `gempool_next_ticket()` (variable [`SQL_TICKET_VARIABLE`]): round
+    /// robin takes its ticket with a read instead of a write.
+    pub sql_ticket_function: bool,
 }
+
+/// The variable a host sets (to `true`) when its SQLite has the function
+/// `gempool_next_ticket()`: a process-wide atomic counter, so the round-robin ticket costs no
+/// write. The bundled host has it; under other hosts the ticket is one `UPDATE`.
+pub const SQL_TICKET_VARIABLE: &str = "sql_ticket_function";
 
 /// The parts of a request the pipeline looks at before the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,7 +475,7 @@ fn log_refusal<U: Upstream, D: Database>(
         latency_ms: (env.upstream.now_ms() - env.now_ms).max(0),
         error: Some(reason),
     };
-    let _ = usage::log_request(env.db, &entry);
+    let _ = usage::log_request(env.db, &entry, None);
 }
 
 /// The `model` a JSON body names, if any (for the log row of a refused request).
@@ -749,6 +757,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
         model,
         seed: seed(&env.random),
         keys,
+        host_ticket: env.config.sql_ticket_function,
     };
     let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
     let day = pool::clock::utc_day(env.now_ms);
@@ -804,22 +813,20 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             };
             let bytes = body;
             let tokens = usage_of(&bytes).map(|u| Tokens::from(&u)).unwrap_or_default();
-            let latency = (env.upstream.now_ms() - started_ms).max(0) as u64;
-            if let Some(id) = key_id {
-                let _ = usage::record_key_attempt(env.db, id, model, started_ms, AttemptOutcome::Ok, tokens, latency);
-            }
-            if let Some(client) = caller.client_id() {
-                let _ = usage::record_client(env.db, client, model, &day, tokens, true);
-                let _ = store::windows::add_tokens(env.db, client, tokens.total(), env.upstream.now_ms());
-            }
-            if !stored {
-                let _ = usage::record_proxy_key(env.db, &proxy_key_hash(&key.secret), model, &day, true, tokens);
-            }
+            let ended_ms = env.upstream.now_ms();
+            // One statement: the log row carries the attempt; its triggers count it per key,
+            // client and pure-proxy key.
+            let ok = OkAttempt {
+                started_ms,
+                latency_ms: (ended_ms - started_ms).max(0) as u64,
+                tokens,
+                proxy_key_hash: (!stored).then(|| proxy_key_hash(&key.secret)),
+            };
             log.key_id = key_id;
             log.attempts = attempts.into();
-            log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
+            log.latency_ms = (ended_ms - env.now_ms).max(0);
             log.status = status.into();
-            let _ = usage::log_request(env.db, &log);
+            let _ = usage::log_request(env.db, &log, Some(&ok));
             env.logged.set(true);
             Ok(Upstreamed::Whole { status, body: bytes })
         }
@@ -848,7 +855,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.status = status.into();
             log.error = ErrorBody::parse(&body).map(|e| e.error.message);
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
-            let _ = usage::log_request(env.db, &log);
+            let _ = usage::log_request(env.db, &log, None);
             env.logged.set(true);
             Ok(Upstreamed::Fault { status, body })
         }
@@ -876,7 +883,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.status = status.into();
             log.error = Some(error.to_string());
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
-            let _ = usage::log_request(env.db, &log);
+            let _ = usage::log_request(env.db, &log, None);
             env.logged.set(true);
             Err(error)
         }
@@ -904,7 +911,9 @@ pub fn to_json_reply<B, T: serde::Serialize>(status: u16, value: &T) -> Reply<B>
     json_bytes_reply(status, serde_json::to_vec(value).unwrap_or_default())
 }
 
-/// Records a finished stream: tokens from its last usage, the client's usage, the log line.
+/// Records a finished stream: one request-log row carrying the attempt (tokens from the
+/// stream's last usage), which its triggers add to the key's, client's and pure-proxy key's
+/// counters.
 pub fn finish_stream(
     db: &dyn Database,
     accounting: &Accounting,
@@ -912,27 +921,13 @@ pub fn finish_stream(
     error: Option<String>,
     now_ms: i64,
 ) {
-    let day = pool::clock::utc_day(accounting.started_ms);
-    let tokens = usage.as_ref().map(Tokens::from).unwrap_or_default();
-    let latency = (now_ms - accounting.started_ms).max(0) as u64;
-    if let Some(id) = accounting.key_id {
-        let _ = usage::record_key_attempt(
-            db,
-            id,
-            &accounting.model,
-            accounting.started_ms,
-            AttemptOutcome::Ok,
-            tokens,
-            latency,
-        );
-    }
-    if let Some(client) = accounting.client_id {
-        let _ = usage::record_client(db, client, &accounting.model, &day, tokens, true);
-        let _ = store::windows::add_tokens(db, client, tokens.total(), now_ms);
-    }
-    if let Some(hash) = &accounting.proxy_key_hash {
-        let _ = usage::record_proxy_key(db, hash, &accounting.model, &day, error.is_none(), tokens);
-    }
+    let latency = (now_ms - accounting.started_ms).max(0);
+    let ok = OkAttempt {
+        started_ms: accounting.started_ms,
+        latency_ms: latency as u64,
+        tokens: usage.as_ref().map(Tokens::from).unwrap_or_default(),
+        proxy_key_hash: accounting.proxy_key_hash.clone(),
+    };
     let _ = usage::log_request(
         db,
         &LogEntry {
@@ -943,9 +938,10 @@ pub fn finish_stream(
             protocol: Some(protocol_name(accounting.protocol).into()),
             status: 200,
             attempts: accounting.attempts.into(),
-            latency_ms: latency as i64,
+            latency_ms: latency,
             error,
         },
+        Some(&ok),
     );
 }
 

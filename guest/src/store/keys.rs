@@ -259,8 +259,17 @@ pub fn count_enabled(db: &dyn Database) -> Result<i64, StoreError> {
     rows.first().map(|r| col_i64(r, 0)).unwrap_or(Ok(0))
 }
 
-/// The next round-robin ticket: one atomic increment shared by all concurrent requests.
-pub fn next_round_robin_ticket(db: &dyn Database) -> Result<u64, StoreError> {
+/// The next round-robin ticket, shared by all concurrent requests: with `host_function` a read
+/// of the bundled host's SQL function `gempool_next_ticket()`, a process-wide atomic counter
+/// ([`crate::handler::SQL_TICKET_VARIABLE`]), so no write; else (or if that fails) one atomic
+/// increment of the stored counter.
+pub fn next_round_robin_ticket(db: &dyn Database, host_function: bool) -> Result<u64, StoreError> {
+    if host_function {
+        let rows = db.execute("SELECT gempool_next_ticket()", &[]);
+        if let Some(ticket) = rows.ok().and_then(|rows| rows.first().and_then(|r| col_opt_i64(r, 0))) {
+            return Ok(ticket.max(0) as u64);
+        }
+    }
     let rows = db.execute(
         "UPDATE counters SET value = value + 1 WHERE name = 'round_robin' RETURNING value",
         &[],
@@ -378,6 +387,31 @@ pub fn record_success(db: &dyn Database, key: &PoolKey, model: &str) -> Result<(
 mod recent_tests {
     use super::*;
     use crate::store::testing::MemoryDb;
+
+    #[test]
+    fn tickets_come_from_the_host_function_when_there_is_one() {
+        let db = MemoryDb::new();
+        let stored = || {
+            let rows = db
+                .execute("SELECT value FROM counters WHERE name = 'round_robin'", &[])
+                .unwrap();
+            col_i64(&rows[0], 0).unwrap()
+        };
+        // No such function: the stored counter, one write.
+        assert_eq!(next_round_robin_ticket(&db, true).unwrap(), 1);
+        assert_eq!(next_round_robin_ticket(&db, false).unwrap(), 2);
+        let next = std::sync::atomic::AtomicI64::new(40);
+        db.0.create_scalar_function(
+            "gempool_next_ticket",
+            0,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+            move |_| Ok(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+        )
+        .unwrap();
+        assert_eq!(next_round_robin_ticket(&db, true).unwrap(), 40);
+        assert_eq!(next_round_robin_ticket(&db, true).unwrap(), 41);
+        assert_eq!(stored(), 2, "the host's tickets write nothing");
+    }
 
     #[test]
     fn recent_outcomes_move_the_averages() {

@@ -2,7 +2,7 @@
 //!
 //! Spin's sqlite interface runs one statement per call, so each file is split into
 //! statements here. Migration files must therefore keep `;` out of string literals and
-//! comments. Every statement is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`, an `ADD COLUMN`
+//! comments; a `CREATE TRIGGER` is kept whole up to the `END` on a line of its own. Every statement is idempotent (`IF NOT EXISTS`, `INSERT OR IGNORE`, an `ADD COLUMN`
 //! whose column exists counts as done), and the
 //! version row is written with `INSERT OR IGNORE`, so two instances migrating at once is safe.
 //! The bundled host applies the same files at start with the same bookkeeping.
@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (3, "0003_key_ids", include_str!("../../../migrations/0003_key_ids.sql")),
     (4, "0004_observe", include_str!("../../../migrations/0004_observe.sql")),
+    (
+        5,
+        "0005_accounting",
+        include_str!("../../../migrations/0005_accounting.sql"),
+    ),
 ];
 
 /// The schema version this build expects.
@@ -26,19 +31,36 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.0)
 }
 
-/// Splits a migration file into statements, dropping `--` comments.
+/// Splits a migration file into statements, dropping `--` comments. A `CREATE TRIGGER`'s
+/// body (statements between `BEGIN` and `END`) stays part of the trigger's statement.
 pub fn statements(sql: &str) -> Vec<String> {
     let without_comments: String = sql
         .lines()
         .map(|line| line.split("--").next().unwrap_or(""))
         .collect::<Vec<_>>()
         .join("\n");
-    without_comments
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for piece in without_comments.split(';') {
+        let in_trigger = pending.trim_start().to_ascii_uppercase().starts_with("CREATE TRIGGER");
+        if in_trigger {
+            pending.push(';');
+        }
+        pending.push_str(piece);
+        let statement = pending.trim();
+        let opens_trigger = statement.to_ascii_uppercase().starts_with("CREATE TRIGGER");
+        if opens_trigger && !piece.trim().eq_ignore_ascii_case("END") {
+            continue;
+        }
+        if !statement.is_empty() {
+            out.push(statement.to_owned());
+        }
+        pending.clear();
+    }
+    if !pending.trim().is_empty() {
+        out.push(pending.trim().to_owned());
+    }
+    out
 }
 
 fn is_add_column(statement: &str) -> bool {
@@ -127,5 +149,16 @@ mod tests {
             s,
             vec!["CREATE TABLE a (x)".to_string(), "INSERT INTO a VALUES (1)".to_string()]
         );
+    }
+
+    #[test]
+    fn triggers_stay_whole() {
+        let s = statements(
+            "CREATE TABLE a (x);\nCREATE TRIGGER t AFTER INSERT ON a\nBEGIN\n  INSERT INTO b VALUES (1);\n  -- c;\n  DELETE FROM b;\nEND;\nINSERT INTO a VALUES (2);",
+        );
+        assert_eq!(s.len(), 3, "{s:?}");
+        assert!(s[1].starts_with("CREATE TRIGGER t") && s[1].ends_with("END"), "{s:?}");
+        assert!(s[1].contains("INSERT INTO b VALUES (1);") && s[1].contains("DELETE FROM b;"));
+        assert_eq!(s[2], "INSERT INTO a VALUES (2)");
     }
 }

@@ -471,14 +471,34 @@ pub struct LogEntry {
     pub error: Option<String>,
 }
 
-/// How many log entries are kept.
+/// How many log entries are kept (about: the log is trimmed every hundred entries, by the
+/// trigger `request_log_trim` of `0005_accounting.sql`, which has this number too).
 pub const LOG_CAPACITY: i64 = 1000;
 
-/// Appends to the request log, trimming it to [`LOG_CAPACITY`] every hundred entries.
-pub fn log_request(db: &dyn Database, e: &LogEntry) -> Result<(), StoreError> {
-    let rows = db.execute(
-        "INSERT INTO request_log (at, client_id, key_id, model, protocol, status, attempts, latency_ms, error) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+/// The successful attempt a request-log row accounts for. Inserting the row adds it to the
+/// key's counters (per model, day and hour, latency buckets), the client's usage and token
+/// window, and the pure-proxy key's usage, through the triggers of `0005_accounting.sql`: the
+/// whole accounting of a successful request is one statement, so one write transaction, and
+/// concurrent requests never lose an update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OkAttempt {
+    /// When the successful attempt started (its UTC day and hour are the counters' day and hour).
+    pub started_ms: i64,
+    /// From the attempt's start to the end of the answer.
+    pub latency_ms: u64,
+    /// The answer's tokens.
+    pub tokens: Tokens,
+    /// Pure-proxy mode: the short hash of the client's own key that answered.
+    pub proxy_key_hash: Option<String>,
+}
+
+/// Appends to the request log (one statement). With `ok`, the row also carries a successful
+/// attempt, which the triggers add to the usage counters.
+pub fn log_request(db: &dyn Database, e: &LogEntry, ok: Option<&OkAttempt>) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO request_log (at, client_id, key_id, model, protocol, status, attempts, latency_ms, error, \
+         day, hour, prompt_tokens, candidate_tokens, thought_tokens, ok_ms, proxy_key) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             e.at.into(),
             e.client_id.into(),
@@ -489,12 +509,15 @@ pub fn log_request(db: &dyn Database, e: &LogEntry) -> Result<(), StoreError> {
             e.attempts.into(),
             e.latency_ms.into(),
             e.error.clone().into(),
+            ok.map(|ok| crate::pool::clock::utc_day(ok.started_ms)).into(),
+            ok.map(|ok| utc_hour(ok.started_ms) as i64).into(),
+            ok.map_or(0, |ok| ok.tokens.prompt).into(),
+            ok.map_or(0, |ok| ok.tokens.candidates).into(),
+            ok.map_or(0, |ok| ok.tokens.thoughts).into(),
+            ok.map(|ok| ok.latency_ms).into(),
+            ok.and_then(|ok| ok.proxy_key_hash.clone()).into(),
         ],
     )?;
-    let id = rows.first().and_then(|r| col_opt_i64(r, 0)).unwrap_or(0);
-    if id % 100 == 0 {
-        db.execute("DELETE FROM request_log WHERE id <= ?", &[(id - LOG_CAPACITY).into()])?;
-    }
     Ok(())
 }
 
@@ -577,6 +600,144 @@ mod tests {
         assert_eq!(later.len(), 2, "05:00 on the 22nd is more than 23 hours back");
     }
 
+    /// A request-log row with a successful attempt counts exactly what the separate statements
+    /// (before migration 5) counted: key usage with its hour and latency bucket, client usage,
+    /// the client's token window, the pure-proxy key's usage.
+    #[test]
+    fn a_logged_success_counts_what_the_separate_statements_did() {
+        let (before, now) = (MemoryDb::new(), MemoryDb::new());
+        for db in [&before, &now] {
+            db.execute(
+                "INSERT INTO client_keys (id, name, key_hash, key_hint, created_at, tpm) VALUES (1, 'c', 'h', 'x', 0, 1000)",
+                &[],
+            )
+            .unwrap();
+        }
+        let cases: [(u64, i64); 7] = [
+            (0, 0),
+            (1000, 5),
+            (1001, 5),
+            (2500, 23),
+            (60_000, 23),
+            (119_999, 24 + 3),
+            (500_000, 24 + 3),
+        ];
+        for (i, &(latency, hour)) in cases.iter().enumerate() {
+            let started = DAY_22 + hour * HOUR + 59_990;
+            let ended = started + latency as i64;
+            let day = crate::pool::clock::utc_day(started);
+            let tokens = Tokens {
+                prompt: 10 + i as u64,
+                candidates: 5,
+                thoughts: i as u64,
+            };
+            record_key_attempt(&before, 7, "m", started, AttemptOutcome::Ok, tokens, latency).unwrap();
+            record_client(&before, 1, "m", &day, tokens, true).unwrap();
+            crate::store::windows::add_tokens(&before, 1, tokens.total(), ended).unwrap();
+            record_proxy_key(&before, "abcd", "m", &day, true, tokens).unwrap();
+
+            let entry = LogEntry {
+                at: started - 3,
+                client_id: Some(1),
+                key_id: Some(7),
+                model: Some("m".into()),
+                protocol: Some("gemini".into()),
+                status: 200,
+                attempts: 1,
+                latency_ms: latency as i64 + 3,
+                error: None,
+            };
+            let ok = OkAttempt {
+                started_ms: started,
+                latency_ms: latency,
+                tokens,
+                proxy_key_hash: Some("abcd".into()),
+            };
+            log_request(&now, &entry, Some(&ok)).unwrap();
+        }
+        for table in ["key_usage", "client_usage", "client_windows", "proxy_key_usage"] {
+            let sql = format!("SELECT * FROM {table} ORDER BY 1, 2, 3");
+            let rows = now.execute(&sql, &[]).unwrap();
+            assert!(!rows.is_empty(), "{table}");
+            assert_eq!(before.execute(&sql, &[]).unwrap(), rows, "{table}");
+        }
+    }
+
+    #[test]
+    fn failover_then_success_counts_each_attempt_once() {
+        let db = MemoryDb::new();
+        let at = DAY_22 + 9 * HOUR;
+        let none = Tokens::default();
+        // Key 1 answered 429 (counted when it happened), key 2 answered.
+        record_key_attempt(&db, 1, "m", at, AttemptOutcome::RateLimited, none, 40).unwrap();
+        let tokens = Tokens {
+            prompt: 3,
+            candidates: 4,
+            thoughts: 5,
+        };
+        let entry = LogEntry {
+            at,
+            client_id: Some(9),
+            key_id: Some(2),
+            model: Some("m".into()),
+            protocol: None,
+            status: 200,
+            attempts: 2,
+            latency_ms: 300,
+            error: None,
+        };
+        let ok = OkAttempt {
+            started_ms: at + 40,
+            latency_ms: 260,
+            tokens,
+            proxy_key_hash: None,
+        };
+        log_request(&db, &entry, Some(&ok)).unwrap();
+        let rows = key_usage(&db, None).unwrap();
+        let counts: Vec<_> = rows
+            .iter()
+            .map(|r| (r.key_id, r.requests, r.errors, r.rate_limited, r.prompt_tokens))
+            .collect();
+        assert_eq!(counts, vec![(1, 1, 1, 1, 0), (2, 1, 0, 0, 3)]);
+        let clients = client_usage(&db, None).unwrap();
+        assert_eq!(clients.len(), 1);
+        assert_eq!((clients[0].requests, clients[0].output_tokens), (1, 9));
+        // Client 9 has no TPM limit: no token window to keep.
+        let windows = db.execute("SELECT COUNT(*) FROM client_windows", &[]).unwrap();
+        assert_eq!(windows[0][0], SqlValue::Integer(0));
+        let hours = hourly(&db, at).unwrap();
+        let seen: Vec<_> = hours.iter().map(|h| (h.key_id, h.requests, h.rate_limited)).collect();
+        assert_eq!(seen, vec![(1, 1, 1), (2, 1, 0)]);
+        assert!(proxy_usage(&db, None).unwrap().is_empty());
+
+        // A refusal's row counts nothing; a stream that broke off counts as an error of the
+        // pure-proxy key.
+        log_request(
+            &db,
+            &LogEntry {
+                status: 401,
+                ..entry.clone()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(key_usage(&db, None).unwrap().len(), 2);
+        let broken = OkAttempt {
+            proxy_key_hash: Some("ffff".into()),
+            ..ok
+        };
+        let entry = LogEntry {
+            key_id: None,
+            client_id: None,
+            error: Some("cut".into()),
+            ..entry
+        };
+        log_request(&db, &entry, Some(&broken)).unwrap();
+        let proxy = proxy_usage(&db, None).unwrap();
+        assert_eq!((proxy[0].requests, proxy[0].errors, proxy[0].output_tokens), (1, 1, 9));
+        assert_eq!(client_usage(&db, None).unwrap()[0].requests, 1);
+    }
+
     #[test]
     fn request_log_is_bounded() {
         let db = MemoryDb::new();
@@ -592,7 +753,7 @@ mod tests {
             error: None,
         };
         for _ in 0..(LOG_CAPACITY + 250) {
-            log_request(&db, &e).unwrap();
+            log_request(&db, &e, None).unwrap();
         }
         let count = db.execute("SELECT COUNT(*) FROM request_log", &[]).unwrap();
         assert!(col_i64(&count[0], 0).unwrap() <= LOG_CAPACITY + 100);

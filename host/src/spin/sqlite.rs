@@ -9,11 +9,19 @@
 //! behaves the same under `spin up`: only the database `default` exists, one statement per
 //! `execute`, rows come back for any statement that produces them (`SELECT`, `... RETURNING`,
 //! `PRAGMA`), and SQLite errors reach the guest as `error::io(message)`.
+//!
+//! Two additions of the bundled host, both invisible to a guest that does not ask for them:
+//! the SQL function `gempool_next_ticket()` (a process-wide atomic counter, so the guest's
+//! round-robin ticket is a read, not a write; advertised by the `sql_ticket_function` variable)
+//! and the statement and write counters behind `gempool_sql_statements_total` and
+//! `gempool_sql_writes_total` ([`SqlStats`]).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use wasmtime::component::Resource;
 
@@ -34,6 +42,29 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection; the guest's hot path uses a handful.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
+/// The SQL function handing out round-robin tickets (see the module docs).
+pub const TICKET_FUNCTION: &str = "gempool_next_ticket";
+
+/// Statements the guest ran, and how many of them could write (not read-only: each is a write
+/// transaction of its own, triggers included).
+#[derive(Debug, Default)]
+pub struct SqlStats {
+    statements: AtomicU64,
+    writes: AtomicU64,
+}
+
+impl SqlStats {
+    /// Statements run for guests so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Relaxed)
+    }
+
+    /// Write statements (write transactions) run for guests so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Relaxed)
+    }
+}
+
 /// The guest-visible `connection` resource. It carries no state: see the module docs.
 #[derive(Debug)]
 pub struct Connection {
@@ -44,6 +75,7 @@ pub struct Connection {
 #[derive(Clone)]
 pub struct SqliteBackend {
     conn: Arc<Mutex<rusqlite::Connection>>,
+    stats: Arc<SqlStats>,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -78,9 +110,21 @@ impl SqliteBackend {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        // Not deterministic: every call gives the next number, atomically across requests.
+        // Starts at 1, like the stored counter's first `UPDATE ... RETURNING` under other hosts.
+        let tickets = AtomicU64::new(1);
+        conn.create_scalar_function(TICKET_FUNCTION, 0, FunctionFlags::SQLITE_UTF8, move |_| {
+            Ok(i64::try_from(tickets.fetch_add(1, Relaxed) & (i64::MAX as u64)).unwrap_or(0))
+        })?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            stats: Arc::default(),
         })
+    }
+
+    /// The statement and write counters of guest SQL.
+    pub fn stats(&self) -> Arc<SqlStats> {
+        Arc::clone(&self.stats)
     }
 
     /// Runs `f` with the connection on the current thread. For startup work (migrations,
@@ -93,7 +137,8 @@ impl SqliteBackend {
     /// (none for statements that produce no columns).
     pub async fn execute(&self, statement: String, parameters: Vec<Value>) -> Result<QueryResult, Error> {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || run_statement(&lock(&conn), &statement, parameters))
+        let stats = Arc::clone(&self.stats);
+        tokio::task::spawn_blocking(move || run_statement(&lock(&conn), &stats, &statement, parameters))
             .await
             .unwrap_or_else(|e| Err(Error::Io(format!("sqlite task failed: {e}"))))
     }
@@ -105,8 +150,17 @@ fn lock(conn: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connecti
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn run_statement(conn: &rusqlite::Connection, statement: &str, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+fn run_statement(
+    conn: &rusqlite::Connection,
+    stats: &SqlStats,
+    statement: &str,
+    parameters: Vec<Value>,
+) -> Result<QueryResult, Error> {
     let mut stmt = conn.prepare_cached(statement).map_err(io)?;
+    stats.statements.fetch_add(1, Relaxed);
+    if !stmt.readonly() {
+        stats.writes.fetch_add(1, Relaxed);
+    }
     let params = rusqlite::params_from_iter(parameters.into_iter().map(to_sql));
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     if columns.is_empty() {
@@ -296,6 +350,27 @@ mod tests {
         assert!(matches!(err, Error::Io(m) if m == "too many connections"));
         host.drop(open.pop().unwrap()).await.unwrap();
         assert!(host.open(DEFAULT_DATABASE.into()).await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn tickets_are_a_read_and_statements_are_counted() {
+        let db = backend();
+        exec(&db, "CREATE TABLE c (n INTEGER)", vec![]).await;
+        let stats = db.stats();
+        let (statements, writes) = (stats.statements(), stats.writes());
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let got = exec(&db, "SELECT gempool_next_ticket()", vec![]).await;
+            let Value::Integer(n) = got.rows[0].values[0] else {
+                panic!("not an integer")
+            };
+            seen.push(n);
+        }
+        assert_eq!(seen, [1, 2, 3]);
+        exec(&db, "INSERT INTO c VALUES (1)", vec![]).await;
+        exec(&db, "SELECT n FROM c", vec![]).await;
+        assert_eq!(stats.statements() - statements, 5);
+        assert_eq!(stats.writes() - writes, 1);
     }
 
     #[test]

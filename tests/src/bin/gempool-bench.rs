@@ -202,6 +202,9 @@ struct Scrape {
     instantiate_count: f64,
     request_sum: f64,
     request_count: f64,
+    /// The component's SQL statements, and those that could write (hosts from issue 10 on).
+    sql_statements: f64,
+    sql_writes: f64,
 }
 
 impl Scrape {
@@ -211,7 +214,15 @@ impl Scrape {
             instantiate_count: self.instantiate_count - before.instantiate_count,
             request_sum: self.request_sum - before.request_sum,
             request_count: self.request_count - before.request_count,
+            sql_statements: self.sql_statements - before.sql_statements,
+            sql_writes: self.sql_writes - before.sql_writes,
         }
+    }
+
+    /// SQL statements and writes per request (the scrape's own SQL included).
+    fn sql_per_request(&self) -> (f64, f64) {
+        let n = self.request_count.max(1.0);
+        (self.sql_statements / n, self.sql_writes / n)
     }
 
     fn mean_instantiate_us(&self) -> f64 {
@@ -795,6 +806,8 @@ fn scrape((addr, admin_key): &(SocketAddr, String)) -> anyhow::Result<Scrape> {
         instantiate_count: value("gempool_instantiate_seconds_count"),
         request_sum: value("gempool_request_seconds_sum"),
         request_count: value("gempool_request_seconds_count"),
+        sql_statements: value("gempool_sql_statements_total"),
+        sql_writes: value("gempool_sql_writes_total"),
     })
 }
 
@@ -1112,9 +1125,11 @@ impl Report {
             if let Some(s) = scrape {
                 let _ = writeln!(
                     out,
-                    "  {label:<20} instantiate {:>8.1} us   request -> response head {:>9.1} us   (n = {})",
+                    "  {label:<20} instantiate {:>8.1} us   request -> response head {:>9.1} us   SQL {:>5.2} statements {:>5.2} writes   (n = {})",
                     s.mean_instantiate_us(),
                     s.mean_head_us(),
+                    s.sql_per_request().0,
+                    s.sql_per_request().1,
                     s.request_count
                 );
             }
@@ -1209,7 +1224,11 @@ impl Report {
             })
         };
         let scrape = |s: Option<Scrape>| {
-            s.map(|s| json!({"instantiate_us": s.mean_instantiate_us(), "head_us": s.mean_head_us(), "n": s.request_count}))
+            s.map(|s| {
+                let (statements, writes) = s.sql_per_request();
+                json!({"instantiate_us": s.mean_instantiate_us(), "head_us": s.mean_head_us(), "n": s.request_count,
+                       "sql_statements_per_request": statements, "sql_writes_per_request": writes})
+            })
         };
         let mut targets = serde_json::Map::new();
         for (i, name) in self.names.iter().enumerate() {

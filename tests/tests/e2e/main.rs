@@ -28,6 +28,8 @@ mod secrets;
 // GET /metrics from the component (parsed by prometheus_client, matching the usage API) and the
 // host's access log.
 mod metrics;
+// At most one SQL write per successful request; none for /health, /metrics and preflights.
+mod writes;
 
 use gempool_tests::harness::{Gateway, GatewayOptions};
 use gempool_tests::mock::MockGemini;
