@@ -221,13 +221,7 @@ impl Upstream for WasiUpstream {
         request
             .set_path_with_query(Some(&req.path_and_query))
             .map_err(|()| not_sent("invalid upstream path"))?;
-        let options = RequestOptions::new();
-        let timeouts = Timeouts::for_request(&self.settings, req.stream);
-        let nanos = |ms: u64| ms.saturating_mul(1_000_000);
-        // Hosts may not support every timeout; those they refuse keep the host's defaults.
-        let _ = options.set_connect_timeout(Some(nanos(timeouts.connect_ms)));
-        let _ = options.set_first_byte_timeout(Some(nanos(timeouts.first_byte_ms)));
-        let _ = options.set_between_bytes_timeout(Some(nanos(timeouts.between_bytes_ms)));
+        let options = request_options(&Timeouts::for_request(&self.settings, req.stream));
         let mut body = request.take_body();
         let future = outgoing_handler::handle(request, Some(options)).map_err(send_error)?;
         let sent = match &req.body {
@@ -381,11 +375,32 @@ fn start(
 
 async fn write_full(out: ResponseOutparam, status: u16, headers: &[(String, String)], body: Vec<u8>) {
     if let Some(mut sink) = start(out, status, headers) {
-        if !body.is_empty() {
-            let _ = sink.send(body).await;
+        if body.is_empty() || sink.send(body).await.is_ok() {
+            close(sink).await;
         }
-        let _ = sink.close().await;
     }
+}
+
+/// Ends a response body.
+async fn close(mut sink: impl futures::Sink<Vec<u8>> + Unpin) {
+    // Closing fails only when the client is gone, and then there is no one left to tell.
+    #[allow(clippy::let_underscore_must_use)]
+    let _ = sink.close().await;
+}
+
+/// The outgoing request's timeouts.
+fn request_options(timeouts: &Timeouts) -> RequestOptions {
+    let options = RequestOptions::new();
+    let nanos = |ms: u64| ms.saturating_mul(1_000_000);
+    // Hosts may not support every timeout; one they refuse keeps the host's default, which is
+    // no error.
+    #[allow(clippy::let_underscore_must_use)]
+    let _ = (
+        options.set_connect_timeout(Some(nanos(timeouts.connect_ms))),
+        options.set_first_byte_timeout(Some(nanos(timeouts.first_byte_ms))),
+        options.set_between_bytes_timeout(Some(nanos(timeouts.between_bytes_ms))),
+    );
+    options
 }
 
 #[cfg(not(feature = "edge"))]
@@ -491,11 +506,9 @@ async fn write_reply(out: ResponseOutparam, reply: Reply<IncomingResponse>, db: 
             }
             if !client_gone {
                 let tail = transducer.finish();
-                if !tail.is_empty() {
-                    let _ = sink.send(tail).await;
-                }
+                client_gone = !tail.is_empty() && sink.send(tail).await.is_err();
             }
-            let _ = sink.close().await;
+            close(sink).await;
             drop(body);
             if let Some(db) = db {
                 let error = transducer

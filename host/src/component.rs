@@ -176,7 +176,10 @@ fn store_cached(component: &wasmtime::component::Component, dir: &Path, path: &P
     for entry in fs::read_dir(dir)?.flatten() {
         let other: PathBuf = entry.path();
         if other != path && other.extension().is_some_and(|e| e == "cwasm") {
-            let _ = fs::remove_file(&other);
+            // A stale compiled component only takes disk space: say so and go on.
+            if let Err(e) = fs::remove_file(&other) {
+                tracing::warn!(path = %other.display(), "could not remove a stale compiled component: {e}");
+            }
         }
     }
     Ok(())

@@ -459,7 +459,7 @@ mod tests {
         tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
             let mut buf = vec![0; 4096];
-            let _ = stream.read(&mut buf).await;
+            let _request_len = stream.read(&mut buf).await.unwrap();
             // Closed without a word.
         });
         let result = Upstream::new().send(get(addr), options(5000, 5000)).await;
@@ -476,7 +476,7 @@ mod tests {
         tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
             let mut buf = vec![0; 4096];
-            let _ = stream.read(&mut buf).await;
+            let _request_len = stream.read(&mut buf).await.unwrap();
             let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"candidates\":";
             stream.write_all(reply).await.unwrap();
         });

@@ -244,8 +244,8 @@ impl Gateway {
                 fail_startup(&log, &format!("gempool exited before listening ({status})"));
             }
             if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
+                crate::best_effort(child.kill());
+                crate::best_effort(child.wait());
                 fail_startup(&log, "gempool did not print its listening line in time");
             }
         };
@@ -377,18 +377,20 @@ impl Gateway {
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         // The shell's builtin `kill` is always there (the crate forbids unsafe `libc::kill`).
-        let _ = Command::new("sh")
-            .args(["-c", &format!("kill -TERM {}", child.id())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        crate::best_effort(
+            Command::new("sh")
+                .args(["-c", &format!("kill -TERM {}", child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status(),
+        );
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match child.try_wait() {
                 Ok(Some(status)) => return Some(status),
                 Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
                 _ => {
-                    let _ = child.kill();
+                    crate::best_effort(child.kill());
                     return child.wait().ok();
                 }
             }
@@ -416,8 +418,8 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::best_effort(child.kill());
+            crate::best_effort(child.wait());
         }
     }
 }
@@ -439,11 +441,11 @@ fn spawn_reader(stream: impl Read + Send + 'static, log: LogHandle, startup: Opt
             let Some(tx) = &startup else { continue };
             if let Some(rest) = line.trim().strip_prefix(LISTENING_PREFIX) {
                 if let Ok(addr) = rest.trim_end_matches('/').parse() {
-                    let _ = tx.send(StartupLine::Listening(addr));
+                    crate::best_effort(tx.send(StartupLine::Listening(addr)));
                 }
             } else if let Some(rest) = line.trim().strip_prefix(GENERATED_KEY_PREFIX) {
                 let key = rest.split_whitespace().next().unwrap_or("").to_string();
-                let _ = tx.send(StartupLine::GeneratedKey(key));
+                crate::best_effort(tx.send(StartupLine::GeneratedKey(key)));
             }
         }
     });
@@ -544,7 +546,7 @@ impl KeyHealth {
 /// totals show in a normal `cargo test` run.
 pub fn report_line(line: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    crate::best_effort(writeln!(std::io::stderr(), "{line}"));
 }
 
 /// A response read off a raw socket by [`raw_http`].
@@ -613,7 +615,7 @@ pub fn raw_http(addr: SocketAddr, request: &[u8], timeout: Duration) -> Result<R
     stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     // A server may answer (e.g. 413) before reading everything and close; a write error is
     // then not the end of the story, the answer may still be readable.
-    let _ = stream.write_all(request);
+    crate::best_effort(stream.write_all(request));
     let mut reader = RawReader {
         stream,
         buffer: Vec::new(),

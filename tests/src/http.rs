@@ -136,16 +136,20 @@ struct Context {
 impl Context {
     fn report(&self, problem: &str, response: Option<String>) -> String {
         let mut out = String::new();
-        let _ = write!(
+        crate::best_effort(write!(
             out,
             "\n\n{problem}\n\n=============== request ===============\n{}",
             self.request
-        );
+        ));
         if let Some(response) = response {
-            let _ = write!(out, "\n=============== response ==============\n{response}");
+            crate::best_effort(write!(out, "\n=============== response ==============\n{response}"));
         }
         if let Some(log) = &self.log {
-            let _ = write!(out, "\n=============== gateway log ===========\n{}", log.snapshot());
+            crate::best_effort(write!(
+                out,
+                "\n=============== gateway log ===========\n{}",
+                log.snapshot()
+            ));
         }
         out
     }
@@ -195,10 +199,10 @@ impl RequestBuilder {
     fn context(&self) -> Arc<Context> {
         let mut request = format!("{} {}\n", self.method, self.url);
         for (name, value) in &self.headers {
-            let _ = writeln!(request, "{name}: {value}");
+            crate::best_effort(writeln!(request, "{name}: {value}"));
         }
         if !self.body.is_empty() {
-            let _ = write!(request, "\n{}\n", show_body(&self.body));
+            crate::best_effort(write!(request, "\n{}\n", show_body(&self.body)));
         }
         Arc::new(Context {
             request,
@@ -240,7 +244,7 @@ impl RequestBuilder {
             })
             .await
             .unwrap_or_else(|_| Err(format!("timed out after {timeout:?}")));
-            let _ = tx.send(result);
+            crate::best_effort(tx.send(result));
         });
         let (parts, body) = rx.recv().map_err(|_| "client task died".to_string())??;
         Ok(TestResponse {
@@ -265,11 +269,11 @@ impl RequestBuilder {
             let response = match tokio::time::timeout(timeout, client.request(request)).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(e)) => {
-                    let _ = head_tx.send(Err(format!("{e:?}")));
+                    crate::best_effort(head_tx.send(Err(format!("{e:?}"))));
                     return;
                 }
                 Err(_) => {
-                    let _ = head_tx.send(Err(format!("no response head after {timeout:?}")));
+                    crate::best_effort(head_tx.send(Err(format!("no response head after {timeout:?}"))));
                     return;
                 }
             };
@@ -335,9 +339,9 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
 fn show_response(status: u16, headers: &[(String, String)], body: &[u8]) -> String {
     let mut out = format!("status: {status}\n");
     for (name, value) in headers {
-        let _ = writeln!(out, "{name}: {value}");
+        crate::best_effort(writeln!(out, "{name}: {value}"));
     }
-    let _ = write!(out, "\n{}\n", show_body(body));
+    crate::best_effort(write!(out, "\n{}\n", show_body(body)));
     out
 }
 
@@ -564,7 +568,7 @@ impl StreamingResponse {
             body.extend_from_slice(&chunk.data);
         }
         let mut response = show_response(self.status, &self.headers, &body);
-        let _ = writeln!(response, "({} chunks so far)", self.chunks.len());
+        crate::best_effort(writeln!(response, "({} chunks so far)", self.chunks.len()));
         panic!("{}", self.context.report(problem, Some(response)))
     }
 }

@@ -15,3 +15,10 @@ pub mod http;
 pub mod mock;
 pub mod recorder;
 pub mod wrangler;
+
+/// Drops the outcome of a best-effort step on purpose: stopping a process that may have exited,
+/// a send to a receiver that may have given up, a diagnostic write. Test support has nothing
+/// better to do with such a failure; the name says so where `let _ =` would not.
+pub fn best_effort<T, E>(outcome: Result<T, E>) {
+    drop(outcome);
+}

@@ -73,7 +73,7 @@ impl RecordingProxy {
                     .expect("build the recorder runtime");
                 runtime.block_on(async move {
                     let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind the recorder");
-                    let _ = addr_tx.send(listener.local_addr().expect("recorder address"));
+                    crate::best_effort(addr_tx.send(listener.local_addr().expect("recorder address")));
                     loop {
                         tokio::select! {
                             _ = &mut shutdown_rx => break,
@@ -110,10 +110,10 @@ impl RecordingProxy {
 impl Drop for RecordingProxy {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+            crate::best_effort(shutdown.send(()));
         }
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            crate::best_effort(thread.join());
         }
     }
 }
@@ -144,11 +144,11 @@ async fn relay(mut client: TcpStream, target: SocketAddr, log: Arc<Mutex<Vec<Rec
                 }
             }
         }
-        let _ = upstream_write.shutdown().await;
+        crate::best_effort(upstream_write.shutdown().await);
     };
     let to_client = async {
-        let _ = tokio::io::copy(&mut upstream_read, &mut client_write).await;
-        let _ = client_write.shutdown().await;
+        crate::best_effort(tokio::io::copy(&mut upstream_read, &mut client_write).await);
+        crate::best_effort(client_write.shutdown().await);
     };
     tokio::join!(to_upstream, to_client);
 }

@@ -229,10 +229,12 @@ impl WranglerDev {
         let Some(mut child) = self.child.take() else { return };
         let group = child.id();
         let signal = |sig: &str| {
-            let _ = Command::new("sh")
-                // dash's `kill` takes a negative pid as a group, and no `--`.
-                .args(["-c", &format!("kill -{sig} -{group} 2>/dev/null")])
-                .status();
+            crate::best_effort(
+                Command::new("sh")
+                    // dash's `kill` takes a negative pid as a group, and no `--`.
+                    .args(["-c", &format!("kill -{sig} -{group} 2>/dev/null")])
+                    .status(),
+            );
         };
         signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -244,8 +246,8 @@ impl WranglerDev {
         }
         // workerd may outlive wrangler's node process: end the whole group.
         signal("KILL");
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::best_effort(child.kill());
+        crate::best_effort(child.wait());
     }
 }
 

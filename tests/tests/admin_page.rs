@@ -216,14 +216,15 @@ impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
             let path = format!("/session/{}", self.session);
-            let _ = self
-                .client
-                .request("DELETE", &path)
-                .timeout(Duration::from_secs(10))
-                .try_send();
+            gempool_tests::best_effort(
+                self.client
+                    .request("DELETE", &path)
+                    .timeout(Duration::from_secs(10))
+                    .try_send(),
+            );
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        gempool_tests::best_effort(self.driver.kill());
+        gempool_tests::best_effort(self.driver.wait());
     }
 }
 

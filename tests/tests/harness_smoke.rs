@@ -15,8 +15,8 @@ struct KillOnDrop(std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        gempool_tests::best_effort(self.0.kill());
+        gempool_tests::best_effort(self.0.wait());
     }
 }
 

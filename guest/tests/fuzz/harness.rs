@@ -62,6 +62,8 @@ where
                 if let Some((started, value)) = guard.as_ref() {
                     if started.elapsed() > HANG_LIMIT {
                         // Not `eprintln!`: the test harness would capture it and the abort loses it.
+                        // A failed write changes nothing: the process aborts next either way.
+                        #[allow(clippy::let_underscore_must_use)]
                         let _ = writeln!(
                             std::io::stderr(),
                             "fuzz {name}: a case has run for over {HANG_LIMIT:?} (hang); input: {value:?}"

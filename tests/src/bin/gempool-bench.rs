@@ -504,7 +504,7 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     stream.set_nodelay(true)?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
-        let _ = conn.await;
+        gempool_tests::best_effort(conn.await);
     });
     Ok(sender)
 }
@@ -674,7 +674,7 @@ async fn open_loop(target: &Target, call: &Call, args: &Args) -> anyhow::Result<
         }));
     }
     let tally = join_all(tasks, end + DRAIN_GRACE).await;
-    let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
+    gempool_tests::best_effort(tokio::task::spawn_blocking(move || scheduler.join()).await);
     let tally = tally?;
     let finished = tally.ok + tally.non_200 + tally.errors;
     Ok(OpenLoop {
@@ -913,11 +913,13 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         // SIGQUIT lets the master stop its workers (a SIGKILLed master would orphan them).
-        let _ = Command::new("sh")
-            .args(["-c", &format!("kill -QUIT {}", child.id())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        gempool_tests::best_effort(
+            Command::new("sh")
+                .args(["-c", &format!("kill -QUIT {}", child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status(),
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -925,8 +927,8 @@ impl Drop for Nginx {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        gempool_tests::best_effort(child.kill());
+        gempool_tests::best_effort(child.wait());
     }
 }
 
@@ -1003,39 +1005,39 @@ impl Report {
         let d = self.index("direct").expect("direct is always measured");
         let n = self.index("nginx");
         let mut out = String::new();
-        let _ = writeln!(
+        gempool_tests::best_effort(writeln!(
             out,
             "\ngempool-bench: POST {MODEL_PATH}:generateContent, {} B body; {} cores; {} s per phase{}",
             self.args_body_len(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             a.duration,
             if a.quick { " (--quick)" } else { "" }
-        );
+        ));
         let mut header = format!("{:<36}{:>12}", "", "direct");
         if n.is_some() {
-            let _ = write!(header, "{:>12}", "nginx");
+            gempool_tests::best_effort(write!(header, "{:>12}", "nginx"));
         }
-        let _ = write!(header, "{:>12}{:>16}", "gempool", "gempool/direct");
+        gempool_tests::best_effort(write!(header, "{:>12}{:>16}", "gempool", "gempool/direct"));
         if n.is_some() {
-            let _ = write!(header, "{:>15}", "gempool/nginx");
+            gempool_tests::best_effort(write!(header, "{:>15}", "gempool/nginx"));
         }
-        let _ = writeln!(out, "{header}");
-        let _ = writeln!(out, "{}", "-".repeat(header.len()));
+        gempool_tests::best_effort(writeln!(out, "{header}"));
+        gempool_tests::best_effort(writeln!(out, "{}", "-".repeat(header.len())));
 
         let row = |out: &mut String, label: &str, values: &dyn Fn(usize) -> f64, decimals: usize| {
             let mut line = format!("{label:<36}{:>12.*}", decimals, values(d));
             if let Some(n) = n {
-                let _ = write!(line, "{:>12.*}", decimals, values(n));
+                gempool_tests::best_effort(write!(line, "{:>12.*}", decimals, values(n)));
             }
-            let _ = write!(line, "{:>12.*}", decimals, values(g));
+            gempool_tests::best_effort(write!(line, "{:>12.*}", decimals, values(g)));
             // A ratio of CPU shares says nothing; only figures of the proxies get one.
             if !label.contains("CPU") {
-                let _ = write!(line, "{:>16}", ratio(values(g), values(d)));
+                gempool_tests::best_effort(write!(line, "{:>16}", ratio(values(g), values(d))));
                 if let Some(n) = n {
-                    let _ = write!(line, "{:>15}", ratio(values(g), values(n)));
+                    gempool_tests::best_effort(write!(line, "{:>15}", ratio(values(g), values(n))));
                 }
             }
-            let _ = writeln!(out, "{line}");
+            gempool_tests::best_effort(writeln!(out, "{line}"));
         };
         let sat_label = format!("saturation req/s ({} conns)", a.connections);
         row(&mut out, &sat_label, &|i| self.saturation[i].rps, 0);
@@ -1063,17 +1065,17 @@ impl Report {
             &|i| self.cpu_open_loop[i].machine_busy * 100.0,
             0,
         );
-        let _ = writeln!(out);
+        gempool_tests::best_effort(writeln!(out));
 
         let (sd, sg) = (&self.stream_direct, &self.stream_gempool);
-        let _ = writeln!(
+        gempool_tests::best_effort(writeln!(
             out,
             "{:<36}{:>12}{:>12}{:>16}",
             format!("streaming, {} sequential", a.stream_requests),
             "direct",
             "gempool",
             "gempool/direct"
-        );
+        ));
         for (label, p, from_total) in [
             ("  first byte p50 (ms)", 50.0, false),
             ("  first byte p99 (ms)", 99.0, false),
@@ -1086,35 +1088,35 @@ impl Report {
                     s.ttfb.percentile_ms(p)
                 }
             };
-            let _ = writeln!(
+            gempool_tests::best_effort(writeln!(
                 out,
                 "{label:<36}{:>12.2}{:>12.2}{:>16}",
                 get(sd),
                 get(sg),
                 ratio(get(sg), get(sd))
-            );
+            ));
         }
-        let _ = writeln!(out);
+        gempool_tests::best_effort(writeln!(out));
         let native = self.saturation[g].rps;
-        let _ = writeln!(
+        gempool_tests::best_effort(writeln!(
             out,
             "{:<36}{:>12}{:>12}{:>16}",
             format!("gempool saturation ({} conns)", a.connections),
             "native",
             "openai",
             "openai/native"
-        );
-        let _ = writeln!(
+        ));
+        gempool_tests::best_effort(writeln!(
             out,
             "{:<36}{:>12.0}{:>12.0}{:>16}",
             "  req/s",
             native,
             self.openai.rps,
             ratio(self.openai.rps, native)
-        );
-        let _ = writeln!(out);
+        ));
+        gempool_tests::best_effort(writeln!(out));
 
-        let _ = writeln!(out, "gempool /metrics (host side, per request):");
+        gempool_tests::best_effort(writeln!(out, "gempool /metrics (host side, per request):"));
         let phases = [
             ("native saturation", self.metrics_saturation),
             ("native open loop", self.metrics_open_loop),
@@ -1123,7 +1125,7 @@ impl Report {
         ];
         for (label, scrape) in phases {
             if let Some(s) = scrape {
-                let _ = writeln!(
+                gempool_tests::best_effort(writeln!(
                     out,
                     "  {label:<20} instantiate {:>8.1} us   request -> response head {:>9.1} us   SQL {:>5.2} statements {:>5.2} writes   (n = {})",
                     s.mean_instantiate_us(),
@@ -1131,42 +1133,42 @@ impl Report {
                     s.sql_per_request().0,
                     s.sql_per_request().1,
                     s.request_count
-                );
+                ));
             }
         }
-        let _ = writeln!(out, "gempool process CPU (from /proc/<pid>/stat):");
+        gempool_tests::best_effort(writeln!(out, "gempool process CPU (from /proc/<pid>/stat):"));
         for (label, cpu) in [
             ("native saturation", self.cpu_saturation[g]),
             ("native open loop", self.cpu_open_loop[g]),
             ("openai saturation", self.cpu_openai),
         ] {
-            let _ = writeln!(
+            gempool_tests::best_effort(writeln!(
                 out,
                 "  {label:<20} {:>8.0} us CPU per request   {:>5.2} cores busy",
                 cpu.gempool_us_per_request, cpu.gempool_cores
-            );
+            ));
         }
         let mib = |k: Option<u64>| k.map_or("n/a".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
-        let _ = writeln!(
+        gempool_tests::best_effort(writeln!(
             out,
             "gempool memory: peak RSS (VmHWM) {} (after start-up {}), RSS at the end {}",
             mib(self.peak_hwm_kib),
             mib(self.startup_hwm_kib),
             mib(self.rss_kib)
-        );
+        ));
         let size = |b: Option<u64>| {
             b.map_or("n/a".to_string(), |b| {
                 format!("{b} B ({:.2} MiB)", b as f64 / 1048576.0)
             })
         };
-        let _ = writeln!(
+        gempool_tests::best_effort(writeln!(
             out,
             "component: {}; gempool binary: {}",
             size(self.component_bytes),
             size(self.binary_bytes)
-        );
+        ));
 
-        let _ = writeln!(out);
+        gempool_tests::best_effort(writeln!(out));
         let mut problems = Vec::new();
         let phases = (self.names.iter().zip(&self.saturation)).map(|(n, s)| (format!("{n} saturation"), &s.tally));
         let phases = phases
@@ -1188,11 +1190,11 @@ impl Report {
         }
         let total_ok: u64 = self.tallies().iter().map(|t| t.ok).sum();
         if problems.is_empty() {
-            let _ = writeln!(out, "all {total_ok} measured requests answered 200");
+            gempool_tests::best_effort(writeln!(out, "all {total_ok} measured requests answered 200"));
         } else {
-            let _ = writeln!(out, "FAILURES ({total_ok} requests answered 200):");
+            gempool_tests::best_effort(writeln!(out, "FAILURES ({total_ok} requests answered 200):"));
             for p in problems {
-                let _ = writeln!(out, "{p}");
+                gempool_tests::best_effort(writeln!(out, "{p}"));
             }
         }
         let lags: Vec<String> = self
@@ -1201,12 +1203,16 @@ impl Report {
             .zip(&self.open_loop)
             .map(|(n, o)| format!("{n} {:.2} ms", o.max_dispatch_lag_us as f64 / 1000.0))
             .collect();
-        let _ = writeln!(out, "open-loop scheduler: worst dispatch lag {}", lags.join(", "));
-        let _ = writeln!(
+        gempool_tests::best_effort(writeln!(
+            out,
+            "open-loop scheduler: worst dispatch lag {}",
+            lags.join(", ")
+        ));
+        gempool_tests::best_effort(writeln!(
             out,
             "load average (1/5/15 min): {} at the start, {} at the end",
             self.loadavg_before, self.loadavg_after
-        );
+        ));
         out
     }
 

@@ -247,8 +247,8 @@ impl Process {
         }
         // Children (workerd) may outlive the leader: end the whole group.
         signal_group(child.id(), "KILL");
-        let _ = child.kill();
-        let _ = child.wait();
+        crate::best_effort(child.kill());
+        crate::best_effort(child.wait());
     }
 }
 
@@ -256,8 +256,8 @@ impl Drop for Process {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             signal_group(child.id(), "KILL");
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::best_effort(child.kill());
+            crate::best_effort(child.wait());
         }
     }
 }
@@ -265,9 +265,11 @@ impl Drop for Process {
 /// Sends `signal` to process group `group` with the shell's builtin `kill` (the crate forbids
 /// the unsafe `libc::kill`; dash takes a negative pid as a group, and no `--`).
 fn signal_group(group: u32, signal: &str) {
-    let _ = Command::new("sh")
-        .args(["-c", &format!("kill -{signal} -{group} 2>/dev/null")])
-        .status();
+    crate::best_effort(
+        Command::new("sh")
+            .args(["-c", &format!("kill -{signal} -{group} 2>/dev/null")])
+            .status(),
+    );
 }
 
 fn capture(stream: Option<impl Read + Send + 'static>, log: LogHandle) {

@@ -453,7 +453,7 @@ impl MockGemini {
             {
                 Ok(runtime) => runtime,
                 Err(e) => {
-                    let _ = addr_tx.send(Err(e));
+                    crate::best_effort(addr_tx.send(Err(e)));
                     return;
                 }
             };
@@ -461,11 +461,11 @@ impl MockGemini {
                 let listener = match tokio::net::TcpListener::bind(options.listen).await {
                     Ok(listener) => listener,
                     Err(e) => {
-                        let _ = addr_tx.send(Err(e));
+                        crate::best_effort(addr_tx.send(Err(e)));
                         return;
                     }
                 };
-                let _ = addr_tx.send(listener.local_addr());
+                crate::best_effort(addr_tx.send(listener.local_addr()));
                 server::serve(listener, server_state, shutdown_rx).await;
             });
             runtime.shutdown_background();
@@ -623,10 +623,10 @@ impl MockGemini {
 impl Drop for MockGemini {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+            crate::best_effort(shutdown.send(()));
         }
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            crate::best_effort(thread.join());
         }
     }
 }

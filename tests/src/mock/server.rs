@@ -56,13 +56,15 @@ pub(crate) async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown
         let Ok((stream, _)) = accepted else {
             continue;
         };
-        let _ = stream.set_nodelay(true);
+        crate::best_effort(stream.set_nodelay(true));
         let state = state.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
-            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            crate::best_effort(
+                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await,
+            );
         });
     }
 }
@@ -533,7 +535,7 @@ fn scripted_body(steps: Vec<Step>) -> ResponseBody {
                 Step::Cut => {
                     // Let hyper flush what was sent: an error drops its unwritten buffer.
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    let _ = tx.send(Err(std::io::Error::other("mock: connection cut"))).await;
+                    crate::best_effort(tx.send(Err(std::io::Error::other("mock: connection cut"))).await);
                     return;
                 }
             }

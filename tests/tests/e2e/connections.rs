@@ -88,7 +88,7 @@ fn idle_silent_and_slowloris_connections_are_closed() {
     let addr = gw.addr();
     let slowloris = std::thread::spawn(move || {
         let mut slow = TcpStream::connect(addr).unwrap();
-        let _ = slow.write_all(b"GET /v1/models HTTP/1.1\r\nhost: t\r\n");
+        gempool_tests::best_effort(slow.write_all(b"GET /v1/models HTTP/1.1\r\nhost: t\r\n"));
         for i in 0..30 {
             std::thread::sleep(Duration::from_millis(200));
             if slow.write_all(format!("x-slow-{i}: a\r\n").as_bytes()).is_err() {
@@ -275,7 +275,7 @@ impl HangingUpstream {
                             "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n{event}\r\n",
                             event.len()
                         );
-                        let _ = stream.write_all(head.as_bytes());
+                        gempool_tests::best_effort(stream.write_all(head.as_bytes()));
                     }
                     loop {
                         match stream.read(&mut buf) {
@@ -283,7 +283,7 @@ impl HangingUpstream {
                             Ok(_) => {}
                         }
                     }
-                    let _ = tx.send(Instant::now());
+                    gempool_tests::best_effort(tx.send(Instant::now()));
                 });
             }
         });
@@ -311,7 +311,7 @@ impl HangingUpstream {
 impl Drop for HangingUpstream {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = TcpStream::connect(self.addr);
+        gempool_tests::best_effort(TcpStream::connect(self.addr));
     }
 }
 

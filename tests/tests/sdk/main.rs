@@ -230,8 +230,8 @@ fn run_script(sdk: Sdk, scenario: &str, url: &str, key: &str) -> Outcome {
             Ok(Some(status)) => break (status.success(), status.to_string()),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                gempool_tests::best_effort(child.kill());
+                gempool_tests::best_effort(child.wait());
                 break (false, format!("timed out after {SCRIPT_TIMEOUT:?}"));
             }
             Err(e) => break (false, format!("wait failed: {e}")),
@@ -248,7 +248,7 @@ fn run_script(sdk: Sdk, scenario: &str, url: &str, key: &str) -> Outcome {
 fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
         let mut bytes = Vec::new();
-        let _ = stream.read_to_end(&mut bytes);
+        gempool_tests::best_effort(stream.read_to_end(&mut bytes));
         String::from_utf8_lossy(&bytes).into_owned()
     })
 }
