@@ -40,9 +40,11 @@ pub const MAX_WHOLE_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// What to send; the key is added per attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamRequest {
+    /// The HTTP method.
     pub method: String,
     /// Path and query as Gemini expects them, e.g. `/v1beta/models/m:generateContent`.
     pub path_and_query: String,
+    /// The JSON body, when there is one.
     pub body: Option<Vec<u8>>,
     /// Extra headers to forward (never credentials).
     pub headers: Vec<(String, String)>,
@@ -54,8 +56,11 @@ pub struct UpstreamRequest {
 /// The upstream timeouts in force, from the pool settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
+    /// Connecting (TCP and TLS), in ms.
     pub connect_ms: u64,
+    /// From the request sent to the response head, in ms.
     pub first_byte_ms: u64,
+    /// Between two chunks of the body, in ms.
     pub between_bytes_ms: u64,
 }
 
@@ -77,8 +82,11 @@ impl Timeouts {
 
 /// An upstream answer whose body has not been read yet.
 pub struct UpstreamResponse<B> {
+    /// The HTTP status.
     pub status: u16,
+    /// The response headers.
     pub headers: Vec<(String, String)>,
+    /// The body, not read yet.
     pub body: B,
 }
 
@@ -101,7 +109,10 @@ pub enum TransportError {
     Broken(String),
     /// The answer was larger than gempool reads whole.
     #[error("the upstream answer is larger than {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
 }
 
 /// The transport to Gemini.
@@ -130,23 +141,34 @@ pub enum Delivered<B> {
 pub enum Attempted<B> {
     /// A 2xx from `key`: a stream's body unread, a whole answer's read.
     Success {
+        /// The answer, its body a stream or read whole.
         response: UpstreamResponse<Delivered<B>>,
+        /// The key that answered.
         key: PoolKey,
+        /// Attempts made, this one included.
         attempts: u32,
+        /// When the first attempt started (Unix ms).
         started_ms: i64,
     },
     /// The upstream blamed the request (4xx not about the key): give this to the client.
     /// The body is scrubbed of every key secret.
     ClientFault {
+        /// The upstream status, a 4xx.
         status: u16,
+        /// The upstream body, key secrets scrubbed.
         body: Vec<u8>,
+        /// The key that got the fault.
         key: PoolKey,
+        /// Attempts made, this one included.
         attempts: u32,
     },
     /// No attempt succeeded, or none could be made.
     Failed {
+        /// The error for the client.
         error: GatewayError,
+        /// Attempts made.
         attempts: u32,
+        /// The last key tried, if any.
         last_key: Option<i64>,
     },
 }
@@ -161,11 +183,13 @@ pub enum KeySource {
 
 /// Facts the loop needs besides the request.
 pub struct FailoverContext<'a> {
+    /// The pool settings (strategy, retry limits, timeouts).
     pub settings: &'a PoolSettings,
     /// The model the request is for (cooldowns and usage are per model).
     pub model: &'a str,
     /// Random bits for the `random`/`weighted` strategies.
     pub seed: u64,
+    /// The stored pool, or the client's own keys.
     pub keys: KeySource,
     /// The host's SQL has `gempool_next_ticket()` ([`crate::handler::SQL_TICKET_VARIABLE`]).
     pub host_ticket: bool,

@@ -21,8 +21,6 @@ pub mod bootstrap;
 pub mod component;
 pub mod config;
 pub mod connection;
-// Temporary, until the accounting rewrite (issue 10), which rewrites this file, lands.
-#[allow(clippy::let_underscore_must_use)]
 pub mod metrics;
 pub mod migrations;
 pub mod outgoing;

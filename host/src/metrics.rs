@@ -6,7 +6,6 @@
 //! alive, response classes, instantiation and time-to-response-head. Plain atomics: a handful of
 //! relaxed increments per request, no registry dependency.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,9 +103,9 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(1024);
         let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, String)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
             for (suffix_and_labels, value) in samples {
-                let _ = writeln!(out, "{name}{suffix_and_labels} {value}");
+                out.push_str(&format!("{name}{suffix_and_labels} {value}\n"));
             }
         };
         metric(

@@ -47,8 +47,11 @@ pub const SQL_TICKET_VARIABLE: &str = "sql_ticket_function";
 /// The parts of a request the pipeline looks at before the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
+    /// The HTTP method, uppercase.
     pub method: String,
+    /// The path, without the query.
     pub path: String,
+    /// The query string, without `?` (empty when there is none).
     pub query: String,
     /// Header names in lowercase.
     pub headers: Vec<(String, String)>,
@@ -56,16 +59,26 @@ pub struct RequestHead {
 
 /// What to answer.
 pub enum Reply<B> {
+    /// A whole body.
     Full {
+        /// The HTTP status.
         status: u16,
+        /// The response headers.
         headers: Vec<(String, String)>,
+        /// The body bytes.
         body: Vec<u8>,
     },
+    /// A stream: the upstream body re-framed for the client as it arrives.
     Stream {
+        /// The HTTP status.
         status: u16,
+        /// The response headers.
         headers: Vec<(String, String)>,
+        /// The upstream body, not read yet.
         body: B,
+        /// Re-frames Gemini's chunks into the client's protocol.
         transducer: Box<Transducer>,
+        /// What to record when the stream ends.
         accounting: Accounting,
     },
 }
@@ -73,23 +86,33 @@ pub enum Reply<B> {
 /// What to record once a streamed reply has ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accounting {
+    /// The pool key that serves the stream (none in pure-proxy mode).
     pub key_id: Option<i64>,
     /// Pure-proxy mode: the short hash of the client's own key that served the stream.
     pub proxy_key_hash: Option<String>,
+    /// The client key that made the request, if any.
     pub client_id: Option<i64>,
+    /// The model the stream comes from.
     pub model: String,
+    /// The client's protocol.
     pub protocol: Protocol,
+    /// When the request started (Unix ms), for its latency.
     pub started_ms: i64,
+    /// Upstream attempts made, this one included.
     pub attempts: u32,
 }
 
 /// Per-request facts from the environment.
 pub struct Env<'a, U: Upstream, D: Database> {
+    /// Sends requests to Gemini.
     pub upstream: &'a U,
+    /// The database.
     pub db: &'a D,
+    /// The deployment's configuration.
     pub config: &'a Config,
     /// Random bytes for ids, seeds and new keys.
     pub random: [u8; 32],
+    /// The request's arrival time (Unix ms).
     pub now_ms: i64,
     /// Set once the upstream bookkeeping wrote this request's log row.
     pub logged: std::cell::Cell<bool>,
@@ -109,6 +132,7 @@ pub const ACCESS_VARIABLE: &str = "access_log_header";
 pub struct AccessNote {
     /// The resolved model (a validated model id).
     pub model: Option<String>,
+    /// Upstream attempts made.
     pub attempts: u32,
     /// The pool key that answered last (pure-proxy keys have none).
     pub key_id: Option<i64>,
@@ -138,8 +162,11 @@ pub fn add_access_header<B>(reply: &mut Reply<B>, value: String) {
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Caller {
+    /// The admin key: every route.
     Admin,
+    /// A client key: its limits and allowed models.
     Client(ClientKey),
+    /// Open access: no key required (`open_access`).
     Open,
     /// Pure-proxy mode: the client brought its own Gemini keys.
     OwnKeys(Vec<String>),
@@ -728,11 +755,21 @@ pub(crate) fn check_model_allowed(caller: &Caller, requested: &str, resolved: &s
 /// The answer of one upstream call made through the pool.
 pub enum Upstreamed<B> {
     /// A 2xx whole body (already counted in usage).
-    Whole { status: u16, body: Vec<u8> },
+    Whole {
+        /// The upstream status, a 2xx.
+        status: u16,
+        /// The body, read in full.
+        body: Vec<u8>,
+    },
     /// A 2xx stream, ready to pump through its transducer.
     Stream(Reply<B>),
     /// The upstream blamed the request: its status and (Gemini-shaped) body.
-    Fault { status: u16, body: Vec<u8> },
+    Fault {
+        /// The upstream status, a 4xx.
+        status: u16,
+        /// The upstream's error body.
+        body: Vec<u8>,
+    },
 }
 
 /// Runs the failover for one upstream request and does the bookkeeping: usage per key and

@@ -6,36 +6,55 @@ use crate::pool::{BreakerState, CooldownScope, KeyCandidate, KeyEffect};
 /// A key as the admin API shows it; the secret itself is never part of this.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct KeyInfo {
+    /// The key's row id.
     pub id: i64,
     /// A short prefix and suffix of the secret, e.g. `AIza…x9Qk`.
     pub redacted: String,
+    /// The operator's label for the key.
     pub label: Option<String>,
+    /// The Google Cloud project the key belongs to (cooldowns for daily quotas span it).
     pub project: Option<String>,
+    /// The key's share under the `weighted` strategy.
     pub weight: i64,
+    /// False once disabled (by the operator or an invalid-key answer).
     pub enabled: bool,
+    /// Why it was disabled, e.g. `API_KEY_INVALID`.
     pub disabled_reason: Option<String>,
+    /// When it was disabled (Unix ms).
     pub disabled_at: Option<i64>,
+    /// When it was added (Unix ms).
     pub created_at: i64,
+    /// Failures in a row, for the circuit breaker.
     pub consecutive_failures: i64,
+    /// While set and in the future, the circuit breaker is open (Unix ms).
     pub breaker_open_until: Option<i64>,
+    /// When the key was last validated against Gemini (Unix ms).
     pub validated_at: Option<i64>,
+    /// The outcome of that validation: its state, and a detail when there is one.
     pub validation: Option<String>,
+    /// Its cooldowns in force, per model.
     pub cooldowns: Vec<CooldownInfo>,
 }
 
 /// One model's cooldown on a key.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CooldownInfo {
+    /// The model the cooldown applies to.
     pub model: String,
+    /// When it ends (Unix ms).
     pub until: i64,
+    /// Why, e.g. the quota that was hit.
     pub reason: String,
+    /// 429s in a row on this (key, model).
     pub strikes: i64,
 }
 
 /// A key chosen for an attempt: the candidate facts plus the secret to send upstream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolKey {
+    /// The key's facts as selection saw them.
     pub candidate: KeyCandidate,
+    /// The secret, sent upstream as `x-goog-api-key` and never logged.
     pub secret: String,
     /// Consecutive 429s on this (key, model), for cooldown escalation.
     pub strikes: u32,

@@ -10,17 +10,11 @@
 //! others, so read-then-write in the guest would lose updates.
 
 pub mod clients;
-// Temporary, until the accounting rewrite (issue 10) lands and these files get their docs.
-#[allow(missing_docs)]
 pub mod keys;
 pub mod metrics;
 pub mod migrate;
 pub mod settings;
-// Temporary, until the accounting rewrite (issue 10) lands and these files get their docs.
-#[allow(missing_docs)]
 pub mod usage;
-// Temporary, until the accounting rewrite (issue 10) lands and these files get their docs.
-#[allow(missing_docs)]
 pub mod windows;
 
 /// A SQL value, as Spin's sqlite interface carries it.

@@ -7,12 +7,16 @@ use serde::Serialize;
 /// Token counts of one response, from Gemini's `usageMetadata`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens {
+    /// Prompt tokens.
     pub prompt: u64,
+    /// Answer tokens (thoughts excluded).
     pub candidates: u64,
+    /// Thought tokens.
     pub thoughts: u64,
 }
 
 impl Tokens {
+    /// All three added up.
     pub fn total(&self) -> u64 {
         self.prompt + self.candidates + self.thoughts
     }
@@ -184,11 +188,17 @@ pub fn add_key_tokens(
 /// One row of the per-key usage report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyUsageRow {
+    /// The key's row id.
     pub key_id: i64,
+    /// The Gemini model.
     pub model: String,
+    /// The UTC day, `YYYY-MM-DD`.
     pub day: String,
+    /// Attempts made.
     pub requests: i64,
+    /// Attempts that failed, for any reason.
     pub errors: i64,
+    /// Of the failures, 429s.
     pub rate_limited: i64,
     /// Attempts the upstream refused the key on (invalid, suspended).
     pub invalid: i64,
@@ -196,8 +206,11 @@ pub struct KeyUsageRow {
     pub overloaded: i64,
     /// Attempts with no answer in time.
     pub timeouts: i64,
+    /// Prompt tokens of ok attempts.
     pub prompt_tokens: i64,
+    /// Answer tokens of ok attempts (thoughts excluded).
     pub candidate_tokens: i64,
+    /// Thought tokens of ok attempts.
     pub thought_tokens: i64,
 }
 
@@ -258,9 +271,13 @@ pub fn record_client(
 pub struct HourlyRow {
     /// The hour's start, unix milliseconds.
     pub hour: i64,
+    /// The key's row id.
     pub key_id: i64,
+    /// The Gemini model.
     pub model: String,
+    /// Attempts made in the hour.
     pub requests: i64,
+    /// Of them, 429s.
     pub rate_limited: i64,
 }
 
@@ -385,11 +402,17 @@ pub fn record_proxy_key(
 pub struct ProxyUsageRow {
     /// The first 16 hex digits of the key's SHA-256.
     pub key_hash: String,
+    /// The Gemini model.
     pub model: String,
+    /// The UTC day, `YYYY-MM-DD`.
     pub day: String,
+    /// Requests the key served.
     pub requests: i64,
+    /// Of them, failures.
     pub errors: i64,
+    /// Prompt tokens of successful requests.
     pub prompt_tokens: i64,
+    /// Output tokens (answer and thoughts) of successful requests.
     pub output_tokens: i64,
 }
 
@@ -418,12 +441,17 @@ pub fn proxy_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<Pro
 /// One row of the per-client usage report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientUsageRow {
+    /// The client key's row id.
     pub client_id: i64,
+    /// The model.
     pub model: String,
+    /// The UTC day, `YYYY-MM-DD`.
     pub day: String,
     /// Successful requests.
     pub requests: i64,
+    /// Prompt tokens of successful requests.
     pub prompt_tokens: i64,
+    /// Output tokens (answer and thoughts) of successful requests.
     pub output_tokens: i64,
     /// Requests answered 429 (the client's own limits, or every key cooling down).
     pub rate_limited: i64,
@@ -460,14 +488,23 @@ pub fn client_usage(db: &dyn Database, since_day: Option<&str>) -> Result<Vec<Cl
 /// One entry of the request log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogEntry {
+    /// When the request was logged (Unix ms).
     pub at: i64,
+    /// The client key that made it, if any.
     pub client_id: Option<i64>,
+    /// The pool key that answered last, if any.
     pub key_id: Option<i64>,
+    /// The model, once resolved.
     pub model: Option<String>,
+    /// The client protocol (`openai`, `anthropic`, `gemini`, ...).
     pub protocol: Option<String>,
+    /// The HTTP status the client got.
     pub status: i64,
+    /// Upstream attempts made.
     pub attempts: i64,
+    /// The request's latency, in ms.
     pub latency_ms: i64,
+    /// What went wrong, if anything (never a secret).
     pub error: Option<String>,
 }
 

@@ -13,8 +13,11 @@ const DAY_MS: i64 = 86_400_000;
 /// Which limit refused a request, and when the window resets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitExceeded {
+    /// The limit's name, e.g. `requests per minute`.
     pub limit: &'static str,
+    /// Its value.
     pub value: i64,
+    /// Seconds until the window resets.
     pub retry_after_secs: u64,
 }
 
