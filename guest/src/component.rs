@@ -452,6 +452,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         now_ms: now_ms(),
         logged: Default::default(),
         access: Default::default(),
+        writes: Default::default(),
     };
     let route = match route {
         Ok(route) => route,

@@ -23,8 +23,6 @@ pub mod admin;
 pub mod auth;
 pub mod edge;
 pub mod error;
-// Temporary: the discarded store writes here become counted failures (issue 13).
-#[allow(clippy::let_underscore_must_use)]
 pub mod handler;
 pub mod metrics;
 pub mod models;
@@ -34,8 +32,6 @@ pub mod route;
 pub mod secrets;
 pub mod store;
 pub mod stream;
-// Temporary: the discarded store writes here become counted failures (issue 13).
-#[allow(clippy::let_underscore_must_use)]
 pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]

@@ -13,6 +13,8 @@
 //! - `gempool_key_cooldown_seconds{key,hint,model}`: time left, for cooldowns in force.
 //! - `gempool_requests_refused_total{reason}`: requests gempool answered itself (see
 //!   [`refusal_reason`]).
+//! - `gempool_store_write_failures_total{op}`: bookkeeping writes that failed (see
+//!   [`crate::store::failures`]); `op` is one of a fixed list.
 //!
 //! Keys are labelled by id and redacted hint, never the secret. Label cardinality is bounded:
 //! a model gets its own label only once an upstream answered it ok (so names clients make up
@@ -322,6 +324,15 @@ pub fn render(snapshot: &Snapshot, now_ms: i64) -> String {
     for (reason, requests) in &snapshot.refusals {
         w.sample("gempool_requests_refused_total", &[("reason", reason)], requests);
     }
+
+    w.family(
+        "gempool_store_write_failures_total",
+        "counter",
+        "Bookkeeping writes to the store that failed (the request was answered anyway), by operation.",
+    );
+    for (op, failures) in &snapshot.write_failures {
+        w.sample("gempool_store_write_failures_total", &[("op", op)], failures);
+    }
     w.out
 }
 
@@ -455,6 +466,10 @@ mod tests {
         usage::record_client_failure(&db, alice, m, "2026-11-22", 403).unwrap();
         usage::record_refusal(&db, "2026-11-22", "unauthenticated").unwrap();
         usage::record_refusal(&db, "2026-11-23", "unauthenticated").unwrap();
+        let failures = crate::store::failures::WriteFailures::default();
+        let failed = Err::<(), _>(crate::store::StoreError("database is locked".into()));
+        failures.check(crate::store::failures::WriteOp::StreamLog, failed);
+        failures.flush(&db);
 
         let text = render(&snapshot(&db, NOW).unwrap(), NOW);
         assert!(!text.contains("SecretKeyNumber"), "{text}");
@@ -571,6 +586,10 @@ mod tests {
         assert_eq!(
             sample(&text, "gempool_requests_refused_total{reason=\"unauthenticated\"}"),
             Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, "gempool_store_write_failures_total{op=\"stream_log\"}"),
+            Some(1.0)
         );
         // Every family is declared once, before its samples.
         let declared: Vec<&str> = text

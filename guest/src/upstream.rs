@@ -25,6 +25,7 @@
 use crate::error::GatewayError;
 use crate::pool::{self, ClassifyContext, KeyEffect, Outcome, PoolSettings};
 use crate::secrets::Secrets;
+use crate::store::failures::{WriteFailures, WriteOp};
 use crate::store::keys::{self, PoolKey};
 use crate::store::usage::{self, AttemptOutcome, Tokens};
 use crate::store::Database;
@@ -193,6 +194,8 @@ pub struct FailoverContext<'a> {
     pub keys: KeySource,
     /// The host's SQL has `gempool_next_ticket()` ([`crate::handler::SQL_TICKET_VARIABLE`]).
     pub host_ticket: bool,
+    /// Where the loop's bookkeeping writes that fail are counted.
+    pub writes: &'a WriteFailures,
 }
 
 /// One failed attempt, as the final error needs it.
@@ -245,7 +248,9 @@ pub async fn send_with_failover<U: Upstream>(
     }
     let secrets = Secrets::new(keys.iter().map(|k| k.secret.clone()));
     let ticket = if stored && uses_ticket(ctx.settings.strategy) {
-        keys::next_round_robin_ticket(db, ctx.host_ticket).unwrap_or(ctx.seed)
+        ctx.writes
+            .check(WriteOp::Ticket, keys::next_round_robin_ticket(db, ctx.host_ticket))
+            .unwrap_or(ctx.seed)
     } else {
         ctx.seed
     };
@@ -280,7 +285,10 @@ pub async fn send_with_failover<U: Upstream>(
         let probing = pool::breaker::phase(&keys[index].candidate.breaker, now) == pool::BreakerPhase::HalfOpen;
         if stored && probing {
             let reopen_at = now + (ctx.settings.breaker_open_secs as i64) * 1000;
-            if !keys::claim_probe(db, id, now, reopen_at).unwrap_or(false) {
+            let claimed = ctx
+                .writes
+                .check(WriteOp::ProbeClaim, keys::claim_probe(db, id, now, reopen_at));
+            if !claimed.unwrap_or(false) {
                 continue;
             }
         }
@@ -334,10 +342,13 @@ pub async fn send_with_failover<U: Upstream>(
                         }
                         let key = keys.swap_remove(index);
                         if stored && ctx.settings.strategy == pool::Strategy::Adaptive {
-                            let _ = keys::record_recent_outcome(db, id, true, latency(), ctx.settings.adaptive_window);
+                            let recorded =
+                                keys::record_recent_outcome(db, id, true, latency(), ctx.settings.adaptive_window);
+                            ctx.writes.check(WriteOp::RecentOutcome, recorded);
                         }
                         if stored {
-                            let _ = keys::record_success(db, &key, ctx.model);
+                            ctx.writes
+                                .check(WriteOp::KeySuccess, keys::record_success(db, &key, ctx.model));
                         }
                         return Attempted::Success {
                             response: UpstreamResponse { status, headers, body },
@@ -366,7 +377,7 @@ pub async fn send_with_failover<U: Upstream>(
                 if let Outcome::ClientFault = outcome {
                     let key = keys.swap_remove(index);
                     if stored {
-                        let _ = usage::record_key_attempt(
+                        let recorded = usage::record_key_attempt(
                             db,
                             id,
                             ctx.model,
@@ -375,6 +386,7 @@ pub async fn send_with_failover<U: Upstream>(
                             Tokens::default(),
                             latency(),
                         );
+                        ctx.writes.check(WriteOp::KeyAttempt, recorded);
                     }
                     return Attempted::ClientFault {
                         status,
@@ -406,15 +418,18 @@ pub async fn send_with_failover<U: Upstream>(
                 Failure::Transport(TransportError::Timeout(_)) => AttemptOutcome::Timeout,
                 Failure::Transport(_) => AttemptOutcome::Error,
             };
-            let _ = usage::record_key_attempt(db, id, ctx.model, started, kind, Tokens::default(), latency());
+            let recorded = usage::record_key_attempt(db, id, ctx.model, started, kind, Tokens::default(), latency());
+            ctx.writes.check(WriteOp::KeyAttempt, recorded);
         }
         if let KeyEffect::BreakerFailure { .. } = effect {
             suspects.push((id, effect));
         } else {
             if stored {
-                let _ = keys::apply_effect(db, &keys[index], ctx.model, &effect, ctx.settings, started);
+                let applied = keys::apply_effect(db, &keys[index], ctx.model, &effect, ctx.settings, started);
+                ctx.writes.check(WriteOp::KeyEffect, applied);
                 if ctx.settings.strategy == pool::Strategy::Adaptive {
-                    let _ = keys::record_recent_outcome(db, id, false, latency(), ctx.settings.adaptive_window);
+                    let recorded = keys::record_recent_outcome(db, id, false, latency(), ctx.settings.adaptive_window);
+                    ctx.writes.check(WriteOp::RecentOutcome, recorded);
                 }
             }
             apply_in_memory(&mut keys, index, &effect);
@@ -439,9 +454,11 @@ fn blame_suspects(
 ) {
     for (id, effect) in suspects {
         if let Some(key) = keys.iter().find(|k| k.candidate.id == *id) {
-            let _ = keys::apply_effect(db, key, ctx.model, effect, ctx.settings, now);
+            let applied = keys::apply_effect(db, key, ctx.model, effect, ctx.settings, now);
+            ctx.writes.check(WriteOp::KeyEffect, applied);
             if ctx.settings.strategy == pool::Strategy::Adaptive {
-                let _ = keys::record_recent_outcome(db, *id, false, 0, ctx.settings.adaptive_window);
+                let recorded = keys::record_recent_outcome(db, *id, false, 0, ctx.settings.adaptive_window);
+                ctx.writes.check(WriteOp::RecentOutcome, recorded);
             }
         }
     }
@@ -616,26 +633,31 @@ fn exhausted_error(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
+    //! A scripted [`Upstream`] for native tests: answers per key from a script.
     use super::*;
-    use crate::store::testing::MemoryDb;
     use std::cell::RefCell;
     use std::collections::{HashMap, VecDeque};
 
-    const NOW: i64 = 1_763_800_000_000;
+    /// The clock of every scripted upstream (2025-11-22, UTC).
+    pub const NOW: i64 = 1_763_800_000_000;
+    /// A body whose reading breaks off.
+    pub const BROKEN_BODY: &str = "<the body breaks off here>";
 
     /// One scripted answer: a status and body, or a transport error.
-    type Answer = Result<(u16, String), TransportError>;
+    pub type Answer = Result<(u16, String), TransportError>;
 
     /// Answers per key from a script; records which keys were used.
     #[derive(Default)]
-    struct FakeUpstream {
-        script: RefCell<HashMap<String, VecDeque<Answer>>>,
-        used: RefCell<Vec<String>>,
+    pub struct FakeUpstream {
+        pub script: RefCell<HashMap<String, VecDeque<Answer>>>,
+        pub used: RefCell<Vec<String>>,
+        /// The path and query of each request sent.
+        pub paths: RefCell<Vec<String>>,
     }
 
     impl FakeUpstream {
-        fn answer(self, key: &str, answers: Vec<Result<(u16, &str), TransportError>>) -> Self {
+        pub fn answer(self, key: &str, answers: Vec<Result<(u16, &str), TransportError>>) -> Self {
             self.script.borrow_mut().insert(
                 key.into(),
                 answers.into_iter().map(|a| a.map(|(s, b)| (s, b.to_owned()))).collect(),
@@ -646,8 +668,9 @@ mod tests {
 
     impl Upstream for FakeUpstream {
         type Body = Vec<u8>;
-        async fn send(&self, _req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Vec<u8>>, TransportError> {
+        async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Vec<u8>>, TransportError> {
             self.used.borrow_mut().push(key.to_owned());
+            self.paths.borrow_mut().push(req.path_and_query.clone());
             let answer = self.script.borrow_mut().get_mut(key).and_then(VecDeque::pop_front);
             let (status, body) = answer.unwrap_or(Ok((200, "{}".into())))?;
             Ok(UpstreamResponse {
@@ -670,6 +693,13 @@ mod tests {
             NOW
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::MemoryDb;
+    use testing::{FakeUpstream, BROKEN_BODY, NOW};
 
     const PER_MINUTE: &str = r#"{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED","details":[
         {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
@@ -706,6 +736,7 @@ mod tests {
             seed: 7,
             keys: KeySource::Stored,
             host_ticket: false,
+            writes: &WriteFailures::default(),
         };
         futures::executor::block_on(send_with_failover(up, db, &req, &ctx))
     }
@@ -874,7 +905,6 @@ mod tests {
     }
 
     /// A 200 whose body breaks off while it is read.
-    const BROKEN_BODY: &str = "<the body breaks off here>";
 
     #[test]
     fn a_whole_answer_that_breaks_off_fails_over_to_another_key() {

@@ -62,6 +62,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         now_ms: now_ms(),
         logged: Default::default(),
         access: Default::default(),
+        writes: Default::default(),
     };
     let route = match route.and_then(|route| edge::precheck(&route, &head).map(|()| route)) {
         Ok(route) => route,

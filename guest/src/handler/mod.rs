@@ -13,6 +13,7 @@ use crate::protocol::{Protocol, RequestContext};
 use crate::route::{self, Route};
 use crate::secrets::Secrets;
 use crate::store::clients::ClientKey;
+use crate::store::failures::{WriteFailures, WriteOp};
 use crate::store::usage::{self, LogEntry, OkAttempt, Tokens};
 use crate::store::{self, Database};
 use crate::stream::Transducer;
@@ -21,6 +22,8 @@ mod anthropic;
 mod native;
 mod openai;
 mod responses;
+#[cfg(test)]
+mod tests;
 use crate::upstream::{
     self, Attempted, Delivered, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse,
 };
@@ -118,6 +121,8 @@ pub struct Env<'a, U: Upstream, D: Database> {
     pub logged: std::cell::Cell<bool>,
     /// What the upstream bookkeeping learnt, for the host's access log.
     pub access: std::cell::RefCell<AccessNote>,
+    /// Bookkeeping writes that failed, counted once the request is done.
+    pub writes: WriteFailures,
 }
 
 /// The response header that tells the bundled host's access log what only the component
@@ -424,6 +429,7 @@ pub async fn handle<U: Upstream, D: Database>(
         }
     }
     stamp_request_id(&mut reply, &env.random, env.now_ms);
+    env.writes.flush(env.db);
     reply
 }
 
@@ -454,6 +460,7 @@ pub fn refuse<U: Upstream, D: Database>(
             *body = clean;
         }
     }
+    env.writes.flush(env.db);
     reply
 }
 
@@ -486,10 +493,12 @@ fn log_refusal<U: Upstream, D: Database>(
     let model = model.map(|m| secrets.scrub(&m).chars().take(128).collect());
     let status = error.status(protocol);
     let day = pool::clock::utc_day(env.now_ms);
-    let _ = usage::record_refusal(env.db, &day, crate::metrics::refusal_reason(error));
+    let refused = usage::record_refusal(env.db, &day, crate::metrics::refusal_reason(error));
+    env.writes.check(WriteOp::Refusal, refused);
     if let Some(client) = client_id {
         // The model is not resolved yet: the client's name for it would be unbounded.
-        let _ = usage::record_client_failure(env.db, client, UNRESOLVED_MODEL, &day, status);
+        let failed = usage::record_client_failure(env.db, client, UNRESOLVED_MODEL, &day, status);
+        env.writes.check(WriteOp::ClientFailure, failed);
     }
     let entry = LogEntry {
         at: env.now_ms,
@@ -502,7 +511,8 @@ fn log_refusal<U: Upstream, D: Database>(
         latency_ms: (env.upstream.now_ms() - env.now_ms).max(0),
         error: Some(reason),
     };
-    let _ = usage::log_request(env.db, &entry, None);
+    env.writes
+        .check(WriteOp::RequestLog, usage::log_request(env.db, &entry, None));
 }
 
 /// The `model` a JSON body names, if any (for the log row of a refused request).
@@ -795,6 +805,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
         seed: seed(&env.random),
         keys,
         host_ticket: env.config.sql_ticket_function,
+        writes: &env.writes,
     };
     let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
     let day = pool::clock::utc_day(env.now_ms);
@@ -863,7 +874,8 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.attempts = attempts.into();
             log.latency_ms = (ended_ms - env.now_ms).max(0);
             log.status = status.into();
-            let _ = usage::log_request(env.db, &log, Some(&ok));
+            env.writes
+                .check(WriteOp::RequestLog, usage::log_request(env.db, &log, Some(&ok)));
             env.logged.set(true);
             Ok(Upstreamed::Whole { status, body: bytes })
         }
@@ -874,7 +886,7 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             attempts,
         } => {
             if !stored {
-                let _ = usage::record_proxy_key(
+                let recorded = usage::record_proxy_key(
                     env.db,
                     &proxy_key_hash(&key.secret),
                     model,
@@ -882,9 +894,11 @@ pub async fn call_upstream<U: Upstream, D: Database>(
                     false,
                     Tokens::default(),
                 );
+                env.writes.check(WriteOp::ProxyKey, recorded);
             }
             if let Some(client) = caller.client_id() {
-                let _ = usage::record_client_failure(env.db, client, model, &day, status);
+                let failed = usage::record_client_failure(env.db, client, model, &day, status);
+                env.writes.check(WriteOp::ClientFailure, failed);
             }
             note(env, model, attempts, stored.then_some(key.candidate.id));
             log.key_id = stored.then_some(key.candidate.id);
@@ -892,7 +906,8 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.status = status.into();
             log.error = ErrorBody::parse(&body).map(|e| e.error.message);
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
-            let _ = usage::log_request(env.db, &log, None);
+            env.writes
+                .check(WriteOp::RequestLog, usage::log_request(env.db, &log, None));
             env.logged.set(true);
             Ok(Upstreamed::Fault { status, body })
         }
@@ -903,16 +918,17 @@ pub async fn call_upstream<U: Upstream, D: Database>(
         } => {
             let status = error.status(protocol);
             if let Some(client) = caller.client_id() {
-                let _ = usage::record_client_failure(env.db, client, model, &day, status);
+                let failed = usage::record_client_failure(env.db, client, model, &day, status);
+                env.writes.check(WriteOp::ClientFailure, failed);
             }
-            match &error {
-                GatewayError::RateLimited { .. } => {
-                    let _ = usage::record_refusal(env.db, &day, crate::metrics::KEYS_COOLING);
-                }
-                GatewayError::NoKeys(_) => {
-                    let _ = usage::record_refusal(env.db, &day, "no_keys");
-                }
-                _ => {}
+            let reason = match &error {
+                GatewayError::RateLimited { .. } => Some(crate::metrics::KEYS_COOLING),
+                GatewayError::NoKeys(_) => Some("no_keys"),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                env.writes
+                    .check(WriteOp::Refusal, usage::record_refusal(env.db, &day, reason));
             }
             note(env, model, attempts, if stored { last_key } else { None });
             log.key_id = if stored { last_key } else { None };
@@ -920,7 +936,8 @@ pub async fn call_upstream<U: Upstream, D: Database>(
             log.status = status.into();
             log.error = Some(error.to_string());
             log.latency_ms = (env.upstream.now_ms() - env.now_ms).max(0);
-            let _ = usage::log_request(env.db, &log, None);
+            env.writes
+                .check(WriteOp::RequestLog, usage::log_request(env.db, &log, None));
             env.logged.set(true);
             Err(error)
         }
@@ -965,7 +982,8 @@ pub fn finish_stream(
         tokens: usage.as_ref().map(Tokens::from).unwrap_or_default(),
         proxy_key_hash: accounting.proxy_key_hash.clone(),
     };
-    let _ = usage::log_request(
+    let writes = WriteFailures::default();
+    let logged = usage::log_request(
         db,
         &LogEntry {
             at: accounting.started_ms,
@@ -980,6 +998,8 @@ pub fn finish_stream(
         },
         Some(&ok),
     );
+    writes.check(WriteOp::StreamLog, logged);
+    writes.flush(db);
 }
 
 /// How a client's own key appears in the statistics: the first 16 hex digits of its SHA-256.

@@ -1,6 +1,6 @@
 //! The reads behind `GET /metrics`: totals over every stored day, grouped in SQL.
 //!
-//! Read-only, six statements per scrape, none of them on the proxied path. The totals are
+//! Read-only, seven statements per scrape, none of them on the proxied path. The totals are
 //! sums over the per-day rows the usage API reads, so the two always agree. Secrets never leave
 //! this module: a key comes out as its id and redacted hint.
 
@@ -116,6 +116,8 @@ pub struct Snapshot {
     pub client_totals: Vec<ClientTotals>,
     /// (reason, requests) over all days.
     pub refusals: Vec<(String, i64)>,
+    /// (operation, failed store writes) over all time ([`super::failures`]).
+    pub write_failures: Vec<(String, i64)>,
 }
 
 /// Reads a [`Snapshot`] at `now_ms`.
@@ -221,6 +223,7 @@ pub fn snapshot(db: &dyn Database, now_ms: i64) -> Result<Snapshot, StoreError> 
         .iter()
         .map(|r| Ok((col_string(r, 0)?, col_opt_i64(r, 1).unwrap_or(0))))
         .collect::<Result<_, StoreError>>()?;
+    let write_failures = super::failures::totals(db)?;
     Ok(Snapshot {
         keys,
         cooldowns,
@@ -228,5 +231,6 @@ pub fn snapshot(db: &dyn Database, now_ms: i64) -> Result<Snapshot, StoreError> 
         clients,
         client_totals,
         refusals,
+        write_failures,
     })
 }

@@ -1,7 +1,7 @@
 //! Everything the gateway keeps: the SQL behind a small [`Database`] trait.
 //!
 //! All SQL text lives in this module's files (`migrate`, `keys`, `clients`, `settings`,
-//! `usage`, `windows`, `metrics`); the rest of the guest calls typed functions. The component implements
+//! `usage`, `windows`, `metrics`, `failures`); the rest of the guest calls typed functions. The component implements
 //! [`Database`] over Spin's `fermyon:spin/sqlite@2.0.0`; native tests implement it over an
 //! in-memory rusqlite connection, so the same statements are exercised by real SQLite.
 //!
@@ -10,6 +10,7 @@
 //! others, so read-then-write in the guest would lose updates.
 
 pub mod clients;
+pub mod failures;
 pub mod keys;
 pub mod metrics;
 pub mod migrate;
