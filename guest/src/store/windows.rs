@@ -153,6 +153,12 @@ mod tests {
         add_tokens(&db, 1, 50, T0).unwrap();
         let refused = admit(&db, 1, &limits, T0).unwrap().unwrap_err();
         assert_eq!(refused.limit, "tokens per minute");
+        let next_minute = T0 - T0 % MINUTE_MS + MINUTE_MS;
+        assert!(admit(&db, 1, &limits, next_minute - 1).unwrap().is_err());
+        assert!(
+            admit(&db, 1, &limits, next_minute).unwrap().is_ok(),
+            "the tokens were spent in the previous minute"
+        );
     }
 
     #[test]

@@ -19,15 +19,17 @@ use super::{
     OpenAiChatChunk, OpenAiChunkChoice, OpenAiDelta, OpenAiToolCallDelta, CHAT_COMPLETION_CHUNK_OBJECT, DONE_FRAME,
 };
 use crate::error::GatewayError;
-use crate::protocol::gemini::{ErrorBody, GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::data_frame;
 use crate::protocol::{Protocol, RequestContext};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Stateful translator for one streamed chat completion. Feed it each upstream chunk with
-/// [`on_chunk`](Self::on_chunk) (or raw event data with [`on_data`](Self::on_data)), and call
-/// [`finish`](Self::finish) when the upstream ends; write every returned frame as is.
+/// [`on_chunk`](Self::on_chunk) and call [`finish`](Self::finish) when the upstream ends; write
+/// every returned frame as is. Production drives it through [`crate::stream::Transducer`],
+/// which reads the upstream's events and turns an error or unreadable chunk into
+/// [`on_upstream_error`](Self::on_upstream_error).
 #[derive(Debug)]
 pub struct ChatStreamTranslator {
     ctx: RequestContext,
@@ -121,18 +123,6 @@ impl ChatStreamTranslator {
             }
         }
         out
-    }
-
-    /// Translates one event's data (SSE `data:` or a JSON-array element): an upstream error
-    /// object becomes an error frame; unparseable data is skipped (forward compatibility).
-    pub fn on_data(&mut self, data: &str) -> Vec<Vec<u8>> {
-        if let Some(error) = ErrorBody::parse(data.as_bytes()) {
-            return vec![self.on_upstream_error(&error.error)];
-        }
-        match serde_json::from_str::<GenerateContentResponse>(data) {
-            Ok(chunk) => self.on_chunk(&chunk),
-            Err(_) => Vec::new(),
-        }
     }
 
     /// An upstream failure after the stream started: one OpenAI error frame. The stream is

@@ -1,6 +1,6 @@
 use super::*;
 use crate::protocol::openai::{gemini_to_chat_response, tool_call_id};
-use crate::protocol::sse::SseReader;
+use crate::stream::Transducer;
 use serde_json::Value;
 
 fn ctx() -> RequestContext {
@@ -34,14 +34,36 @@ fn decode(frames: &[Vec<u8>]) -> Vec<Value> {
         .collect()
 }
 
-/// Runs `chunks` through a translator and returns every frame, decoded.
+/// Runs `chunks` the way production does: as Gemini SSE through the stream [`Transducer`],
+/// and returns every frame, decoded.
 fn run(include_usage: bool, chunks: &[Value]) -> Vec<Value> {
-    let mut t = ChatStreamTranslator::new("gemini-2.5-flash", ctx(), include_usage);
-    let mut frames = Vec::new();
-    for c in chunks {
-        frames.extend(t.on_chunk(&chunk(c.clone())));
+    decode_stream(&transduce(include_usage, &[&sse(chunks)]))
+}
+
+/// `chunks` as the upstream's SSE bytes.
+fn sse(chunks: &[Value]) -> Vec<u8> {
+    chunks
+        .iter()
+        .flat_map(|c| format!("data: {c}\r\n\r\n").into_bytes())
+        .collect()
+}
+
+/// Feeds upstream bytes, piece by piece, to the transducer production uses for chat
+/// completions; returns what the client receives.
+fn transduce(include_usage: bool, pieces: &[&[u8]]) -> Vec<u8> {
+    let mut t = Transducer::openai_chat(ChatStreamTranslator::new("gemini-2.5-flash", ctx(), include_usage));
+    let mut out = Vec::new();
+    for piece in pieces {
+        out.extend(t.push(piece));
     }
-    frames.extend(t.finish());
+    out.extend(t.finish());
+    out
+}
+
+/// Splits the client's bytes into frames and decodes them.
+fn decode_stream(bytes: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(bytes).unwrap();
+    let frames: Vec<Vec<u8>> = text.split_inclusive("\n\n").map(|f| f.as_bytes().to_vec()).collect();
     decode(&frames)
 }
 
@@ -220,14 +242,10 @@ fn empty_upstream_stream_is_an_error() {
 
 #[test]
 fn mid_stream_upstream_error_becomes_an_openai_error_frame_and_ends_the_stream() {
-    let mut t = ChatStreamTranslator::new("m", ctx(), true);
-    let mut frames = t.on_data(&serde_json::to_string(&text_stream()[0]).unwrap());
-    frames.extend(
-        t.on_data(r#"{"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}"#),
-    );
-    frames.extend(t.on_chunk(&chunk(text_stream()[2].clone())));
-    frames.extend(t.finish());
-    let events = decode(&frames);
+    let mut upstream = sse(&text_stream()[..1]);
+    upstream.extend(b"data: {\"error\": {\"code\": 503, \"message\": \"The model is overloaded.\", \"status\": \"UNAVAILABLE\"}}\r\n\r\n");
+    upstream.extend(sse(&text_stream()[2..]));
+    let events = decode_stream(&transduce(true, &[&upstream]));
     assert_eq!(events.len(), 3, "{events:?}");
     assert_eq!(
         events[2],
@@ -250,10 +268,25 @@ fn on_upstream_error_returns_one_frame() {
 }
 
 #[test]
-fn unparseable_data_is_skipped() {
-    let mut t = ChatStreamTranslator::new("m", ctx(), false);
-    assert!(t.on_data("not json").is_empty());
-    assert!(t.on_data("[1, 2").is_empty());
+fn an_unreadable_chunk_ends_the_stream_with_an_error() {
+    // Not JSON, or not a chunk: the answer cannot be trusted to be complete, so the client gets
+    // an error frame (no `[DONE]`), and nothing after it.
+    for bad in ["not json", "[1, 2", r#"{"candidates": "no"}"#] {
+        let mut upstream = sse(&text_stream()[..1]);
+        upstream.extend(format!("data: {bad}\r\n\r\n").into_bytes());
+        upstream.extend(sse(&text_stream()[1..]));
+        let events = decode_stream(&transduce(false, &[&upstream]));
+        assert_eq!(events.len(), 3, "{bad}: {events:?}");
+        let error = &events[2]["error"];
+        assert_eq!(error["type"], "server_error", "{bad}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("unreadable upstream chunk"),
+            "{bad}: {error}"
+        );
+    }
 }
 
 #[test]
@@ -318,24 +351,10 @@ fn several_candidates_each_get_role_and_finish() {
 
 #[test]
 fn gemini_sse_bytes_split_anywhere_translate_identically() {
-    let upstream: Vec<u8> = text_stream()
-        .iter()
-        .flat_map(|c| format!("data: {c}\r\n\r\n").into_bytes())
-        .collect();
+    let upstream = sse(&text_stream());
     let whole = run(true, &text_stream());
     for split in (0..upstream.len()).step_by(7) {
-        let mut reader = SseReader::new();
-        let mut t = ChatStreamTranslator::new("gemini-2.5-flash", ctx(), true);
-        let mut frames = Vec::new();
-        for piece in [&upstream[..split], &upstream[split..]] {
-            for event in reader.push(piece) {
-                frames.extend(t.on_data(&event.data));
-            }
-        }
-        if let Some(event) = reader.finish() {
-            frames.extend(t.on_data(&event.data));
-        }
-        frames.extend(t.finish());
-        assert_eq!(decode(&frames), whole, "split at {split}");
+        let frames = transduce(true, &[&upstream[..split], &upstream[split..]]);
+        assert_eq!(decode_stream(&frames), whole, "split at {split}");
     }
 }
