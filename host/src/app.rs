@@ -57,11 +57,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
 
+    let metrics = Arc::new(Metrics::with_sql(sqlite.stats()));
+    crate::memory::start_trimmer(Arc::clone(&metrics)).context("starting the memory trimmer")?;
     let handler = Handler::with_limits(
         pre,
         Arc::clone(&sqlite),
         Arc::new(config.variables()),
-        Arc::new(Metrics::with_sql(sqlite.stats())),
+        metrics,
         config.requests,
     );
     handler.set_access_log(config.access_log);

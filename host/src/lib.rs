@@ -8,6 +8,7 @@
 //! - [`component`]: engine, compiled-component cache, linking;
 //! - [`server`], [`state`], [`metrics`], [`access`]: per-request instances over hyper, the host's
 //!   part of `/metrics`, the access log;
+//! - [`memory`]: gives a burst's memory back to the OS once it is over;
 //! - [`connection`], [`shape`]: client connection limits, host-made errors in the caller's shape;
 //! - [`outgoing`]: the pooled client for the guest's outgoing HTTP requests;
 //! - [`spin`]: the `fermyon:spin/sqlite` and `fermyon:spin/variables` imports.
@@ -21,6 +22,7 @@ pub mod bootstrap;
 pub mod component;
 pub mod config;
 pub mod connection;
+pub mod memory;
 pub mod metrics;
 pub mod migrations;
 pub mod outgoing;

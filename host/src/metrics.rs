@@ -22,6 +22,8 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 pub struct Metrics {
     requests_total: AtomicU64,
     in_flight: AtomicI64,
+    /// The most requests in flight at once since [`Metrics::take_peak_in_flight`] last ran.
+    peak_in_flight: AtomicI64,
     /// Responses by status class: index 0 is 1xx, ..., 4 is 5xx.
     responses: [AtomicU64; 5],
     instantiate_nanos: AtomicU64,
@@ -68,8 +70,20 @@ impl Metrics {
     /// instance's lifetime, which for a streamed response is until the last byte is written).
     pub fn request_started(self: &Arc<Self>) -> InFlight {
         self.requests_total.fetch_add(1, Relaxed);
-        self.in_flight.fetch_add(1, Relaxed);
+        let now = self.in_flight.fetch_add(1, Relaxed) + 1;
+        self.peak_in_flight.fetch_max(now, Relaxed);
         InFlight(Arc::clone(self))
+    }
+
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> i64 {
+        self.in_flight.load(Relaxed)
+    }
+
+    /// The most requests in flight at once since the last call, and starts the next period at
+    /// the current count.
+    pub fn take_peak_in_flight(&self) -> i64 {
+        self.peak_in_flight.swap(self.in_flight.load(Relaxed), Relaxed)
     }
 
     /// Counts an accepted client connection; it stays open while the guard lives.

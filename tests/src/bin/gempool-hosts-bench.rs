@@ -12,7 +12,10 @@
 //!   `generateContent` as soon as the last answer arrived: req/s and p50 / p99;
 //! - fresh connections: the same with `Connection: close` (a TCP connection per request);
 //! - one keep-alive connection: p50 and p99 of a lone client (the added latency a user feels);
-//! - `GET /health` on one keep-alive connection: the host's floor, no upstream.
+//! - `GET /health` on one keep-alive connection: the host's floor, no upstream;
+//! - a fixed rate (`--rate` requests/s spread over `--rate-connections` connections, from `hey`,
+//!   Debian package `hey`), with keep-alive and with a fresh connection per request: p50 / p99 at
+//!   a load every host can carry, which saturation figures do not show.
 //!
 //! Every answer must be 2xx: a phase with other answers is reported and the bench exits 1.
 
@@ -39,6 +42,15 @@ struct Args {
     /// The wrk binary.
     #[arg(long, default_value = "wrk")]
     wrk: PathBuf,
+    /// Requests per second of the fixed-rate phases.
+    #[arg(long, default_value_t = 100)]
+    rate: u32,
+    /// Connections of the fixed-rate phases (each sends `rate / rate-connections` requests/s).
+    #[arg(long, default_value_t = 10)]
+    rate_connections: u32,
+    /// The hey binary (fixed-rate phases).
+    #[arg(long, default_value = "hey")]
+    hey: PathBuf,
 }
 
 /// What one wrk phase measured.
@@ -103,6 +115,7 @@ fn measure(kind: &'static dyn HostKind, args: &Args, scratch: &Path) -> Result<V
         World::Edge => format!("x-goog-api-key: {}", POOL[0]),
     };
     let script = scratch.join(format!("{}.lua", kind.name()));
+    let body_file = scratch.join(format!("{}.json", kind.name()));
     let body = serde_json::json!({
         "contents": [{"role": "user", "parts": [{"text": "a short question about the weather in Lisbon"}]}],
         "generationConfig": {"maxOutputTokens": 64}
@@ -111,6 +124,7 @@ fn measure(kind: &'static dyn HostKind, args: &Args, scratch: &Path) -> Result<V
         format!("wrk.method = \"POST\"\nwrk.body = [[{body}]]\nwrk.headers[\"Content-Type\"] = \"application/json\"\n")
             .as_bytes(),
     )?;
+    std::fs::write(&body_file, body.to_string())?;
     let url = format!("{}{MODEL_PATH}", host.url());
     let c = args.connections.to_string();
     let wrk = |extra: &[&str], target: &str| run_wrk(&args.wrk, args.duration, extra, &header, target);
@@ -134,6 +148,14 @@ fn measure(kind: &'static dyn HostKind, args: &Args, scratch: &Path) -> Result<V
             "/health, one connection",
             wrk(&["-c", "1"], &format!("{}/health", host.url()))?,
         ),
+        (
+            "fixed rate, keep-alive",
+            run_hey(args, &body_file, &header, &url, true)?,
+        ),
+        (
+            "fixed rate, fresh connections",
+            run_hey(args, &body_file, &header, &url, false)?,
+        ),
     ];
     drop(host);
     Ok(phases)
@@ -152,6 +174,73 @@ fn run_wrk(wrk: &Path, seconds: u32, extra: &[&str], header: &str, url: &str) ->
         bail!("wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
     }
     parse_wrk(&text).with_context(|| format!("unreadable wrk output:\n{text}"))
+}
+
+/// `--rate` requests/s for `--duration` seconds from `hey`, each of `--rate-connections`
+/// workers on its own ticker; latencies from hey's per-request CSV. A request hey could not
+/// complete (connection error, timeout) has no CSV row and counts as not 2xx.
+fn run_hey(args: &Args, body_file: &Path, header: &str, url: &str, keep_alive: bool) -> Result<Phase> {
+    let connections = args.rate_connections.max(1);
+    let per_connection = (f64::from(args.rate) / f64::from(connections)).max(1.0);
+    let total = u64::from(args.rate) * u64::from(args.duration);
+    let mut command = Command::new(&args.hey);
+    command
+        .args(["-n", &total.to_string(), "-c", &connections.to_string()])
+        .args(["-q", &format!("{per_connection}"), "-t", "10", "-o", "csv"])
+        .args(["-m", "POST", "-T", "application/json", "-H", header])
+        .arg("-D")
+        .arg(body_file);
+    if !keep_alive {
+        command.arg("-disable-keepalive");
+    }
+    let output = command
+        .arg(url)
+        .output()
+        .with_context(|| format!("cannot run {} (apt-get install hey)", args.hey.display()))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!("hey failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    }
+    parse_hey_csv(&text, total).with_context(|| format!("unreadable hey output:\n{text}"))
+}
+
+/// Reads hey's `-o csv` (`response-time,…,status-code,offset`, seconds): p50 / p99 of the
+/// response times, the achieved rate (rows over the last offset) and the answers that were not
+/// 2xx or never came (`expected` minus rows).
+fn parse_hey_csv(text: &str, expected: u64) -> Option<Phase> {
+    let mut times = Vec::new();
+    let mut not_ok = 0u64;
+    let mut last_end = 0f64;
+    for line in text.lines().skip_while(|l| !l.starts_with("response-time")).skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let [time, .., status, offset] = fields.as_slice() else {
+            continue;
+        };
+        let time: f64 = time.parse().ok()?;
+        let status: u16 = status.parse().ok()?;
+        let offset: f64 = offset.parse().ok()?;
+        if !(200..300).contains(&status) {
+            not_ok += 1;
+        }
+        last_end = last_end.max(offset + time);
+        times.push(time * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |p: f64| {
+        times
+            .get(((times.len() as f64 * p).ceil() as usize).saturating_sub(1))
+            .copied()
+    };
+    Some(Phase {
+        requests_per_second: if last_end > 0.0 {
+            times.len() as f64 / last_end
+        } else {
+            0.0
+        },
+        p50_ms: at(0.50)?,
+        p99_ms: at(0.99)?,
+        not_ok: not_ok + expected.saturating_sub(times.len() as u64),
+    })
 }
 
 /// Reads req/s, the 50 % and 99 % latencies and the non-2xx/3xx and error counts of
@@ -199,8 +288,8 @@ fn duration_ms(text: &str) -> Option<f64> {
 
 fn print_table(columns: &[(&str, Vec<(&str, Phase)>)], args: &Args) {
     println!(
-        "\n{} s per phase, {} connections for the saturation phases, wrk 1 thread\n",
-        args.duration, args.connections
+        "\n{} s per phase, {} connections for the saturation phases (wrk, 1 thread), fixed rate {} req/s over {} connections (hey)\n",
+        args.duration, args.connections, args.rate, args.rate_connections
     );
     print!("{:<38}", "");
     for (name, _) in columns {
@@ -241,5 +330,25 @@ mod tests {
         assert!((phase.p50_ms - 0.65).abs() < 1e-9);
         assert!((phase.p99_ms - 1.5).abs() < 1e-9);
         assert_eq!(phase.not_ok, 7);
+    }
+
+    #[test]
+    fn reads_hey_csv_output() {
+        let mut text = String::from(
+            "response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset\n",
+        );
+        for i in 0..100 {
+            let status = if i == 7 { 503 } else { 200 };
+            text.push_str(&format!(
+                "{:.4},0.0001,0.0000,0.0001,0.0010,0.0001,{status},{:.4}\n",
+                0.001 + f64::from(i) * 0.0001,
+                f64::from(i) * 0.01
+            ));
+        }
+        let phase = parse_hey_csv(&text, 102).unwrap();
+        assert!((phase.p50_ms - 5.9).abs() < 1e-6, "{}", phase.p50_ms);
+        assert!((phase.p99_ms - 10.8).abs() < 1e-6, "{}", phase.p99_ms);
+        assert_eq!(phase.not_ok, 3, "one 503 and two that never came");
+        assert!((phase.requests_per_second - 100.0 / (0.99 + 0.0109)).abs() < 1e-6);
     }
 }
