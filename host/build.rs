@@ -1,16 +1,13 @@
-//! Build script of `gempool-host`: builds the guest component and lists the migrations.
+//! Build script of `gempool-host`: builds the guest component.
 //!
-//! The `gempool` binary embeds two things produced here:
-//! - the gateway component (`guest/`, built for `wasm32-wasip2` with the `guest` profile), whose
-//!   path reaches the crate as `GEMPOOL_GUEST_WASM` (set it beforehand to embed a prebuilt file);
-//! - `$OUT_DIR/migrations.rs`, the `migrations/*.sql` files in version order.
+//! The `gempool` binary embeds the gateway component (`guest/`, built for `wasm32-wasip2` with
+//! the `guest` profile), whose path reaches the crate as `GEMPOOL_GUEST_WASM` (set it beforehand
+//! to embed a prebuilt file). The migrations come from the `gempool-schema` crate.
 //!
 //! The guest is built by a nested `cargo` with its own `--target-dir` (`target/wasm`): the outer
 //! cargo holds the lock on `target/`, so sharing it would deadlock.
 
 use std::env;
-use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
 
@@ -24,12 +21,7 @@ fn main() {
         .parent()
         .expect("host/ lives inside the workspace")
         .to_path_buf();
-    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
-
-    for path in ["migrations", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(path).display());
-    }
-    write_migrations(&workspace.join("migrations"), &out_dir.join("migrations.rs"));
+    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
 
     println!("cargo:rerun-if-env-changed=GEMPOOL_GUEST_WASM");
     let wasm = match env::var_os("GEMPOOL_GUEST_WASM").filter(|v| !v.is_empty()) {
@@ -56,6 +48,10 @@ fn build_guest(workspace: &Path) -> PathBuf {
     for path in [
         "guest/src",
         "guest/Cargo.toml",
+        "schema/src",
+        "schema/build.rs",
+        "schema/Cargo.toml",
+        "migrations",
         "wit",
         "Cargo.toml", // holds `[profile.guest]`
     ] {
@@ -141,51 +137,6 @@ fn check_target_installed() {
              (or set GEMPOOL_GUEST_WASM to a prebuilt component)"
         ));
     }
-}
-
-/// Writes `const MIGRATIONS: &[Migration]` listing `migrations/NNNN_name.sql` by version.
-fn write_migrations(dir: &Path, out: &Path) {
-    let mut found: Vec<(i64, String, PathBuf)> = Vec::new();
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries {
-            let path = entry
-                .unwrap_or_else(|e| fail(&format!("reading {}: {e}", dir.display())))
-                .path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-                continue;
-            };
-            if !name.ends_with(".sql") {
-                continue;
-            }
-            let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
-            let Ok(version) = digits.parse::<i64>() else {
-                fail(&format!(
-                    "migration {name} must start with its version number, e.g. 0001_init.sql"
-                ));
-            };
-            if let Some((_, other, _)) = found.iter().find(|(v, _, _)| *v == version) {
-                fail(&format!("migrations {other} and {name} share version {version}"));
-            }
-            let path = path.canonicalize().unwrap_or(path);
-            found.push((version, name, path));
-        }
-    }
-    found.sort_by_key(|(version, _, _)| *version);
-
-    let mut code = String::from("/// Every `migrations/*.sql` file, in version order.\n");
-    code.push_str("pub(crate) const MIGRATIONS: &[Migration] = &[\n");
-    for (version, name, path) in &found {
-        let path = path
-            .to_str()
-            .unwrap_or_else(|| fail(&format!("migration path {} is not valid UTF-8", path.display())));
-        writeln!(
-            code,
-            "    Migration {{ version: {version}, name: {name:?}, sql: include_str!({path:?}) }},"
-        )
-        .expect("writing to a String");
-    }
-    code.push_str("];\n");
-    fs::write(out, code).unwrap_or_else(|e| fail(&format!("writing {}: {e}", out.display())));
 }
 
 fn fail(message: &str) -> ! {

@@ -1,67 +1,61 @@
-//! The schema: `migrations/*.sql`, embedded at build time and applied at startup.
+//! The schema: `migrations/*.sql`, applied at startup by the runner shared with the guest
+//! ([`gempool_schema`], which holds the contract: versions, recorded names, idempotence).
 //!
-//! Contract shared with the guest, which applies the same files on first use when it runs under
-//! `spin up`: table `schema_migrations(version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-//! applied_at INTEGER NOT NULL)`; a version is applied iff its row is absent; `version` is the
-//! file's numeric prefix (`0001_init.sql` is version 1); `name` is the file name; `applied_at`
-//! is unix milliseconds. Each migration and its row are committed together, so a crash leaves
-//! either both or neither, and `INSERT OR IGNORE` lets a concurrent applier win harmlessly.
+//! Here each migration runs in an `IMMEDIATE` transaction together with its row, so a crash
+//! leaves either both or neither, and two processes starting on the same file cannot both apply
+//! the same version.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::Connection;
 
-/// One embedded migration file.
-#[derive(Debug, Clone, Copy)]
-pub struct Migration {
-    /// The file's numeric prefix.
-    pub version: i64,
-    /// The file name, e.g. `0001_init.sql`.
-    pub name: &'static str,
-    /// The file's SQL (any number of statements).
-    pub sql: &'static str,
-}
-
-include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+pub use gempool_schema::Migration;
 
 /// The migrations embedded in this binary, in version order.
 pub fn embedded() -> &'static [Migration] {
-    MIGRATIONS
+    gempool_schema::MIGRATIONS
 }
 
-const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at INTEGER NOT NULL
-)";
+/// A migration that failed, or the schema version that could not be read.
+pub type Error = gempool_schema::Error<rusqlite::Error>;
+
+/// The connection as the runner sees it.
+struct Runner<'a>(&'a Connection);
+
+impl gempool_schema::Sql for Runner<'_> {
+    type Error = rusqlite::Error;
+    fn execute(&self, statement: &str) -> rusqlite::Result<()> {
+        self.0.execute_batch(statement)
+    }
+    fn integers(&self, query: &str) -> rusqlite::Result<Vec<i64>> {
+        let mut stmt = self.0.prepare(query)?;
+        let rows = stmt.query_map([], |r| r.get::<_, Option<i64>>(0))?;
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+    fn begin(&self) -> rusqlite::Result<()> {
+        // IMMEDIATE takes the write lock before the runner's check, so two processes starting
+        // on the same file cannot both decide to apply the same version.
+        self.0.execute_batch("BEGIN IMMEDIATE")
+    }
+    fn commit(&self) -> rusqlite::Result<()> {
+        self.0.execute_batch("COMMIT")
+    }
+    fn rollback(&self) {
+        if let Err(e) = self.0.execute_batch("ROLLBACK") {
+            tracing::warn!(error = %e, "rolling back a migration");
+        }
+    }
+}
 
 /// Applies every migration in `migrations` not yet recorded; returns the versions applied now.
-pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> rusqlite::Result<Vec<i64>> {
-    conn.execute_batch(CREATE_TABLE)?;
-    let mut applied = Vec::new();
-    for m in migrations {
-        // IMMEDIATE takes the write lock before the check, so two processes starting on the
-        // same file cannot both decide to apply the same version.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let done = tx
-            .query_row(
-                "SELECT 1 FROM schema_migrations WHERE version = ?1",
-                [m.version],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if done {
-            continue; // dropping `tx` rolls back the empty transaction
-        }
-        tx.execute_batch(m.sql)?;
-        tx.execute(
-            "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            params![m.version, m.name, unix_millis()],
-        )?;
-        tx.commit()?;
-        tracing::info!(version = m.version, name = m.name, "applied migration");
-        applied.push(m.version);
+pub fn apply(conn: &mut Connection, migrations: &[Migration]) -> Result<Vec<i64>, Error> {
+    let applied = gempool_schema::migrate(&Runner(conn), migrations)?;
+    for version in &applied {
+        tracing::info!(version, "applied migration");
     }
     Ok(applied)
 }
@@ -80,12 +74,12 @@ mod tests {
     const TEST_MIGRATIONS: &[Migration] = &[
         Migration {
             version: 1,
-            name: "0001_a.sql",
+            name: "0001_a",
             sql: "CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);",
         },
         Migration {
             version: 2,
-            name: "0002_b.sql",
+            name: "0002_b",
             sql: "CREATE TABLE b (y TEXT);",
         },
     ];
@@ -123,7 +117,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         let broken = [Migration {
             version: 1,
-            name: "0001_broken.sql",
+            name: "0001_broken",
             sql: "CREATE TABLE ok (x); THIS IS NOT SQL;",
         }];
         assert!(apply(&mut conn, &broken).is_err());
@@ -142,5 +136,25 @@ mod tests {
         apply(&mut conn, all).unwrap();
         apply(&mut conn, all).unwrap();
         assert_eq!(versions(&conn).len(), all.len());
+    }
+
+    #[test]
+    fn databases_of_both_old_runners_upgrade() {
+        // The old host recorded `0001_init.sql`, the old guest `0001_init`; both at version 4.
+        for suffix in [".sql", ""] {
+            let mut conn = Connection::open_in_memory().unwrap();
+            apply(&mut conn, &embedded()[..4]).unwrap();
+            conn.execute("UPDATE schema_migrations SET name = name || ?1", [suffix])
+                .unwrap();
+            assert_eq!(apply(&mut conn, embedded()).unwrap(), [5]);
+            let first: String = conn
+                .query_row("SELECT name FROM schema_migrations WHERE version = 1", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(first, format!("0001_init{suffix}"));
+            let last: String = conn
+                .query_row("SELECT name FROM schema_migrations WHERE version = 5", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(last, "0005_accounting");
+        }
     }
 }

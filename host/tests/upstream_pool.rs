@@ -68,7 +68,7 @@ async fn gateway(upstream_url: &str) -> std::net::SocketAddr {
     let sqlite = SqliteBackend::open_in_memory().unwrap();
     sqlite
         .with_connection(|conn| {
-            migrations::apply(conn, migrations::embedded())?;
+            migrations::apply(conn, migrations::embedded()).unwrap();
             bootstrap::import_upstream_keys(conn, &["k1".to_owned()])
         })
         .unwrap();
