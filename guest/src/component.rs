@@ -281,27 +281,6 @@ impl Upstream for WasiUpstream {
     }
 }
 
-#[cfg(not(feature = "edge"))]
-fn variable(name: &str) -> Option<String> {
-    spin_sdk::variables::get(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-#[cfg(not(feature = "edge"))]
-fn config() -> Config {
-    Config {
-        upstream_url: variable("upstream_url")
-            .unwrap_or_else(|| crate::upstream::DEFAULT_UPSTREAM_URL.to_owned())
-            .trim_end_matches('/')
-            .to_owned(),
-        admin_key: variable("admin_key"),
-        open_access: variable("open_access").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "yes")),
-        sql_ticket_function: variable(handler::SQL_TICKET_VARIABLE).is_some_and(|v| v == "true"),
-    }
-}
-
 fn random_bytes() -> [u8; 32] {
     let bytes = wasi::random::random::get_random_bytes(32);
     let mut out = [0u8; 32];
@@ -410,7 +389,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let (protocol, route) = handler::prepare(&head);
     let route_name = route.as_ref().map_or("unknown", crate::route::Route::name);
     // The bundled host's access log asks for what only the component knows.
-    let access = variable(handler::ACCESS_VARIABLE).is_some_and(|v| v == "true");
+    let access = spin_sdk::variables::get(handler::ACCESS_VARIABLE).is_ok_and(|v| crate::store::settings::flag(&v));
     let annotate = |mut reply: Reply<IncomingResponse>, note: &handler::AccessNote| {
         if access {
             handler::add_access_header(&mut reply, note.header_value(route_name, protocol));
@@ -432,17 +411,17 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             return write_reply(out, annotate(reply, &no_note), None).await;
         }
     };
-    let (settings, stored) = match handler::load_settings(&db) {
+    let settings = match handler::load_settings(&db) {
         Ok(loaded) => loaded,
         Err(e) => {
             let reply = handler::error_reply::<IncomingResponse>(&e, protocol);
             return write_reply(out, annotate(reply, &no_note), None).await;
         }
     };
-    let config = config();
+    let config = Config::from_variables(|name| spin_sdk::variables::get(name).ok());
     let upstream = WasiUpstream {
         origin: config.upstream_url.clone(),
-        settings: settings.clone(),
+        settings: settings.pool.clone(),
     };
     let env = Env {
         upstream: &upstream,
@@ -461,14 +440,14 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             return write_reply(out, annotate(reply, &no_note), None).await;
         }
     };
-    let body = match read_body(req, settings.max_body_bytes).await {
+    let body = match read_body(req, settings.pool.max_body_bytes).await {
         Ok(body) => body,
         Err(e) => {
             let reply = handler::refuse(&env, &head, protocol, &e);
             return write_reply(out, annotate(reply, &no_note), None).await;
         }
     };
-    let reply = handler::handle(&env, &head, route, protocol, body, &settings, &stored).await;
+    let reply = handler::handle(&env, &head, route, protocol, body, &settings).await;
     let note = env.access.borrow().clone();
     write_reply(out, annotate(reply, &note), Some(&db as &dyn Database)).await;
 }

@@ -26,6 +26,7 @@ use crate::auth;
 use crate::error::GatewayError;
 use crate::handler::{Config, RequestHead};
 use crate::route::Route;
+use crate::store::settings::Settings;
 use crate::store::{Database, Row, SqlValue, StoreError};
 
 /// The bytes that start the upstream slot; the origin follows, then NUL padding.
@@ -123,9 +124,13 @@ impl Database for NoStore {
     }
 }
 
-/// The stored settings the pipeline reads, as the edge has them: pure-proxy mode on.
-pub fn settings() -> Vec<(String, String)> {
-    vec![("pure_proxy".to_owned(), "true".to_owned())]
+/// The settings the pipeline reads, as the edge has them: the pool's defaults, pure-proxy
+/// mode on.
+pub fn settings() -> Settings {
+    Settings {
+        pure_proxy: true,
+        ..Settings::default()
+    }
 }
 
 /// The deployment configuration: no admin key, no open access (the caller brings keys).
@@ -250,6 +255,7 @@ mod tests {
     #[test]
     fn no_store_finds_nothing() {
         assert!(NoStore.execute("SELECT 1", &[]).unwrap().is_empty());
-        assert_eq!(settings(), vec![("pure_proxy".to_owned(), "true".to_owned())]);
+        assert!(settings().pure_proxy);
+        assert_eq!(settings().pool, crate::pool::PoolSettings::default());
     }
 }

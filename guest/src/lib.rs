@@ -7,9 +7,10 @@
 //! (HTTP in and out, SQLite, variables, clock, randomness).
 //!
 //! A request: `component` -> [`handler::prepare`] ([`route`]) -> [`handler::authenticate`]
-//! ([`auth`]) -> the protocol's handler ([`protocol`]) -> [`upstream::send_with_failover`]
-//! ([`pool`] decides, [`store`] records) -> a whole reply, or a stream through a
-//! [`stream::Transducer`].
+//! ([`auth`]) -> the protocol's decoding ([`protocol`]) -> [`upstream::send_with_failover`]
+//! ([`pool`] decides, [`store`] records) -> the protocol's encoding: a whole reply, or a stream
+//! through a [`stream::Transducer`] -> the accounting. [`handler`] runs these steps once for
+//! every protocol.
 //!
 //! With the `edge` feature the same pipeline builds the stateless component of world `edge`:
 //! `component/edge.rs` is its entry, the admin routes are not compiled in, and [`edge`] holds what

@@ -2,12 +2,15 @@
 //!
 //! Every route needs the admin key (checked by the handler before this module runs). Keys
 //! are only ever shown redacted; a client key is shown once, when it is created.
+//!
+//! This module knows nothing of the request pipeline (`handler` calls it, never the other way
+//! round): it gets a [`Context`] and answers `(status, JSON)`, or the page's headers and bytes.
 
 use crate::error::GatewayError;
-use crate::handler::{Env, Reply};
 use crate::pool::PoolSettings;
 use crate::pool::{self, ClassifyContext, KeyEffect, Outcome};
 use crate::store::clients::{self, ClientLimits};
+use crate::store::settings::{Settings, METRICS_PUBLIC, METRICS_TOKEN_HASH, PURE_PROXY};
 use crate::store::{self, keys, usage, Database};
 use crate::upstream::{Upstream, UpstreamRequest};
 use serde::Deserialize;
@@ -15,8 +18,21 @@ use serde_json::{json, Value};
 
 const PAGE: &str = include_str!("page.html");
 
-/// The admin page (static; it talks to the JSON API with the key the operator types in).
-pub fn page<B>() -> Reply<B> {
+/// What an admin call may use.
+pub struct Context<'a, U: Upstream> {
+    /// The upstream, to validate keys.
+    pub upstream: &'a U,
+    /// The database.
+    pub db: &'a dyn Database,
+    /// The request's arrival time (Unix ms).
+    pub now_ms: i64,
+    /// The request's random bytes (new client keys are made from them).
+    pub random: &'a [u8; 32],
+}
+
+/// The admin page (static; it talks to the JSON API with the key the operator types in): its
+/// headers and body.
+pub fn page() -> (Vec<(String, String)>, &'static [u8]) {
     let headers = vec![
         ("content-type".into(), "text/html; charset=utf-8".into()),
         ("cache-control".into(), "no-store".into()),
@@ -25,11 +41,7 @@ pub fn page<B>() -> Reply<B> {
         ("x-content-type-options".into(), "nosniff".into()),
         ("referrer-policy".into(), "no-referrer".into()),
     ];
-    Reply::Full {
-        status: 200,
-        headers,
-        body: PAGE.as_bytes().to_vec(),
-    }
+    (headers, PAGE.as_bytes())
 }
 
 /// The page's policy: its one inline script by hash and nothing else, no framing, requests
@@ -97,16 +109,17 @@ struct CreateClientKey {
 }
 
 /// Serves one admin API call: `(status, JSON body)`.
-pub async fn handle<U: Upstream, D: Database>(
-    env: &Env<'_, U, D>,
+pub async fn handle<U: Upstream>(
+    ctx: &Context<'_, U>,
     method: &str,
     rest: &str,
     query: &str,
     body: &[u8],
-    settings: &PoolSettings,
+    settings: &Settings,
 ) -> Result<(u16, Value), GatewayError> {
-    let db: &dyn Database = env.db;
-    let now = env.now_ms;
+    let db = ctx.db;
+    let now = ctx.now_ms;
+    let settings = &settings.pool;
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let not_allowed = || GatewayError::MethodNotAllowed {
         method: method.to_owned(),
@@ -195,11 +208,11 @@ pub async fn handle<U: Upstream, D: Database>(
         ("POST", ["keys", "validate"]) => {
             let mut results = Vec::new();
             for key in keys::list(db, now).map_err(GatewayError::from)? {
-                results.push(validate(env, key.id).await?);
+                results.push(validate(ctx, key.id).await?);
             }
             Ok((200, json!({ "results": results })))
         }
-        ("POST", ["keys", id, "validate"]) => Ok((200, validate(env, id_of(id)?).await?)),
+        ("POST", ["keys", id, "validate"]) => Ok((200, validate(ctx, id_of(id)?).await?)),
         ("POST", ["keys", id, "reset"]) => {
             let id = id_of(id)?;
             if keys::secret(db, id).map_err(GatewayError::from)?.is_none() {
@@ -222,7 +235,7 @@ pub async fn handle<U: Upstream, D: Database>(
         ("POST", ["client-keys"]) => {
             let req: CreateClientKey = parse(body)?;
             check_limits(&req.limits)?;
-            let secret = crate::auth::new_client_key(&env.random[2..32]);
+            let secret = crate::auth::new_client_key(&ctx.random[2..32]);
             let hint = crate::auth::redact(&secret);
             let name = req.name.unwrap_or_else(|| "client".into());
             let id = clients::create(db, &name, &crate::auth::sha256_hex(&secret), &hint, &req.limits, now)
@@ -481,14 +494,8 @@ fn aliases_view(stored: &[(String, String)]) -> Value {
     json!({ "aliases": crate::models::alias_table(stored), "defaults": defaults, "configured": configured })
 }
 
-/// The name of the setting that turns pure-proxy mode on.
-pub const PURE_PROXY: &str = "pure_proxy";
 /// `PATCH /admin/api/settings` name of the token that may read `/metrics` (besides the admin key).
 pub const METRICS_TOKEN: &str = "metrics_token";
-/// Where the metrics token's SHA-256 (lowercase hex) is stored; the token itself is not.
-pub const METRICS_TOKEN_HASH: &str = "metrics_token_sha256";
-/// The setting that serves `/metrics` without any key (loopback-only set-ups).
-pub const METRICS_PUBLIC: &str = "metrics_public";
 /// The shortest metrics token accepted.
 const MIN_TOKEN_LEN: usize = 16;
 
@@ -499,8 +506,8 @@ fn is_plausible_token(token: &str) -> bool {
 
 /// Checks one key against the upstream (list one model) and records what it says: `valid`,
 /// `invalid: ...` (the key is disabled), `quota: ...` or `error: ...`.
-async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Result<Value, GatewayError> {
-    let db: &dyn Database = env.db;
+async fn validate<U: Upstream>(ctx: &Context<'_, U>, id: i64) -> Result<Value, GatewayError> {
+    let db = ctx.db;
     let Some(secret) = keys::secret(db, id).map_err(GatewayError::from)? else {
         return Err(not_found("key", id));
     };
@@ -513,13 +520,13 @@ async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Res
     };
     // What the upstream says about the key may quote it.
     let secrets = crate::secrets::Secrets::new([secret.clone()]);
-    let now = env.upstream.now_ms();
-    let (state, detail) = match env.upstream.send(&request, &secret).await {
+    let now = ctx.upstream.now_ms();
+    let (state, detail) = match ctx.upstream.send(&request, &secret).await {
         Err(e) => ("unreachable", secrets.scrub(&e.to_string()).into_owned()),
         Ok(response) if (200..300).contains(&response.status) => ("valid", String::new()),
         Ok(response) => {
             let status = response.status;
-            let body = env
+            let body = ctx
                 .upstream
                 .read_to_end(response.body, crate::upstream::ERROR_BODY_LIMIT, true)
                 .await
@@ -557,15 +564,12 @@ async fn validate<U: Upstream, D: Database>(env: &Env<'_, U, D>, id: i64) -> Res
 }
 
 fn settings_view(db: &dyn Database, settings: &PoolSettings) -> Result<(u16, Value), GatewayError> {
-    let stored = store::settings::load(db).map_err(GatewayError::from)?;
-    let pure_proxy = stored
-        .iter()
-        .any(|(n, v)| n == "pure_proxy" && (v == "true" || v == "1"));
+    let stored = Settings::from_pairs(&store::settings::load(db).map_err(GatewayError::from)?);
     let mut view = serde_json::to_value(settings).unwrap_or_else(|_| json!({}));
-    view["pure_proxy"] = json!(pure_proxy);
-    view[METRICS_PUBLIC] = json!(stored.iter().any(|(n, v)| n == METRICS_PUBLIC && v == "true"));
+    view[PURE_PROXY] = json!(stored.pure_proxy);
+    view[METRICS_PUBLIC] = json!(stored.metrics_public);
     // Whether a token is set; never the token (only its hash is stored anyway).
-    view["metrics_token_set"] = json!(stored.iter().any(|(n, _)| n == METRICS_TOKEN_HASH));
+    view["metrics_token_set"] = json!(stored.metrics_token_hash.is_some());
     Ok((200, json!({ "settings": view })))
 }
 

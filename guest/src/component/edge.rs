@@ -19,7 +19,6 @@
 use super::{head_of, now_ms, random_bytes, read_body, write_reply, WasiUpstream};
 use crate::edge::{self, NoStore, UPSTREAM_SLOT_LEN};
 use crate::handler::{self, Env};
-use crate::pool::PoolSettings;
 use crate::route::Route;
 use spin_sdk::http::{IncomingRequest, IncomingResponse, ResponseOutparam};
 
@@ -47,12 +46,11 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         handler::stamp_request_id(&mut reply, &random_bytes(), now_ms());
         return write_reply(out, reply, None).await;
     }
-    let settings = PoolSettings::default();
-    let stored = edge::settings();
+    let settings = edge::settings();
     let config = edge::config(upstream_url());
     let upstream = WasiUpstream {
         origin: config.upstream_url.clone(),
-        settings: settings.clone(),
+        settings: settings.pool.clone(),
     };
     let env = Env {
         upstream: &upstream,
@@ -68,11 +66,11 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         Ok(route) => route,
         Err(e) => return write_reply(out, handler::refuse(&env, &head, protocol, &e), None).await,
     };
-    let body = match read_body(req, settings.max_body_bytes).await {
+    let body = match read_body(req, settings.pool.max_body_bytes).await {
         Ok(body) => body,
         Err(e) => return write_reply(out, handler::refuse(&env, &head, protocol, &e), None).await,
     };
-    let reply = handler::handle(&env, &head, route, protocol, body, &settings, &stored).await;
+    let reply = handler::handle(&env, &head, route, protocol, body, &settings).await;
     write_reply(out, reply, None).await;
 }
 

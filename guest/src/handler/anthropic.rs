@@ -1,105 +1,101 @@
-//! Anthropic endpoints: `/v1/messages`, `/v1/messages/count_tokens`, and `/v1/models` when the
-//! request carries `anthropic-version`.
+//! Anthropic endpoints: `/v1/messages` ([`Messages`]), `/v1/messages/count_tokens`
+//! ([`CountTokens`]), and `/v1/models` when the request carries `anthropic-version`
+//! ([`models`]).
 //!
-//! The translation itself lives in [`crate::protocol::anthropic`].
+//! The translation itself lives in [`crate::protocol::anthropic`]; the steps around it are
+//! [`super::pipeline::run`]'s.
 
-use super::openai::list_models;
-use super::{
-    call_upstream, decode_upstream, error_reply, fault_status, generate, parse_body, post, request_context,
-    resolve_model, to_body, to_json_reply, Caller, Env, Reply, Upstreamed,
-};
+use super::pipeline::{check_listed_model_id, list_models, single, ClientProtocol};
+use super::reply::{to_json_reply, Reply};
+use super::{body, Call};
 use crate::error::GatewayError;
-use crate::pool::PoolSettings;
 use crate::protocol::anthropic::{self, AnthropicCountTokensRequest, AnthropicMessagesRequest};
-use crate::protocol::gemini::{self, CountTokensResponse, API_VERSION};
-use crate::protocol::Protocol;
+use crate::protocol::gemini::{
+    self, CountTokensRequest, CountTokensResponse, GenerateContentRequest, GenerateContentResponse,
+};
+use crate::protocol::{Protocol, RequestContext};
 use crate::store::Database;
 use crate::stream::Transducer;
 use crate::upstream::Upstream;
 
-/// Renders an upstream fault (a 4xx the request caused) in Anthropic's shape.
-fn fault_reply<B>(status: u16, body: &[u8]) -> Reply<B> {
-    error_reply(&GatewayError::from(fault_status(status, body)), Protocol::Anthropic)
+/// What Anthropic says when a request names no model.
+const MISSING_MODEL: &str = "model: Field required";
+
+/// `POST /v1/messages`.
+pub(super) struct Messages;
+
+impl ClientProtocol for Messages {
+    const PROTOCOL: Protocol = Protocol::Anthropic;
+    const MISSING_MODEL: &'static str = MISSING_MODEL;
+    type Request = AnthropicMessagesRequest;
+    type Hub = GenerateContentRequest;
+
+    fn model(request: &AnthropicMessagesRequest) -> &str {
+        &request.model
+    }
+
+    fn decode(request: &AnthropicMessagesRequest, model: &str) -> Result<Vec<GenerateContentRequest>, GatewayError> {
+        Ok(vec![anthropic::messages_request_to_gemini(request, model)?])
+    }
+
+    fn stream(request: &AnthropicMessagesRequest, ctx: &RequestContext) -> Option<Transducer> {
+        request
+            .stream
+            .then(|| Transducer::anthropic_messages(anthropic::MessagesStreamTranslator::new(&request.model, ctx)))
+    }
+
+    fn encode(
+        request: &AnthropicMessagesRequest,
+        answers: &[GenerateContentResponse],
+        ctx: &RequestContext,
+    ) -> Result<Vec<u8>, GatewayError> {
+        body::to_json(&anthropic::gemini_to_messages_response(
+            single(answers)?,
+            &request.model,
+            ctx,
+        ))
+    }
 }
 
-pub async fn messages<U: Upstream, D: Database>(
-    env: &Env<'_, U, D>,
-    caller: &Caller,
-    body: &[u8],
-    settings: &PoolSettings,
-    stored: &[(String, String)],
-) -> Result<Reply<U::Body>, GatewayError> {
-    let req: AnthropicMessagesRequest = parse_body(body)?;
-    let model = resolve_model(caller, &req.model, stored, "model: Field required")?;
-    let gemini = anthropic::messages_request_to_gemini(&req, &model)?;
-    let ctx = request_context(&env.random, env.now_ms);
-    let transducer = req
-        .stream
-        .then(|| Transducer::anthropic_messages(anthropic::MessagesStreamTranslator::new(&req.model, &ctx)));
-    generate(
-        env,
-        caller,
-        Protocol::Anthropic,
-        &model,
-        &gemini,
-        settings,
-        transducer,
-        fault_reply,
-        |response| to_json_reply(200, &anthropic::gemini_to_messages_response(response, &req.model, &ctx)),
-    )
-    .await
-}
+/// `POST /v1/messages/count_tokens`.
+pub(super) struct CountTokens;
 
-pub async fn count_tokens<U: Upstream, D: Database>(
-    env: &Env<'_, U, D>,
-    caller: &Caller,
-    body: &[u8],
-    settings: &PoolSettings,
-    stored: &[(String, String)],
-) -> Result<Reply<U::Body>, GatewayError> {
-    let req: AnthropicCountTokensRequest = parse_body(body)?;
-    let model = resolve_model(caller, &req.model, stored, "model: Field required")?;
-    let gemini = anthropic::count_tokens_request_to_gemini(&req, &model)?;
-    let gemini_body = to_body(&gemini)?;
-    let path = gemini::model_path(API_VERSION, &model, Some("countTokens"));
-    match call_upstream(
-        env,
-        caller,
-        Protocol::Anthropic,
-        &model,
-        &post(path, gemini_body),
-        settings,
-        None,
-    )
-    .await?
-    {
-        Upstreamed::Fault { status, body } => Ok(fault_reply(status, &body)),
-        Upstreamed::Whole { body, .. } => {
-            let response: CountTokensResponse = decode_upstream(&body)?;
-            Ok(to_json_reply(
-                200,
-                &anthropic::count_tokens_response_to_anthropic(&response),
-            ))
-        }
-        Upstreamed::Stream(reply) => Ok(reply),
+impl ClientProtocol for CountTokens {
+    const PROTOCOL: Protocol = Protocol::Anthropic;
+    const MISSING_MODEL: &'static str = MISSING_MODEL;
+    type Request = AnthropicCountTokensRequest;
+    type Hub = CountTokensRequest;
+
+    fn model(request: &AnthropicCountTokensRequest) -> &str {
+        &request.model
+    }
+
+    fn decode(request: &AnthropicCountTokensRequest, model: &str) -> Result<Vec<CountTokensRequest>, GatewayError> {
+        Ok(vec![anthropic::count_tokens_request_to_gemini(request, model)?])
+    }
+
+    fn encode(
+        _request: &AnthropicCountTokensRequest,
+        answers: &[CountTokensResponse],
+        _ctx: &RequestContext,
+    ) -> Result<Vec<u8>, GatewayError> {
+        body::to_json(&anthropic::count_tokens_response_to_anthropic(single(answers)?))
     }
 }
 
 /// `GET /v1/models` and `/v1/models/{id}` for Anthropic clients: the client-facing Claude names
 /// ([`crate::models::listed_claude_models`]) first, then the Gemini models. `/v1/models/{id}` also
 /// answers for any other name that resolves as a Claude alias or by the Claude family.
-pub async fn models<U: Upstream, D: Database>(
-    env: &Env<'_, U, D>,
-    caller: &Caller,
-    settings: &PoolSettings,
-    stored: &[(String, String)],
+pub(super) async fn models<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
     id: Option<&str>,
 ) -> Result<Reply<U::Body>, GatewayError> {
     if let Some(id) = id {
-        super::openai::check_listed_model_id(id)?;
+        check_listed_model_id(id)?;
     }
-    let list = list_models(env, caller, settings, Protocol::Anthropic).await?;
-    let client = crate::models::listed_claude_models(stored);
+    let list = list_models(call, Protocol::Anthropic).await?;
+    let aliases = &call.settings.aliases;
+    let client = crate::models::listed_claude_models(aliases);
     match id {
         None => Ok(to_json_reply(200, &anthropic::models_to_anthropic(&list, &client))),
         Some(id) => {
@@ -111,7 +107,7 @@ pub async fn models<U: Upstream, D: Database>(
                 .find(|(name, _)| name == id)
                 .map(|(_, target)| target.clone());
             let claude_name = id.starts_with("claude") && gemini::validate_model_id(id).is_ok();
-            match listed.or_else(|| claude_name.then(|| crate::models::resolve(id, stored))) {
+            match listed.or_else(|| claude_name.then(|| crate::models::resolve(id, aliases))) {
                 Some(target) => Ok(to_json_reply(200, &anthropic::client_model_to_anthropic(id, &target))),
                 None => Err(GatewayError::ModelNotFound(format!("model: {id}"))),
             }

@@ -1,10 +1,11 @@
 //! Native Gemini: the body goes upstream as the client sent it and the answer comes back as
 //! Gemini sent it; only the key changes (and a client's `?key=` is dropped from the query).
 
-use super::{call_upstream, json_bytes_reply, Caller, Env, Reply, RequestHead, Upstreamed};
+use super::pipeline::{call_upstream, Upstreamed};
+use super::reply::{json_bytes_reply, Reply};
+use super::{Call, RequestHead};
 use crate::auth;
 use crate::error::GatewayError;
-use crate::pool::PoolSettings;
 use crate::protocol::gemini;
 use crate::protocol::Protocol;
 use crate::route::GeminiMethod;
@@ -37,22 +38,20 @@ fn upstream_path(version: &str, model: Option<&str>, method: GeminiMethod, query
     path
 }
 
-#[allow(clippy::too_many_arguments)]
-pub async fn handle<U: Upstream, D: Database>(
-    env: &Env<'_, U, D>,
+/// Serves a native Gemini call: the client's body and answer, a pool key.
+pub(super) async fn handle<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
     head: &RequestHead,
-    caller: &Caller,
     version: &str,
     model: Option<&str>,
     method: GeminiMethod,
-    body: Vec<u8>,
-    settings: &PoolSettings,
+    body: &[u8],
 ) -> Result<Reply<U::Body>, GatewayError> {
     if let Some(model) = model {
-        super::check_model_allowed(caller, model, model)?;
+        call.caller.may_use(model, model)?;
     }
     let is_post = method.verb().is_some();
-    if is_post && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+    if is_post && serde_json::from_slice::<serde_json::Value>(body).is_err() {
         return Err(GatewayError::invalid(
             "Invalid JSON payload received: the request body is not valid JSON.",
         ));
@@ -60,7 +59,7 @@ pub async fn handle<U: Upstream, D: Database>(
     let request = UpstreamRequest {
         method: if is_post { "POST".into() } else { "GET".into() },
         path_and_query: upstream_path(version, model, method, &head.query),
-        body: is_post.then_some(body),
+        body: is_post.then(|| body.to_vec()),
         headers: if is_post {
             vec![("content-type".into(), "application/json".into())]
         } else {
@@ -73,17 +72,7 @@ pub async fn handle<U: Upstream, D: Database>(
     let transducer = (method == GeminiMethod::StreamGenerateContent)
         .then(|| Transducer::gemini_passthrough(auth::query_param(&head.query, "alt").as_deref() == Some("sse")));
     Ok(
-        match call_upstream(
-            env,
-            caller,
-            Protocol::Gemini,
-            pool_model,
-            &request,
-            settings,
-            transducer,
-        )
-        .await?
-        {
+        match call_upstream(call, Protocol::Gemini, pool_model, &request, transducer).await? {
             Upstreamed::Whole { status, body } | Upstreamed::Fault { status, body } => json_bytes_reply(status, body),
             Upstreamed::Stream(reply) => reply,
         },

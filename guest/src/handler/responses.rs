@@ -1,46 +1,49 @@
 //! OpenAI Responses API: `POST /v1/responses` (also `/responses`, `/v1beta/openai/responses`).
 //!
-//! The translation lives in [`crate::protocol::responses`]; this module parses the body,
-//! resolves the model alias, sends through the pool and renders the outcome. Errors use
-//! OpenAI's shape (the route speaks [`Protocol::OpenAi`]).
+//! The translation lives in [`crate::protocol::responses`]; the steps around it are
+//! [`super::pipeline::run`]'s. Errors use OpenAI's shape (the route speaks
+//! [`Protocol::OpenAi`]).
 
-use super::openai::fault_reply;
-use super::{generate, parse_body, request_context, resolve_model, to_json_reply, Caller, Env, Reply};
+use super::body;
+use super::pipeline::{single, ClientProtocol};
 use crate::error::GatewayError;
-use crate::pool::PoolSettings;
+use crate::protocol::gemini::{GenerateContentRequest, GenerateContentResponse};
 use crate::protocol::responses::{self, OpenAiResponsesRequest, ResponseEcho, ResponsesStreamTranslator};
-use crate::protocol::Protocol;
-use crate::store::Database;
+use crate::protocol::{Protocol, RequestContext};
 use crate::stream::Transducer;
-use crate::upstream::Upstream;
 
-pub async fn create<U: Upstream, D: Database>(
-    env: &Env<'_, U, D>,
-    caller: &Caller,
-    body: &[u8],
-    settings: &PoolSettings,
-    stored: &[(String, String)],
-) -> Result<Reply<U::Body>, GatewayError> {
-    let req: OpenAiResponsesRequest = parse_body(body)?;
-    let model = resolve_model(caller, &req.model, stored, "you must provide a model parameter")?;
-    let gemini = responses::responses_request_to_gemini(&req, &model)?;
-    let ctx = request_context(&env.random, env.now_ms);
-    let echo = ResponseEcho::new(&req);
-    let transducer = req.is_stream().then(|| {
-        Transducer::openai_responses(
-            ResponsesStreamTranslator::new(req.model.clone(), ctx.clone()).with_echo(echo.clone()),
-        )
-    });
-    generate(
-        env,
-        caller,
-        Protocol::OpenAi,
-        &model,
-        &gemini,
-        settings,
-        transducer,
-        fault_reply,
-        |response| to_json_reply(200, &responses::gemini_to_response(response, &echo, &ctx)),
-    )
-    .await
+/// `POST /v1/responses`.
+pub(super) struct Responses;
+
+impl ClientProtocol for Responses {
+    const PROTOCOL: Protocol = Protocol::OpenAi;
+    const MISSING_MODEL: &'static str = "you must provide a model parameter";
+    type Request = OpenAiResponsesRequest;
+    type Hub = GenerateContentRequest;
+
+    fn model(request: &OpenAiResponsesRequest) -> &str {
+        &request.model
+    }
+
+    fn decode(request: &OpenAiResponsesRequest, model: &str) -> Result<Vec<GenerateContentRequest>, GatewayError> {
+        Ok(vec![responses::responses_request_to_gemini(request, model)?])
+    }
+
+    fn stream(request: &OpenAiResponsesRequest, ctx: &RequestContext) -> Option<Transducer> {
+        request.is_stream().then(|| {
+            Transducer::openai_responses(
+                ResponsesStreamTranslator::new(request.model.clone(), ctx.clone())
+                    .with_echo(ResponseEcho::new(request)),
+            )
+        })
+    }
+
+    fn encode(
+        request: &OpenAiResponsesRequest,
+        answers: &[GenerateContentResponse],
+        ctx: &RequestContext,
+    ) -> Result<Vec<u8>, GatewayError> {
+        let echo = ResponseEcho::new(request);
+        body::to_json(&responses::gemini_to_response(single(answers)?, &echo, ctx))
+    }
 }

@@ -1,14 +1,66 @@
-//! The `settings` table: pool settings, model aliases and the admin key's hash.
+//! The `settings` table: pool settings, model aliases, gateway switches and the hashes of the
+//! admin key and the metrics token; [`Settings`] is its typed view.
 //!
 //! Settings are read once per request (one query) and written by the admin API; a change
-//! applies to the next request.
+//! applies to the next request. Every on/off value, stored or from a host variable, is read by
+//! the one [`flag`] parser.
 
 use super::{col_string, Database, StoreError};
+use crate::pool::PoolSettings;
 
 /// Name of the setting holding the lowercase hex SHA-256 of the generated admin key.
 pub const ADMIN_KEY_HASH: &str = "admin_key_sha256";
 /// Prefix of alias settings: `alias:gpt-4o` -> `gemini-2.5-pro`.
 pub const ALIAS_PREFIX: &str = "alias:";
+/// The setting that turns pure-proxy mode on (clients may bring their own Gemini keys).
+pub const PURE_PROXY: &str = "pure_proxy";
+/// The setting that serves `/metrics` without any key (loopback-only set-ups).
+pub const METRICS_PUBLIC: &str = "metrics_public";
+/// Where the metrics token's SHA-256 (lowercase hex) is stored; the token itself is not.
+pub const METRICS_TOKEN_HASH: &str = "metrics_token_sha256";
+
+/// Reads an on/off value: `true`, `1` or `yes` (trimmed, any case) are on, anything else off.
+/// The one reading of every flag, stored settings and host variables alike.
+pub fn flag(value: &str) -> bool {
+    let value = value.trim();
+    ["true", "1", "yes"].iter().any(|on| value.eq_ignore_ascii_case(on))
+}
+
+/// The settings table, typed: what a request needs of it, read once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    /// The pool's tunables (the defaults when a stored value is malformed).
+    pub pool: PoolSettings,
+    /// Pure-proxy mode: a caller may bring its own Gemini keys as the pool.
+    pub pure_proxy: bool,
+    /// `/metrics` needs no key.
+    pub metrics_public: bool,
+    /// The metrics token's SHA-256, when one is set.
+    pub metrics_token_hash: Option<String>,
+    /// The generated admin key's SHA-256 (used when the operator configured none).
+    pub admin_key_hash: Option<String>,
+    /// The configured alias rows (`alias:<name>`, target model), for [`crate::models`].
+    pub aliases: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// Types stored (name, value) pairs; names nobody owns are ignored.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let value = |name: &str| pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        Settings {
+            pool: PoolSettings::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap_or_default(),
+            pure_proxy: value(PURE_PROXY).is_some_and(flag),
+            metrics_public: value(METRICS_PUBLIC).is_some_and(flag),
+            metrics_token_hash: value(METRICS_TOKEN_HASH).map(str::to_owned),
+            admin_key_hash: value(ADMIN_KEY_HASH).map(str::to_owned),
+            aliases: pairs
+                .iter()
+                .filter(|(n, _)| n.starts_with(ALIAS_PREFIX))
+                .cloned()
+                .collect(),
+        }
+    }
+}
 
 /// All settings as (name, value) pairs.
 pub fn load(db: &dyn Database) -> Result<Vec<(String, String)>, StoreError> {
@@ -57,6 +109,41 @@ pub fn remove(db: &dyn Database, name: &str) -> Result<bool, StoreError> {
 mod tests {
     use super::*;
     use crate::store::testing::MemoryDb;
+
+    #[test]
+    fn one_flag_parser_for_every_switch() {
+        for on in ["true", "1", "yes", " TRUE ", "Yes"] {
+            assert!(flag(on), "{on}");
+        }
+        for off in ["false", "0", "no", "", "on", "2", "truthy"] {
+            assert!(!flag(off), "{off}");
+        }
+    }
+
+    #[test]
+    fn settings_are_typed_once() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        };
+        let typed = Settings::from_pairs(&pairs(&[
+            ("strategy", "random"),
+            (PURE_PROXY, "1"),
+            (METRICS_PUBLIC, "false"),
+            (METRICS_TOKEN_HASH, "abc"),
+            ("alias:gpt-4o", "gemini-2.5-flash"),
+            ("something_else", "x"),
+        ]));
+        assert_eq!(typed.pool.strategy, crate::pool::Strategy::Random);
+        assert!(typed.pure_proxy && !typed.metrics_public);
+        assert_eq!(typed.metrics_token_hash.as_deref(), Some("abc"));
+        assert_eq!(typed.admin_key_hash, None);
+        assert_eq!(typed.aliases, pairs(&[("alias:gpt-4o", "gemini-2.5-flash")]));
+        // A malformed pool value keeps the pool's defaults, as before.
+        let bad = Settings::from_pairs(&pairs(&[("max_attempts", "many"), (PURE_PROXY, "true")]));
+        assert_eq!(bad.pool, PoolSettings::default());
+        assert!(bad.pure_proxy);
+        assert_eq!(Settings::from_pairs(&[]), Settings::default());
+    }
 
     #[test]
     fn settings_come_with_the_schema_version() {

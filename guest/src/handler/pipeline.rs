@@ -1,0 +1,329 @@
+//! The one pipeline of the translating endpoints, generic over a [`ClientProtocol`]: a
+//! request passes each step once, in this order:
+//!
+//! 1. the body is parsed as the protocol's request ([`body::parse_body`]);
+//! 2. the model it names is resolved (aliases) and checked against the caller ([`resolve_model`]);
+//! 3. the protocol decodes it into the hub's request(s) ([`ClientProtocol::decode`]), which are
+//!    checked ([`HubCall::check`]);
+//! 4. each goes through the pool to the upstream ([`call_upstream`], which also does the
+//!    accounting);
+//! 5. the protocol encodes the answer: a whole reply ([`ClientProtocol::encode`]), a stream
+//!    (the transducer of [`ClientProtocol::stream`]), or an error in its shape
+//!    ([`ClientProtocol::PROTOCOL`]).
+//!
+//! Native Gemini ([`super::native`]) skips 1, 3 and 5: the body goes upstream as sent. The
+//! model listings ([`list_models`]) have no body and make one call.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::GatewayError;
+use crate::protocol::gemini::{
+    self, BatchEmbedContentsRequest, BatchEmbedContentsResponse, CountTokensRequest, CountTokensResponse, ErrorBody,
+    GenerateContentRequest, GenerateContentResponse, ListModelsResponse, API_VERSION,
+};
+use crate::protocol::{Protocol, RequestContext};
+use crate::secrets::Secrets;
+use crate::store::Database;
+use crate::stream::Transducer;
+use crate::upstream::{
+    self, Attempted, Delivered, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse,
+};
+
+use super::accounting::{proxy_key_hash, CallFacts};
+use super::reply::{self, common_headers, Reply};
+use super::{body, ids, Call, Caller};
+
+/// A request of the hub (Gemini) that one upstream call carries, and what answers it.
+pub(crate) trait HubCall: Serialize {
+    /// The upstream's whole answer.
+    type Answer: DeserializeOwned;
+    /// Gemini's method for a whole answer.
+    const METHOD: &'static str;
+    /// Gemini's method for a streamed answer, when the call can stream.
+    const STREAM_METHOD: Option<&'static str> = None;
+    /// Refuses, before the upstream is called, what Gemini would refuse.
+    fn check(&self) -> Result<(), GatewayError> {
+        Ok(())
+    }
+}
+
+impl HubCall for GenerateContentRequest {
+    type Answer = GenerateContentResponse;
+    const METHOD: &'static str = "generateContent";
+    const STREAM_METHOD: Option<&'static str> = Some("streamGenerateContent?alt=sse");
+    fn check(&self) -> Result<(), GatewayError> {
+        match &self.generation_config {
+            Some(config) => config
+                .check_ranges()
+                .map_err(|e| GatewayError::invalid_param(e.to_string(), e.name)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl HubCall for CountTokensRequest {
+    type Answer = CountTokensResponse;
+    const METHOD: &'static str = "countTokens";
+}
+
+impl HubCall for BatchEmbedContentsRequest {
+    type Answer = BatchEmbedContentsResponse;
+    const METHOD: &'static str = "batchEmbedContents";
+}
+
+/// A client protocol's half of an endpoint: how its request becomes the hub's and how the
+/// hub's answer (or an error) goes back. The steps in between are [`run`]'s.
+pub(crate) trait ClientProtocol {
+    /// The protocol errors are rendered in.
+    const PROTOCOL: Protocol;
+    /// The message when the request names no model.
+    const MISSING_MODEL: &'static str;
+    /// The client's request body.
+    type Request: DeserializeOwned;
+    /// The hub's request it becomes.
+    type Hub: HubCall;
+
+    /// The model the request names (an alias or a Gemini model id).
+    fn model(request: &Self::Request) -> &str;
+
+    /// The hub's request(s) for the resolved `model`: one upstream call each (embeddings split
+    /// large inputs into batches; the others make one).
+    fn decode(request: &Self::Request, model: &str) -> Result<Vec<Self::Hub>, GatewayError>;
+
+    /// The transducer when the client asked for a stream (only hubs with a stream method).
+    fn stream(_request: &Self::Request, _ctx: &RequestContext) -> Option<Transducer> {
+        None
+    }
+
+    /// The client's whole reply (JSON) from the upstream's answers, one per hub request.
+    fn encode(
+        request: &Self::Request,
+        answers: &[<Self::Hub as HubCall>::Answer],
+        ctx: &RequestContext,
+    ) -> Result<Vec<u8>, GatewayError>;
+
+    /// An error in the protocol's shape (ours, or an upstream fault the request caused).
+    fn encode_error<B>(error: &GatewayError) -> Reply<B> {
+        reply::error_reply(error, Self::PROTOCOL)
+    }
+}
+
+/// Serves one request of protocol `P` (see the module doc for the steps).
+pub(super) async fn run<P: ClientProtocol, U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
+    body: &[u8],
+) -> Result<Reply<U::Body>, GatewayError> {
+    let request: P::Request = body::parse_body(body)?;
+    let model = resolve_model(call, P::model(&request), P::MISSING_MODEL)?;
+    let hubs = P::decode(&request, &model)?;
+    let ctx = ids::request_context(&call.env.random, call.env.now_ms);
+    let mut transducer = P::stream(&request, &ctx);
+    let method = match (&transducer, <P::Hub as HubCall>::STREAM_METHOD) {
+        (None, _) => <P::Hub as HubCall>::METHOD,
+        (Some(_), Some(method)) if hubs.len() == 1 => method,
+        (Some(_), _) => {
+            return Err(GatewayError::Internal(
+                "a stream was asked of a call that cannot stream".into(),
+            ))
+        }
+    };
+    let mut answers = Vec::with_capacity(hubs.len());
+    for hub in &hubs {
+        hub.check()?;
+        let path = gemini::model_path(API_VERSION, &model, Some(method));
+        let mut upstream_request = post(path, body::to_json(hub)?);
+        upstream_request.stream = transducer.is_some();
+        match call_upstream(call, P::PROTOCOL, &model, &upstream_request, transducer.take()).await? {
+            Upstreamed::Stream(reply) => return Ok(reply),
+            Upstreamed::Fault { status, body } => {
+                return Ok(P::encode_error(&GatewayError::from(body::fault_status(status, &body))))
+            }
+            Upstreamed::Whole { body, .. } => answers.push(body::decode_upstream(&body)?),
+        }
+    }
+    Ok(reply::json_bytes_reply(200, P::encode(&request, &answers, &ctx)?))
+}
+
+/// The one answer of a call that makes one upstream request.
+pub(super) fn single<T>(answers: &[T]) -> Result<&T, GatewayError> {
+    match answers {
+        [one] => Ok(one),
+        _ => Err(GatewayError::Internal(format!(
+            "expected one upstream answer, got {}",
+            answers.len()
+        ))),
+    }
+}
+
+/// Resolves the model a client named (aliases included) and checks the caller may use it.
+pub(super) fn resolve_model<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
+    requested: &str,
+    missing: &str,
+) -> Result<String, GatewayError> {
+    if requested.trim().is_empty() {
+        return Err(GatewayError::invalid_param(missing.to_owned(), "model"));
+    }
+    gemini::validate_model_id(requested).map_err(|e| GatewayError::invalid_param(e.to_string(), "model"))?;
+    let model = crate::models::resolve(requested, &call.settings.aliases);
+    // An alias's target was validated when it was configured; checked again because it
+    // becomes part of the upstream path.
+    gemini::validate_model_id(&model).map_err(|e| {
+        GatewayError::invalid_param(format!("the alias {requested} maps to an invalid model: {e}"), "model")
+    })?;
+    call.caller.may_use(requested, &model)?;
+    Ok(model)
+}
+
+/// A JSON `POST` to the upstream.
+pub(super) fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
+    UpstreamRequest {
+        method: "POST".into(),
+        path_and_query: path,
+        body: Some(body),
+        headers: vec![("content-type".into(), "application/json".into())],
+        stream: false,
+    }
+}
+
+/// The answer of one upstream call made through the pool.
+pub enum Upstreamed<B> {
+    /// A 2xx whole body (already accounted for).
+    Whole {
+        /// The upstream status, a 2xx.
+        status: u16,
+        /// The body, read in full.
+        body: Vec<u8>,
+    },
+    /// A 2xx stream, ready to pump through its transducer.
+    Stream(Reply<B>),
+    /// The upstream blamed the request: its status and (Gemini-shaped) body.
+    Fault {
+        /// The upstream status, a 4xx.
+        status: u16,
+        /// The upstream's error body.
+        body: Vec<u8>,
+    },
+}
+
+/// Runs the failover for one upstream request and has its outcome accounted for. With a
+/// `transducer` a success is returned as a stream reply (accounted for when it ends).
+pub(super) async fn call_upstream<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
+    protocol: Protocol,
+    model: &str,
+    request: &UpstreamRequest,
+    transducer: Option<Transducer>,
+) -> Result<Upstreamed<U::Body>, GatewayError> {
+    let env = call.env;
+    let keys = match call.caller {
+        Caller::OwnKeys(keys) => KeySource::Client(keys.clone()),
+        _ => KeySource::Stored,
+    };
+    let stored = matches!(keys, KeySource::Stored);
+    let ctx = FailoverContext {
+        settings: &call.settings.pool,
+        model,
+        seed: ids::seed(&env.random),
+        keys,
+        host_ticket: env.config.sql_ticket_function,
+        writes: &env.writes,
+    };
+    let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
+    // A pool key is known by its id; the caller's own key by a hash of it.
+    let facts = |attempts: u32, key_id: Option<i64>, secret: Option<&str>| CallFacts {
+        client_id: call.caller.client_id(),
+        protocol,
+        model,
+        attempts,
+        key_id: if stored { key_id } else { None },
+        proxy_key: if stored { None } else { secret.map(proxy_key_hash) },
+    };
+    match attempted {
+        Attempted::Success {
+            response,
+            key,
+            attempts,
+            started_ms,
+        } => {
+            let facts = facts(attempts, Some(key.candidate.id), Some(&key.secret));
+            let UpstreamResponse { status, body, .. } = response;
+            match (body, transducer) {
+                (Delivered::Unread(body), Some(mut transducer)) => {
+                    transducer.scrub(Secrets::new([key.secret.clone()]));
+                    let mut headers = common_headers();
+                    headers.extend(transducer.headers());
+                    Ok(Upstreamed::Stream(Reply::Stream {
+                        status,
+                        headers,
+                        body,
+                        transducer: Box::new(transducer),
+                        accounting: facts.streamed(env, started_ms),
+                    }))
+                }
+                (Delivered::Whole(body), None) => {
+                    facts.answered(env, status, started_ms, &body);
+                    Ok(Upstreamed::Whole { status, body })
+                }
+                _ => Err(GatewayError::Internal(
+                    "a stream was read whole, or a whole answer streamed".into(),
+                )),
+            }
+        }
+        Attempted::ClientFault {
+            status,
+            body,
+            key,
+            attempts,
+        } => {
+            facts(attempts, Some(key.candidate.id), Some(&key.secret)).faulted(env, status, &body);
+            Ok(Upstreamed::Fault { status, body })
+        }
+        Attempted::Failed {
+            error,
+            attempts,
+            last_key,
+        } => {
+            facts(attempts, last_key, None).failed(env, &error);
+            Err(error)
+        }
+    }
+}
+
+/// Every Gemini model (one upstream page of up to 1000), through the pool: the source of
+/// both protocols' model listings. A fault is the upstream's (502), not the client's.
+pub(super) async fn list_models<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
+    protocol: Protocol,
+) -> Result<ListModelsResponse, GatewayError> {
+    let request = UpstreamRequest {
+        method: "GET".into(),
+        path_and_query: format!("/{API_VERSION}/models?pageSize=1000"),
+        body: None,
+        headers: vec![],
+        stream: false,
+    };
+    match call_upstream(call, protocol, "models", &request, None).await? {
+        Upstreamed::Whole { body, .. } => body::decode_upstream(&body),
+        Upstreamed::Fault { status, body } => {
+            let message = ErrorBody::parse(&body).map(|e| e.error.message).unwrap_or_default();
+            Err(GatewayError::Upstream {
+                status: if status >= 500 { status } else { 502 },
+                message,
+            })
+        }
+        Upstreamed::Stream(_) => Err(GatewayError::Internal("unexpected stream".into())),
+    }
+}
+
+/// A model id asked for by path (`GET /v1/models/{id}`): one that cannot exist is a 404
+/// without asking the upstream.
+pub(super) fn check_listed_model_id(id: &str) -> Result<(), GatewayError> {
+    gemini::validate_model_id(id).map(|_| ()).map_err(|_| {
+        GatewayError::ModelNotFound(format!(
+            "The model `{}` does not exist",
+            id.chars().take(128).collect::<String>()
+        ))
+    })
+}
