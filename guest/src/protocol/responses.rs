@@ -808,6 +808,4 @@ pub(crate) fn response_json(resp: &GenerateContentResponse, echo: &ResponseEcho,
 }
 
 #[cfg(test)]
-mod agent_tests;
-#[cfg(test)]
 mod tests;

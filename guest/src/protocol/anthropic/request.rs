@@ -657,5 +657,4 @@ fn pairing_error(error: PairingError<usize>, model_turn: usize) -> GatewayError 
 }
 
 #[cfg(test)]
-#[path = "request_tests.rs"]
 mod tests;

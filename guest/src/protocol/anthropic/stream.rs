@@ -259,5 +259,4 @@ fn error_frame(kind: &str, message: &str) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[path = "stream_tests.rs"]
 mod tests;

@@ -4,6 +4,9 @@ use crate::protocol::gemini::signatures::{signature_from_id, SKIP_SIGNATURE};
 use crate::protocol::openai::tool_call_id;
 use serde_json::json;
 
+/// What the pinned Codex sends, through the translators.
+mod agents;
+
 const MODEL: &str = "gemini-2.5-flash";
 const G3: &str = "gemini-3-pro-preview";
 

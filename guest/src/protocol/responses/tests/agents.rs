@@ -2,19 +2,19 @@
 //! agent by the end-to-end suite) and the namespaced tools it declares through
 //! `additional_tools` input items.
 
-use super::*;
 use crate::error::GatewayError;
 use crate::protocol::gemini::{GenerateContentRequest, GenerateContentResponse};
+use crate::protocol::responses::*;
 use serde_json::json;
 
 const G3: &str = "gemini-3.1-pro-preview";
 
 /// Codex 0.171.0's first request with its default model (`gpt-6.2-sol`).
-const CODEX_FIRST_TURN: &str = include_str!("../../../../tests/fixtures/agents/codex-0.171.0-default-1.json");
+const CODEX_FIRST_TURN: &str = include_str!("../../../../../tests/fixtures/agents/codex-0.171.0-default-1.json");
 /// `-m gpt-5-codex`: top-level `tools`, no namespaces.
-const CODEX_PINNED: &str = include_str!("../../../../tests/fixtures/agents/codex-0.171.0-pinned-1.json");
+const CODEX_PINNED: &str = include_str!("../../../../../tests/fixtures/agents/codex-0.171.0-pinned-1.json");
 /// The second request of a tool loop: a replayed namespaced `function_call` and its output.
-const CODEX_TOOL_LOOP: &str = include_str!("../../../../tests/fixtures/agents/codex-0.171.0-tool-loop-2.json");
+const CODEX_TOOL_LOOP: &str = include_str!("../../../../../tests/fixtures/agents/codex-0.171.0-tool-loop-2.json");
 
 fn ctx() -> RequestContext {
     RequestContext {

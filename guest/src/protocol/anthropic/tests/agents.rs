@@ -4,17 +4,17 @@
 
 use serde_json::{json, Value};
 
-use super::{
+use crate::protocol::anthropic::{
     count_tokens_request_to_gemini, messages_request_to_gemini, AnthropicCountTokensRequest, AnthropicMessagesRequest,
 };
 use crate::protocol::gemini::signatures::SKIP_SIGNATURE as SKIP_SIGNATURE_SENTINEL;
 
 /// Default model (`claude-opus-5-5`): adaptive thinking, an effort, `[user, system]` messages.
-const DEFAULT: &str = include_str!("../../../../tests/fixtures/agents/claude-code-2.1.332-default-1.json");
+const DEFAULT: &str = include_str!("../../../../../tests/fixtures/agents/claude-code-2.1.332-default-1.json");
 /// `--model claude-sonnet-4-5-20250929`: thinking enabled with a budget.
-const PINNED: &str = include_str!("../../../../tests/fixtures/agents/claude-code-2.1.332-pinned-1.json");
+const PINNED: &str = include_str!("../../../../../tests/fixtures/agents/claude-code-2.1.332-pinned-1.json");
 /// The second request of a tool loop: `[user, system, assistant(tool_use), user(tool_result)]`.
-const TOOL_LOOP: &str = include_str!("../../../../tests/fixtures/agents/claude-code-2.1.332-tool-loop-2.json");
+const TOOL_LOOP: &str = include_str!("../../../../../tests/fixtures/agents/claude-code-2.1.332-tool-loop-2.json");
 
 fn body(text: &str) -> Value {
     serde_json::from_str(text).expect("a fixture is JSON")
