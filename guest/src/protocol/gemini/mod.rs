@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod extras;
 pub mod finish;
 pub mod media;
 pub mod signatures;

@@ -11,16 +11,16 @@
 use super::tools::{self, LOCAL_SHELL};
 use super::{OpenAiResponsesRequest, ResponsesContent, ResponsesInput, ResponsesInputItem, TurnSignatures};
 use crate::error::GatewayError;
+use crate::protocol::gemini::extras::{openai_shaped_request, GoogleExtras};
 use crate::protocol::gemini::signatures::{signature_from_id, SKIP_SIGNATURE};
 use crate::protocol::gemini::thinking::ThinkingFamily;
 use crate::protocol::gemini::turns::{mark_active_loop, pair_responses, push_turn, CallKey, PairingError, Response};
 use crate::protocol::gemini::{
-    Content, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part, Tool, ToolConfig,
+    Content, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ToolConfig,
 };
 use crate::protocol::openai::request::{
-    cached_content, google_extras, image_url_part, inline_file_part, input_audio_part, json_response_format,
-    not_in_a_tool_result, parse_arguments, parse_effort, safety_settings, text_part, thinking_config,
-    tool_response_value,
+    image_url_part, inline_file_part, input_audio_part, json_response_format, not_in_a_tool_result, parse_arguments,
+    parse_effort, text_part, thinking_config, tool_response_value,
 };
 use crate::protocol::openai::OpenAiFile;
 use serde_json::Value;
@@ -54,24 +54,22 @@ pub fn responses_request_to_gemini(
         .transpose()?
         .flatten();
     let tool_config = ToolConfig::for_functions(calling, !declarations.is_empty());
-    let google = google_extras(req.extra_body.as_ref(), req.google.as_ref());
-    let generation_config = generation_config(req, model, google)?;
-    Ok(GenerateContentRequest {
-        contents,
-        system_instruction,
-        tools: Tool::functions(declarations),
+    let google = GoogleExtras::from_request(req.extra_body.as_ref(), req.google.as_ref())?;
+    let generation_config = generation_config(req, model, google.as_ref())?;
+    Ok(openai_shaped_request(
+        (system_instruction, contents),
+        declarations,
         tool_config,
-        safety_settings: safety_settings(google)?,
-        generation_config: generation_config.if_set(),
-        cached_content: cached_content(google),
-    })
+        generation_config,
+        google,
+    ))
 }
 
 /// `max_output_tokens`, sampling, `text.format` and `reasoning` -> `generationConfig`.
 fn generation_config(
     req: &OpenAiResponsesRequest,
     model: &str,
-    google: Option<&Value>,
+    google: Option<&GoogleExtras>,
 ) -> Result<GenerationConfig, GatewayError> {
     let mut config = GenerationConfig {
         max_output_tokens: req.max_output_tokens,
@@ -90,9 +88,9 @@ fn generation_config(
     let reasoning = req.reasoning.as_ref();
     let effort_name = reasoning.and_then(|r| r.effort.as_deref());
     let effort = effort_name.map(|e| parse_effort(e, "reasoning.effort")).transpose()?;
-    config.thinking_config = thinking_config(effort, google, model)?;
-    let explicit_thinking =
-        google.is_some_and(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")).is_some());
+    let explicit = google.and_then(|g| g.thinking_config.as_ref());
+    config.thinking_config = thinking_config(effort, explicit, model);
+    let explicit_thinking = explicit.is_some();
     if !explicit_thinking && effort_name.is_some_and(|e| e != "none") {
         // OpenAI returns reasoning summaries only when `reasoning.summary` asks for them.
         let wants_summary = reasoning.and_then(|r| r.summary()).is_some_and(|s| s != "none");

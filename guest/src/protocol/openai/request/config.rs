@@ -2,9 +2,10 @@
 //! `toolConfig` and `generationConfig` (protocols.md §5.1, §1.6, §2).
 
 use crate::error::GatewayError;
+use crate::protocol::gemini::extras::{GoogleExtras, ThinkingExtras};
 use crate::protocol::gemini::thinking::{effort_config, Effort, ThinkingFamily};
 use crate::protocol::gemini::{
-    FunctionCallingConfig, FunctionDeclaration, GenerationConfig, SafetySetting, ThinkingConfig, MAX_CANDIDATE_COUNT,
+    FunctionCallingConfig, FunctionDeclaration, GenerationConfig, ThinkingConfig, MAX_CANDIDATE_COUNT,
 };
 use crate::protocol::openai::{OpenAiChatRequest, OpenAiStop, OpenAiTool, OpenAiToolChoice};
 use crate::protocol::schema;
@@ -88,7 +89,7 @@ pub(super) fn convert_tool_choice(choice: &OpenAiToolChoice) -> Result<FunctionC
 pub(super) fn generation_config(
     req: &OpenAiChatRequest,
     model: &str,
-    google: Option<&Value>,
+    google: Option<&GoogleExtras>,
 ) -> Result<GenerationConfig, GatewayError> {
     if let Some(n) = req.n.filter(|n| !(1..=MAX_CANDIDATE_COUNT).contains(n)) {
         return Err(GatewayError::invalid_param(
@@ -128,7 +129,7 @@ pub(super) fn generation_config(
         .as_deref()
         .map(|e| parse_effort(e, "reasoning_effort"))
         .transpose()?;
-    config.thinking_config = thinking_config(effort, google, model)?;
+    config.thinking_config = thinking_config(effort, google.and_then(|g| g.thinking_config.as_ref()), model);
     Ok(config)
 }
 
@@ -162,27 +163,6 @@ pub(crate) fn json_response_format(
     Ok(())
 }
 
-/// `google.safety_settings` (Gemini's own shape).
-pub(crate) fn safety_settings(google: Option<&Value>) -> Result<Vec<SafetySetting>, GatewayError> {
-    match google.and_then(|g| g.get("safety_settings").or_else(|| g.get("safetySettings"))) {
-        Some(v) => serde_json::from_value::<Vec<SafetySetting>>(v.clone()).map_err(|e| {
-            GatewayError::invalid_param(
-                format!("invalid safety_settings: {e}"),
-                "extra_body.google.safety_settings",
-            )
-        }),
-        None => Ok(Vec::new()),
-    }
-}
-
-/// `google.cached_content`: the name of a Gemini cached content.
-pub(crate) fn cached_content(google: Option<&Value>) -> Option<String> {
-    google
-        .and_then(|g| g.get("cached_content").or_else(|| g.get("cachedContent")))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-}
-
 fn stop_sequences(stop: Option<&OpenAiStop>) -> Result<Vec<String>, GatewayError> {
     let sequences: Vec<String> = match stop {
         None => Vec::new(),
@@ -202,56 +182,22 @@ fn stop_sequences(stop: Option<&OpenAiStop>) -> Result<Vec<String>, GatewayError
     Ok(sequences)
 }
 
-/// `extra_body.google` (Google's documented nesting) or top-level `google` (the OpenAI SDK's
-/// `extra_body=` flattening).
-pub(crate) fn google_extras<'a>(extra_body: Option<&'a Value>, google: Option<&'a Value>) -> Option<&'a Value> {
-    extra_body
-        .and_then(|e| e.get("google"))
-        .or(google)
-        .filter(|g| g.is_object())
-}
-
 /// An effort (Chat's `reasoning_effort`, Responses' `reasoning.effort`) and explicit
 /// `google.thinking_config` → `thinkingConfig`. Never both a level and a budget (a 400
 /// upstream); explicit settings win over the effort.
 pub(crate) fn thinking_config(
     effort: Option<Effort>,
-    google: Option<&Value>,
+    explicit: Option<&ThinkingExtras>,
     model: &str,
-) -> Result<Option<ThinkingConfig>, GatewayError> {
+) -> Option<ThinkingConfig> {
     let family = ThinkingFamily::of(model);
     let mut config = effort.and_then(|effort| effort_config(effort, family));
-    let explicit = google.and_then(|g| g.get("thinking_config").or_else(|| g.get("thinkingConfig")));
-    if let Some(explicit) = explicit.filter(|v| !v.is_null()) {
-        let param = "extra_body.google.thinking_config";
-        let field = |snake: &str, camel: &str| {
-            explicit
-                .get(snake)
-                .or_else(|| explicit.get(camel))
-                .filter(|v| !v.is_null())
-        };
-        let budget = match field("thinking_budget", "thinkingBudget") {
-            Some(v) => Some(
-                v.as_i64()
-                    .ok_or_else(|| GatewayError::invalid_param("thinking_budget must be an integer", param))?,
-            ),
-            None => None,
-        };
-        let level = match field("thinking_level", "thinkingLevel") {
-            Some(v) => Some(
-                v.as_str()
-                    .ok_or_else(|| GatewayError::invalid_param("thinking_level must be a string", param))?
-                    .to_ascii_uppercase(),
-            ),
-            None => None,
-        };
-        let include = match field("include_thoughts", "includeThoughts") {
-            Some(v) => Some(
-                v.as_bool()
-                    .ok_or_else(|| GatewayError::invalid_param("include_thoughts must be a boolean", param))?,
-            ),
-            None => None,
-        };
+    if let Some(explicit) = explicit {
+        let (budget, level, include) = (
+            explicit.thinking_budget,
+            explicit.thinking_level.clone(),
+            explicit.include_thoughts,
+        );
         let c = config.get_or_insert_with(ThinkingConfig::default);
         match (budget, level) {
             (Some(b), Some(l)) => {
@@ -270,7 +216,7 @@ pub(crate) fn thinking_config(
             c.include_thoughts = include;
         }
     }
-    Ok(config.filter(|c| *c != ThinkingConfig::default()))
+    config.filter(|c| *c != ThinkingConfig::default())
 }
 
 /// A client's effort name, or a 400 naming `param` (the table is the hub's, `gemini::thinking`).
