@@ -7,8 +7,10 @@
 //!
 //! The end-to-end tests themselves live in `tests/tests/`; the `gempool-mock` binary
 //! (`src/bin/gempool-mock.rs`) serves the mock on a fixed address for the benchmark and manual use.
+//! The benchmark `gempool-bench` is [`bench`] (its binary only calls [`bench::main`]).
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod harness;
 pub mod hosts;
 pub mod http;

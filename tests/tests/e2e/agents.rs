@@ -1,7 +1,9 @@
 //! Real coding agents' requests, as Claude Code, Gemini CLI and Codex send them: their tool
 //! lists with full JSON schemas, streaming, thinking, multi-turn tool loops. Each request goes
 //! through the real gateway to the strict mock, and the test checks both what the agent would
-//! see and that the mock accepted every upstream request.
+//! see and that the mock accepted every upstream request. The agents' tool declarations are
+//! fixtures in `tests/fixtures/agents/e2e/` (hand-kept from the agents' definitions; the
+//! recordings next to them are whole requests, re-recorded by `tests/tests/agents.rs`).
 
 use gempool_tests::harness::Gateway;
 use gempool_tests::http::SseEvent;
@@ -55,195 +57,20 @@ const MESSAGES: &str = "/v1/messages?beta=true";
 const CLAUDE_BETAS: &str =
     "claude-code-20250219,interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14,context-management-2025-06-27";
 
-fn claude_schema(properties: Value, required: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-        "$schema": "http://json-schema.org/draft-07/schema#"
-    })
+/// A JSON fixture of `tests/fixtures/agents/e2e/`: what the agents declare, as they send it.
+fn fixture(name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/agents/e2e")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Claude Code's tools, schemas as its zod definitions serialize them.
 fn claude_code_tools() -> Value {
-    let todo_item = json!({
-        "type": "object",
-        "properties": {
-            "content": {"type": "string", "minLength": 1},
-            "status": {"type": "string", "enum": ["pending", "in_progress", "completed"]},
-            "activeForm": {"type": "string", "minLength": 1}
-        },
-        "required": ["content", "status", "activeForm"],
-        "additionalProperties": false
-    });
-    let edit = json!({
-        "type": "object",
-        "properties": {
-            "old_string": {"type": "string", "description": "The text to replace"},
-            "new_string": {"type": "string", "description": "The text to replace it with"},
-            "replace_all": {"type": "boolean", "default": false, "description": "Replace all occurrences of old_string (default false)."}
-        },
-        "required": ["old_string", "new_string"],
-        "additionalProperties": false
-    });
-    json!([
-        {
-            "name": "Task",
-            "description": "Launch a new agent to handle complex, multi-step tasks autonomously.",
-            "input_schema": claude_schema(json!({
-                "description": {"type": "string", "description": "A short (3-5 word) description of the task"},
-                "prompt": {"type": "string", "description": "The task for the agent to perform"},
-                "subagent_type": {"type": "string", "description": "The type of specialized agent to use for this task"}
-            }), &["description", "prompt", "subagent_type"])
-        },
-        {
-            "name": "Bash",
-            "description": "Executes a given bash command in a persistent shell session with optional timeout.",
-            "input_schema": claude_schema(json!({
-                "command": {"type": "string", "description": "The command to execute"},
-                "timeout": {"type": "number", "description": "Optional timeout in milliseconds (max 600000)"},
-                "description": {"type": "string", "description": "Clear, concise description of what this command does in 5-10 words."},
-                "run_in_background": {"type": "boolean", "description": "Set to true to run this command in the background."},
-                "dangerouslyDisableSandbox": {"type": "boolean"}
-            }), &["command"])
-        },
-        {
-            "name": "Glob",
-            "description": "- Fast file pattern matching tool that works with any codebase size",
-            "input_schema": claude_schema(json!({
-                "pattern": {"type": "string", "description": "The glob pattern to match files against"},
-                "path": {"type": "string", "description": "The directory to search in."}
-            }), &["pattern"])
-        },
-        {
-            "name": "Grep",
-            "description": "A powerful search tool built on ripgrep",
-            "input_schema": claude_schema(json!({
-                "pattern": {"type": "string", "description": "The regular expression pattern to search for in file contents"},
-                "path": {"type": "string"},
-                "glob": {"type": "string"},
-                "output_mode": {"type": "string", "enum": ["content", "files_with_matches", "count"]},
-                "-B": {"type": "number"},
-                "-A": {"type": "number"},
-                "-C": {"type": "number"},
-                "-n": {"type": "boolean"},
-                "-i": {"type": "boolean"},
-                "type": {"type": "string"},
-                "head_limit": {"type": "number"},
-                "multiline": {"type": "boolean"}
-            }), &["pattern"])
-        },
-        {
-            "name": "ExitPlanMode",
-            "description": "Use this tool when you are in plan mode and have finished presenting your plan.",
-            "input_schema": claude_schema(json!({
-                "plan": {"type": "string", "description": "The plan you came up with"}
-            }), &["plan"])
-        },
-        {
-            "name": "Read",
-            "description": "Reads a file from the local filesystem.",
-            "input_schema": claude_schema(json!({
-                "file_path": {"type": "string", "description": "The absolute path to the file to read"},
-                "offset": {"type": "number", "description": "The line number to start reading from"},
-                "limit": {"type": "number", "description": "The number of lines to read"}
-            }), &["file_path"])
-        },
-        {
-            "name": "Edit",
-            "description": "Performs exact string replacements in files.",
-            "input_schema": claude_schema(json!({
-                "file_path": {"type": "string", "description": "The absolute path to the file to modify"},
-                "old_string": {"type": "string"},
-                "new_string": {"type": "string"},
-                "replace_all": {"type": "boolean", "default": false}
-            }), &["file_path", "old_string", "new_string"])
-        },
-        {
-            "name": "MultiEdit",
-            "description": "Makes multiple edits to a single file in one operation.",
-            "input_schema": claude_schema(json!({
-                "file_path": {"type": "string"},
-                "edits": {"type": "array", "items": edit, "minItems": 1, "description": "Array of edit operations to perform sequentially on the file"}
-            }), &["file_path", "edits"])
-        },
-        {
-            "name": "Write",
-            "description": "Writes a file to the local filesystem.",
-            "input_schema": claude_schema(json!({
-                "file_path": {"type": "string"},
-                "content": {"type": "string"}
-            }), &["file_path", "content"])
-        },
-        {
-            "name": "NotebookEdit",
-            "description": "Completely replaces the contents of a specific cell in a Jupyter notebook.",
-            "input_schema": claude_schema(json!({
-                "notebook_path": {"type": "string"},
-                "cell_id": {"type": "string"},
-                "new_source": {"type": "string"},
-                "cell_type": {"type": "string", "enum": ["code", "markdown"]},
-                "edit_mode": {"type": "string", "enum": ["replace", "insert", "delete"]}
-            }), &["notebook_path", "new_source"])
-        },
-        {
-            "name": "WebFetch",
-            "description": "Fetches content from a specified URL and processes it using an AI model",
-            "input_schema": claude_schema(json!({
-                "url": {"type": "string", "format": "uri", "description": "The URL to fetch content from"},
-                "prompt": {"type": "string"}
-            }), &["url", "prompt"])
-        },
-        {
-            "name": "TodoWrite",
-            "description": "Use this tool to create and manage a structured task list for your current coding session.",
-            "input_schema": claude_schema(json!({
-                "todos": {"type": "array", "items": todo_item, "description": "The updated todo list"}
-            }), &["todos"])
-        },
-        {
-            "name": "WebSearch",
-            "description": "Allows Claude to search the web and use the results to inform responses",
-            "input_schema": claude_schema(json!({
-                "query": {"type": "string", "minLength": 2},
-                "allowed_domains": {"type": "array", "items": {"type": "string"}},
-                "blocked_domains": {"type": "array", "items": {"type": "string"}}
-            }), &["query"])
-        },
-        {
-            "name": "BashOutput",
-            "description": "Retrieves output from a running or completed background bash shell",
-            "input_schema": claude_schema(json!({
-                "bash_id": {"type": "string"},
-                "filter": {"type": "string"}
-            }), &["bash_id"])
-        },
-        {
-            "name": "KillShell",
-            "description": "Kills a running background bash shell by its ID",
-            "input_schema": claude_schema(json!({"shell_id": {"type": "string"}}), &["shell_id"])
-        },
-        {
-            "name": "SlashCommand",
-            "description": "Execute a slash command within the main conversation",
-            "input_schema": claude_schema(json!({"command": {"type": "string"}}), &["command"])
-        },
-        {
-            "name": "mcp__ide__getDiagnostics",
-            "description": "Get language diagnostics from VS Code",
-            "input_schema": claude_schema(json!({
-                "uri": {"type": "string"},
-                "limits": {"type": "object", "properties": {}, "additionalProperties": {"type": "integer", "exclusiveMinimum": 0}},
-                "depth": {"type": "integer", "exclusiveMinimum": 0, "maximum": 9007199254740991_i64},
-                "mode": {"anyOf": [{"type": "string", "const": "fast"}, {"type": "string", "const": "full"}]},
-                "tags": {"type": ["string", "null"]}
-            }), &[])
-        }
-    ])
+    fixture("claude-code-tools.json")
 }
 
-/// A Claude Code main-loop request: system blocks, reminders, tools, thinking, cache_control.
 fn claude_code_body(model: &str, messages: Value) -> Value {
     let mut tools = claude_code_tools();
     // Claude Code marks the last tool for caching.
@@ -556,62 +383,9 @@ fn claude_code_tool_choice_any_and_todo_write() {
 // Gemini CLI (native Gemini, google-genai JS SDK)
 // ---------------------------------------------------------------------------------------------
 
+/// The Gemini CLI's function declarations.
 fn gemini_cli_declarations() -> Value {
-    json!([
-        {"name": "list_directory", "description": "Lists the names of files and subdirectories directly within a specified directory path.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "path": {"type": "string", "description": "The absolute path to the directory to list"},
-            "ignore": {"type": "array", "items": {"type": "string"}},
-            "file_filtering_options": {"type": "object", "properties": {
-                "respect_git_ignore": {"type": "boolean"}, "respect_gemini_ignore": {"type": "boolean"}}}
-         }, "required": ["path"]}},
-        {"name": "read_file", "description": "Reads and returns the content of a specified file.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "absolute_path": {"type": "string"}, "offset": {"type": "number"}, "limit": {"type": "number"}
-         }, "required": ["absolute_path"]}},
-        {"name": "search_file_content", "description": "Searches for a regular expression pattern within the content of files.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "pattern": {"type": "string"}, "path": {"type": "string"}, "include": {"type": "string"}
-         }, "required": ["pattern"]}},
-        {"name": "glob", "description": "Efficiently finds files matching specific glob patterns.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "pattern": {"type": "string"}, "path": {"type": "string"}, "case_sensitive": {"type": "boolean"},
-            "respect_git_ignore": {"type": "boolean"}
-         }, "required": ["pattern"]}},
-        {"name": "replace", "description": "Replaces text within a file.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "file_path": {"type": "string"}, "old_string": {"type": "string"}, "new_string": {"type": "string"},
-            "expected_replacements": {"type": "number", "minimum": 1}
-         }, "required": ["file_path", "old_string", "new_string"]}},
-        {"name": "write_file", "description": "Writes content to a specified file in the local filesystem.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "file_path": {"type": "string"}, "content": {"type": "string"}
-         }, "required": ["file_path", "content"]}},
-        {"name": "web_fetch", "description": "Processes content from URL(s) embedded in a prompt.",
-         "parametersJsonSchema": {"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]}},
-        {"name": "read_many_files", "description": "Reads content from multiple files.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "paths": {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
-            "include": {"type": "array", "items": {"type": "string", "minLength": 1}},
-            "recursive": {"type": "boolean", "default": true},
-            "useDefaultExcludes": {"type": "boolean", "default": true}
-         }, "required": ["paths"]}},
-        {"name": "run_shell_command", "description": "This tool executes a given shell command as `bash -c <command>`.",
-         "parametersJsonSchema": {"type": "object", "properties": {
-            "command": {"type": "string"}, "description": {"type": "string"}, "directory": {"type": "string"}
-         }, "required": ["command"]}},
-        {"name": "save_memory", "description": "Saves a specific piece of information or fact to your long-term memory.",
-         "parametersJsonSchema": {"type": "object", "properties": {"fact": {"type": "string"}}, "required": ["fact"], "additionalProperties": false}},
-        {"name": "google_web_search", "description": "Performs a web search using Google Search.",
-         "parameters": {"type": "OBJECT", "properties": {"query": {"type": "STRING", "description": "The search query."}}, "required": ["query"]}},
-        {"name": "write_todos", "description": "Lists out the subtasks.",
-         "parametersJsonSchema": {"type": "object", "properties": {"todos": {"type": "array", "items": {
-            "type": "object", "properties": {
-                "description": {"type": "string"},
-                "status": {"type": "string", "enum": ["pending", "in_progress", "completed", "cancelled"]}
-            }, "required": ["description", "status"], "additionalProperties": false}}},
-          "required": ["todos"], "additionalProperties": false}}
-    ])
+    fixture("gemini-cli-declarations.json")
 }
 
 fn gemini_cli_body(contents: Value, model: &str) -> Value {
@@ -759,50 +533,9 @@ fn gemini_cli_tool_loop_gemini3() {
 // Codex (Responses API)
 // ---------------------------------------------------------------------------------------------
 
-const APPLY_PATCH_GRAMMAR: &str = r#"start: begin_patch hunk+ end_patch
-begin_patch: "*** Begin Patch" LF
-end_patch: "*** End Patch" LF?
-
-hunk: add_hunk | delete_hunk | update_hunk
-add_hunk: "*** Add File: " filename LF add_line+
-delete_hunk: "*** Delete File: " filename LF
-update_hunk: "*** Update File: " filename LF change_move? change?
-
-filename: /(.+)/
-add_line: "+" /(.*)/ LF -> line
-
-change_move: "*** Move to: " filename LF
-change: (change_context | change_line)+ eof_line?
-change_context: ("@@" | "@@ " /(.+)/) LF
-change_line: ("+" | "-" | " ") /(.*)/ LF
-eof_line: "*** End of File" LF
-
-%import common.LF
-"#;
-
+/// Codex's tools, `apply_patch` with its lark grammar.
 fn codex_tools() -> Value {
-    json!([
-        {"type": "function", "name": "shell", "description": "Runs a shell command and returns its output.", "strict": false,
-         "parameters": {"type": "object", "properties": {
-            "command": {"type": "array", "items": {"type": "string"}, "description": "The command to execute"},
-            "workdir": {"type": "string", "description": "The working directory to execute the command in"},
-            "timeout_ms": {"type": "number", "description": "The timeout for the command in milliseconds"},
-            "with_escalated_permissions": {"type": "boolean"},
-            "justification": {"type": "string"}
-         }, "required": ["command"], "additionalProperties": false}},
-        {"type": "function", "name": "update_plan", "description": "Updates the task plan.", "strict": false,
-         "parameters": {"type": "object", "properties": {
-            "explanation": {"type": "string"},
-            "plan": {"type": "array", "description": "The list of steps", "items": {"type": "object", "properties": {
-                "step": {"type": "string"},
-                "status": {"type": "string", "description": "One of: pending, in_progress, completed"}
-            }, "required": ["step", "status"], "additionalProperties": false}}
-         }, "required": ["plan"], "additionalProperties": false}},
-        {"type": "custom", "name": "apply_patch", "description": "Use the `apply_patch` tool to edit files. This is a FREEFORM tool, so do not wrap the patch in JSON.",
-         "format": {"type": "grammar", "syntax": "lark", "definition": APPLY_PATCH_GRAMMAR}},
-        {"type": "function", "name": "view_image", "description": "Attach a local image (by filesystem path) to the conversation context for this turn.", "strict": false,
-         "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": false}}
-    ])
+    fixture("codex-tools.json")
 }
 
 fn codex_body(input: Value) -> Value {
@@ -959,33 +692,7 @@ fn codex_hand_built_history_with_plan_and_patch() {
 /// MCP tools Claude Code forwards verbatim: `$ref`/`$defs`, `oneOf`, `allOf`, type arrays,
 /// integer enums, `const`, formats, `items: {}`, `propertyNames`, no-argument tools.
 fn mcp_tools() -> Value {
-    json!([
-        {"name": "mcp__github__get_me", "description": "Get my user", "input_schema": {
-            "type": "object", "properties": {}, "additionalProperties": false, "$schema": "http://json-schema.org/draft-07/schema#"}},
-        {"name": "mcp__github__create_issue", "description": "Create an issue", "input_schema": {
-            "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "type": "object",
-            "$defs": {"label": {"type": "object", "properties": {"name": {"type": "string"}, "color": {"type": "string", "pattern": "^[0-9a-f]{6}$"}}, "required": ["name"]}},
-            "properties": {
-                "owner": {"type": "string", "minLength": 1},
-                "repo": {"type": "string"},
-                "title": {"type": "string", "examples": ["Bug: crash"]},
-                "body": {"type": ["string", "null"], "default": null},
-                "labels": {"type": "array", "items": {"$ref": "#/$defs/label"}, "uniqueItems": true},
-                "priority": {"type": "integer", "enum": [1, 2, 3]},
-                "assignee_email": {"type": "string", "format": "email"},
-                "due": {"type": "string", "format": "date-time"},
-                "milestone": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
-                "meta": {"allOf": [{"type": "object", "properties": {"a": {"type": "string"}}}, {"type": "object", "properties": {"b": {"type": "number", "multipleOf": 0.5}}}]},
-                "extra": {"type": "object", "propertyNames": {"pattern": "^x-"}, "additionalProperties": {"type": "string"}},
-                "anything": {"items": {}, "type": "array"},
-                "kind": {"const": "issue"},
-                "x-internal": {"type": "boolean", "deprecated": true}
-            },
-            "required": ["owner", "repo", "title", "kind"],
-            "additionalProperties": false
-        }}
-    ])
+    fixture("mcp-tools.json")
 }
 
 #[test]
