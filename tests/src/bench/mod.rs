@@ -26,7 +26,7 @@ mod args;
 mod load;
 mod nginx;
 mod report;
-mod system;
+pub mod system;
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream as StdTcpStream};

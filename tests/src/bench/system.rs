@@ -157,16 +157,20 @@ pub(super) fn scrape((addr, admin_key): &(SocketAddr, String)) -> anyhow::Result
 }
 
 /// A `kB` field of `/proc/<pid>/status` (Linux only).
-pub(super) fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| {
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    kib_field(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?, field)
+}
+
+/// `Field:   123 kB` in the text of a `/proc` file (`status`, `smaps_rollup`).
+pub fn kib_field(text: &str, field: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
         let rest = line.strip_prefix(field)?.strip_prefix(':')?;
         rest.trim().trim_end_matches("kB").trim().parse().ok()
     })
 }
 
 /// The first three fields of `/proc/loadavg` (other work on the machine skews every figure).
-pub(super) fn loadavg() -> String {
+pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "n/a".to_string())

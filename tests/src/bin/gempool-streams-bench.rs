@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use clap::Parser;
+use gempool_tests::bench::system::{kib_field, loadavg, proc_status_kib};
 use gempool_tests::harness::{Gateway, GatewayOptions};
 use gempool_tests::mock::{Behavior, MockGemini, MockOptions};
 use http_body_util::{BodyExt, Full};
@@ -412,24 +413,6 @@ fn pss_kib(pid: u32) -> Option<u64> {
         &std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?,
         "Pss",
     )
-}
-
-fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
-    kib_field(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?, field)
-}
-
-/// `Field:   123 kB` in a `/proc` file.
-fn kib_field(status: &str, field: &str) -> Option<u64> {
-    status.lines().find_map(|line| {
-        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
-        rest.trim().trim_end_matches("kB").trim().parse().ok()
-    })
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 /// Raises this process's `RLIMIT_NOFILE` soft limit to its hard limit (children inherit it) and
