@@ -160,18 +160,37 @@ fn rotation_spreads_requests_over_the_pool() {
     });
 }
 
+/// A gateway over two keys whose first is out of its per-day quota, after `requests` native
+/// requests that each succeeded: the pool, the mock, the host and the client key.
+struct DayExhausted {
+    pool: [String; 2],
+    mock: MockGemini,
+    host: Host,
+    client: String,
+}
+
+fn first_key_exhausted_for_the_day(kind: &'static dyn HostKind, tag: &str, requests: usize) -> DayExhausted {
+    let pool = keys(tag);
+    let mock = MockGemini::with_keys(&[&pool[0], &pool[1]]);
+    mock.set_behavior(&pool[0], Behavior::RateLimitPerDay);
+    let (host, client) = gateway(kind, &mock, &pool);
+    for _ in 0..requests {
+        let reply = host.post(NATIVE).bearer(&client).json(&hello()).send();
+        reply.assert_status(200);
+        native_text(&reply.json());
+    }
+    DayExhausted {
+        pool,
+        mock,
+        host,
+        client,
+    }
+}
+
 #[test]
 fn a_per_day_429_fails_over_and_the_key_cools_down() {
     on_hosts(World::Gateway, "per-day 429 failover", |kind| {
-        let pool = keys("day");
-        let mock = MockGemini::with_keys(&[&pool[0], &pool[1]]);
-        mock.set_behavior(&pool[0], Behavior::RateLimitPerDay);
-        let (host, client) = gateway(kind, &mock, &pool);
-        for _ in 0..4 {
-            let reply = host.post(NATIVE).bearer(&client).json(&hello()).send();
-            reply.assert_status(200);
-            native_text(&reply.json());
-        }
+        let DayExhausted { pool, mock, host, .. } = first_key_exhausted_for_the_day(kind, "day", 4);
         assert_eq!(
             mock.count_for_key(&pool[0]),
             1,
@@ -323,17 +342,13 @@ fn metric_sum(text: &str, family: &str, labels: &[&str]) -> f64 {
 #[test]
 fn the_pool_metrics_come_from_the_component() {
     on_hosts(World::Gateway, "pool /metrics", |kind| {
-        let pool = keys("met");
-        let mock = MockGemini::with_keys(&[&pool[0], &pool[1]]);
-        mock.set_behavior(&pool[0], Behavior::RateLimitPerDay);
-        let (host, client) = gateway(kind, &mock, &pool);
-        for _ in 0..3 {
-            host.post(NATIVE)
-                .bearer(&client)
-                .json(&hello())
-                .send()
-                .assert_status(200);
-        }
+        // The mock stays up while the host runs.
+        let DayExhausted {
+            pool,
+            mock: _mock,
+            host,
+            client,
+        } = first_key_exhausted_for_the_day(kind, "met", 3);
         host.get("/metrics").send().assert_status(401);
         host.get("/metrics").bearer(&client).send().assert_status(401);
         let scraped = host.admin("GET", "/metrics").send();
