@@ -167,6 +167,9 @@ impl WasiUpstream {
     }
 }
 
+/// An outgoing request's body as it is written.
+type BodySink = std::pin::Pin<Box<dyn futures::Sink<Vec<u8>, Error = wasi::io::streams::StreamError>>>;
+
 /// Waits for an outgoing request's response on Spin's executor.
 async fn response_of(future: FutureIncomingResponse) -> Result<IncomingResponse, ErrorCode> {
     // Dropping the token would unregister the waker, so the closure keeps it while pending.
@@ -185,31 +188,33 @@ async fn response_of(future: FutureIncomingResponse) -> Result<IncomingResponse,
     .await
 }
 
-impl Upstream for WasiUpstream {
-    type Body = IncomingResponse;
-
-    async fn send(
+impl WasiUpstream {
+    /// The outgoing request for `req` with `key`; `length` is the body's declared length.
+    fn outgoing(
         &self,
         req: &UpstreamRequest,
         key: &str,
-    ) -> Result<UpstreamResponse<IncomingResponse>, TransportError> {
+        length: Option<u64>,
+    ) -> Result<OutgoingRequest, TransportError> {
         let (scheme, authority) = self.target().map_err(TransportError::NotSent)?;
         let not_sent = |what: &str| TransportError::NotSent(what.to_owned());
         let mut headers: Vec<(String, Vec<u8>)> = vec![("x-goog-api-key".into(), key.as_bytes().to_vec())];
         headers.extend(req.headers.iter().map(|(n, v)| (n.clone(), v.as_bytes().to_vec())));
-        if let Some(body) = &req.body {
+        if let Some(length) = length {
             // A declared length rather than chunked encoding: some servers and proxies on
             // the way to the upstream are strict about request bodies.
-            headers.push(("content-length".into(), body.len().to_string().into_bytes()));
+            headers.push(("content-length".into(), length.to_string().into_bytes()));
         }
         // A key with characters a header cannot carry is refused here (never echoed).
         let fields = Fields::from_list(&headers)
             .map_err(|_| not_sent("a header (or the key) is not a valid HTTP header value"))?;
         let request = OutgoingRequest::new(fields);
-        let method = if req.method == "POST" {
-            Method::Post
-        } else {
-            Method::Get
+        let method = match req.method.as_str() {
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "PATCH" => Method::Patch,
+            "DELETE" => Method::Delete,
+            _ => Method::Get,
         };
         request.set_method(&method).map_err(|()| not_sent("invalid method"))?;
         request
@@ -221,15 +226,25 @@ impl Upstream for WasiUpstream {
         request
             .set_path_with_query(Some(&req.path_and_query))
             .map_err(|()| not_sent("invalid upstream path"))?;
+        Ok(request)
+    }
+
+    /// Sends `request`, its body written by `write`, and waits for the response head.
+    async fn exchange<F>(
+        &self,
+        req: &UpstreamRequest,
+        request: OutgoingRequest,
+        write: impl FnOnce(BodySink) -> F,
+    ) -> Result<UpstreamResponse<IncomingResponse>, TransportError>
+    where
+        F: std::future::Future<Output = Result<(), wasi::io::streams::StreamError>>,
+    {
         let options = request_options(&Timeouts::for_request(&self.settings, req.stream));
-        let mut body = request.take_body();
+        let body: BodySink = Box::pin(request.take_body());
         let future = outgoing_handler::handle(request, Some(options)).map_err(send_error)?;
-        let sent = match &req.body {
-            Some(bytes) => body.send(bytes.clone()).await,
-            None => Ok(()),
-        };
-        // Dropping the sink finishes the body, which lets the host complete the request.
-        drop(body);
+        // The body is finished (its sink dropped) inside `write`, which lets the host
+        // complete the request.
+        let sent = write(body).await;
         let response = response_of(future).await;
         // When the body could not be written, the response's error code says why (a refused
         // connection shows up here first as a closed body stream).
@@ -252,6 +267,50 @@ impl Upstream for WasiUpstream {
             headers,
             body: response,
         })
+    }
+}
+
+impl Upstream for WasiUpstream {
+    type Body = IncomingResponse;
+    type ClientBody = IncomingRequest;
+
+    async fn send(
+        &self,
+        req: &UpstreamRequest,
+        key: &str,
+    ) -> Result<UpstreamResponse<IncomingResponse>, TransportError> {
+        let length = req.body.as_ref().map(|b| b.len() as u64);
+        let request = self.outgoing(req, key, length)?;
+        self.exchange(req, request, |mut body| async move {
+            match &req.body {
+                Some(bytes) => body.send(bytes.clone()).await,
+                None => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn send_streamed(
+        &self,
+        req: &UpstreamRequest,
+        key: &str,
+        client: IncomingRequest,
+        length: Option<u64>,
+    ) -> Result<UpstreamResponse<IncomingResponse>, TransportError> {
+        let request = self.outgoing(req, key, length)?;
+        self.exchange(req, request, |mut body| async move {
+            // The client's bytes go on as they arrive; none is held longer than its chunk.
+            let mut incoming = client.into_body_stream();
+            while let Some(chunk) = incoming.next().await {
+                match chunk {
+                    Ok(chunk) => body.send(chunk).await?,
+                    // The client broke off: the upstream sees a short body and refuses it.
+                    Err(_) => break,
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn read_to_end(
@@ -306,12 +365,17 @@ fn head_of(req: &IncomingRequest) -> RequestHead {
         Method::Trace => "TRACE".to_owned(),
         Method::Other(o) => o,
     };
-    let headers = req
+    let mut headers: Vec<(String, String)> = req
         .headers()
         .entries()
         .into_iter()
         .map(|(name, value)| (name.to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
         .collect();
+    // wasi-http carries the `Host` as the request's authority, not as a header; URLs handed
+    // back to the client (an upload session) are built from it.
+    if let Some(authority) = req.authority().filter(|_| !headers.iter().any(|(n, _)| n == "host")) {
+        headers.push(("host".into(), authority));
+    }
     RequestHead {
         method,
         path,
@@ -440,11 +504,15 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             return write_reply(out, annotate(reply, &no_note), None).await;
         }
     };
-    let body = match read_body(req, settings.pool.max_body_bytes).await {
-        Ok(body) => body,
-        Err(e) => {
-            let reply = handler::refuse(&env, &head, protocol, &e);
-            return write_reply(out, annotate(reply, &no_note), None).await;
+    let body = if handler::streams_request_body(&route) {
+        handler::RequestBody::Unread(req)
+    } else {
+        match read_body(req, settings.pool.max_body_bytes).await {
+            Ok(body) => handler::RequestBody::Read(body),
+            Err(e) => {
+                let reply = handler::refuse(&env, &head, protocol, &e);
+                return write_reply(out, annotate(reply, &no_note), None).await;
+            }
         }
     };
     let reply = handler::handle(&env, &head, route, protocol, body, &settings).await;

@@ -149,6 +149,9 @@ pub fn needs_gateway(route: &Route) -> GatewayError {
         Route::AdminPage => "the admin page",
         Route::AdminApi { .. } => "the admin API (keys, client keys, usage, settings)",
         Route::Metrics => "/metrics (rendered from the pool's stored state)",
+        Route::Resource { .. } => {
+            "files, cached contents, batches and operations (gempool remembers which key holds each)"
+        }
         _ => "this route",
     };
     GatewayError::NotInThisBuild(format!(
@@ -159,7 +162,10 @@ pub fn needs_gateway(route: &Route) -> GatewayError {
 /// Refuses, before anything else runs, a request the edge cannot serve: a route that needs
 /// storage, or a proxied request that brings no Gemini key of its own.
 pub fn precheck(route: &Route, head: &RequestHead) -> Result<(), GatewayError> {
-    if matches!(route, Route::AdminPage | Route::AdminApi { .. } | Route::Metrics) {
+    if matches!(
+        route,
+        Route::AdminPage | Route::AdminApi { .. } | Route::Metrics | Route::Resource { .. }
+    ) {
         return Err(needs_gateway(route));
     }
     if !route.is_proxied() {

@@ -82,6 +82,16 @@ pub enum GatewayError {
     /// The upstream did not answer in time.
     #[error("{0}")]
     Timeout(String),
+    /// The request names a resource (a file, cached content, batch, operation) whose pool key
+    /// cannot be used now (disabled, removed, cooling down): no other key can see it, so the
+    /// request is not retried elsewhere. 503, with `Retry-After` while the key cools down.
+    #[error("{message}")]
+    HolderUnavailable {
+        /// Which resource, which key state, what to do.
+        message: String,
+        /// Seconds until the key's cooldown ends, when it is cooling down.
+        retry_after_secs: Option<u64>,
+    },
     /// The upstream answered with an error the caller sees as such (a fault the request
     /// caused, or an error in the middle of a stream), in the caller's protocol.
     #[error("{}", upstream_message(.0))]
@@ -157,7 +167,7 @@ impl GatewayError {
                 (_, s) if s >= 500 => s,
                 _ => 502,
             },
-            GatewayError::Overloaded { .. } => 503,
+            GatewayError::Overloaded { .. } | GatewayError::HolderUnavailable { .. } => 503,
             GatewayError::Timeout(_) => 504,
             GatewayError::UpstreamStatus(st) => match (protocol, st.http_status()) {
                 _ if st.is_api_key_invalid() => 401,
@@ -174,6 +184,7 @@ impl GatewayError {
             GatewayError::RateLimited { retry_after_secs, .. } | GatewayError::Overloaded { retry_after_secs, .. } => {
                 Some((*retry_after_secs).max(1))
             }
+            GatewayError::HolderUnavailable { retry_after_secs, .. } => retry_after_secs.map(|s| s.max(1)),
             _ => None,
         }
     }
@@ -254,6 +265,7 @@ impl GatewayError {
             GatewayError::Upstream { .. } => ("server_error", Some("upstream_error")),
             GatewayError::Overloaded { .. } => ("server_error", Some("model_overloaded")),
             GatewayError::Timeout(_) => ("server_error", Some("timeout")),
+            GatewayError::HolderUnavailable { .. } => ("server_error", Some("resource_key_unavailable")),
             GatewayError::UpstreamStatus(st) => match st.http_status() {
                 _ if st.is_api_key_invalid() => ("invalid_request_error", Some("invalid_api_key")),
                 401 => ("invalid_request_error", Some("invalid_api_key")),
@@ -296,7 +308,10 @@ impl GatewayError {
                 c if (400..500).contains(&c) => "invalid_request_error",
                 _ => "api_error",
             },
-            GatewayError::Upstream { .. } | GatewayError::Store(_) | GatewayError::Internal(_) => "api_error",
+            GatewayError::Upstream { .. }
+            | GatewayError::HolderUnavailable { .. }
+            | GatewayError::Store(_)
+            | GatewayError::Internal(_) => "api_error",
         }
     }
 
@@ -308,7 +323,10 @@ impl GatewayError {
             GatewayError::NotFound(_) | GatewayError::ModelNotFound(_) => "NOT_FOUND",
             GatewayError::MethodNotAllowed { .. } | GatewayError::NotInThisBuild(_) => "UNIMPLEMENTED",
             GatewayError::RateLimited { .. } => "RESOURCE_EXHAUSTED",
-            GatewayError::NoKeys(_) | GatewayError::Upstream { .. } | GatewayError::Overloaded { .. } => "UNAVAILABLE",
+            GatewayError::NoKeys(_)
+            | GatewayError::Upstream { .. }
+            | GatewayError::Overloaded { .. }
+            | GatewayError::HolderUnavailable { .. } => "UNAVAILABLE",
             GatewayError::Timeout(_) => "DEADLINE_EXCEEDED",
             GatewayError::UpstreamStatus(_) => "UNKNOWN",
             GatewayError::Store(_) | GatewayError::Internal(_) => "INTERNAL",

@@ -48,6 +48,7 @@ pub fn refusal_reason(error: &GatewayError) -> &'static str {
         // Refused before the pool: the client's own limits. After the pool: every key cools.
         GatewayError::RateLimited { .. } => "client_limit",
         GatewayError::NoKeys(_) => "no_keys",
+        GatewayError::HolderUnavailable { .. } => "holder_unavailable",
         GatewayError::Upstream { .. }
         | GatewayError::UpstreamStatus(_)
         | GatewayError::Overloaded { .. }

@@ -121,8 +121,19 @@ pub enum TransportError {
 pub trait Upstream {
     /// A response body that can be read later (whole or as a stream).
     type Body;
+    /// A request body the client is still sending (upload bytes), passed on as it arrives.
+    type ClientBody;
     /// Sends `req` authenticated with `key`.
     async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Self::Body>, TransportError>;
+    /// Sends `req` with `key` and the client's still-unread body as its body (`req.body` is
+    /// ignored); `length` is the body's declared length. Sent once: it cannot be retried.
+    async fn send_streamed(
+        &self,
+        req: &UpstreamRequest,
+        key: &str,
+        body: Self::ClientBody,
+        length: Option<u64>,
+    ) -> Result<UpstreamResponse<Self::Body>, TransportError>;
     /// Reads a whole body. More than `limit` bytes: with `truncate` the first `limit` bytes,
     /// else [`TransportError::TooLarge`] (the rest is not read).
     async fn read_to_end(&self, body: Self::Body, limit: usize, truncate: bool) -> Result<Vec<u8>, TransportError>;
@@ -182,6 +193,44 @@ pub enum KeySource {
     Client(Vec<String>),
 }
 
+/// A request bound to the key holding a resource it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// The stored key's id.
+    pub key_id: i64,
+    /// The resource, for the error when the key cannot be used (`files/abc`).
+    pub resource: String,
+}
+
+/// The error when a pinned key cannot be used now: disabled or removed (absent from the
+/// candidates), cooling down, or with its circuit open.
+fn holder_unavailable(pinned: &Pinned, key: Option<&pool::KeyCandidate>, now: i64) -> GatewayError {
+    let resource = &pinned.resource;
+    match key {
+        None => GatewayError::HolderUnavailable {
+            message: format!(
+                "{resource} is held by a pool key that is disabled or was removed, and no other key can see it; \
+                 it can be used again once an administrator enables that key"
+            ),
+            retry_after_secs: None,
+        },
+        Some(key) => {
+            let until = key
+                .cooldown_until_ms
+                .filter(|until| *until > now)
+                .or(key.breaker.open_until_ms.filter(|until| *until > now))
+                .unwrap_or(now + 1000);
+            let secs = ((until - now) as u64).div_ceil(1000).max(1);
+            GatewayError::HolderUnavailable {
+                message: format!(
+                    "{resource} is held by a pool key that is cooling down for this model, and no other key can see it; retry in {secs} s"
+                ),
+                retry_after_secs: Some(secs),
+            }
+        }
+    }
+}
+
 /// Facts the loop needs besides the request.
 pub struct FailoverContext<'a> {
     /// The pool settings (strategy, retry limits, timeouts).
@@ -196,6 +245,9 @@ pub struct FailoverContext<'a> {
     pub host_ticket: bool,
     /// Where the loop's bookkeeping writes that fail are counted.
     pub writes: &'a WriteFailures,
+    /// The one stored key the request must go to: it names a resource that key's project
+    /// holds. No other key is tried.
+    pub pinned: Option<Pinned>,
 }
 
 /// One failed attempt, as the final error needs it.
@@ -246,8 +298,22 @@ pub async fn send_with_failover<U: Upstream>(
             last_key: None,
         };
     }
+    if let (Some(pinned), true) = (&ctx.pinned, stored) {
+        keys.retain(|k| k.candidate.id == pinned.key_id);
+        match keys.first() {
+            Some(key) if pool::usable(&key.candidate, now) => {}
+            held => {
+                return Attempted::Failed {
+                    error: holder_unavailable(pinned, held.map(|k| &k.candidate), now),
+                    attempts: 0,
+                    last_key: None,
+                }
+            }
+        }
+    }
     let secrets = Secrets::new(keys.iter().map(|k| k.secret.clone()));
-    let ticket = if stored && uses_ticket(ctx.settings.strategy) {
+    // A pinned request has one key: no ticket to take.
+    let ticket = if stored && ctx.pinned.is_none() && uses_ticket(ctx.settings.strategy) {
         ctx.writes
             .check(WriteOp::Ticket, keys::next_round_robin_ticket(db, ctx.host_ticket))
             .unwrap_or(ctx.seed)
@@ -654,6 +720,10 @@ pub(crate) mod testing {
         pub used: RefCell<Vec<String>>,
         /// The path and query of each request sent.
         pub paths: RefCell<Vec<String>>,
+        /// The streamed bodies sent ([`Upstream::send_streamed`]).
+        pub bodies: RefCell<Vec<Vec<u8>>>,
+        /// Headers each answer carries.
+        pub answer_headers: RefCell<Vec<(String, String)>>,
     }
 
     impl FakeUpstream {
@@ -668,6 +738,17 @@ pub(crate) mod testing {
 
     impl Upstream for FakeUpstream {
         type Body = Vec<u8>;
+        type ClientBody = Vec<u8>;
+        async fn send_streamed(
+            &self,
+            req: &UpstreamRequest,
+            key: &str,
+            body: Vec<u8>,
+            _length: Option<u64>,
+        ) -> Result<UpstreamResponse<Vec<u8>>, TransportError> {
+            self.bodies.borrow_mut().push(body);
+            self.send(req, key).await
+        }
         async fn send(&self, req: &UpstreamRequest, key: &str) -> Result<UpstreamResponse<Vec<u8>>, TransportError> {
             self.used.borrow_mut().push(key.to_owned());
             self.paths.borrow_mut().push(req.path_and_query.clone());
@@ -675,7 +756,7 @@ pub(crate) mod testing {
             let (status, body) = answer.unwrap_or(Ok((200, "{}".into())))?;
             Ok(UpstreamResponse {
                 status,
-                headers: vec![],
+                headers: self.answer_headers.borrow().clone(),
                 body: body.into_bytes(),
             })
         }
@@ -737,6 +818,7 @@ mod tests {
             keys: KeySource::Stored,
             host_ticket: false,
             writes: &WriteFailures::default(),
+            pinned: None,
         };
         futures::executor::block_on(send_with_failover(up, db, &req, &ctx))
     }

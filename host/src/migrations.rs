@@ -146,7 +146,7 @@ mod tests {
             apply(&mut conn, &embedded()[..4]).unwrap();
             conn.execute("UPDATE schema_migrations SET name = name || ?1", [suffix])
                 .unwrap();
-            assert_eq!(apply(&mut conn, embedded()).unwrap(), [5]);
+            assert_eq!(apply(&mut conn, embedded()).unwrap(), [5, 6]);
             let first: String = conn
                 .query_row("SELECT name FROM schema_migrations WHERE version = 1", [], |r| r.get(0))
                 .unwrap();

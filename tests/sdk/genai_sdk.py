@@ -135,6 +135,81 @@ def midstream_error():
     assert err.code == 503, err
 
 
+def files():
+    """A 5 MB upload, then generate_content naming it across calls while the pool rotates."""
+    import io
+
+    c = client()
+    data = bytes(range(256)) * (5 * 1024 * 1024 // 256)
+    f = c.files.upload(file=io.BytesIO(data), config=types.UploadFileConfig(mime_type="application/pdf", display_name="report"))
+    assert f.name.startswith("files/"), f
+    assert f.size_bytes == len(data), f.size_bytes
+    assert f.state == types.FileState.ACTIVE, f.state
+    assert c.files.get(name=f.name).display_name == "report"
+    for i in range(4):
+        resp = c.models.generate_content(
+            model=FLASH, contents=[types.Part.from_uri(file_uri=f.uri, mime_type="application/pdf"), f"summarize {i}"]
+        )
+        assert resp.text == f"echo: summarize {i}", resp.text
+        # Requests without the file go on rotating between the keys.
+        assert c.models.generate_content(model=FLASH, contents="plain").text == "echo: plain"
+    assert f.name in [x.name for x in c.files.list()]
+    c.files.delete(name=f.name)
+    err = expect_raises(errors.ClientError, lambda: c.files.get(name=f.name), "a deleted file")
+    assert err.code == 404, err
+
+
+def caches():
+    import io
+
+    c = client()
+    f = c.files.upload(file=io.BytesIO(b"a long document " * 100), config=types.UploadFileConfig(mime_type="text/plain"))
+    cache = c.caches.create(
+        model=FLASH,
+        config=types.CreateCachedContentConfig(
+            contents=[types.Content(role="user", parts=[types.Part.from_uri(file_uri=f.uri, mime_type="text/plain")])],
+            system_instruction="Be terse.",
+            ttl="300s",
+            display_name="ctx",
+        ),
+    )
+    assert cache.name.startswith("cachedContents/"), cache
+    for i in range(3):
+        resp = c.models.generate_content(
+            model=FLASH, contents=f"question {i}", config=types.GenerateContentConfig(cached_content=cache.name)
+        )
+        assert resp.text == f"echo: question {i}", resp.text
+    updated = c.caches.update(name=cache.name, config=types.UpdateCachedContentConfig(ttl="600s"))
+    assert updated.expire_time > cache.expire_time, (updated.expire_time, cache.expire_time)
+    assert cache.name in [x.name for x in c.caches.list()]
+    c.caches.delete(name=cache.name)
+
+
+def batch():
+    import time
+
+    c = client()
+    job = c.batches.create(
+        model=FLASH,
+        src=[
+            {"contents": [{"parts": [{"text": "first"}], "role": "user"}]},
+            {"contents": [{"parts": [{"text": "second"}], "role": "user"}]},
+        ],
+        config={"display_name": "nightly"},
+    )
+    assert job.name.startswith("batches/"), job
+    for _ in range(10):
+        job = c.batches.get(name=job.name)
+        if job.state == types.JobState.JOB_STATE_SUCCEEDED:
+            break
+        time.sleep(0.05)
+    assert job.state == types.JobState.JOB_STATE_SUCCEEDED, job.state
+    texts = [r.response.text for r in job.dest.inlined_responses]
+    assert texts == ["echo: first", "echo: second"], texts
+    assert job.name in [j.name for j in c.batches.list()]
+    c.batches.delete(name=job.name)
+
+
 run(
     {
         "text": text,
@@ -146,5 +221,8 @@ run(
         "auth_error": auth_error,
         "rate_limit": rate_limit,
         "midstream_error": midstream_error,
+        "files": files,
+        "caches": caches,
+        "batch": batch,
     }
 )

@@ -70,7 +70,15 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         Ok(body) => body,
         Err(e) => return write_reply(out, handler::refuse(&env, &head, protocol, &e), None).await,
     };
-    let reply = handler::handle(&env, &head, route, protocol, body, &settings).await;
+    let reply = handler::handle(
+        &env,
+        &head,
+        route,
+        protocol,
+        handler::RequestBody::Read(body),
+        &settings,
+    )
+    .await;
     write_reply(out, reply, None).await;
 }
 

@@ -35,6 +35,7 @@ use crate::store::{self, Database};
 use crate::upstream::Upstream;
 
 mod accounting;
+mod affinity;
 mod anthropic;
 mod body;
 mod caller;
@@ -43,6 +44,8 @@ mod native;
 mod openai;
 mod pipeline;
 mod reply;
+#[cfg(not(feature = "edge"))]
+mod resources;
 mod responses;
 mod settings;
 #[cfg(test)]
@@ -65,6 +68,26 @@ pub struct RequestHead {
     pub query: String,
     /// Header names in lowercase.
     pub headers: Vec<(String, String)>,
+}
+
+/// A request's body: read whole (every route but one), or still coming from the client (the
+/// bytes of a resumable upload, streamed upstream as they arrive).
+pub enum RequestBody<C> {
+    /// Read in full, within the configured limit.
+    Read(Vec<u8>),
+    /// Not read yet.
+    Unread(C),
+}
+
+/// Whether the route's body is passed upstream as it arrives rather than read first.
+pub fn streams_request_body(route: &Route) -> bool {
+    matches!(
+        route,
+        Route::Resource {
+            call: route::ResourceCall::UploadBytes { .. },
+            ..
+        }
+    )
 }
 
 /// Per-request facts from the environment.
@@ -116,9 +139,13 @@ pub async fn handle<U: Upstream, D: Database>(
     head: &RequestHead,
     route: Route,
     protocol: Protocol,
-    body: Vec<u8>,
+    body: RequestBody<U::ClientBody>,
     settings: &Settings,
 ) -> Reply<U::Body> {
+    let (body, unread) = match body {
+        RequestBody::Read(bytes) => (bytes, None),
+        RequestBody::Unread(client) => (Vec::new(), Some(client)),
+    };
     let presented = auth::presented_credential(&head.headers, &head.query);
     // The admin surface: the admin API and the metrics.
     let admin_surface = matches!(route, Route::AdminApi { .. } | Route::Metrics);
@@ -128,7 +155,16 @@ pub async fn handle<U: Upstream, D: Database>(
         _ => None,
     };
     let mut client_id = None;
-    let outcome = serve(env, head, route, &body, settings, presented.as_ref(), &mut client_id).await;
+    let outcome = serve(
+        env,
+        head,
+        route,
+        (&body, unread),
+        settings,
+        presented.as_ref(),
+        &mut client_id,
+    )
+    .await;
     let mut secrets = None;
     let mut reply = match outcome {
         Ok(reply) => reply,
@@ -191,12 +227,23 @@ async fn serve<U: Upstream, D: Database>(
     env: &Env<'_, U, D>,
     head: &RequestHead,
     route: Route,
-    body: &[u8],
+    (body, unread): (&[u8], Option<U::ClientBody>),
     settings: &Settings,
     presented: Option<&Presented>,
     client_id: &mut Option<i64>,
 ) -> Result<Reply<U::Body>, GatewayError> {
-    let caller = authenticate(&route, presented, env.config, settings, env.db, env.now_ms)?;
+    // The edge build streams no request body (it has no upload sessions).
+    #[cfg(feature = "edge")]
+    drop(unread);
+    // The bytes of a resumable upload come without credentials (the google-genai SDKs send
+    // none): as at Google, the session URL is the credential. Its id is gempool's own, 128
+    // random bits, and names a session some authenticated caller started.
+    let session_bytes = presented.is_none() && streams_request_body(&route);
+    let caller = if session_bytes {
+        Caller::Open
+    } else {
+        authenticate(&route, presented, env.config, settings, env.db, env.now_ms)?
+    };
     *client_id = caller.client_id();
     if route.is_proxied() {
         caller::admit(env.db, &caller, env.now_ms)?;
@@ -239,9 +286,17 @@ async fn serve<U: Upstream, D: Database>(
                 .await
                 .map(|(status, value)| reply::to_json_reply(status, &value))
         }
-        // The edge build has no storage, so no admin surface is compiled into it.
+        // The edge build has no storage, so no admin surface is compiled into it, and it cannot
+        // remember which key holds a resource.
         #[cfg(feature = "edge")]
-        Route::AdminPage | Route::AdminApi { .. } | Route::Metrics => Err(crate::edge::needs_gateway(&route)),
+        Route::AdminPage | Route::AdminApi { .. } | Route::Metrics | Route::Resource { .. } => {
+            Err(crate::edge::needs_gateway(&route))
+        }
+        #[cfg(not(feature = "edge"))]
+        Route::Resource {
+            version,
+            call: resource,
+        } => resources::handle(&call, head, &version, resource, body, unread).await,
         Route::Gemini { version, model, method } => {
             native::handle(&call, head, &version, model.as_deref(), method, body).await
         }

@@ -73,7 +73,9 @@ pub(super) async fn handle<U: Upstream, D: Database>(
         .then(|| Transducer::gemini_passthrough(auth::query_param(&head.query, "alt").as_deref() == Some("sse")));
     Ok(
         match call_upstream(call, Protocol::Gemini, pool_model, &request, transducer).await? {
-            Upstreamed::Whole { status, body } | Upstreamed::Fault { status, body } => json_bytes_reply(status, body),
+            Upstreamed::Whole { status, body, .. } | Upstreamed::Fault { status, body } => {
+                json_bytes_reply(status, body)
+            }
             Upstreamed::Stream(reply) => reply,
         },
     )

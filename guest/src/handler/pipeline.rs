@@ -27,10 +27,11 @@ use crate::secrets::Secrets;
 use crate::store::Database;
 use crate::stream::Transducer;
 use crate::upstream::{
-    self, Attempted, Delivered, FailoverContext, KeySource, Upstream, UpstreamRequest, UpstreamResponse,
+    self, Attempted, Delivered, FailoverContext, KeySource, Pinned, Upstream, UpstreamRequest, UpstreamResponse,
 };
 
 use super::accounting::{proxy_key_hash, CallFacts};
+use super::affinity;
 use super::reply::{self, common_headers, Reply};
 use super::{body, ids, Call, Caller};
 
@@ -195,6 +196,13 @@ pub enum Upstreamed<B> {
         status: u16,
         /// The body, read in full.
         body: Vec<u8>,
+        /// The upstream's headers (an upload's `x-goog-upload-*`).
+        #[cfg_attr(feature = "edge", allow(dead_code))]
+        headers: Vec<(String, String)>,
+        /// The stored key that answered (`None` for a caller's own key): the holder of
+        /// whatever the call created.
+        #[cfg_attr(feature = "edge", allow(dead_code))]
+        key_id: Option<i64>,
     },
     /// A 2xx stream, ready to pump through its transducer.
     Stream(Reply<B>),
@@ -209,12 +217,28 @@ pub enum Upstreamed<B> {
 
 /// Runs the failover for one upstream request and has its outcome accounted for. With a
 /// `transducer` a success is returned as a stream reply (accounted for when it ends).
+///
+/// A request whose body refers to a resource gempool created (a file, a cached content) goes
+/// to the key holding it, and only there ([`affinity::pin_for_body`]).
 pub(super) async fn call_upstream<U: Upstream, D: Database>(
     call: &Call<'_, U, D>,
     protocol: Protocol,
     model: &str,
     request: &UpstreamRequest,
     transducer: Option<Transducer>,
+) -> Result<Upstreamed<U::Body>, GatewayError> {
+    let pinned = affinity::pin_for_body(call, request.body.as_deref())?;
+    call_upstream_pinned(call, protocol, model, request, transducer, pinned).await
+}
+
+/// [`call_upstream`] with the key already decided: `pinned` is the only key tried.
+pub(super) async fn call_upstream_pinned<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
+    protocol: Protocol,
+    model: &str,
+    request: &UpstreamRequest,
+    transducer: Option<Transducer>,
+    pinned: Option<Pinned>,
 ) -> Result<Upstreamed<U::Body>, GatewayError> {
     let env = call.env;
     let keys = match call.caller {
@@ -229,6 +253,7 @@ pub(super) async fn call_upstream<U: Upstream, D: Database>(
         keys,
         host_ticket: env.config.sql_ticket_function,
         writes: &env.writes,
+        pinned,
     };
     let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
     // A pool key is known by its id; the caller's own key by a hash of it.
@@ -248,7 +273,8 @@ pub(super) async fn call_upstream<U: Upstream, D: Database>(
             started_ms,
         } => {
             let facts = facts(attempts, Some(key.candidate.id), Some(&key.secret));
-            let UpstreamResponse { status, body, .. } = response;
+            let key_id = stored.then_some(key.candidate.id);
+            let UpstreamResponse { status, body, headers } = response;
             match (body, transducer) {
                 (Delivered::Unread(body), Some(mut transducer)) => {
                     transducer.scrub(Secrets::new([key.secret.clone()]));
@@ -264,7 +290,12 @@ pub(super) async fn call_upstream<U: Upstream, D: Database>(
                 }
                 (Delivered::Whole(body), None) => {
                     facts.answered(env, status, started_ms, &body);
-                    Ok(Upstreamed::Whole { status, body })
+                    Ok(Upstreamed::Whole {
+                        status,
+                        body,
+                        headers,
+                        key_id,
+                    })
                 }
                 _ => Err(GatewayError::Internal(
                     "a stream was read whole, or a whole answer streamed".into(),

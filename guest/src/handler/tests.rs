@@ -74,14 +74,15 @@ fn run<D: Database>(
     let (protocol, route) = prepare(&head);
     let settings = load_settings(db).unwrap();
     let reply = match route {
-        Ok(route) => futures::executor::block_on(handle(
-            &env,
-            &head,
-            route,
-            protocol,
-            body.as_bytes().to_vec(),
-            &settings,
-        )),
+        Ok(route) => {
+            // Upload bytes stream through, as the component passes them.
+            let body = if streams_request_body(&route) {
+                RequestBody::Unread(body.as_bytes().to_vec())
+            } else {
+                RequestBody::Read(body.as_bytes().to_vec())
+            };
+            futures::executor::block_on(handle(&env, &head, route, protocol, body, &settings))
+        }
         Err(e) => refuse(&env, &head, protocol, &e),
     };
     match reply {

@@ -96,6 +96,34 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Unix milliseconds of an RFC 3339 UTC time as Google writes them
+/// (`2026-12-05T10:00:00.123456Z`); `None` for anything else.
+pub fn parse_rfc3339_utc_ms(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.splitn(3, '-');
+    let year: i64 = date.next()?.parse().ok()?;
+    let month: u32 = date.next()?.parse().ok()?;
+    let day: u32 = date.next()?.parse().ok()?;
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut clock = clock.splitn(3, ':');
+    let hour: i64 = clock.next()?.parse().ok()?;
+    let minute: i64 = clock.next()?.parse().ok()?;
+    let second: i64 = clock.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let millis: i64 = if fraction.is_empty() {
+        0
+    } else if fraction.chars().all(|c| c.is_ascii_digit()) {
+        format!("{fraction:0<3}")[..3].parse().ok()?
+    } else {
+        return None;
+    };
+    let days = days_from_civil(year, month, day);
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +296,18 @@ mod tests {
             );
             assert_eq!(next_pacific_midnight_ms(midnight - 1), midnight);
         }
+    }
+
+    #[test]
+    fn google_timestamps_parse_to_unix_ms() {
+        assert_eq!(parse_rfc3339_utc_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_utc_ms("2026-12-05T10:00:00.123456Z"),
+            Some(1_796_464_800_123)
+        );
+        assert_eq!(parse_rfc3339_utc_ms("2026-12-05T10:00:00.5Z"), Some(1_796_464_800_500));
+        assert_eq!(parse_rfc3339_utc_ms("2026-12-05T10:00:00+01:00"), None);
+        assert_eq!(parse_rfc3339_utc_ms("2026-13-05T10:00:00Z"), None);
+        assert_eq!(parse_rfc3339_utc_ms("soon"), None);
     }
 }

@@ -41,6 +41,8 @@ pub enum WriteOp {
     ProbeClaim,
     /// Taking the round-robin ticket (on failure the request's seed is used instead).
     Ticket,
+    /// Remembering (or forgetting) which key holds a file, cache, batch or operation.
+    Resource,
 }
 
 impl WriteOp {
@@ -58,6 +60,7 @@ impl WriteOp {
             WriteOp::RecentOutcome => "recent_outcome",
             WriteOp::ProbeClaim => "probe_claim",
             WriteOp::Ticket => "round_robin_ticket",
+            WriteOp::Resource => "resource",
         }
     }
 }

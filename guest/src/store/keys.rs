@@ -208,9 +208,11 @@ pub fn update(
     Ok(!rows.is_empty())
 }
 
-/// Deletes a key and its cooldowns. Returns false if no such key.
+/// Deletes a key, its cooldowns and what gempool remembers of the resources its project holds
+/// (no other key can reach them). Returns false if no such key.
 pub fn delete(db: &dyn Database, id: i64) -> Result<bool, StoreError> {
     db.execute("DELETE FROM cooldowns WHERE key_id = ?", &[id.into()])?;
+    db.execute("DELETE FROM resources WHERE key_id = ?", &[id.into()])?;
     let rows = db.execute("DELETE FROM upstream_keys WHERE id = ? RETURNING id", &[id.into()])?;
     Ok(!rows.is_empty())
 }

@@ -13,6 +13,9 @@
 //! :embedContent | :batchEmbedContents`. Anything else: 404 (an HTML page, as Google's front end
 //! answers). Models: [`models::MODELS`].
 //!
+//! Files, cached contents, batches and video operations, each held by the key that created it
+//! (another key gets Google's 403): see `resources.rs`.
+//!
 //! # Auth
 //! `x-goog-api-key` header, else `?key=`. No key (an `Authorization: Bearer` alone counts as no
 //! key) -> 403 `PERMISSION_DENIED`; a key that was not added -> 400 `API_KEY_INVALID`
@@ -67,6 +70,7 @@ mod checks;
 mod errors;
 pub mod models;
 pub mod reply;
+mod resources;
 mod server;
 mod validate;
 pub mod wire;
@@ -290,6 +294,8 @@ pub(crate) struct State {
     gemini3_signatures: AtomicBool,
     /// Requests whose handler is running or whose response body has not been dropped yet.
     active: AtomicU64,
+    /// Files, caches, batches and operations, each of the key that created it.
+    resources: Mutex<resources::Resources>,
 }
 
 /// Counts one request in [`State`]'s `active` until dropped (the handler future ends, or
@@ -338,7 +344,12 @@ impl State {
             counter: AtomicU64::new(1),
             gemini3_signatures: AtomicBool::new(true),
             active: AtomicU64::new(0),
+            resources: Mutex::new(resources::Resources::default()),
         }
+    }
+
+    pub(crate) fn resources(&self) -> MutexGuard<'_, resources::Resources> {
+        lock(&self.resources)
     }
 
     pub(crate) fn check_key(&self, key: &str) -> KeyCheck {
@@ -543,6 +554,11 @@ impl MockGemini {
     /// Issues a valid signature, as if a reply had carried it (for hand-built histories).
     pub fn issue_signature(&self) -> String {
         self.state.issue_signature()
+    }
+
+    /// How many resources of `collection` (`files`, `cachedContents`, `batches`) `key` holds.
+    pub fn resource_count(&self, key: &str, collection: &str) -> usize {
+        self.state.resources().count(key, collection)
     }
 
     /// Recorded requests, oldest first (the last `record_limit`).

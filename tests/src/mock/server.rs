@@ -31,7 +31,7 @@ use super::{ActiveGuard, Behavior, KeyCheck, RecordedRequest, State};
 
 /// Response bodies can fail, which makes hyper cut the connection mid-body (the
 /// truncation behaviors rely on that).
-type ResponseBody = BoxBody<Bytes, std::io::Error>;
+pub(super) type ResponseBody = BoxBody<Bytes, std::io::Error>;
 
 /// Marks a response that must not be sent: the connection is closed instead
 /// ([`Behavior::ResetBeforeHeaders`]).
@@ -194,7 +194,22 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Re
         status: None,
     });
 
+    let resource_path = super::resources::is_resource_path(&path.replace("%3A", ":"));
     let response = match parse_route(&parts.method, &path) {
+        _ if resource_path => match authorize(&state, key.as_deref()) {
+            Err(error) => error_response(&error, false),
+            Ok(key) => {
+                let request = super::resources::ResourceRequest {
+                    method: &parts.method,
+                    path: &path,
+                    query: &query,
+                    headers: &parts.headers,
+                    body: &body,
+                    key: &key,
+                };
+                super::resources::serve(&mut state.resources(), &request)
+            }
+        },
         None => not_found_page(&path),
         Some((version, route)) => {
             let wrap_errors =
@@ -406,6 +421,8 @@ async fn generate(
     sse: bool,
     behavior: &Behavior,
 ) -> Result<Response<ResponseBody>, MockError> {
+    // A file or cache of another project (or none) is Google's 403.
+    super::resources::check_references(&call.state.resources(), &call.key, json)?;
     let (req, raw): (GeminiGenerateContentRequest, Value) = decode(&validate::GENERATE_CONTENT_REQUEST, json)?;
     check_generate(&req, &raw, "GenerateContentRequest.", model)?;
     let gemini3 = model.is_gemini3() && call.state.gemini3_signatures();
@@ -739,11 +756,11 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("wire types serialize")
 }
 
-fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
+pub(super) fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
     Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
-fn json_response<T: Serialize>(status: u16, value: &T) -> Response<ResponseBody> {
+pub(super) fn json_response<T: Serialize>(status: u16, value: &T) -> Response<ResponseBody> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json; charset=UTF-8")
@@ -752,7 +769,7 @@ fn json_response<T: Serialize>(status: u16, value: &T) -> Response<ResponseBody>
 }
 
 /// Errors of SSE-less streams come as a one-element array (§1.9).
-fn error_response(error: &MockError, wrap_in_array: bool) -> Response<ResponseBody> {
+pub(super) fn error_response(error: &MockError, wrap_in_array: bool) -> Response<ResponseBody> {
     let body = error.to_json();
     if wrap_in_array {
         json_response(error.status, &Value::Array(vec![body]))

@@ -30,6 +30,8 @@ mod secrets;
 mod metrics;
 // At most one SQL write per successful request; none for /health, /metrics and preflights.
 mod writes;
+// Files, caches and batches kept on the key that created them.
+mod resources;
 
 use gempool_tests::harness::{Gateway, GatewayOptions};
 use gempool_tests::mock::MockGemini;

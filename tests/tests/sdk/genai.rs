@@ -48,3 +48,20 @@ fn all_keys_rate_limited() {
 fn mid_stream_error() {
     midstream_error(SDK);
 }
+
+/// A 5 MB upload used across calls while the strategy rotates: every call reaches the
+/// uploading key (the mock refuses the file on any other, and `clean` fails on that).
+#[test]
+fn files_upload_and_use() {
+    clean(SDK, "files");
+}
+
+#[test]
+fn caches_create_use_update_delete() {
+    clean(SDK, "caches");
+}
+
+#[test]
+fn batch_created_and_polled_to_completion() {
+    clean(SDK, "batch");
+}

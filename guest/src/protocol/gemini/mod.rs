@@ -24,6 +24,7 @@ use serde_json::Value;
 pub mod extras;
 pub mod finish;
 pub mod media;
+pub mod resources;
 pub mod signatures;
 pub mod status;
 pub mod thinking;

@@ -1,0 +1,252 @@
+//! Files, caches and batches stay on the key that created them, whatever the strategy; when
+//! that key cannot be used the client is told so and no other key is tried.
+
+use crate::{keys_view, setup, FLASH};
+use gempool_tests::harness::Gateway;
+use gempool_tests::mock::MockGemini;
+use serde_json::{json, Value};
+
+/// Uploads `bytes` with the resumable protocol, as the google-genai SDKs do; the file's JSON.
+fn upload(gw: &Gateway, bytes: &[u8]) -> Value {
+    let start = gw
+        .post("/upload/v1beta/files")
+        .header("x-goog-upload-protocol", "resumable")
+        .header("x-goog-upload-command", "start")
+        .header("x-goog-upload-header-content-length", &bytes.len().to_string())
+        .header("x-goog-upload-header-content-type", "application/pdf")
+        .json(&json!({"file": {"displayName": "report"}}))
+        .send();
+    start.assert_status(200);
+    let session = start.header("x-goog-upload-url").expect("a session URL").to_owned();
+    assert!(
+        session.starts_with(&format!("{}/upload/v1beta/files?upload_id=", gw.url())),
+        "the session URL points at gempool, not at the upstream: {session}"
+    );
+    assert!(
+        !session.contains("upload-0"),
+        "Google's own session id stays inside: {session}"
+    );
+    let path = &session[gw.url().len()..];
+    let done = gw
+        .post(path)
+        .header("x-goog-upload-command", "upload, finalize")
+        .header("x-goog-upload-offset", "0")
+        .body(bytes.to_vec())
+        .send();
+    done.assert_status(200);
+    assert_eq!(done.header("x-goog-upload-status"), Some("final"));
+    done.json()["file"].clone()
+}
+
+fn with_file(uri: &str, text: &str) -> Value {
+    json!({"contents": [{"role": "user", "parts": [
+        {"fileData": {"mimeType": "application/pdf", "fileUri": uri}},
+        {"text": text},
+    ]}]})
+}
+
+/// The pool key the mock saw a request naming `needle` on, for every such request.
+fn keys_naming(mock: &MockGemini, needle: &str) -> Vec<String> {
+    mock.requests()
+        .iter()
+        .filter(|r| {
+            String::from_utf8_lossy(&r.body).contains(needle) || r.path.contains(needle) || r.query.contains(needle)
+        })
+        .filter_map(|r| r.key.clone())
+        .collect()
+}
+
+#[test]
+fn a_file_is_used_on_the_key_that_uploaded_it_while_the_strategy_rotates() {
+    let (mock, gw) = setup(&["k1", "k2", "k3"]);
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let file = upload(&gw, &bytes);
+    let name = file["name"].as_str().unwrap().to_owned();
+    assert_eq!(file["sizeBytes"], bytes.len().to_string());
+    let holder = mock
+        .requests()
+        .iter()
+        .find(|r| r.path == "/upload/v1beta/files" && r.query.contains("upload_id"))
+        .and_then(|r| r.key.clone())
+        .unwrap();
+    let uri = file["uri"].as_str().unwrap();
+    for i in 0..6 {
+        let resp = gw.post(FLASH).json(&with_file(uri, &format!("summarize {i}"))).send();
+        resp.assert_status(200);
+        assert_eq!(
+            resp.json_at("/candidates/0/content/parts/0/text"),
+            format!("echo: summarize {i}")
+        );
+        // Requests without the file keep rotating.
+        gw.post(FLASH)
+            .json(&json!({"contents": [{"role": "user", "parts": [{"text": "plain"}]}]}))
+            .send()
+            .assert_status(200);
+    }
+    let id = name.trim_start_matches("files/");
+    let keys = keys_naming(&mock, id);
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| *k == holder),
+        "every call naming {name} went to {holder}: {keys:?}"
+    );
+    let others: Vec<_> = ["k1", "k2", "k3"].iter().filter(|k| **k != holder).collect();
+    assert!(
+        others.iter().all(|k| mock.count_for_key(k) >= 1),
+        "the other requests rotated"
+    );
+    // get, list, delete: the holder answers; afterwards the name is gone.
+    gw.get(&format!("/v1beta/{name}"))
+        .send()
+        .assert_status(200)
+        .assert_json("/name", name.clone());
+    let list = gw.get("/v1beta/files").send();
+    list.assert_status(200);
+    assert_eq!(list.json()["files"][0]["name"], name);
+    gw.request("DELETE", &format!("/v1beta/{name}"))
+        .send()
+        .assert_status(200);
+    assert_eq!(mock.resource_count(&holder, "files"), 0);
+    let gone = gw.get(&format!("/v1beta/{name}")).send();
+    gone.assert_status(404);
+    assert_eq!(gone.json()["error"]["status"], "NOT_FOUND");
+    assert!(
+        mock.requests().iter().all(|r| r.status == Some(200)),
+        "no request went to a key that cannot see the file"
+    );
+}
+
+#[test]
+fn a_disabled_holder_is_a_clear_error_and_no_other_key_is_tried() {
+    let (mock, gw) = setup(&["k1", "k2"]);
+    let file = upload(&gw, b"%PDF-1.4 tiny");
+    let uri = file["uri"].as_str().unwrap().to_owned();
+    let holder = keys_naming(&mock, "upload_id")[0].clone();
+    // Keys are listed in the order they were added: k1, k2.
+    let id = keys_view(&gw)[if holder == "k1" { 0 } else { 1 }]["id"]
+        .as_i64()
+        .unwrap();
+    gw.admin("POST", &format!("/admin/api/keys/{id}/disable"))
+        .send()
+        .assert_success();
+    let before = mock.requests().len();
+    let resp = gw.post(FLASH).json(&with_file(&uri, "again")).send();
+    resp.assert_status(503);
+    let message = resp.json()["error"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        message.contains(file["name"].as_str().unwrap()) && message.contains("disabled"),
+        "{message}"
+    );
+    assert_eq!(resp.json()["error"]["status"], "UNAVAILABLE");
+    assert_eq!(mock.requests().len(), before, "no key was tried");
+    // The other key still serves requests without the file.
+    gw.post(FLASH)
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "plain"}]}]}))
+        .send()
+        .assert_status(200);
+    // Enabled again, the file works again.
+    gw.admin("POST", &format!("/admin/api/keys/{id}/enable"))
+        .send()
+        .assert_success();
+    gw.post(FLASH).json(&with_file(&uri, "back")).send().assert_status(200);
+}
+
+#[test]
+fn caches_and_batches_stay_on_their_key() {
+    let (mock, gw) = setup(&["k1", "k2"]);
+    let cache = gw
+        .post("/v1beta/cachedContents")
+        .json(&json!({"model": "models/gemini-2.5-flash", "systemInstruction": {"parts": [{"text": "Be terse."}]}, "ttl": "300s"}))
+        .send();
+    cache.assert_status(200);
+    let cache_name = cache.json()["name"].as_str().unwrap().to_owned();
+    for i in 0..4 {
+        gw.post(FLASH)
+            .json(&json!({"contents": [{"role": "user", "parts": [{"text": format!("q{i}")}]}], "cachedContent": cache_name}))
+            .send()
+            .assert_status(200);
+    }
+    let keys = keys_naming(&mock, &cache_name);
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    gw.request("PATCH", &format!("/v1beta/{cache_name}"))
+        .json(&json!({"ttl": "600s"}))
+        .send()
+        .assert_status(200);
+    let batch = gw
+        .post("/v1beta/models/gemini-2.5-flash:batchGenerateContent")
+        .json(
+            &json!({"batch": {"displayName": "b", "inputConfig": {"requests": {"requests": [
+                {"request": {"contents": [{"role": "user", "parts": [{"text": "first"}]}]}, "metadata": {"key": "1"}}
+            ]}}}}),
+        )
+        .send();
+    batch.assert_status(200);
+    let batch_name = batch.json()["name"].as_str().unwrap().to_owned();
+    let mut done = Value::Null;
+    for _ in 0..4 {
+        done = gw.get(&format!("/v1beta/{batch_name}")).send().json();
+        if done["done"] == true {
+            break;
+        }
+    }
+    assert_eq!(done["metadata"]["state"], "BATCH_STATE_SUCCEEDED", "{done}");
+    let keys = keys_naming(&mock, batch_name.trim_start_matches("batches/"));
+    assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    assert!(mock.requests().iter().all(|r| r.status == Some(200)));
+    // Unknown and malformed names never reach the upstream.
+    let before = mock.requests().len();
+    gw.get("/v1beta/batches/nope").send().assert_status(404);
+    gw.post("/upload/v1beta/files?upload_id=0123456789abcdef&upload_protocol=resumable")
+        .header("x-goog-upload-command", "upload, finalize")
+        .header("x-goog-upload-offset", "0")
+        .body(b"guess".to_vec())
+        .send()
+        .assert_status(404);
+    gw.get("/v1beta/files/a%2F..%2Fb").send().assert_status(404);
+    assert_eq!(mock.requests().len(), before);
+}
+
+#[test]
+fn a_client_sees_only_its_own_files() {
+    let mock = MockGemini::with_keys(&["k1", "k2"]);
+    let gw = Gateway::start(gempool_tests::harness::GatewayOptions::with_mock(&mock, &["k1", "k2"]));
+    let mint = |name: &str| {
+        let resp = gw
+            .admin("POST", "/admin/api/client-keys")
+            .json(&json!({"name": name}))
+            .send();
+        resp.assert_status(201);
+        resp.json()["key"].as_str().unwrap().to_owned()
+    };
+    let (alice, bob) = (mint("alice"), mint("bob"));
+    let start = gw
+        .post("/upload/v1beta/files?uploadType=multipart")
+        .header("x-goog-api-key", &alice)
+        .header("content-type", "multipart/related; boundary=XX")
+        .body(
+            "--XX\r\ncontent-type: application/json\r\n\r\n{\"file\": {\"mimeType\": \"text/plain\"}}\r\n--XX\r\ncontent-type: text/plain\r\n\r\nhello\r\n--XX--\r\n",
+        )
+        .send();
+    start.assert_status(200);
+    let name = start.json()["file"]["name"].as_str().unwrap().to_owned();
+    assert_eq!(start.json()["file"]["sizeBytes"], "5");
+    gw.get(&format!("/v1beta/{name}"))
+        .header("x-goog-api-key", &alice)
+        .send()
+        .assert_status(200);
+    let refused = gw.get(&format!("/v1beta/{name}")).header("x-goog-api-key", &bob).send();
+    refused.assert_status(403);
+    assert_eq!(refused.json()["error"]["status"], "PERMISSION_DENIED");
+    let list = gw.get("/v1beta/files").header("x-goog-api-key", &bob).send();
+    list.assert_status(200);
+    assert_eq!(list.json(), json!({}));
+    let used = gw
+        .post(FLASH)
+        .header("x-goog-api-key", &bob)
+        .json(&with_file(
+            &format!("files/{}", name.trim_start_matches("files/")),
+            "steal",
+        ))
+        .send();
+    used.assert_status(403);
+}
