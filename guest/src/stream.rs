@@ -372,19 +372,26 @@ fn translate<'a>(
     out
 }
 
-/// Parses one upstream chunk for the translators.
+/// Parses one upstream chunk for the translators, once: an error chunk (`{"error": {…}}`) is
+/// the `Err`, and so is an unreadable chunk (a 502 `UNAVAILABLE`).
 pub fn parse_chunk(json: &str) -> Result<GenerateContentResponse, Status> {
-    if let Ok(probe) = serde_json::from_str::<ChunkProbe>(json) {
-        if let Some(status) = probe.error {
-            return Err(status);
-        }
+    match serde_json::from_str::<GenerateContentResponse>(json) {
+        Ok(GenerateContentResponse {
+            error: Some(status), ..
+        }) => Err(status),
+        Ok(chunk) => Ok(chunk),
+        // Only here is the chunk read again: an error chunk whose other fields are unreadable
+        // is still the upstream's error.
+        Err(e) => Err(serde_json::from_str::<ChunkProbe>(json)
+            .ok()
+            .and_then(|probe| probe.error)
+            .unwrap_or_else(|| Status {
+                code: 502,
+                message: format!("unreadable upstream chunk: {e}"),
+                status: "UNAVAILABLE".into(),
+                details: vec![],
+            })),
     }
-    serde_json::from_str(json).map_err(|e| Status {
-        code: 502,
-        message: format!("unreadable upstream chunk: {e}"),
-        status: "UNAVAILABLE".into(),
-        details: vec![],
-    })
 }
 
 #[cfg(test)]
@@ -509,6 +516,27 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"lo\"}],\"role\":
         out.extend(t.finish());
         assert_eq!(out, body.as_bytes());
         assert_eq!(t.usage().unwrap().candidates_token_count, 4);
+    }
+
+    #[test]
+    fn parse_chunk_tells_chunks_error_chunks_and_garbage_apart() {
+        let err = r#"{"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}"#;
+        assert_eq!(parse_chunk(err).unwrap_err().message, "overloaded");
+        let err_and_garbage =
+            r#"{"candidates": 7, "error": {"code": 429, "message": "slow", "status": "RESOURCE_EXHAUSTED"}}"#;
+        assert_eq!(parse_chunk(err_and_garbage).unwrap_err().code, 429);
+        let odd_error = r#"{"candidates": [], "error": "not a status"}"#;
+        assert!(parse_chunk(odd_error).unwrap().candidates.is_empty());
+        let garbage = parse_chunk("{\"candidates\": 7}").unwrap_err();
+        assert_eq!((garbage.code, garbage.status.as_str()), (502, "UNAVAILABLE"));
+        assert!(
+            garbage.message.starts_with("unreadable upstream chunk"),
+            "{}",
+            garbage.message
+        );
+        let chunk = parse_chunk(r#"{"candidates": [{"content": {"parts": [{"text": "a"}]}}]}"#).unwrap();
+        assert_eq!(chunk.candidates.len(), 1);
+        assert!(chunk.error.is_none());
     }
 
     fn ctx() -> crate::protocol::RequestContext {

@@ -37,6 +37,7 @@ pub use embeddings::{
     EMBED_BATCH_LIMIT,
 };
 pub use request::chat_request_to_gemini;
+pub(crate) use response::arguments_json;
 pub use response::{finish_reason_from_gemini, gemini_to_chat_response, usage_from_gemini};
 pub use stream::ChatStreamTranslator;
 

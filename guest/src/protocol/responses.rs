@@ -39,7 +39,8 @@
 //!   `reasoning.context`, `service_tier`, `client_metadata` and `safety_identifier` are accepted
 //!   and ignored: Gemini has no equivalent; `parallel_tool_calls` is echoed.
 
-use crate::protocol::gemini::{FinishOutcome, FinishReason, GenerateContentResponse, Part, UsageMetadata};
+use crate::protocol::gemini::events::{events as hub_events, Event};
+use crate::protocol::gemini::{FinishOutcome, FinishReason, FunctionCall, GenerateContentResponse, UsageMetadata};
 use crate::protocol::openai::{self, OpenAiInputAudio};
 use crate::protocol::RequestContext;
 use serde::{Deserialize, Serialize};
@@ -542,18 +543,45 @@ pub fn usage_from_gemini(usage: &UsageMetadata) -> ResponsesUsage {
 pub fn gemini_to_response(resp: &GenerateContentResponse, echo: &ResponseEcho, ctx: &RequestContext) -> ResponseObject {
     let mut builder = OutputBuilder::new(ctx.clone()).for_echo(echo);
     let mut events = Vec::new();
-    let candidate = resp.candidates.iter().find(|c| c.index == 0);
-    for part in candidate
-        .and_then(|c| c.content.as_ref())
-        .map(|c| c.parts.as_slice())
-        .unwrap_or_default()
-    {
-        builder.push_part(part, &mut events);
+    let mut ending = Ending::default();
+    for event in hub_events(resp) {
+        ending.read(&event);
+        builder.push_first_candidate(&event, &mut events);
     }
-    let blocked = resp.candidates.is_empty() && resp.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some());
-    let outcome = Outcome::from_finish(candidate.and_then(|c| c.finish_reason.as_ref()), blocked);
+    let outcome = ending.outcome();
     builder.close(&outcome, &mut events);
     response_object(echo, ctx, &outcome, builder.items, resp.usage_metadata.as_ref())
+}
+
+/// How the first candidate ended, read from the hub's events (the whole and the streamed
+/// rendering read it alike).
+#[derive(Debug, Default)]
+pub(crate) struct Ending {
+    /// The last `finishReason` of candidate 0.
+    reason: Option<FinishReason>,
+    /// The prompt was blocked.
+    blocked: bool,
+}
+
+impl Ending {
+    /// Notes a finish of candidate 0 or a blocked prompt.
+    pub(crate) fn read(&mut self, event: &Event) {
+        match *event {
+            Event::PromptBlocked => self.blocked = true,
+            Event::Finish { candidate: 0, reason } => self.reason = Some(reason.clone()),
+            _ => {}
+        }
+    }
+
+    /// Whether the response is over (a finish reason or a blocked prompt arrived).
+    pub(crate) fn is_over(&self) -> bool {
+        self.blocked || self.reason.is_some()
+    }
+
+    /// The outcome it makes.
+    pub(crate) fn outcome(&self) -> Outcome {
+        Outcome::from_finish(self.reason.as_ref(), self.blocked)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,87 +636,84 @@ impl OutputBuilder {
         format!("{prefix}_{}_{}", self.ctx.request_id, self.items.len())
     }
 
-    /// Adds one Gemini part; pushes the events it causes.
-    pub(crate) fn push_part(&mut self, part: &Part, events: &mut Vec<Value>) {
-        if let Some(call) = &part.function_call {
-            self.close_open(events);
-            let output_index = self.items.len();
-            let index = self.calls;
-            self.calls += 1;
-            self.signatures.record(part, Some(index));
-            let call_id = openai::tool_call_id(&self.ctx, 0, index, part.thought_signature.as_deref());
-            // A namespaced tool's call names the tool as the client declared it.
-            let (namespace, name) = match self.tool_kinds.namespace_of(&call.name) {
-                Some((namespace, name)) => (Some(namespace.to_string()), name.to_string()),
-                None => (None, call.name.clone()),
-            };
-            let done = if self.tool_kinds.is_custom(&call.name) {
-                let id = self.item_id("ctc");
-                let input = tools::custom_call_input(&call.args);
-                let item = |input: &str, status| OutputItem::CustomToolCall {
-                    id: id.clone(),
-                    status,
-                    call_id: call_id.clone(),
-                    name: name.clone(),
-                    input: input.to_string(),
-                    namespace: namespace.clone(),
-                };
-                events.push(
-                    json!({"type": "response.output_item.added", "output_index": output_index,
-                                   "item": item("", "in_progress")}),
-                );
-                events.push(json!({"type": "response.custom_tool_call_input.delta", "item_id": id,
-                                   "output_index": output_index, "delta": input}));
-                events.push(json!({"type": "response.custom_tool_call_input.done", "item_id": id,
-                                   "output_index": output_index, "input": input}));
-                item(&input, "completed")
-            } else if self.tool_kinds.is_local_shell(&call.name) {
-                let id = self.item_id("lsh");
-                let item = |status| OutputItem::LocalShellCall {
-                    id: id.clone(),
-                    status,
-                    call_id: call_id.clone(),
-                    action: tools::local_shell_action(&call.args),
-                };
-                events.push(
-                    json!({"type": "response.output_item.added", "output_index": output_index,
-                                   "item": item("in_progress")}),
-                );
-                item("completed")
-            } else {
-                let id = self.item_id("fc");
-                let arguments = match &call.args {
-                    Value::Null => "{}".to_string(),
-                    args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),
-                };
-                let item = |arguments: &str, status| OutputItem::FunctionCall {
-                    id: id.clone(),
-                    status,
-                    arguments: arguments.to_string(),
-                    call_id: call_id.clone(),
-                    name: name.clone(),
-                    namespace: namespace.clone(),
-                };
-                events.push(
-                    json!({"type": "response.output_item.added", "output_index": output_index,
-                                   "item": item("", "in_progress")}),
-                );
-                events.push(json!({"type": "response.function_call_arguments.delta", "item_id": id,
-                                   "output_index": output_index, "delta": arguments}));
-                events.push(json!({"type": "response.function_call_arguments.done", "item_id": id,
-                                   "output_index": output_index, "arguments": arguments, "name": name}));
-                item(&arguments, "completed")
-            };
-            events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": done}));
-            self.items.push(done);
+    /// Adds one part-level hub event (text, thought, signature, function call) of the first
+    /// candidate (the Responses API has no `n`); pushes the Responses events it causes.
+    pub(crate) fn push_first_candidate(&mut self, event: &Event, events: &mut Vec<Value>) {
+        if event.candidate() != Some(0) {
             return;
         }
-        self.signatures.record(part, None);
-        // Empty text (a lone signature carrier) and non-text parts have no Responses form.
-        let Some(text) = part.text.as_deref().filter(|t| !t.is_empty()) else {
-            return;
+        match *event {
+            Event::Text { text, .. } => self.push_text(text, false, events),
+            Event::Thought { text, .. } => self.push_text(text, true, events),
+            Event::Signature { signature, .. } => self.signatures.record(signature, None),
+            Event::FunctionCall { call, signature, .. } => self.push_call(call, signature, events),
+            _ => {}
+        }
+    }
+
+    fn push_call(&mut self, call: &FunctionCall, signature: Option<&str>, events: &mut Vec<Value>) {
+        self.close_open(events);
+        let output_index = self.items.len();
+        let index = self.calls;
+        self.calls += 1;
+        if let Some(signature) = signature {
+            self.signatures.record(signature, Some(index));
+        }
+        let call_id = openai::tool_call_id(&self.ctx, 0, index, signature);
+        // A namespaced tool's call names the tool as the client declared it.
+        let (namespace, name) = match self.tool_kinds.namespace_of(&call.name) {
+            Some((namespace, name)) => (Some(namespace.to_string()), name.to_string()),
+            None => (None, call.name.clone()),
         };
-        let reasoning = part.is_thought();
+        let done = if self.tool_kinds.is_custom(&call.name) {
+            let id = self.item_id("ctc");
+            let input = tools::custom_call_input(&call.args);
+            let item = |input: &str, status| OutputItem::CustomToolCall {
+                id: id.clone(),
+                status,
+                call_id: call_id.clone(),
+                name: name.clone(),
+                input: input.to_string(),
+                namespace: namespace.clone(),
+            };
+            let added = item("", "in_progress");
+            let whole = WholeValue::new(&id, output_index, "response.custom_tool_call_input", "input");
+            whole.announce(added, &input, None, events);
+            item(&input, "completed")
+        } else if self.tool_kinds.is_local_shell(&call.name) {
+            let id = self.item_id("lsh");
+            let item = |status| OutputItem::LocalShellCall {
+                id: id.clone(),
+                status,
+                call_id: call_id.clone(),
+                action: tools::local_shell_action(&call.args),
+            };
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": output_index,
+                               "item": item("in_progress")}),
+            );
+            item("completed")
+        } else {
+            let id = self.item_id("fc");
+            let arguments = openai::arguments_json(&call.args);
+            let item = |arguments: &str, status| OutputItem::FunctionCall {
+                id: id.clone(),
+                status,
+                arguments: arguments.to_string(),
+                call_id: call_id.clone(),
+                name: name.clone(),
+                namespace: namespace.clone(),
+            };
+            let added = item("", "in_progress");
+            let whole = WholeValue::new(&id, output_index, "response.function_call_arguments", "arguments");
+            whole.announce(added, &arguments, Some(&name), events);
+            item(&arguments, "completed")
+        };
+        events.push(json!({"type": "response.output_item.done", "output_index": output_index, "item": done}));
+        self.items.push(done);
+    }
+
+    fn push_text(&mut self, text: &str, reasoning: bool, events: &mut Vec<Value>) {
         if self.open.as_ref().is_some_and(|o| o.reasoning != reasoning) {
             self.close_open(events);
         }
@@ -777,6 +802,40 @@ impl OutputBuilder {
             self.items.push(item);
             self.signatures = TurnSignatures::default();
         }
+    }
+}
+
+/// A call item whose value (arguments, custom input) arrives whole: its `output_item.added`,
+/// one `<kind>.delta` with the whole value and `<kind>.done`.
+struct WholeValue<'a> {
+    id: &'a str,
+    output_index: usize,
+    kind: &'a str,
+    field: &'a str,
+}
+
+impl<'a> WholeValue<'a> {
+    fn new(id: &'a str, output_index: usize, kind: &'a str, field: &'a str) -> Self {
+        WholeValue {
+            id,
+            output_index,
+            kind,
+            field,
+        }
+    }
+
+    /// Pushes the three events; `name` (function calls) rides on `.done`.
+    fn announce(&self, added: OutputItem, value: &str, name: Option<&str>, events: &mut Vec<Value>) {
+        let (id, output_index) = (self.id, self.output_index);
+        events.push(json!({"type": "response.output_item.added", "output_index": output_index, "item": added}));
+        events.push(json!({"type": format!("{}.delta", self.kind), "item_id": id,
+                           "output_index": output_index, "delta": value}));
+        let mut done = json!({"type": format!("{}.done", self.kind), "item_id": id, "output_index": output_index});
+        done[self.field] = value.into();
+        if let Some(name) = name {
+            done["name"] = name.into();
+        }
+        events.push(done);
     }
 }
 

@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use super::super::gemini::{CountTokensResponse, GenerateContentResponse, ListModelsResponse, Model, Part};
+use super::super::gemini::events::{events, Event, Signed};
+use super::super::gemini::{CountTokensResponse, GenerateContentResponse, ListModelsResponse, Model};
 use super::super::RequestContext;
 use super::{
     id_token, stop_reason, thinking_signature, tool_use_id, usage, AnthropicContentBlock, AnthropicCountTokensResponse,
@@ -23,11 +24,11 @@ pub fn gemini_to_messages_response(
         .iter()
         .find(|c| c.index == 0)
         .or(resp.candidates.first());
+    let chosen = candidate.map(|c| c.index);
     let mut content: Vec<AnthropicContentBlock> = Vec::new();
     let mut calls = 0;
-    let parts: &[Part] = candidate.and_then(|c| c.content.as_ref()).map_or(&[], |c| &c.parts);
-    for part in parts {
-        push_part(&mut content, part, &token, &mut calls);
+    for event in events(resp).filter(|e| e.candidate().is_some() && e.candidate() == chosen) {
+        push_event(&mut content, &event, &token, &mut calls);
     }
     // Anthropic clients expect every thinking block to be signed.
     for block in &mut content {
@@ -56,60 +57,64 @@ pub fn gemini_to_messages_response(
     }
 }
 
-/// Appends one Gemini part to the content being built (see the module doc of `anthropic` for
-/// where signatures go). Parts Anthropic cannot express (inline images, code execution) are
-/// skipped.
-fn push_part(content: &mut Vec<AnthropicContentBlock>, part: &Part, token: &str, calls: &mut usize) {
-    let signature = part.thought_signature.as_deref().filter(|s| !s.is_empty());
-    if let Some(call) = &part.function_call {
-        let input = if call.args.is_object() {
-            call.args.clone()
-        } else {
-            json!({})
-        };
-        content.push(AnthropicContentBlock::ToolUse {
-            id: tool_use_id(token, *calls, signature),
-            name: call.name.clone(),
-            input,
-        });
-        *calls += 1;
-        return;
-    }
-    let Some(text) = part.text.as_deref() else {
-        return;
-    };
-    if part.is_thought() {
-        // Continue an unsigned thinking block; a signature closes it.
-        if let Some(AnthropicContentBlock::Thinking {
-            thinking,
-            signature: existing,
-        }) = content.last_mut()
-        {
-            if existing.is_empty() {
-                thinking.push_str(text);
-                *existing = thinking_signature(signature);
-                return;
-            }
-        }
-        if !text.is_empty() || signature.is_some() {
-            content.push(AnthropicContentBlock::Thinking {
-                thinking: text.into(),
-                signature: thinking_signature(signature),
+/// Appends one hub event to the content being built (see the module doc of `anthropic` for
+/// where signatures go). What Anthropic cannot express (inline images, code execution) has no
+/// event.
+fn push_event(content: &mut Vec<AnthropicContentBlock>, event: &Event, token: &str, calls: &mut usize) {
+    match *event {
+        Event::FunctionCall { call, signature, .. } => {
+            let input = if call.args.is_object() {
+                call.args.clone()
+            } else {
+                json!({})
+            };
+            content.push(AnthropicContentBlock::ToolUse {
+                id: tool_use_id(token, *calls, signature),
+                name: call.name.clone(),
+                input,
             });
+            *calls += 1;
         }
-        return;
-    }
-    if signature.is_some() {
-        content.push(AnthropicContentBlock::Thinking {
+        // Continue an unsigned thinking block, else start one.
+        Event::Thought { text, .. } => match content.last_mut() {
+            Some(AnthropicContentBlock::Thinking { thinking, signature }) if signature.is_empty() => {
+                thinking.push_str(text);
+            }
+            _ => content.push(AnthropicContentBlock::Thinking {
+                thinking: text.into(),
+                signature: String::new(),
+            }),
+        },
+        // A signature closes the unsigned thinking block it follows.
+        Event::Signature {
+            signature,
+            on: Signed::Thought,
+            ..
+        } => match content.last_mut() {
+            Some(AnthropicContentBlock::Thinking {
+                signature: existing, ..
+            }) if existing.is_empty() => {
+                *existing = thinking_signature(Some(signature));
+            }
+            _ => content.push(AnthropicContentBlock::Thinking {
+                thinking: String::new(),
+                signature: thinking_signature(Some(signature)),
+            }),
+        },
+        // A signed answer: an empty thinking block holding the signature, before the text.
+        Event::Signature {
+            signature,
+            on: Signed::Text,
+            ..
+        } => content.push(AnthropicContentBlock::Thinking {
             thinking: String::new(),
-            signature: thinking_signature(signature),
-        });
-    } else if let Some(AnthropicContentBlock::Text { text: existing }) = content.last_mut() {
-        existing.push_str(text);
-        return;
-    }
-    if !text.is_empty() {
-        content.push(AnthropicContentBlock::Text { text: text.into() });
+            signature: thinking_signature(Some(signature)),
+        }),
+        Event::Text { text, .. } => match content.last_mut() {
+            Some(AnthropicContentBlock::Text { text: existing }) => existing.push_str(text),
+            _ => content.push(AnthropicContentBlock::Text { text: text.into() }),
+        },
+        _ => {}
     }
 }
 

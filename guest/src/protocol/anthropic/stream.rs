@@ -18,7 +18,8 @@
 
 use serde_json::{json, Value};
 
-use super::super::gemini::{GenerateContentResponse, Part, Status, UsageMetadata};
+use super::super::gemini::events::{events, Event, Signed};
+use super::super::gemini::{FunctionCall, GenerateContentResponse, Status, UsageMetadata};
 use super::super::sse::event_frame;
 use super::super::{Protocol, RequestContext};
 use super::{
@@ -65,42 +66,58 @@ impl MessagesStreamTranslator {
         }
     }
 
-    /// Frames for one upstream chunk.
+    /// Frames for one upstream chunk. Only the first candidate is rendered (Messages has no
+    /// `n`).
     pub fn on_chunk(&mut self, chunk: &GenerateContentResponse) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        if self.done {
-            return out;
-        }
-        if let Some(u) = chunk.usage_metadata {
-            self.usage = Some(u);
-        }
-        if !self.started {
-            self.started = true;
-            let u = usage(self.usage.as_ref());
-            let start = json!({"type": "message_start", "message": {
-                "id": self.message_id, "type": "message", "role": "assistant", "content": [], "model": self.model,
-                "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": u.input_tokens, "output_tokens": 1,
-                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": u.cache_read_input_tokens}
-            }});
-            out.push(frame("message_start", &start));
-            out.push(frame("ping", &json!({"type": "ping"})));
-        }
-        let candidate = chunk.candidates.iter().find(|c| c.index == 0);
-        match candidate {
-            None => {
-                if chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some()) {
-                    self.finish_message(&mut out, AnthropicStopReason::Refusal);
-                }
+        for event in events(chunk) {
+            if self.done {
+                break;
             }
-            Some(candidate) => {
-                for part in candidate.content.iter().flat_map(|c| &c.parts) {
-                    self.on_part(part, &mut out);
+            if let Event::Usage(u) = event {
+                self.usage = Some(u);
+                continue;
+            }
+            self.start(&mut out);
+            match event {
+                Event::PromptBlocked => self.finish_message(&mut out, AnthropicStopReason::Refusal),
+                Event::Text { candidate: 0, text } => self.text(text, &mut out),
+                Event::Thought { candidate: 0, text } => {
+                    self.open_thinking(&mut out);
+                    out.push(delta(self.index, json!({"type": "thinking_delta", "thinking": text})));
                 }
-                if let Some(reason) = candidate.finish_reason.as_ref() {
+                Event::Signature {
+                    candidate: 0,
+                    signature,
+                    on: Signed::Thought,
+                } => {
+                    self.open_thinking(&mut out);
+                    self.sign(signature, &mut out);
+                }
+                // A signed answer: an empty thinking block holding the signature, where it arrives.
+                Event::Signature {
+                    candidate: 0,
+                    signature,
+                    on: Signed::Text,
+                } => {
+                    self.close(&mut out);
+                    self.start_thinking(&mut out);
+                    self.sign(signature, &mut out);
+                    self.close(&mut out);
+                }
+                Event::FunctionCall {
+                    candidate: 0,
+                    call,
+                    signature,
+                } => self.tool_use(call, signature, &mut out),
+                Event::Finish { candidate: 0, reason } => {
                     self.finish_message(&mut out, stop_reason(Some(reason), self.calls > 0));
                 }
+                _ => {}
             }
+        }
+        if !self.done {
+            self.start(&mut out);
         }
         out
     }
@@ -125,70 +142,68 @@ impl MessagesStreamTranslator {
         vec![error_frame("api_error", "upstream stream ended unexpectedly")]
     }
 
-    fn on_part(&mut self, part: &Part, out: &mut Vec<Vec<u8>>) {
-        let signature = part.thought_signature.as_deref().filter(|s| !s.is_empty());
-        if let Some(call) = &part.function_call {
-            self.close(out);
-            let args = if call.args.is_object() {
-                call.args.clone()
-            } else {
-                json!({})
-            };
-            let id = tool_use_id(&self.token, self.calls, signature);
-            self.calls += 1;
-            let index = self.index;
-            self.index += 1;
-            out.push(frame(
-                "content_block_start",
-                &json!({"type": "content_block_start", "index": index,
-                        "content_block": {"type": "tool_use", "id": id, "name": call.name, "input": {}}}),
-            ));
-            out.push(delta(
-                index,
-                json!({"type": "input_json_delta", "partial_json": args.to_string()}),
-            ));
-            out.push(frame(
-                "content_block_stop",
-                &json!({"type": "content_block_stop", "index": index}),
-            ));
+    /// `message_start` and `ping`, once, before anything else.
+    fn start(&mut self, out: &mut Vec<Vec<u8>>) {
+        if self.started {
             return;
         }
-        let Some(text) = part.text.as_deref() else {
-            return;
+        self.started = true;
+        let u = usage(self.usage.as_ref());
+        let start = json!({"type": "message_start", "message": {
+            "id": self.message_id, "type": "message", "role": "assistant", "content": [], "model": self.model,
+            "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": u.input_tokens, "output_tokens": 1,
+                      "cache_creation_input_tokens": 0, "cache_read_input_tokens": u.cache_read_input_tokens}
+        }});
+        out.push(frame("message_start", &start));
+        out.push(frame("ping", &json!({"type": "ping"})));
+    }
+
+    fn tool_use(&mut self, call: &FunctionCall, signature: Option<&str>, out: &mut Vec<Vec<u8>>) {
+        self.close(out);
+        let args = if call.args.is_object() {
+            call.args.clone()
+        } else {
+            json!({})
         };
-        if part.is_thought() {
-            if self.open != Some(Open::Thinking { signed: false }) {
-                if text.is_empty() && signature.is_none() {
-                    return;
-                }
-                self.close(out);
-                self.start_thinking(out);
-            }
-            if !text.is_empty() {
-                out.push(delta(self.index, json!({"type": "thinking_delta", "thinking": text})));
-            }
-            if signature.is_some() {
-                out.push(delta(
-                    self.index,
-                    json!({"type": "signature_delta", "signature": thinking_signature(signature)}),
-                ));
-                self.open = Some(Open::Thinking { signed: true });
-            }
-            return;
-        }
-        if signature.is_some() {
+        let id = tool_use_id(&self.token, self.calls, signature);
+        self.calls += 1;
+        let index = self.index;
+        self.index += 1;
+        out.push(frame(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index,
+                    "content_block": {"type": "tool_use", "id": id, "name": call.name, "input": {}}}),
+        ));
+        out.push(delta(
+            index,
+            json!({"type": "input_json_delta", "partial_json": args.to_string()}),
+        ));
+        out.push(frame(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": index}),
+        ));
+    }
+
+    /// Thought text and signatures go to the open thinking block while it is unsigned; else a
+    /// new one opens.
+    fn open_thinking(&mut self, out: &mut Vec<Vec<u8>>) {
+        if self.open != Some(Open::Thinking { signed: false }) {
             self.close(out);
             self.start_thinking(out);
-            out.push(delta(
-                self.index,
-                json!({"type": "signature_delta", "signature": thinking_signature(signature)}),
-            ));
-            self.open = Some(Open::Thinking { signed: true });
-            self.close(out);
         }
-        if text.is_empty() {
-            return;
-        }
+    }
+
+    /// A `signature_delta`; the block takes no further signature.
+    fn sign(&mut self, signature: &str, out: &mut Vec<Vec<u8>>) {
+        out.push(delta(
+            self.index,
+            json!({"type": "signature_delta", "signature": thinking_signature(Some(signature))}),
+        ));
+        self.open = Some(Open::Thinking { signed: true });
+    }
+
+    fn text(&mut self, text: &str, out: &mut Vec<Vec<u8>>) {
         if self.open != Some(Open::Text) {
             self.close(out);
             out.push(frame(

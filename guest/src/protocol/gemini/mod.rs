@@ -12,6 +12,8 @@
 //! * [`signatures`]: the skip sentinel and the one codec for signatures in tool-call ids;
 //! * [`turns`]: call/response pairing (unanswered calls are 400s) and the active-loop rule;
 //! * [`finish`]: typed [`FinishReason`] and which reasons are blocks or length cuts;
+//! * [`events`]: the one walk over a response or stream chunk (usage, prompt block, text,
+//!   thought, signature, function call, finish), which every stream translator consumes;
 //! * [`status`]: the error body with typed details, the Google code -> HTTP table and
 //!   `API_KEY_INVALID` detection.
 //!
@@ -21,6 +23,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod events;
 pub mod extras;
 pub mod finish;
 pub mod media;
@@ -512,6 +515,21 @@ pub struct GenerateContentResponse {
     /// Gemini's id for the response.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
+    /// The error a stream may end with, sent as a chunk of its own (`{"error": {…}}`); never
+    /// set on a whole response (those fail with an HTTP status). An `error` that is not a
+    /// readable [`Status`] is ignored.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "readable_status"
+    )]
+    pub error: Option<Status>,
+}
+
+/// `error` as a [`Status`] when it reads as one, else `None` (the chunk stays readable).
+fn readable_status<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Status>, D::Error> {
+    let value = Option::<Value>::deserialize(deserializer)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// One generated answer.

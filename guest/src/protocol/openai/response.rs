@@ -121,7 +121,7 @@ pub(super) fn tool_call(
 }
 
 /// `args` as the JSON string OpenAI puts in `arguments` (`{}` when Gemini sent none).
-fn arguments_json(args: &Value) -> String {
+pub(crate) fn arguments_json(args: &Value) -> String {
     match args {
         Value::Null => "{}".into(),
         args => serde_json::to_string(args).unwrap_or_else(|_| "{}".into()),

@@ -19,6 +19,7 @@ use super::{
     OpenAiChatChunk, OpenAiChunkChoice, OpenAiDelta, OpenAiToolCallDelta, CHAT_COMPLETION_CHUNK_OBJECT, DONE_FRAME,
 };
 use crate::error::GatewayError;
+use crate::protocol::gemini::events::{events, Event};
 use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::data_frame;
 use crate::protocol::{Protocol, RequestContext};
@@ -67,30 +68,51 @@ impl ChatStreamTranslator {
         if self.failed {
             return out;
         }
-        if let Some(usage) = chunk.usage_metadata {
-            self.usage = Some(usage);
-        }
-        if chunk.candidates.is_empty() {
-            if chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some()) {
-                self.open_choice(0, &mut out).finish_reason = Some("content_filter");
-            }
-            return out;
-        }
-        for candidate in &chunk.candidates {
-            let index = candidate.index;
-            self.open_choice(index, &mut out);
-            let parts = candidate
-                .content
-                .as_ref()
-                .map(|c| c.parts.as_slice())
-                .unwrap_or_default();
-            for part in parts {
-                let delta = if let Some(call) = &part.function_call {
-                    let state = self.choices.entry(index).or_default();
+        for event in events(chunk) {
+            let (index, delta) = match event {
+                Event::Usage(usage) => {
+                    self.usage = Some(usage);
+                    continue;
+                }
+                Event::PromptBlocked => {
+                    self.open_choice(0, &mut out).finish_reason = Some("content_filter");
+                    continue;
+                }
+                Event::Candidate(index) => {
+                    self.open_choice(index, &mut out);
+                    continue;
+                }
+                Event::Finish { candidate, reason } => {
+                    let state = self.choices.entry(candidate).or_default();
+                    state.finish_reason = Some(finish_reason_from_gemini(Some(reason), state.tool_calls > 0));
+                    continue;
+                }
+                // Chat completions carry signatures only in tool-call ids.
+                Event::Signature { .. } => continue,
+                Event::Text { candidate, text } => (
+                    candidate,
+                    OpenAiDelta {
+                        content: Some(text.to_string()),
+                        ..Default::default()
+                    },
+                ),
+                Event::Thought { candidate, text } => (
+                    candidate,
+                    OpenAiDelta {
+                        reasoning_content: Some(text.to_string()),
+                        ..Default::default()
+                    },
+                ),
+                Event::FunctionCall {
+                    candidate,
+                    call,
+                    signature,
+                } => {
+                    let state = self.choices.entry(candidate).or_default();
                     let n = state.tool_calls;
                     state.tool_calls += 1;
-                    let call = tool_call(call, part.thought_signature.as_deref(), &self.ctx, index, n);
-                    OpenAiDelta {
+                    let call = tool_call(call, signature, &self.ctx, candidate, n);
+                    let delta = OpenAiDelta {
                         tool_calls: vec![OpenAiToolCallDelta {
                             index: n as u32,
                             id: call.id,
@@ -99,28 +121,11 @@ impl ChatStreamTranslator {
                             extra_content: call.extra_content,
                         }],
                         ..Default::default()
-                    }
-                } else {
-                    match &part.text {
-                        // Empty text (often a lone signature carrier at the end) says nothing.
-                        Some(t) if t.is_empty() => continue,
-                        Some(t) if part.is_thought() => OpenAiDelta {
-                            reasoning_content: Some(t.clone()),
-                            ..Default::default()
-                        },
-                        Some(t) => OpenAiDelta {
-                            content: Some(t.clone()),
-                            ..Default::default()
-                        },
-                        None => continue, // inlineData & co. have no chunk form
-                    }
-                };
-                out.push(self.frame(vec![choice(index, delta, None)], None));
-            }
-            if let Some(reason) = candidate.finish_reason.as_ref() {
-                let state = self.choices.entry(index).or_default();
-                state.finish_reason = Some(finish_reason_from_gemini(Some(reason), state.tool_calls > 0));
-            }
+                    };
+                    (candidate, delta)
+                }
+            };
+            out.push(self.frame(vec![choice(index, delta, None)], None));
         }
         out
     }

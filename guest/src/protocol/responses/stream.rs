@@ -33,9 +33,10 @@
 //! without a finish reason (a cut connection), ends with `response.failed` (status `failed`,
 //! `error {code, message}`, the items finished so far). No `[DONE]` follows (OpenAI sends none).
 
-use super::{response_object, Outcome, OutputBuilder, ResponseEcho, ResponseError, ResponseObject};
+use super::{response_object, Ending, Outcome, OutputBuilder, ResponseEcho, ResponseError, ResponseObject};
 use crate::error::GatewayError;
-use crate::protocol::gemini::{FinishReason, GenerateContentResponse, Status, UsageMetadata};
+use crate::protocol::gemini::events::{events as hub_events, Event};
+use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::event_frame;
 use crate::protocol::RequestContext;
 use serde_json::{json, Value};
@@ -50,8 +51,8 @@ pub struct ResponsesStreamTranslator {
     builder: OutputBuilder,
     sequence: u64,
     started: bool,
-    finish_reason: Option<FinishReason>,
-    blocked: bool,
+    /// How the first candidate ended, once it did.
+    ending: Ending,
     usage: Option<UsageMetadata>,
     /// `response.failed` was sent; nothing follows it.
     failed: bool,
@@ -67,8 +68,7 @@ impl ResponsesStreamTranslator {
             echo: ResponseEcho::for_model(model),
             sequence: 0,
             started: false,
-            finish_reason: None,
-            blocked: false,
+            ending: Ending::default(),
             usage: None,
             failed: false,
         }
@@ -90,27 +90,13 @@ impl ResponsesStreamTranslator {
             return out;
         }
         self.start(&mut out);
-        if let Some(usage) = chunk.usage_metadata {
-            self.usage = Some(usage);
-        }
-        if chunk.candidates.is_empty() && chunk.prompt_feedback.as_ref().is_some_and(|f| f.block_reason.is_some()) {
-            self.blocked = true;
-            // Any reason will do: `blocked` decides the outcome.
-            self.finish_reason = Some(FinishReason::Other);
-        }
         let mut events = Vec::new();
-        for candidate in chunk.candidates.iter().filter(|c| c.index == 0) {
-            for part in candidate
-                .content
-                .as_ref()
-                .map(|c| c.parts.as_slice())
-                .unwrap_or_default()
-            {
-                self.builder.push_part(part, &mut events);
+        for event in hub_events(chunk) {
+            if let Event::Usage(usage) = event {
+                self.usage = Some(usage);
             }
-            if let Some(reason) = &candidate.finish_reason {
-                self.finish_reason = Some(reason.clone());
-            }
+            self.ending.read(&event);
+            self.builder.push_first_candidate(&event, &mut events);
         }
         for event in events {
             out.push(self.frame(event));
@@ -138,15 +124,15 @@ impl ResponsesStreamTranslator {
         if self.failed {
             return Vec::new();
         }
-        let Some(reason) = self.finish_reason.clone() else {
+        if !self.ending.is_over() {
             return self.fail(ResponseError {
                 code: "server_error".into(),
                 message: "The upstream stream ended before the response was complete (no finish reason).".into(),
             });
-        };
+        }
         let mut out = Vec::new();
         self.start(&mut out);
-        let outcome = Outcome::from_finish(Some(&reason), self.blocked);
+        let outcome = self.ending.outcome();
         let mut events = Vec::new();
         self.builder.close(&outcome, &mut events);
         for event in events {

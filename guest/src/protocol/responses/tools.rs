@@ -22,7 +22,7 @@
 
 use super::{ResponsesInputItem, ResponsesTool, ResponsesToolChoice};
 use crate::error::GatewayError;
-use crate::protocol::gemini::{FunctionCallingConfig, FunctionDeclaration, Part};
+use crate::protocol::gemini::{FunctionCallingConfig, FunctionDeclaration};
 use crate::protocol::schema;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -528,11 +528,12 @@ impl TurnSignatures {
         self.text.is_none() && self.calls.is_empty()
     }
 
-    /// Records the signature of a part (`call`: its function-call index in the turn).
-    pub(crate) fn record(&mut self, part: &Part, call: Option<usize>) {
-        let Some(sig) = part.thought_signature.clone().filter(|s| !s.is_empty()) else {
+    /// Records the (non-empty) signature of a part (`call`: its function-call index in the turn).
+    pub(crate) fn record(&mut self, signature: &str, call: Option<usize>) {
+        if signature.is_empty() {
             return;
-        };
+        }
+        let sig = signature.to_string();
         match call {
             Some(index) => self.calls.push((index, sig)),
             None => self.text = Some(sig),
