@@ -22,6 +22,7 @@
 //! The signature is also exposed as `extra_content.google.thought_signature`, the place
 //! Gemini's own OpenAI-compatible endpoint uses, and read back from there.
 
+use crate::protocol::gemini::extras::ExtrasFields;
 use crate::protocol::gemini::signatures::id_with_signature;
 use crate::protocol::RequestContext;
 use serde::{Deserialize, Serialize};
@@ -117,12 +118,9 @@ pub struct OpenAiChatRequest {
     /// `none`, `minimal`, `low`, `medium` or `high`: mapped to Gemini's thinking settings.
     #[serde(default)]
     pub reasoning_effort: Option<String>,
-    /// Gemini's compat-endpoint extras: `{"google": {"thinking_config": …, …}}` (protocols.md §2).
-    #[serde(default)]
-    pub extra_body: Option<Value>,
-    /// The same extras flattened to the top level (what the OpenAI SDK's `extra_body=` sends).
-    #[serde(default)]
-    pub google: Option<Value>,
+    /// Google's extras (`extra_body.google` or a top-level `google`), as on every OpenAI-shaped request.
+    #[serde(flatten)]
+    pub extras: ExtrasFields,
 }
 
 impl OpenAiChatRequest {

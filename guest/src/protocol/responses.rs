@@ -40,6 +40,7 @@
 //!   and ignored: Gemini has no equivalent; `parallel_tool_calls` is echoed.
 
 use crate::protocol::gemini::events::{events as hub_events, Event};
+use crate::protocol::gemini::extras::ExtrasFields;
 use crate::protocol::gemini::{FinishOutcome, FinishReason, FunctionCall, GenerateContentResponse, UsageMetadata};
 use crate::protocol::openai::{self, OpenAiInputAudio};
 use crate::protocol::RequestContext;
@@ -121,12 +122,9 @@ pub struct OpenAiResponsesRequest {
     /// values are accepted and ignored.
     #[serde(default, deserialize_with = "crate::protocol::null_as_default")]
     pub include: Vec<String>,
-    /// Gemini extras, as on chat completions: `{"google": {"thinking_config": …}}`.
-    #[serde(default)]
-    pub extra_body: Option<Value>,
-    /// The same extras flattened to the top level (what the OpenAI SDK's `extra_body=` sends).
-    #[serde(default)]
-    pub google: Option<Value>,
+    /// Google's extras (`extra_body.google` or a top-level `google`), as on every OpenAI-shaped request.
+    #[serde(flatten)]
+    pub extras: ExtrasFields,
 }
 
 impl OpenAiResponsesRequest {

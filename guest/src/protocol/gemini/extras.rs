@@ -5,9 +5,13 @@
 //! object wins. Each field is accepted in snake or camel case (snake first; `null` is absent),
 //! unknown fields are ignored, and a known field of the wrong type is a 400 naming it.
 
-use super::{Content, FunctionDeclaration, GenerateContentRequest, GenerationConfig, SafetySetting, Tool, ToolConfig};
+use super::{
+    Content, FunctionCallingConfig, FunctionDeclaration, GenerateContentRequest, GenerationConfig, SafetySetting, Tool,
+    ToolConfig,
+};
 use crate::error::GatewayError;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// `google.thinking_config`.
@@ -30,6 +34,18 @@ pub struct GoogleExtras {
     pub safety_settings: Vec<SafetySetting>,
     /// `cached_content`: the name of a Gemini cached content (ignored unless a string).
     pub cached_content: Option<String>,
+}
+
+/// Where an OpenAI-shaped request carries its extras; flattened into the chat and Responses
+/// request types, so both read them alike.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct ExtrasFields {
+    /// Gemini's compat-endpoint extras: `{"google": {"thinking_config": …, …}}` (protocols.md §2).
+    #[serde(default)]
+    pub extra_body: Option<Value>,
+    /// The same extras flattened to the top level (what the OpenAI SDK's `extra_body=` sends).
+    #[serde(default)]
+    pub google: Option<Value>,
 }
 
 const THINKING_PARAM: &str = "extra_body.google.thinking_config";
@@ -70,17 +86,21 @@ impl GoogleExtras {
 }
 
 /// What an OpenAI-shaped request (Chat Completions, Responses) becomes: its turns, function
-/// declarations, tool config and generation config, with the request-level Google extras
-/// (safety settings, cached content) on top.
+/// declarations and tool choice, the request-level Google extras (safety settings, cached
+/// content) read from `extras`, and the generation config `generation_config` builds once the
+/// extras are known (explicit thinking settings override the effort).
 pub fn openai_shaped_request(
     (system_instruction, contents): (Option<Content>, Vec<Content>),
     declarations: Vec<FunctionDeclaration>,
-    tool_config: Option<ToolConfig>,
-    generation_config: GenerationConfig,
-    google: Option<GoogleExtras>,
-) -> GenerateContentRequest {
+    calling: Option<FunctionCallingConfig>,
+    extras: &ExtrasFields,
+    generation_config: impl FnOnce(Option<&GoogleExtras>) -> Result<GenerationConfig, GatewayError>,
+) -> Result<GenerateContentRequest, GatewayError> {
+    let tool_config = ToolConfig::for_functions(calling, !declarations.is_empty());
+    let google = GoogleExtras::from_request(extras.extra_body.as_ref(), extras.google.as_ref())?;
+    let generation_config = generation_config(google.as_ref())?;
     let google = google.unwrap_or_default();
-    GenerateContentRequest {
+    Ok(GenerateContentRequest {
         contents,
         system_instruction,
         tools: Tool::functions(declarations),
@@ -88,7 +108,7 @@ pub fn openai_shaped_request(
         safety_settings: google.safety_settings,
         generation_config: generation_config.if_set(),
         cached_content: google.cached_content,
-    }
+    })
 }
 
 impl ThinkingExtras {

@@ -20,14 +20,12 @@ use super::{
     OpenAiMessage, OpenAiToolCall,
 };
 use crate::error::GatewayError;
-use crate::protocol::gemini::extras::{openai_shaped_request, GoogleExtras};
+use crate::protocol::gemini::extras::openai_shaped_request;
 use crate::protocol::gemini::media::{is_youtube, mime_from_path, url_path};
 use crate::protocol::gemini::signatures::signature_from_id;
 use crate::protocol::gemini::thinking::ThinkingFamily;
 use crate::protocol::gemini::turns::{mark_active_loop, pair_responses, push_turn, CallKey, PairingError, Response};
-use crate::protocol::gemini::{
-    Blob, Content, FileData, FunctionCall, FunctionResponse, GenerateContentRequest, Part, ToolConfig,
-};
+use crate::protocol::gemini::{Blob, Content, FileData, FunctionCall, FunctionResponse, GenerateContentRequest, Part};
 use config::{convert_tool_choice, convert_tools, generation_config};
 pub(crate) use config::{json_response_format, parse_effort, thinking_config};
 use serde_json::{json, Map, Value};
@@ -39,17 +37,10 @@ pub fn chat_request_to_gemini(req: &OpenAiChatRequest, model: &str) -> Result<Ge
     let (system_instruction, contents) = convert_messages(&req.messages, multimodal_responses)?;
     let tools = convert_tools(&req.tools)?;
     // Checked even without tools: a malformed tool_choice is the client's error either way.
-    let function_calling_config = req.tool_choice.as_ref().map(convert_tool_choice).transpose()?;
-    let tool_config = ToolConfig::for_functions(function_calling_config, !tools.is_empty());
-    let google = GoogleExtras::from_request(req.extra_body.as_ref(), req.google.as_ref())?;
-    let generation_config = generation_config(req, model, google.as_ref())?;
-    Ok(openai_shaped_request(
-        (system_instruction, contents),
-        tools,
-        tool_config,
-        generation_config,
-        google,
-    ))
+    let calling = req.tool_choice.as_ref().map(convert_tool_choice).transpose()?;
+    openai_shaped_request((system_instruction, contents), tools, calling, &req.extras, |google| {
+        generation_config(req, model, google)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ use crate::protocol::gemini::signatures::{signature_from_id, SKIP_SIGNATURE};
 use crate::protocol::gemini::thinking::ThinkingFamily;
 use crate::protocol::gemini::turns::{mark_active_loop, pair_responses, push_turn, CallKey, PairingError, Response};
 use crate::protocol::gemini::{
-    Content, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part, ToolConfig,
+    Content, FunctionCall, FunctionResponse, GenerateContentRequest, GenerationConfig, Part,
 };
 use crate::protocol::openai::request::{
     image_url_part, inline_file_part, input_audio_part, json_response_format, not_in_a_tool_result, parse_arguments,
@@ -53,16 +53,13 @@ pub fn responses_request_to_gemini(
         .map(tools::function_calling_config)
         .transpose()?
         .flatten();
-    let tool_config = ToolConfig::for_functions(calling, !declarations.is_empty());
-    let google = GoogleExtras::from_request(req.extra_body.as_ref(), req.google.as_ref())?;
-    let generation_config = generation_config(req, model, google.as_ref())?;
-    Ok(openai_shaped_request(
+    openai_shaped_request(
         (system_instruction, contents),
         declarations,
-        tool_config,
-        generation_config,
-        google,
-    ))
+        calling,
+        &req.extras,
+        |google| generation_config(req, model, google),
+    )
 }
 
 /// `max_output_tokens`, sampling, `text.format` and `reasoning` -> `generationConfig`.
