@@ -1,8 +1,11 @@
 //! Client protocols and their translation to and from Gemini, the canonical model.
 //!
-//! `gemini` holds the wire types every translator converges on; `openai` and `anthropic`
-//! translate requests into them and responses (whole or streamed) out of them; `schema`
-//! makes client JSON Schemas acceptable to Gemini; `sse` frames and splits event streams.
+//! `gemini` is the hub: the wire types every translator converges on and the Gemini rules
+//! they share (thinking, media, signatures, turns, finish reasons, errors, extras, and the one
+//! walk over response chunks, `gemini::events`); `openai` (chat completions), `responses` and
+//! `anthropic` translate requests into it and responses (whole or streamed) out of it;
+//! `schema` makes client JSON Schemas acceptable to Gemini; `sse` frames and splits event
+//! streams.
 
 pub mod gemini;
 
@@ -26,6 +29,26 @@ pub struct RequestContext {
     pub request_id: String,
     /// Unix seconds at the start of the request.
     pub created: u64,
+}
+
+/// Fixtures the translators' unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::gemini::GenerateContentResponse;
+    use super::RequestContext;
+
+    /// A request context with fixed id and time.
+    pub(crate) fn ctx(request_id: &str, created: u64) -> RequestContext {
+        RequestContext {
+            request_id: request_id.into(),
+            created,
+        }
+    }
+
+    /// A Gemini response or stream chunk from its JSON.
+    pub(crate) fn chunk(body: serde_json::Value) -> GenerateContentResponse {
+        serde_json::from_value(body).unwrap()
+    }
 }
 
 pub mod anthropic;

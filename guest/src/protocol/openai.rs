@@ -695,10 +695,7 @@ mod tests {
     use crate::protocol::gemini::signatures::signature_from_id;
 
     fn ctx() -> RequestContext {
-        RequestContext {
-            request_id: "req-01_AB".into(),
-            created: 1_700_000_000,
-        }
+        crate::protocol::test_support::ctx("req-01_AB", 1_700_000_000)
     }
 
     #[test]

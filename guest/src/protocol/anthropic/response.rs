@@ -181,10 +181,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn ctx() -> RequestContext {
-        RequestContext {
-            request_id: "abc123".into(),
-            created: 1_760_000_000,
-        }
+        crate::protocol::test_support::ctx("abc123", 1_760_000_000)
     }
 
     fn translate(resp: Value) -> Value {

@@ -11,10 +11,7 @@ const MODEL: &str = "gemini-2.5-flash";
 const G3: &str = "gemini-3-pro-preview";
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r1".into(),
-        created: 1_760_000_000,
-    }
+    crate::protocol::test_support::ctx("r1", 1_760_000_000)
 }
 
 fn req(body: Value) -> OpenAiResponsesRequest {

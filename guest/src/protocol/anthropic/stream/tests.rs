@@ -1,16 +1,10 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::protocol::test_support::chunk;
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "req9".into(),
-        created: 0,
-    }
-}
-
-fn chunk(v: Value) -> GenerateContentResponse {
-    serde_json::from_value(v).unwrap()
+    crate::protocol::test_support::ctx("req9", 0)
 }
 
 /// Splits a frame into (event name, data JSON), checking the framing and that `type` matches.

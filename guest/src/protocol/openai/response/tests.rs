@@ -3,10 +3,7 @@ use crate::protocol::gemini::GenerateContentResponse;
 use serde_json::json;
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "r42".into(),
-        created: 1_760_000_000,
-    }
+    crate::protocol::test_support::ctx("r42", 1_760_000_000)
 }
 
 fn gemini(body: Value) -> GenerateContentResponse {

@@ -1,17 +1,11 @@
 use super::*;
 use crate::protocol::openai::{gemini_to_chat_response, tool_call_id};
+use crate::protocol::test_support::chunk;
 use crate::stream::Transducer;
 use serde_json::Value;
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "s1".into(),
-        created: 1_760_000_001,
-    }
-}
-
-fn chunk(body: Value) -> GenerateContentResponse {
-    serde_json::from_value(body).unwrap()
+    crate::protocol::test_support::ctx("s1", 1_760_000_001)
 }
 
 /// Decodes frames: `data: <json>\n\n` → the JSON, `data: [DONE]\n\n` → the string "[DONE]".

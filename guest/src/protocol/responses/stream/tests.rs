@@ -2,16 +2,10 @@ use super::*;
 use crate::protocol::openai::tool_call_id;
 use crate::protocol::responses::response_json;
 use crate::protocol::sse::SseReader;
+use crate::protocol::test_support::chunk;
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "s1".into(),
-        created: 1_760_000_001,
-    }
-}
-
-fn chunk(body: Value) -> GenerateContentResponse {
-    serde_json::from_value(body).unwrap()
+    crate::protocol::test_support::ctx("s1", 1_760_000_001)
 }
 
 /// Decodes `event: <type>\ndata: <json>\n\n` frames (one event each, except the

@@ -17,10 +17,7 @@ const CODEX_PINNED: &str = include_str!("../../../../../tests/fixtures/agents/co
 const CODEX_TOOL_LOOP: &str = include_str!("../../../../../tests/fixtures/agents/codex-0.171.0-tool-loop-2.json");
 
 fn ctx() -> RequestContext {
-    RequestContext {
-        request_id: "n1".into(),
-        created: 1_760_000_000,
-    }
+    crate::protocol::test_support::ctx("n1", 1_760_000_000)
 }
 
 fn req(body: Value) -> OpenAiResponsesRequest {
