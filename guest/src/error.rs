@@ -102,6 +102,10 @@ pub enum GatewayError {
     /// A bug or a host failure.
     #[error("{0}")]
     Internal(String),
+    /// A stream that ended before every answer got a finish reason (a cut connection): its
+    /// last frame, in the caller's protocol, instead of a fabricated normal end.
+    #[error("The upstream stream ended before the response was complete (no finish reason).")]
+    StreamTruncated,
     /// The route needs what this build leaves out (the stateless `edge` build has no SQL:
     /// no admin API, usage or client keys): 501 naming the build that has it.
     #[error("{0}")]
@@ -175,6 +179,7 @@ impl GatewayError {
                 (_, code) => code,
             },
             GatewayError::Store(_) | GatewayError::Internal(_) => 500,
+            GatewayError::StreamTruncated => 502,
             GatewayError::NotInThisBuild(_) => 501,
         }
     }
@@ -278,6 +283,7 @@ impl GatewayError {
                 _ => ("server_error", Some("upstream_error")),
             },
             GatewayError::Store(_) | GatewayError::Internal(_) => ("server_error", None),
+            GatewayError::StreamTruncated => ("server_error", Some("upstream_stream_truncated")),
             GatewayError::NotInThisBuild(_) => ("invalid_request_error", Some("not_implemented")),
         }
     }
@@ -293,6 +299,7 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => "request_too_large",
             GatewayError::RateLimited { .. } => "rate_limit_error",
             GatewayError::Timeout(_) => "timeout_error",
+            GatewayError::StreamTruncated => "api_error",
             GatewayError::Upstream { .. } if status == 529 => "overloaded_error",
             GatewayError::NoKeys(_) | GatewayError::Overloaded { .. } => "overloaded_error",
             GatewayError::UpstreamStatus(st) => match status {
@@ -330,6 +337,7 @@ impl GatewayError {
             GatewayError::Timeout(_) => "DEADLINE_EXCEEDED",
             GatewayError::UpstreamStatus(_) => "UNKNOWN",
             GatewayError::Store(_) | GatewayError::Internal(_) => "INTERNAL",
+            GatewayError::StreamTruncated => "UNAVAILABLE",
         }
     }
 }

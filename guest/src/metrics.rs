@@ -52,7 +52,8 @@ pub fn refusal_reason(error: &GatewayError) -> &'static str {
         GatewayError::Upstream { .. }
         | GatewayError::UpstreamStatus(_)
         | GatewayError::Overloaded { .. }
-        | GatewayError::Timeout(_) => "upstream",
+        | GatewayError::Timeout(_)
+        | GatewayError::StreamTruncated => "upstream",
         GatewayError::Store(_) | GatewayError::Internal(_) => "internal",
         GatewayError::NotInThisBuild(_) => "not_in_this_build",
     }

@@ -1,4 +1,5 @@
-//! Gemini -> Anthropic for whole responses, count_tokens, the model list and upstream errors.
+//! Gemini -> Anthropic for whole responses, count_tokens and the model list (errors are
+//! `crate::error`'s).
 
 use serde_json::json;
 

@@ -13,8 +13,8 @@
 //! * Each `functionCall` arrives whole, so it is one `tool_use` block with one
 //!   `input_json_delta` holding the complete arguments.
 //! * A stream that ends without any `finishReason` is a failure, not a finished message:
-//!   [`MessagesStreamTranslator::finish`] then emits `event: error` (`api_error`, "upstream
-//!   stream ended unexpectedly") instead of a fabricated `end_turn`, so SDKs raise.
+//!   [`MessagesStreamTranslator::finish`] then emits `event: error` (`api_error`,
+//!   [`GatewayError::StreamTruncated`]) instead of a fabricated `end_turn`, so SDKs raise.
 
 use serde_json::{json, Value};
 
@@ -128,9 +128,7 @@ impl MessagesStreamTranslator {
             return Vec::new();
         }
         self.done = true;
-        // The same body a whole reply would carry (`crate::error`, one table).
-        let body = GatewayError::from(status.clone()).body(Protocol::Anthropic);
-        vec![frame("error", &body)]
+        vec![error_frame(&GatewayError::from(status.clone()))]
     }
 
     /// Frames for the end of the upstream stream: nothing after a finished message, an error
@@ -139,7 +137,7 @@ impl MessagesStreamTranslator {
         if self.done {
             return Vec::new();
         }
-        vec![error_frame("api_error", "upstream stream ended unexpectedly")]
+        vec![error_frame(&GatewayError::StreamTruncated)]
     }
 
     /// `message_start` and `ping`, once, before anything else.
@@ -266,11 +264,9 @@ fn delta(index: usize, delta: Value) -> Vec<u8> {
     )
 }
 
-fn error_frame(kind: &str, message: &str) -> Vec<u8> {
-    frame(
-        "error",
-        &json!({"type": "error", "error": {"type": kind, "message": message}}),
-    )
+/// An error as the stream's last event: the body a whole reply would carry (`crate::error`).
+fn error_frame(error: &GatewayError) -> Vec<u8> {
+    frame("error", &error.body(Protocol::Anthropic))
 }
 
 #[cfg(test)]

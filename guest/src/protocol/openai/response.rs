@@ -1,6 +1,6 @@
-//! Gemini response → `chat.completion`, and Gemini errors → OpenAI errors (protocols.md §5.2,
-//! §5.4.9). The helpers here are shared with the stream translator so that both paths name
-//! tool calls and finish reasons identically.
+//! Gemini response → `chat.completion` (protocols.md §5.2, §5.4.9; errors are
+//! `crate::error`'s). The helpers here are shared with the stream translator so that both
+//! paths name tool calls and finish reasons identically.
 
 use super::{
     signature_extra_content, tool_call_id, OpenAiChatResponse, OpenAiChoice, OpenAiCompletionTokensDetails,

@@ -23,7 +23,6 @@ use crate::protocol::gemini::events::{events, Event};
 use crate::protocol::gemini::{GenerateContentResponse, Status, UsageMetadata};
 use crate::protocol::sse::data_frame;
 use crate::protocol::{Protocol, RequestContext};
-use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Stateful translator for one streamed chat completion. Feed it each upstream chunk with
@@ -134,8 +133,7 @@ impl ChatStreamTranslator {
     /// over; later chunks and [`finish`](Self::finish) produce nothing.
     pub fn on_upstream_error(&mut self, status: &Status) -> Vec<u8> {
         self.failed = true;
-        let body = GatewayError::from(status.clone()).body(Protocol::OpenAi);
-        data_frame(&body.to_string())
+        error_frame(&GatewayError::from(status.clone()))
     }
 
     /// The upstream ended: finish chunks, the usage chunk, `[DONE]` — or, if some choice never
@@ -145,13 +143,7 @@ impl ChatStreamTranslator {
             return Vec::new();
         }
         if self.choices.is_empty() || self.choices.values().any(|c| c.finish_reason.is_none()) {
-            let body = json!({"error": {
-                "message": "The upstream stream ended before the response was complete (no finish reason).",
-                "type": "server_error",
-                "param": null,
-                "code": "upstream_stream_truncated",
-            }});
-            return vec![data_frame(&body.to_string())];
+            return vec![error_frame(&GatewayError::StreamTruncated)];
         }
         let mut out: Vec<Vec<u8>> = self
             .choices
@@ -191,6 +183,11 @@ impl ChatStreamTranslator {
         };
         data_frame(&serde_json::to_string(&chunk).unwrap_or_default())
     }
+}
+
+/// An error as the stream's last frame: the body a whole reply would carry (`crate::error`).
+fn error_frame(error: &GatewayError) -> Vec<u8> {
+    data_frame(&error.body(Protocol::OpenAi).to_string())
 }
 
 fn choice(index: u32, delta: OpenAiDelta, finish_reason: Option<&str>) -> OpenAiChunkChoice {

@@ -110,12 +110,7 @@ impl ResponsesStreamTranslator {
         if self.failed {
             return Vec::new();
         }
-        let error = GatewayError::from(status.clone());
-        self.fail(ResponseError {
-            code: error.responses_code().into(),
-            message: error.to_string(),
-        })
-        .concat()
+        self.fail(&GatewayError::from(status.clone())).concat()
     }
 
     /// The upstream ended: `response.completed` / `response.incomplete` with the full response,
@@ -125,10 +120,7 @@ impl ResponsesStreamTranslator {
             return Vec::new();
         }
         if !self.ending.is_over() {
-            return self.fail(ResponseError {
-                code: "server_error".into(),
-                message: "The upstream stream ended before the response was complete (no finish reason).".into(),
-            });
+            return self.fail(&GatewayError::StreamTruncated);
         }
         let mut out = Vec::new();
         self.start(&mut out);
@@ -147,10 +139,15 @@ impl ResponsesStreamTranslator {
         out
     }
 
-    fn fail(&mut self, error: ResponseError) -> Vec<Vec<u8>> {
+    /// `response.failed` carrying `error` (code and message from `crate::error`, one table).
+    fn fail(&mut self, error: &GatewayError) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         self.start(&mut out);
         self.failed = true;
+        let error = ResponseError {
+            code: error.responses_code().into(),
+            message: error.to_string(),
+        };
         let response = self.response(&Outcome::Failed(error));
         out.push(self.frame(json!({"type": "response.failed", "response": response})));
         out

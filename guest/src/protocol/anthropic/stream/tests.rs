@@ -264,10 +264,13 @@ fn stream_without_finish_reason_ends_with_an_error_not_end_turn() {
             "ping",
             "start 0 text",
             "delta 0 text_delta Partial",
-            "error api_error upstream stream ended unexpectedly"
+            "error api_error The upstream stream ended before the response was complete (no finish reason)."
         ]
     );
-    assert_eq!(run(&[]), ["error api_error upstream stream ended unexpectedly"]);
+    assert_eq!(
+        run(&[]),
+        ["error api_error The upstream stream ended before the response was complete (no finish reason)."]
+    );
 }
 
 #[test]

@@ -2,7 +2,7 @@ use super::*;
 use crate::protocol::openai::{gemini_to_chat_response, tool_call_id};
 use crate::protocol::test_support::chunk;
 use crate::stream::Transducer;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn ctx() -> RequestContext {
     crate::protocol::test_support::ctx("s1", 1_760_000_001)
