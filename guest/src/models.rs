@@ -24,6 +24,12 @@ pub const DEFAULT_FLASH: &str = "gemini-2.5-flash";
 /// The embedding model OpenAI embedding names map to.
 pub const DEFAULT_EMBEDDING: &str = "gemini-embedding-001";
 
+/// The image model OpenAI image model names map to.
+pub const DEFAULT_IMAGE: &str = crate::protocol::openai::images::DEFAULT_IMAGE_MODEL;
+
+/// The text-to-speech model OpenAI speech model names map to.
+pub const DEFAULT_TTS: &str = crate::protocol::openai::speech::DEFAULT_TTS_MODEL;
+
 /// Words (between `-`, `.` or `_`) that mark a small, fast client model.
 pub const SMALL_MARKERS: &[&str] = &["mini", "nano", "haiku", "lite", "small"];
 
@@ -45,6 +51,15 @@ pub const DEFAULT_ALIASES: &[(&str, &str)] = &[
     ("text-embedding-3-small", DEFAULT_EMBEDDING),
     ("text-embedding-3-large", DEFAULT_EMBEDDING),
     ("text-embedding-ada-002", DEFAULT_EMBEDDING),
+    // OpenAI's image models, for `/v1/images/generations`.
+    ("gpt-image-1", DEFAULT_IMAGE),
+    ("gpt-image-1-mini", DEFAULT_IMAGE),
+    ("dall-e-3", DEFAULT_IMAGE),
+    ("dall-e-2", DEFAULT_IMAGE),
+    // OpenAI's speech models, for `/v1/audio/speech`.
+    ("tts-1", DEFAULT_TTS),
+    ("tts-1-hd", DEFAULT_TTS),
+    ("gpt-4o-mini-tts", DEFAULT_TTS),
     // Family defaults (see the module doc).
     ("gpt-*", DEFAULT_PRO),
     ("gpt-*-mini", DEFAULT_FLASH),

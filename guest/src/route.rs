@@ -24,6 +24,8 @@ pub enum GeminiMethod {
     EmbedContent,
     /// `:batchEmbedContents`: several embeddings.
     BatchEmbedContents,
+    /// `:predict`: Imagen images (passed through).
+    Predict,
 }
 
 impl GeminiMethod {
@@ -35,6 +37,7 @@ impl GeminiMethod {
             GeminiMethod::CountTokens => Some("countTokens"),
             GeminiMethod::EmbedContent => Some("embedContent"),
             GeminiMethod::BatchEmbedContents => Some("batchEmbedContents"),
+            GeminiMethod::Predict => Some("predict"),
             GeminiMethod::ListModels | GeminiMethod::GetModel => None,
         }
     }
@@ -187,6 +190,10 @@ pub enum Route {
     OpenAiResponses,
     /// `POST /v1/embeddings`: OpenAI embeddings.
     OpenAiEmbeddings,
+    /// `POST /v1/images/generations`: OpenAI images on Gemini's image models.
+    OpenAiImages,
+    /// `POST /v1/audio/speech`: OpenAI speech on Gemini's text-to-speech models.
+    OpenAiSpeech,
     /// `GET /v1/models` in OpenAI's shape.
     OpenAiModels,
     /// `GET /v1/models/{id}` in OpenAI's shape.
@@ -218,6 +225,7 @@ impl Route {
                 GeminiMethod::CountTokens => "gemini.countTokens",
                 GeminiMethod::EmbedContent => "gemini.embedContent",
                 GeminiMethod::BatchEmbedContents => "gemini.batchEmbedContents",
+                GeminiMethod::Predict => "gemini.predict",
             },
             Route::Resource { call, .. } => match call {
                 ResourceCall::UploadStart => "gemini.files.upload",
@@ -242,6 +250,8 @@ impl Route {
             Route::OpenAiChat => "openai.chat",
             Route::OpenAiResponses => "openai.responses",
             Route::OpenAiEmbeddings => "openai.embeddings",
+            Route::OpenAiImages => "openai.images",
+            Route::OpenAiSpeech => "openai.speech",
             Route::OpenAiModels | Route::OpenAiModel(_) => "openai.models",
             Route::AnthropicMessages => "anthropic.messages",
             Route::AnthropicCountTokens => "anthropic.count_tokens",
@@ -327,6 +337,8 @@ pub fn route(method: &str, path: &str, headers: &[(String, String)], query: &str
         "/chat/completions" => return expect("POST", Route::OpenAiChat),
         "/responses" => return expect("POST", Route::OpenAiResponses),
         "/embeddings" => return expect("POST", Route::OpenAiEmbeddings),
+        "/images/generations" => return expect("POST", Route::OpenAiImages),
+        "/audio/speech" => return expect("POST", Route::OpenAiSpeech),
         "/messages" if path == "/v1/messages" => return expect("POST", Route::AnthropicMessages),
         "/messages/count_tokens" if path == "/v1/messages/count_tokens" => {
             return expect("POST", Route::AnthropicCountTokens)
@@ -414,6 +426,7 @@ fn gemini_route(method: &str, path: &str, protocol: Protocol) -> Result<Option<R
         "countTokens" => GeminiMethod::CountTokens,
         "embedContent" => GeminiMethod::EmbedContent,
         "batchEmbedContents" => GeminiMethod::BatchEmbedContents,
+        "predict" => GeminiMethod::Predict,
         _ => return Err(GatewayError::NotFound(format!("unknown method :{verb}"))),
     };
     if model.is_empty() || model.contains('/') {
@@ -601,6 +614,7 @@ mod tests {
             ("countTokens", GeminiMethod::CountTokens),
             ("embedContent", GeminiMethod::EmbedContent),
             ("batchEmbedContents", GeminiMethod::BatchEmbedContents),
+            ("predict", GeminiMethod::Predict),
         ] {
             assert_eq!(
                 r("POST", &format!("/v1beta/models/x:{verb}")).unwrap(),
@@ -667,6 +681,11 @@ mod tests {
         assert_eq!(r("POST", "/chat/completions").unwrap(), Route::OpenAiChat);
         assert_eq!(r("POST", "/v1beta/openai/chat/completions").unwrap(), Route::OpenAiChat);
         assert_eq!(r("POST", "/v1/embeddings").unwrap(), Route::OpenAiEmbeddings);
+        assert_eq!(r("POST", "/v1/images/generations").unwrap(), Route::OpenAiImages);
+        assert_eq!(
+            r("POST", "/v1beta/openai/images/generations").unwrap(),
+            Route::OpenAiImages
+        );
         assert_eq!(r("POST", "/v1/messages").unwrap(), Route::AnthropicMessages);
         assert_eq!(
             r("POST", "/v1/messages/count_tokens").unwrap(),

@@ -22,6 +22,9 @@ pub trait StreamTranslator {
     fn on_upstream_error(&mut self, status: &Status) -> Vec<u8>;
     /// The closing frames once the upstream ended (an error if it ended too early).
     fn finish(self: Box<Self>) -> Vec<u8>;
+    /// Shows `model` to the client instead of the name it asked for (a fallback model
+    /// served the request); called before the first chunk.
+    fn show_model(&mut self, model: &str);
 }
 
 impl StreamTranslator for ChatStreamTranslator {
@@ -33,6 +36,9 @@ impl StreamTranslator for ChatStreamTranslator {
     }
     fn finish(self: Box<Self>) -> Vec<u8> {
         ChatStreamTranslator::finish(*self).concat()
+    }
+    fn show_model(&mut self, model: &str) {
+        ChatStreamTranslator::show_model(self, model);
     }
 }
 
@@ -46,6 +52,9 @@ impl StreamTranslator for MessagesStreamTranslator {
     fn finish(self: Box<Self>) -> Vec<u8> {
         MessagesStreamTranslator::finish(*self).concat()
     }
+    fn show_model(&mut self, model: &str) {
+        MessagesStreamTranslator::show_model(self, model);
+    }
 }
 
 impl StreamTranslator for ResponsesStreamTranslator {
@@ -57,6 +66,9 @@ impl StreamTranslator for ResponsesStreamTranslator {
     }
     fn finish(self: Box<Self>) -> Vec<u8> {
         ResponsesStreamTranslator::finish(*self).concat()
+    }
+    fn show_model(&mut self, model: &str) {
+        ResponsesStreamTranslator::show_model(self, model);
     }
 }
 
@@ -149,6 +161,15 @@ impl Transducer {
     /// Anthropic messages from a Gemini SSE stream.
     pub fn anthropic_messages(translator: MessagesStreamTranslator) -> Self {
         Transducer::translated(translator)
+    }
+
+    /// Shows `model` to the client as the model that answers (a fallback model served the
+    /// request). Native streams pass through as the upstream sent them (`modelVersion` says
+    /// which model answered), so only translated ones change.
+    pub fn show_model(&mut self, model: &str) {
+        if let Kind::Translated(_, Some(translator)) = &mut self.kind {
+            translator.show_model(model);
+        }
     }
 
     /// Response headers for the client.

@@ -146,7 +146,8 @@ mod tests {
             apply(&mut conn, &embedded()[..4]).unwrap();
             conn.execute("UPDATE schema_migrations SET name = name || ?1", [suffix])
                 .unwrap();
-            assert_eq!(apply(&mut conn, embedded()).unwrap(), [5, 6]);
+            let later: Vec<i64> = embedded()[4..].iter().map(|m| m.version).collect();
+            assert_eq!(apply(&mut conn, embedded()).unwrap(), later);
             let first: String = conn
                 .query_row("SELECT name FROM schema_migrations WHERE version = 1", [], |r| r.get(0))
                 .unwrap();

@@ -505,6 +505,64 @@ def models():
     assert err.status_code == 404
 
 
+def _png_size(data):
+    """The width and height a PNG declares (the mock draws the aspect ratio asked for)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", data[:24]
+    return struct.unpack(">II", data[16:24])
+
+
+def images_generate():
+    c = client()
+    # A Gemini image model: one generateContent per image; 1792x1024 is nearest to 16:9.
+    out = c.images.generate(
+        model="gemini-2.5-flash-image", prompt="a lighthouse at dusk", n=2, size="1792x1024", response_format="b64_json"
+    )
+    assert out.created and len(out.data) == 2, out
+    for image in out.data:
+        assert _png_size(base64.b64decode(image.b64_json)) == (16, 9)
+    # Imagen through :predict, four images per call; 1024x1536 is nearest to 3:4.
+    imagen = c.images.generate(model="imagen-4.0-generate-001", prompt="a red fox", n=5, size="1024x1536")
+    assert len(imagen.data) == 5, imagen
+    assert _png_size(base64.b64decode(imagen.data[4].b64_json)) == (3, 4)
+    # An OpenAI image model name is served by the default image model; no size, no ratio.
+    default = c.images.generate(model="gpt-image-1", prompt="a cat")
+    assert _png_size(base64.b64decode(default.data[0].b64_json)) == (1, 1)
+    err = expect_raises(
+        openai.BadRequestError,
+        lambda: c.images.generate(model="gemini-2.5-flash-image", prompt="a cat", response_format="url"),
+        "url images",
+    )
+    assert err.status_code == 400 and "b64_json" in err.message, err.message
+    err = expect_raises(
+        openai.BadRequestError,
+        lambda: c.images.generate(model="gemini-2.5-flash", prompt="a cat"),
+        "a model that does not draw",
+    )
+    assert "image" in err.message, err.message
+
+
+def speech():
+    c = client()
+    # wav: a RIFF header over Gemini's 24 kHz 16-bit mono PCM (the mock speaks 0.1 s per word).
+    wav = c.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input="hello there world", response_format="wav")
+    data = wav.read()
+    assert data[:4] == b"RIFF" and data[8:16] == b"WAVEfmt ", data[:16]
+    channels, rate, _, _, bits = struct.unpack("<HIIHH", data[22:36])
+    assert (channels, rate, bits) == (1, 24000, 16), (channels, rate, bits)
+    assert struct.unpack("<I", data[40:44])[0] == 3 * 2400 * 2 == len(data) - 44
+    # pcm: the samples alone; a Gemini voice and model work as themselves.
+    pcm = c.audio.speech.create(
+        model="gemini-2.5-flash-preview-tts", voice="Puck", input="hi", response_format="pcm", instructions="Say cheerfully"
+    )
+    assert len(pcm.read()) == 3 * 2400 * 2  # "Say cheerfully: hi" is three words
+    err = expect_raises(
+        openai.BadRequestError,
+        lambda: c.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="mp3"),
+        "mp3 speech",
+    )
+    assert err.status_code == 400 and "wav" in err.message, err.message
+
+
 # ------------------------------------------------------------------------------------------
 # Errors
 
@@ -590,6 +648,8 @@ run(
         "tool_choice": tool_choice,
         "schemas": schemas,
         "image": image,
+        "images_generate": images_generate,
+        "speech": speech,
         "json_schema": json_schema,
         "embeddings": embeddings,
         "models": models,

@@ -394,6 +394,17 @@ fn the_admin_page_manages_the_pool_in_a_real_browser() {
     });
     let aliases = gw.admin("GET", "/admin/api/aliases").send().json();
     assert_eq!(aliases["aliases"]["page-alias"], json!("gemini-2.5-pro"));
+    b.fill("#nf-model", "gemini-2.5-pro");
+    b.fill("#nf-chain", "gemini-2.5-flash, gemini-2.5-flash-lite");
+    b.click("#add-fallback button[type=submit]");
+    b.wait_for("the new fallback chain row", |b| {
+        b.count("#fallbacks-body tr[data-fallback=\"gemini-2.5-pro\"]") == 1
+    });
+    let chains = gw.admin("GET", "/admin/api/fallbacks").send().json();
+    assert_eq!(
+        chains["fallbacks"]["gemini-2.5-pro"],
+        json!(["gemini-2.5-flash", "gemini-2.5-flash-lite"])
+    );
     b.screenshot("admin-page-settings");
 
     // Narrow screens: tables become cards, nothing overflows sideways.

@@ -392,6 +392,31 @@ pub async fn handle<U: Upstream>(
             let stored = store::settings::load(db).map_err(GatewayError::from)?;
             Ok((200, aliases_view(&stored)))
         }
+        ("GET", ["fallbacks"]) => {
+            let stored = store::settings::load(db).map_err(GatewayError::from)?;
+            Ok((200, fallbacks_view(&stored)))
+        }
+        ("PUT" | "PATCH", ["fallbacks"]) => {
+            let changes: serde_json::Map<String, Value> = parse(body)?;
+            let mut rows = Vec::with_capacity(changes.len());
+            // Every entry is checked before any is stored: a bad one changes nothing.
+            for (model, chain) in &changes {
+                rows.push((
+                    format!("{}{}", store::settings::FALLBACK_PREFIX, fallback_model(model)?),
+                    fallback_value(model, chain)?,
+                ));
+            }
+            for (name, value) in rows {
+                match value {
+                    Some(value) => store::settings::put(db, &name, &value).map_err(GatewayError::from)?,
+                    None => {
+                        store::settings::remove(db, &name).map_err(GatewayError::from)?;
+                    }
+                }
+            }
+            let stored = store::settings::load(db).map_err(GatewayError::from)?;
+            Ok((200, fallbacks_view(&stored)))
+        }
         (
             _,
             ["keys"]
@@ -403,7 +428,8 @@ pub async fn handle<U: Upstream>(
             | ["usage", "hourly"]
             | ["requests"]
             | ["settings"]
-            | ["aliases"],
+            | ["aliases"]
+            | ["fallbacks"],
         ) => Err(not_allowed()),
         _ => Err(GatewayError::NotFound(format!(
             "no admin route {method} /admin/api/{rest}"
@@ -492,6 +518,62 @@ fn aliases_view(stored: &[(String, String)]) -> Value {
         .filter_map(|(n, _)| n.strip_prefix(store::settings::ALIAS_PREFIX))
         .collect();
     json!({ "aliases": crate::models::alias_table(stored), "defaults": defaults, "configured": configured })
+}
+
+/// The most models a fallback chain may list after its first.
+pub const MAX_FALLBACKS: usize = 5;
+
+/// The model a chain starts from: a Gemini model id (not an alias: chains apply after
+/// aliases are resolved).
+fn fallback_model(model: &str) -> Result<&str, GatewayError> {
+    crate::protocol::gemini::validate_model_id(model)
+        .map_err(|e| GatewayError::invalid_param(format!("a fallback chain starts from a model id: {e}"), model))
+}
+
+/// A chain as stored (`a,b`), or `None` to remove it: the body gives a list of model ids, a
+/// comma-separated string, or `null` (an empty list removes it too).
+fn fallback_value(model: &str, chain: &Value) -> Result<Option<String>, GatewayError> {
+    let bad = |message: String| GatewayError::invalid_param(message, model);
+    let models: Vec<String> = match chain {
+        Value::Null => return Ok(None),
+        Value::String(s) => store::settings::fallback_chain(s),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.trim().to_owned()),
+                _ => Err(bad("a fallback chain lists model id strings".into())),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(bad(
+                "a fallback chain is a list of model ids (or null to remove it)".into()
+            ))
+        }
+    };
+    if models.is_empty() {
+        return Ok(None);
+    }
+    if models.len() > MAX_FALLBACKS {
+        return Err(bad(format!("a fallback chain lists at most {MAX_FALLBACKS} models")));
+    }
+    let mut seen: Vec<&str> = vec![fallback_model(model)?];
+    for m in &models {
+        let id = crate::protocol::gemini::validate_model_id(m).map_err(|e| bad(e.to_string()))?;
+        if seen.contains(&id) {
+            return Err(bad(format!("{id} appears twice in the chain of {model}")));
+        }
+        seen.push(id);
+    }
+    Ok(Some(seen[1..].join(",")))
+}
+
+fn fallbacks_view(stored: &[(String, String)]) -> Value {
+    let chains: serde_json::Map<String, Value> = Settings::from_pairs(stored)
+        .fallbacks
+        .into_iter()
+        .map(|(model, chain)| (model, json!(chain)))
+        .collect();
+    json!({ "fallbacks": chains })
 }
 
 /// `PATCH /admin/api/settings` name of the token that may read `/metrics` (besides the admin key).

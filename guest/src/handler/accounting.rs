@@ -33,6 +33,8 @@ pub struct Accounting {
     pub client_id: Option<i64>,
     /// The model the stream comes from.
     pub model: String,
+    /// The model the client asked for, when a fallback model serves the stream.
+    pub fallback_from: Option<String>,
     /// The client's protocol.
     pub protocol: Protocol,
     /// When the request started (Unix ms), for its latency.
@@ -73,8 +75,10 @@ pub(super) struct CallFacts<'a> {
     pub client_id: Option<i64>,
     /// The client's protocol.
     pub protocol: Protocol,
-    /// The model (the pool's bucket).
+    /// The model (the pool's bucket): the one that answered, or failed last.
     pub model: &'a str,
+    /// The model asked for, when a model of its fallback chain answered (or failed last).
+    pub requested: Option<&'a str>,
     /// Upstream attempts made.
     pub attempts: u32,
     /// The pool key that answered last (none for the caller's own keys).
@@ -96,6 +100,7 @@ impl CallFacts<'_> {
             attempts: self.attempts.into(),
             latency_ms: (env.upstream.now_ms() - env.now_ms).max(0),
             error: None,
+            fallback_from: self.requested.map(str::to_owned),
         }
     }
 
@@ -116,6 +121,7 @@ impl CallFacts<'_> {
             proxy_key_hash: self.proxy_key.clone(),
             client_id: self.client_id,
             model: self.model.to_owned(),
+            fallback_from: self.requested.map(str::to_owned),
             protocol: self.protocol,
             started_ms,
             attempts: self.attempts,
@@ -226,6 +232,7 @@ pub(super) fn refused<U: Upstream, D: Database>(
         attempts: 0,
         latency_ms: (env.upstream.now_ms() - env.now_ms).max(0),
         error: Some(reason),
+        fallback_from: None,
     };
     env.writes
         .check(WriteOp::RequestLog, usage::log_request(env.db, &entry, None));
@@ -258,6 +265,7 @@ pub fn finish_stream(
         attempts: accounting.attempts.into(),
         latency_ms: latency,
         error,
+        fallback_from: accounting.fallback_from.clone(),
     };
     let writes = WriteFailures::default();
     writes.check(WriteOp::StreamLog, usage::log_request(db, &entry, Some(&ok)));

@@ -5,7 +5,8 @@
 //! The translation itself lives in [`crate::protocol::anthropic`]; the steps around it are
 //! [`super::pipeline::run`]'s.
 
-use super::pipeline::{check_listed_model_id, list_models, single, ClientProtocol};
+use super::model_list::list_models;
+use super::pipeline::{check_listed_model_id, single, ClientProtocol};
 use super::reply::{to_json_reply, Reply};
 use super::{body, Call};
 use crate::error::GatewayError;
@@ -45,15 +46,12 @@ impl ClientProtocol for Messages {
     }
 
     fn encode(
-        request: &AnthropicMessagesRequest,
+        _request: &AnthropicMessagesRequest,
         answers: &[GenerateContentResponse],
         ctx: &RequestContext,
+        model: &str,
     ) -> Result<Vec<u8>, GatewayError> {
-        body::to_json(&anthropic::gemini_to_messages_response(
-            single(answers)?,
-            &request.model,
-            ctx,
-        ))
+        body::to_json(&anthropic::gemini_to_messages_response(single(answers)?, model, ctx))
     }
 }
 
@@ -78,6 +76,7 @@ impl ClientProtocol for CountTokens {
         _request: &AnthropicCountTokensRequest,
         answers: &[CountTokensResponse],
         _ctx: &RequestContext,
+        _model: &str,
     ) -> Result<Vec<u8>, GatewayError> {
         body::to_json(&anthropic::count_tokens_response_to_anthropic(single(answers)?))
     }

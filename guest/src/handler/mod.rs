@@ -16,6 +16,9 @@
 //!   translating endpoints, model resolution, the pool call;
 //! - `openai.rs`, `anthropic.rs`, `responses.rs`: each protocol's endpoints as implementations
 //!   of that trait, plus the model listings; `native.rs`: Gemini passed through;
+//! - `model_list.rs`: the model list every listing is served from, cached per pool;
+//! - `images.rs`, `speech.rs`: OpenAI's images and speech endpoints on Gemini's image and
+//!   text-to-speech models;
 //! - `accounting.rs`: everything recorded about a request (request log, usage and refusal
 //!   counters, the access note, a finished stream: [`finish_stream`]);
 //! - `reply.rs`: the [`Reply`] and its headers (CORS, the admin surface's, request ids, the
@@ -40,6 +43,8 @@ mod anthropic;
 mod body;
 mod caller;
 mod ids;
+mod images;
+mod model_list;
 mod native;
 mod openai;
 mod pipeline;
@@ -48,6 +53,7 @@ mod reply;
 mod resources;
 mod responses;
 mod settings;
+mod speech;
 #[cfg(test)]
 mod tests;
 
@@ -303,6 +309,8 @@ async fn serve<U: Upstream, D: Database>(
         Route::OpenAiChat => pipeline::run::<openai::Chat, _, _>(&call, body).await,
         Route::OpenAiResponses => pipeline::run::<responses::Responses, _, _>(&call, body).await,
         Route::OpenAiEmbeddings => pipeline::run::<openai::Embeddings, _, _>(&call, body).await,
+        Route::OpenAiImages => images::generate(&call, body).await,
+        Route::OpenAiSpeech => speech::speak(&call, body).await,
         Route::AnthropicMessages => pipeline::run::<anthropic::Messages, _, _>(&call, body).await,
         Route::AnthropicCountTokens => pipeline::run::<anthropic::CountTokens, _, _>(&call, body).await,
         Route::OpenAiModels => openai::models(&call, None).await,

@@ -1,7 +1,11 @@
 //! Native Gemini: the body goes upstream as the client sent it and the answer comes back as
 //! Gemini sent it; only the key changes (and a client's `?key=` is dropped from the query).
+//! A generation may be answered by a model of the configured fallback chain (its
+//! `modelVersion` says so, as the upstream sent it, and the reply carries
+//! [`super::pipeline::FALLBACK_HEADER`]); model listings come from the cache
+//! ([`super::model_list`]).
 
-use super::pipeline::{call_upstream, Upstreamed};
+use super::pipeline::{call_with_fallbacks, fallbacks_for, Fallbacks, Upstreamed, FALLBACK_HEADER};
 use super::reply::{json_bytes_reply, Reply};
 use super::{Call, RequestHead};
 use crate::auth;
@@ -50,15 +54,21 @@ pub(super) async fn handle<U: Upstream, D: Database>(
     if let Some(model) = model {
         call.caller.may_use(model, model)?;
     }
+    if method == GeminiMethod::ListModels {
+        if let Some(reply) = super::model_list::native_listing(call, version, &head.query).await {
+            return reply;
+        }
+    }
     let is_post = method.verb().is_some();
     if is_post && serde_json::from_slice::<serde_json::Value>(body).is_err() {
         return Err(GatewayError::invalid(
             "Invalid JSON payload received: the request body is not valid JSON.",
         ));
     }
-    let request = UpstreamRequest {
+    // The chain's model in the path (a listing names none).
+    let request_for = |chain_model: &str| UpstreamRequest {
         method: if is_post { "POST".into() } else { "GET".into() },
-        path_and_query: upstream_path(version, model, method, &head.query),
+        path_and_query: upstream_path(version, model.map(|_| chain_model), method, &head.query),
         body: is_post.then(|| body.to_vec()),
         headers: if is_post {
             vec![("content-type".into(), "application/json".into())]
@@ -67,15 +77,31 @@ pub(super) async fn handle<U: Upstream, D: Database>(
         },
         stream: method == GeminiMethod::StreamGenerateContent,
     };
+    let generates = matches!(
+        method,
+        GeminiMethod::GenerateContent | GeminiMethod::StreamGenerateContent
+    );
+    let fallbacks = Fallbacks {
+        models: model.map_or_else(Vec::new, |model| fallbacks_for(call, model, generates)),
+        request_for: &request_for,
+    };
     // Listing models is not about one model; its pool bucket is "models".
     let pool_model = model.unwrap_or("models");
+    let request = request_for(pool_model);
     let transducer = (method == GeminiMethod::StreamGenerateContent)
         .then(|| Transducer::gemini_passthrough(auth::query_param(&head.query, "alt").as_deref() == Some("sse")));
     Ok(
-        match call_upstream(call, Protocol::Gemini, pool_model, &request, transducer).await? {
-            Upstreamed::Whole { status, body, .. } | Upstreamed::Fault { status, body } => {
-                json_bytes_reply(status, body)
+        match call_with_fallbacks(call, Protocol::Gemini, pool_model, &request, fallbacks, transducer).await? {
+            Upstreamed::Whole {
+                status, body, fallback, ..
+            } => {
+                let mut reply = json_bytes_reply(status, body);
+                if let Some(served) = fallback {
+                    reply.headers_mut().push((FALLBACK_HEADER.into(), served));
+                }
+                reply
             }
+            Upstreamed::Fault { status, body } => json_bytes_reply(status, body),
             Upstreamed::Stream(reply) => reply,
         },
     )

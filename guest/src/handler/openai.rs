@@ -5,7 +5,8 @@
 //! its request becomes the hub's and back ([`ClientProtocol`]), and [`super::pipeline::run`]
 //! does the rest.
 
-use super::pipeline::{check_listed_model_id, list_models, single, ClientProtocol};
+use super::model_list::list_models;
+use super::pipeline::{check_listed_model_id, single, ClientProtocol};
 use super::reply::{to_json_reply, Reply};
 use super::{body, Call};
 use crate::error::GatewayError;
@@ -50,12 +51,13 @@ impl ClientProtocol for Chat {
     }
 
     fn encode(
-        request: &OpenAiChatRequest,
+        _request: &OpenAiChatRequest,
         answers: &[GenerateContentResponse],
         ctx: &RequestContext,
+        model: &str,
     ) -> Result<Vec<u8>, GatewayError> {
         let answer = single(answers)?;
-        body::to_json(&openai::gemini_to_chat_response(answer, &request.model, ctx))
+        body::to_json(&openai::gemini_to_chat_response(answer, model, ctx))
     }
 }
 
@@ -80,12 +82,9 @@ impl ClientProtocol for Embeddings {
         request: &OpenAiEmbeddingsRequest,
         answers: &[BatchEmbedContentsResponse],
         _ctx: &RequestContext,
+        model: &str,
     ) -> Result<Vec<u8>, GatewayError> {
-        body::to_json(&openai::gemini_to_embeddings_response(
-            request,
-            answers,
-            &request.model,
-        )?)
+        body::to_json(&openai::gemini_to_embeddings_response(request, answers, model)?)
     }
 }
 

@@ -6,21 +6,22 @@
 //! 3. the protocol decodes it into the hub's request(s) ([`ClientProtocol::decode`]), which are
 //!    checked ([`HubCall::check`]);
 //! 4. each goes through the pool to the upstream ([`call_upstream`], which also does the
-//!    accounting);
+//!    accounting), falling back along the model's configured chain when the model is rate
+//!    limited or overloaded on every key ([`models_for`], [`falls_back`]);
 //! 5. the protocol encodes the answer: a whole reply ([`ClientProtocol::encode`]), a stream
 //!    (the transducer of [`ClientProtocol::stream`]), or an error in its shape
 //!    ([`ClientProtocol::PROTOCOL`]).
 //!
 //! Native Gemini ([`super::native`]) skips 1, 3 and 5: the body goes upstream as sent. The
-//! model listings ([`list_models`]) have no body and make one call.
+//! model listings ([`super::model_list`]) have no body and come from a cache.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::GatewayError;
 use crate::protocol::gemini::{
-    self, BatchEmbedContentsRequest, BatchEmbedContentsResponse, CountTokensRequest, CountTokensResponse, ErrorBody,
-    GenerateContentRequest, GenerateContentResponse, ListModelsResponse, API_VERSION,
+    self, BatchEmbedContentsRequest, BatchEmbedContentsResponse, CountTokensRequest, CountTokensResponse,
+    GenerateContentRequest, GenerateContentResponse, API_VERSION,
 };
 use crate::protocol::{Protocol, RequestContext};
 use crate::secrets::Secrets;
@@ -43,6 +44,9 @@ pub(crate) trait HubCall: Serialize {
     const METHOD: &'static str;
     /// Gemini's method for a streamed answer, when the call can stream.
     const STREAM_METHOD: Option<&'static str> = None;
+    /// Whether another model of the configured chain may answer when this one cannot
+    /// (generation only: embeddings and token counts are tied to their model).
+    const FALLS_BACK: bool = false;
     /// Refuses, before the upstream is called, what Gemini would refuse.
     fn check(&self) -> Result<(), GatewayError> {
         Ok(())
@@ -53,6 +57,7 @@ impl HubCall for GenerateContentRequest {
     type Answer = GenerateContentResponse;
     const METHOD: &'static str = "generateContent";
     const STREAM_METHOD: Option<&'static str> = Some("streamGenerateContent?alt=sse");
+    const FALLS_BACK: bool = true;
     fn check(&self) -> Result<(), GatewayError> {
         match &self.generation_config {
             Some(config) => config
@@ -97,11 +102,13 @@ pub(crate) trait ClientProtocol {
         None
     }
 
-    /// The client's whole reply (JSON) from the upstream's answers, one per hub request.
+    /// The client's whole reply (JSON) from the upstream's answers, one per hub request;
+    /// `model` is the name to show (the client's own, or the fallback model that answered).
     fn encode(
         request: &Self::Request,
         answers: &[<Self::Hub as HubCall>::Answer],
         ctx: &RequestContext,
+        model: &str,
     ) -> Result<Vec<u8>, GatewayError>;
 
     /// An error in the protocol's shape (ours, or an upstream fault the request caused).
@@ -129,21 +136,94 @@ pub(super) async fn run<P: ClientProtocol, U: Upstream, D: Database>(
             ))
         }
     };
+    let chain = fallbacks_for(call, &model, <P::Hub as HubCall>::FALLS_BACK);
+    let streaming = transducer.is_some();
     let mut answers = Vec::with_capacity(hubs.len());
+    let mut fallback = None;
     for hub in &hubs {
         hub.check()?;
-        let path = gemini::model_path(API_VERSION, &model, Some(method));
-        let mut upstream_request = post(path, body::to_json(hub)?);
-        upstream_request.stream = transducer.is_some();
-        match call_upstream(call, P::PROTOCOL, &model, &upstream_request, transducer.take()).await? {
+        let mut upstream_request = post(
+            gemini::model_path(API_VERSION, &model, Some(method)),
+            body::to_json(hub)?,
+        );
+        upstream_request.stream = streaming;
+        // Only a fallback copies the body.
+        let request_for = |model: &str| UpstreamRequest {
+            path_and_query: gemini::model_path(API_VERSION, model, Some(method)),
+            ..upstream_request.clone()
+        };
+        let fallbacks = Fallbacks {
+            models: chain.clone(),
+            request_for: &request_for,
+        };
+        let upstreamed = call_with_fallbacks(
+            call,
+            P::PROTOCOL,
+            &model,
+            &upstream_request,
+            fallbacks,
+            transducer.take(),
+        )
+        .await?;
+        match upstreamed {
             Upstreamed::Stream(reply) => return Ok(reply),
             Upstreamed::Fault { status, body } => {
                 return Ok(P::encode_error(&GatewayError::from(body::fault_status(status, &body))))
             }
-            Upstreamed::Whole { body, .. } => answers.push(body::decode_upstream(&body)?),
+            Upstreamed::Whole {
+                body, fallback: served, ..
+            } => {
+                fallback = served.or(fallback);
+                answers.push(body::decode_upstream(&body)?)
+            }
         }
     }
-    Ok(reply::json_bytes_reply(200, P::encode(&request, &answers, &ctx)?))
+    let shown = fallback.as_deref().unwrap_or(P::model(&request));
+    let mut reply = reply::json_bytes_reply(200, P::encode(&request, &answers, &ctx, shown)?);
+    if let Some(served) = fallback {
+        reply.headers_mut().push((FALLBACK_HEADER.into(), served));
+    }
+    Ok(reply)
+}
+
+/// The response header naming the fallback model that answered, when one did.
+pub const FALLBACK_HEADER: &str = "x-gempool-fallback-model";
+
+/// The models `model` may fall back to (its configured chain, for calls that fall back),
+/// without the models the caller may not use; empty when there is no chain.
+pub(super) fn fallbacks_for<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
+    model: &str,
+    falls_back: bool,
+) -> Vec<String> {
+    if !falls_back {
+        return Vec::new();
+    }
+    call.settings
+        .fallbacks_for(model)
+        .iter()
+        .filter(|m| call.caller.may_use(m, m).is_ok())
+        .cloned()
+        .collect()
+}
+
+/// The models a call may fall back to and how its upstream request is rebuilt for one.
+pub(super) struct Fallbacks<'a> {
+    /// The chain after the model asked for, in order ([`fallbacks_for`]).
+    pub models: Vec<String>,
+    /// The upstream request for one of them.
+    pub request_for: &'a dyn Fn(&str) -> UpstreamRequest,
+}
+
+/// Whether a model's failure lets the next model of its chain try: every key rate limited or
+/// cooling down for it, or it stayed overloaded (5xx, dropped connections) on the keys tried.
+/// A disabled pool, keys the upstream refused, timeouts and the request's own faults end the
+/// call as they are.
+pub(super) fn falls_back(error: &GatewayError) -> bool {
+    matches!(
+        error,
+        GatewayError::RateLimited { .. } | GatewayError::Overloaded { .. }
+    )
 }
 
 /// The one answer of a call that makes one upstream request.
@@ -203,8 +283,11 @@ pub enum Upstreamed<B> {
         /// whatever the call created.
         #[cfg_attr(feature = "edge", allow(dead_code))]
         key_id: Option<i64>,
+        /// The fallback model that answered, when the requested one could not.
+        fallback: Option<String>,
     },
-    /// A 2xx stream, ready to pump through its transducer.
+    /// A 2xx stream, ready to pump through its transducer (which already shows a fallback
+    /// model that answered, and whose reply carries [`FALLBACK_HEADER`]).
     Stream(Reply<B>),
     /// The upstream blamed the request: its status and (Gemini-shaped) body.
     Fault {
@@ -240,112 +323,149 @@ pub(super) async fn call_upstream_pinned<U: Upstream, D: Database>(
     transducer: Option<Transducer>,
     pinned: Option<Pinned>,
 ) -> Result<Upstreamed<U::Body>, GatewayError> {
-    let env = call.env;
-    let keys = match call.caller {
-        Caller::OwnKeys(keys) => KeySource::Client(keys.clone()),
-        _ => KeySource::Stored,
+    let none = |_: &str| request.clone();
+    let fallbacks = Fallbacks {
+        models: Vec::new(),
+        request_for: &none,
     };
-    let stored = matches!(keys, KeySource::Stored);
-    let ctx = FailoverContext {
-        settings: &call.settings.pool,
-        model,
-        seed: ids::seed(&env.random),
-        keys,
-        host_ticket: env.config.sql_ticket_function,
-        writes: &env.writes,
-        pinned,
-    };
-    let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
-    // A pool key is known by its id; the caller's own key by a hash of it.
-    let facts = |attempts: u32, key_id: Option<i64>, secret: Option<&str>| CallFacts {
-        client_id: call.caller.client_id(),
-        protocol,
-        model,
-        attempts,
-        key_id: if stored { key_id } else { None },
-        proxy_key: if stored { None } else { secret.map(proxy_key_hash) },
-    };
-    match attempted {
-        Attempted::Success {
-            response,
-            key,
-            attempts,
-            started_ms,
-        } => {
-            let facts = facts(attempts, Some(key.candidate.id), Some(&key.secret));
-            let key_id = stored.then_some(key.candidate.id);
-            let UpstreamResponse { status, body, headers } = response;
-            match (body, transducer) {
-                (Delivered::Unread(body), Some(mut transducer)) => {
-                    transducer.scrub(Secrets::new([key.secret.clone()]));
-                    let mut headers = common_headers();
-                    headers.extend(transducer.headers());
-                    Ok(Upstreamed::Stream(Reply::Stream {
-                        status,
-                        headers,
-                        body,
-                        transducer: Box::new(transducer),
-                        accounting: facts.streamed(env, started_ms),
-                    }))
-                }
-                (Delivered::Whole(body), None) => {
-                    facts.answered(env, status, started_ms, &body);
-                    Ok(Upstreamed::Whole {
-                        status,
-                        body,
-                        headers,
-                        key_id,
-                    })
-                }
-                _ => Err(GatewayError::Internal(
-                    "a stream was read whole, or a whole answer streamed".into(),
-                )),
-            }
-        }
-        Attempted::ClientFault {
-            status,
-            body,
-            key,
-            attempts,
-        } => {
-            facts(attempts, Some(key.candidate.id), Some(&key.secret)).faulted(env, status, &body);
-            Ok(Upstreamed::Fault { status, body })
-        }
-        Attempted::Failed {
-            error,
-            attempts,
-            last_key,
-        } => {
-            facts(attempts, last_key, None).failed(env, &error);
-            Err(error)
-        }
-    }
+    fallback_loop(call, protocol, model, request, fallbacks, transducer, pinned).await
 }
 
-/// Every Gemini model (one upstream page of up to 1000), through the pool: the source of
-/// both protocols' model listings. A fault is the upstream's (502), not the client's.
-pub(super) async fn list_models<U: Upstream, D: Database>(
+/// [`call_upstream`] along `model`'s fallback chain: when every key is rate limited or
+/// cooling down for a model, or it stays overloaded ([`falls_back`]), the next model of
+/// `fallbacks` is tried with its own request, before anything reached the client. The request
+/// is recorded once, under the model that answered (or failed last), with the model asked for
+/// when they differ and the attempts of every model.
+pub(super) async fn call_with_fallbacks<U: Upstream, D: Database>(
     call: &Call<'_, U, D>,
     protocol: Protocol,
-) -> Result<ListModelsResponse, GatewayError> {
-    let request = UpstreamRequest {
-        method: "GET".into(),
-        path_and_query: format!("/{API_VERSION}/models?pageSize=1000"),
-        body: None,
-        headers: vec![],
-        stream: false,
-    };
-    match call_upstream(call, protocol, "models", &request, None).await? {
-        Upstreamed::Whole { body, .. } => body::decode_upstream(&body),
-        Upstreamed::Fault { status, body } => {
-            let message = ErrorBody::parse(&body).map(|e| e.error.message).unwrap_or_default();
-            Err(GatewayError::Upstream {
-                status: if status >= 500 { status } else { 502 },
-                message,
-            })
-        }
-        Upstreamed::Stream(_) => Err(GatewayError::Internal("unexpected stream".into())),
+    model: &str,
+    request: &UpstreamRequest,
+    fallbacks: Fallbacks<'_>,
+    transducer: Option<Transducer>,
+) -> Result<Upstreamed<U::Body>, GatewayError> {
+    // A request naming a resource gempool created goes to the key holding it; along the
+    // chain too, since the resource lives in that key's project.
+    let pinned = affinity::pin_for_body(call, request.body.as_deref())?;
+    fallback_loop(call, protocol, model, request, fallbacks, transducer, pinned).await
+}
+
+/// The loop of [`call_with_fallbacks`], with the key (if any) already decided.
+async fn fallback_loop<U: Upstream, D: Database>(
+    call: &Call<'_, U, D>,
+    protocol: Protocol,
+    model: &str,
+    request: &UpstreamRequest,
+    fallbacks: Fallbacks<'_>,
+    mut transducer: Option<Transducer>,
+    pinned: Option<Pinned>,
+) -> Result<Upstreamed<U::Body>, GatewayError> {
+    let env = call.env;
+    let stored = !matches!(call.caller, Caller::OwnKeys(_));
+    let requested = model;
+    let models: Vec<&str> = std::iter::once(model)
+        .chain(fallbacks.models.iter().map(String::as_str))
+        .collect();
+    let mut earlier_attempts = 0;
+    for (index, model) in models.iter().copied().enumerate() {
+        let keys = match call.caller {
+            Caller::OwnKeys(keys) => KeySource::Client(keys.clone()),
+            _ => KeySource::Stored,
+        };
+        let ctx = FailoverContext {
+            settings: &call.settings.pool,
+            model,
+            seed: ids::seed(&env.random),
+            keys,
+            host_ticket: env.config.sql_ticket_function,
+            writes: &env.writes,
+            pinned: pinned.clone(),
+        };
+        let rebuilt;
+        let request = if index == 0 {
+            request
+        } else {
+            rebuilt = (fallbacks.request_for)(model);
+            &rebuilt
+        };
+        let attempted = upstream::send_with_failover(env.upstream, env.db, request, &ctx).await;
+        let fallback = (index > 0).then(|| model.to_owned());
+        // A pool key is known by its id; the caller's own key by a hash of it.
+        let facts = |attempts: u32, key_id: Option<i64>, secret: Option<&str>| CallFacts {
+            client_id: call.caller.client_id(),
+            protocol,
+            model,
+            requested: fallback.as_ref().map(|_| requested),
+            attempts: earlier_attempts + attempts,
+            key_id: if stored { key_id } else { None },
+            proxy_key: if stored { None } else { secret.map(proxy_key_hash) },
+        };
+        return match attempted {
+            Attempted::Success {
+                response,
+                key,
+                attempts,
+                started_ms,
+            } => {
+                let facts = facts(attempts, Some(key.candidate.id), Some(&key.secret));
+                let key_id = stored.then_some(key.candidate.id);
+                let UpstreamResponse { status, body, headers } = response;
+                match (body, transducer.take()) {
+                    (Delivered::Unread(body), Some(mut transducer)) => {
+                        transducer.scrub(Secrets::new([key.secret.clone()]));
+                        let mut headers = common_headers();
+                        if let Some(served) = &fallback {
+                            transducer.show_model(served);
+                            headers.push((FALLBACK_HEADER.into(), served.clone()));
+                        }
+                        headers.extend(transducer.headers());
+                        Ok(Upstreamed::Stream(Reply::Stream {
+                            status,
+                            headers,
+                            body,
+                            transducer: Box::new(transducer),
+                            accounting: facts.streamed(env, started_ms),
+                        }))
+                    }
+                    (Delivered::Whole(body), None) => {
+                        facts.answered(env, status, started_ms, &body);
+                        Ok(Upstreamed::Whole {
+                            status,
+                            body,
+                            headers,
+                            key_id,
+                            fallback,
+                        })
+                    }
+                    _ => Err(GatewayError::Internal(
+                        "a stream was read whole, or a whole answer streamed".into(),
+                    )),
+                }
+            }
+            Attempted::ClientFault {
+                status,
+                body,
+                key,
+                attempts,
+            } => {
+                facts(attempts, Some(key.candidate.id), Some(&key.secret)).faulted(env, status, &body);
+                Ok(Upstreamed::Fault { status, body })
+            }
+            Attempted::Failed { error, attempts, .. } if index + 1 < models.len() && falls_back(&error) => {
+                earlier_attempts += attempts;
+                continue;
+            }
+            Attempted::Failed {
+                error,
+                attempts,
+                last_key,
+            } => {
+                facts(attempts, last_key, None).failed(env, &error);
+                Err(error)
+            }
+        };
     }
+    Err(GatewayError::Internal("no model to call".into()))
 }
 
 /// A model id asked for by path (`GET /v1/models/{id}`): one that cannot exist is a 404

@@ -255,6 +255,7 @@ async fn upload_start<U: Upstream, D: Database>(
                 body,
                 headers,
                 key_id,
+                ..
             } => (status, body, headers, key_id),
             Upstreamed::Fault { status, body } => return Ok(json_bytes_reply(status, body)),
             Upstreamed::Stream(reply) => return Ok(reply),
@@ -393,6 +394,7 @@ async fn upload_bytes<U: Upstream, D: Database>(
         client_id: call.caller.client_id(),
         protocol: Protocol::Gemini,
         model: files,
+        requested: None,
         attempts: 1,
         key_id: Some(held.key_id),
         proxy_key: None,

@@ -42,8 +42,10 @@ impl ClientProtocol for Responses {
         request: &OpenAiResponsesRequest,
         answers: &[GenerateContentResponse],
         ctx: &RequestContext,
+        model: &str,
     ) -> Result<Vec<u8>, GatewayError> {
-        let echo = ResponseEcho::new(request);
+        let mut echo = ResponseEcho::new(request);
+        echo.model = model.to_owned();
         body::to_json(&responses::gemini_to_response(single(answers)?, &echo, ctx))
     }
 }

@@ -473,12 +473,17 @@ fn a_finished_stream_is_logged_and_its_failed_write_counted() {
         proxy_key_hash: None,
         client_id: None,
         model: "m".into(),
+        fallback_from: Some("big".into()),
         protocol: Protocol::Anthropic,
         started_ms: NOW,
         attempts: 2,
     };
     finish_stream(&db, &accounting, None, Some("client disconnected".into()), NOW + 50);
     let log = last_log(&db);
+    assert_eq!(
+        (log.model.as_deref(), log.fallback_from.as_deref()),
+        (Some("m"), Some("big"))
+    );
     assert_eq!((log.status, log.attempts, log.latency_ms), (200, 2, 50));
     assert_eq!(log.error.as_deref(), Some("client disconnected"));
     db.failing.borrow_mut().push("INSERT INTO request_log");
@@ -610,3 +615,6 @@ fn metrics_switches_are_read_from_the_settings() {
     crate::store::settings::put(&db, METRICS_PUBLIC, "1").unwrap();
     assert_eq!(run(&up, &db, &c, "GET", "/metrics", &[], "").status, 200);
 }
+
+mod fallbacks;
+mod model_lists;

@@ -29,8 +29,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 mod embeddings;
+pub mod images;
 pub(crate) mod request;
 mod response;
+pub mod speech;
 mod stream;
 
 pub use embeddings::{

@@ -43,6 +43,8 @@ pub enum WriteOp {
     Ticket,
     /// Remembering (or forgetting) which key holds a file, cache, batch or operation.
     Resource,
+    /// Reading or storing the cached model list (on failure the upstream is asked).
+    ModelList,
 }
 
 impl WriteOp {
@@ -61,6 +63,7 @@ impl WriteOp {
             WriteOp::ProbeClaim => "probe_claim",
             WriteOp::Ticket => "round_robin_ticket",
             WriteOp::Resource => "resource",
+            WriteOp::ModelList => "model_list",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Everything the gateway keeps: the SQL behind a small [`Database`] trait.
 //!
 //! All SQL text lives in this module's files (`migrate`, `keys`, `clients`, `settings`,
-//! `usage`, `windows`, `metrics`, `failures`, `resources`); the rest of the guest calls typed functions. The component implements
+//! `model_lists`, `usage`, `windows`, `metrics`, `failures`, `resources`); the rest of the guest calls typed functions. The component implements
 //! [`Database`] over Spin's `fermyon:spin/sqlite@2.0.0`; native tests implement it over an
 //! in-memory rusqlite connection, so the same statements are exercised by real SQLite.
 //!
@@ -14,6 +14,7 @@ pub mod failures;
 pub mod keys;
 pub mod metrics;
 pub mod migrate;
+pub mod model_lists;
 pub mod resources;
 pub mod settings;
 pub mod usage;

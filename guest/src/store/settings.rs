@@ -1,5 +1,5 @@
-//! The `settings` table: pool settings, model aliases, gateway switches and the hashes of the
-//! admin key and the metrics token; [`Settings`] is its typed view.
+//! The `settings` table: pool settings, model aliases, model fallback chains, gateway switches
+//! and the hashes of the admin key and the metrics token; [`Settings`] is its typed view.
 //!
 //! Settings are read once per request (one query) and written by the admin API; a change
 //! applies to the next request. Every on/off value, stored or from a host variable, is read by
@@ -12,6 +12,9 @@ use crate::pool::PoolSettings;
 pub const ADMIN_KEY_HASH: &str = "admin_key_sha256";
 /// Prefix of alias settings: `alias:gpt-4o` -> `gemini-2.5-pro`.
 pub const ALIAS_PREFIX: &str = "alias:";
+/// Prefix of fallback chain settings: `fallback:gemini-2.5-pro` -> `gemini-2.5-flash,gemini-2.5-flash-lite`
+/// (the models tried, in order, when the first is rate limited or overloaded on every key).
+pub const FALLBACK_PREFIX: &str = "fallback:";
 /// The setting that turns pure-proxy mode on (clients may bring their own Gemini keys).
 pub const PURE_PROXY: &str = "pure_proxy";
 /// The setting that serves `/metrics` without any key (loopback-only set-ups).
@@ -41,6 +44,9 @@ pub struct Settings {
     pub admin_key_hash: Option<String>,
     /// The configured alias rows (`alias:<name>`, target model), for [`crate::models`].
     pub aliases: Vec<(String, String)>,
+    /// The configured fallback chains: a model and the models to try after it, in order
+    /// (none configured: no fallback, the default).
+    pub fallbacks: Vec<(String, Vec<String>)>,
 }
 
 impl Settings {
@@ -58,8 +64,32 @@ impl Settings {
                 .filter(|(n, _)| n.starts_with(ALIAS_PREFIX))
                 .cloned()
                 .collect(),
+            fallbacks: pairs
+                .iter()
+                .filter_map(|(n, v)| Some((n.strip_prefix(FALLBACK_PREFIX)?.to_owned(), fallback_chain(v))))
+                .filter(|(_, chain)| !chain.is_empty())
+                .collect(),
         }
     }
+
+    /// The models to try after `model` when it is rate limited or overloaded on every key
+    /// (empty: no chain configured for it).
+    pub fn fallbacks_for(&self, model: &str) -> &[String] {
+        self.fallbacks
+            .iter()
+            .find(|(m, _)| m == model)
+            .map_or(&[], |(_, chain)| chain.as_slice())
+    }
+}
+
+/// A stored chain (`gemini-2.5-flash,gemini-2.5-flash-lite`) as its models, blanks dropped.
+pub fn fallback_chain(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// All settings as (name, value) pairs.
@@ -131,8 +161,16 @@ mod tests {
             (METRICS_PUBLIC, "false"),
             (METRICS_TOKEN_HASH, "abc"),
             ("alias:gpt-4o", "gemini-2.5-flash"),
+            ("fallback:gemini-2.5-pro", " gemini-2.5-flash, gemini-2.5-flash-lite ,"),
+            ("fallback:empty", " , "),
             ("something_else", "x"),
         ]));
+        assert_eq!(
+            typed.fallbacks_for("gemini-2.5-pro"),
+            ["gemini-2.5-flash".to_string(), "gemini-2.5-flash-lite".to_string()]
+        );
+        assert!(typed.fallbacks_for("gemini-2.5-flash").is_empty());
+        assert!(typed.fallbacks_for("empty").is_empty());
         assert_eq!(typed.pool.strategy, crate::pool::Strategy::Random);
         assert!(typed.pure_proxy && !typed.metrics_public);
         assert_eq!(typed.metrics_token_hash.as_deref(), Some("abc"));

@@ -506,6 +506,8 @@ pub struct LogEntry {
     pub latency_ms: i64,
     /// What went wrong, if anything (never a secret).
     pub error: Option<String>,
+    /// The model the client asked for, when a model of its fallback chain answered (`model`).
+    pub fallback_from: Option<String>,
 }
 
 /// How many log entries are kept (about: the log is trimmed every hundred entries, by the
@@ -534,8 +536,8 @@ pub struct OkAttempt {
 pub fn log_request(db: &dyn Database, e: &LogEntry, ok: Option<&OkAttempt>) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO request_log (at, client_id, key_id, model, protocol, status, attempts, latency_ms, error, \
-         day, hour, prompt_tokens, candidate_tokens, thought_tokens, ok_ms, proxy_key) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         day, hour, prompt_tokens, candidate_tokens, thought_tokens, ok_ms, proxy_key, fallback_from) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             e.at.into(),
             e.client_id.into(),
@@ -553,6 +555,7 @@ pub fn log_request(db: &dyn Database, e: &LogEntry, ok: Option<&OkAttempt>) -> R
             ok.map_or(0, |ok| ok.tokens.thoughts).into(),
             ok.map(|ok| ok.latency_ms).into(),
             ok.and_then(|ok| ok.proxy_key_hash.clone()).into(),
+            e.fallback_from.clone().into(),
         ],
     )?;
     Ok(())
@@ -561,7 +564,8 @@ pub fn log_request(db: &dyn Database, e: &LogEntry, ok: Option<&OkAttempt>) -> R
 /// The most recent log entries, newest first.
 pub fn recent_requests(db: &dyn Database, limit: i64) -> Result<Vec<LogEntry>, StoreError> {
     let rows = db.execute(
-        "SELECT at, client_id, key_id, model, protocol, status, attempts, latency_ms, error FROM request_log \
+        "SELECT at, client_id, key_id, model, protocol, status, attempts, latency_ms, error, fallback_from \
+         FROM request_log \
          ORDER BY id DESC LIMIT ?",
         &[limit.clamp(1, LOG_CAPACITY).into()],
     )?;
@@ -577,6 +581,7 @@ pub fn recent_requests(db: &dyn Database, limit: i64) -> Result<Vec<LogEntry>, S
             attempts: col_opt_i64(r, 6).unwrap_or(0),
             latency_ms: col_opt_i64(r, 7).unwrap_or(0),
             error: col_opt_string(r, 8),
+            fallback_from: col_opt_string(r, 9),
         })
         .collect())
 }
@@ -683,6 +688,7 @@ mod tests {
                 attempts: 1,
                 latency_ms: latency as i64 + 3,
                 error: None,
+                fallback_from: None,
             };
             let ok = OkAttempt {
                 started_ms: started,
@@ -722,6 +728,7 @@ mod tests {
             attempts: 2,
             latency_ms: 300,
             error: None,
+            fallback_from: None,
         };
         let ok = OkAttempt {
             started_ms: at + 40,
@@ -788,6 +795,7 @@ mod tests {
             attempts: 1,
             latency_ms: 1,
             error: None,
+            fallback_from: None,
         };
         for _ in 0..(LOG_CAPACITY + 250) {
             log_request(&db, &e, None).unwrap();

@@ -10,7 +10,8 @@
 //! # Routes (under `/v1beta/` and `/v1/`)
 //! `GET models` (`pageSize`, default 50, max 1000; `pageToken`), `GET models/{m}`,
 //! `POST models/{m}:generateContent | :streamGenerateContent[?alt=sse] | :countTokens |
-//! :embedContent | :batchEmbedContents`. Anything else: 404 (an HTML page, as Google's front end
+//! :embedContent | :batchEmbedContents | :predict` (Imagen; image output of `gemini-*-image`
+//! models: [`images`]). Anything else: 404 (an HTML page, as Google's front end
 //! answers). Models: [`models::MODELS`].
 //!
 //! Files, cached contents, batches and video operations, each held by the key that created it
@@ -68,6 +69,7 @@
 
 mod checks;
 mod errors;
+pub mod images;
 pub mod models;
 pub mod reply;
 mod resources;

@@ -30,6 +30,16 @@ impl ModelInfo {
         self.id.starts_with("gemini-3")
     }
 
+    /// Whether the model answers with images (`responseModalities: ["IMAGE"]`).
+    pub fn draws_images(&self) -> bool {
+        self.id.starts_with("gemini-") && self.id.contains("-image")
+    }
+
+    /// Whether the model speaks (`responseModalities: ["AUDIO"]`, and nothing else).
+    pub fn speaks(&self) -> bool {
+        self.id.ends_with("-tts")
+    }
+
     /// Whether this is an embedding model.
     pub fn is_embedding(&self) -> bool {
         self.supports("embedContent")
@@ -63,6 +73,7 @@ const GENERATIVE: &[&str] = &[
     "batchGenerateContent",
 ];
 const EMBEDDING: &[&str] = &["embedContent", "batchEmbedContents", "countTokens"];
+const IMAGEN: &[&str] = &["predict"];
 
 /// Every model, in listing order.
 pub const MODELS: &[ModelInfo] = &[
@@ -146,6 +157,30 @@ pub const MODELS: &[ModelInfo] = &[
         thinking: true,
         input_token_limit: 1_048_576,
         output_token_limit: 65_536,
+    },
+    ModelInfo {
+        id: "gemini-2.5-flash-image",
+        display_name: "Gemini 2.5 Flash Image",
+        methods: &["generateContent", "countTokens"],
+        thinking: false,
+        input_token_limit: 32_768,
+        output_token_limit: 32_768,
+    },
+    ModelInfo {
+        id: "gemini-2.5-flash-preview-tts",
+        display_name: "Gemini 2.5 Flash Preview TTS",
+        methods: &["generateContent", "countTokens"],
+        thinking: false,
+        input_token_limit: 8_192,
+        output_token_limit: 16_384,
+    },
+    ModelInfo {
+        id: "imagen-4.0-generate-001",
+        display_name: "Imagen 4",
+        methods: IMAGEN,
+        thinking: false,
+        input_token_limit: 480,
+        output_token_limit: 8_192,
     },
     ModelInfo {
         id: "gemini-embedding-001",

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::checks::{check_contents, check_generate, check_thought_signatures};
 use super::errors::MockError;
+use super::images;
 use super::models::{self, ModelInfo, MODELS};
 use super::reply::{self, Plan};
 use super::validate::{self, MsgDesc};
@@ -77,6 +78,7 @@ enum Action {
     CountTokens,
     Embed,
     BatchEmbed,
+    Predict,
 }
 
 impl Action {
@@ -87,6 +89,7 @@ impl Action {
             "countTokens" => Action::CountTokens,
             "embedContent" => Action::Embed,
             "batchEmbedContents" => Action::BatchEmbed,
+            "predict" => Action::Predict,
             _ => return None,
         })
     }
@@ -99,6 +102,7 @@ impl Action {
             Action::CountTokens => ("countTokens", "countTokens"),
             Action::Embed => ("embedContent", "embedContent"),
             Action::BatchEmbed => ("embedContent", "batchEmbedContents"),
+            Action::Predict => ("predict", "predict"),
         }
     }
 }
@@ -387,6 +391,7 @@ async fn post_route(call: &Call<'_>, model_id: &str, action: Action) -> Response
                 Action::CountTokens => count_tokens(model, &json),
                 Action::Embed => embed(&json),
                 Action::BatchEmbed => batch_embed(model, &json),
+                Action::Predict => images::predict(model.id, &json).map(|answer| json_response(200, &answer)),
             },
             Err(e) => Err(e),
         },
@@ -435,6 +440,9 @@ async fn generate(
     }
     let response_id = call.state.next_response_id();
     let max_output_tokens = req.generation_config.as_ref().and_then(|c| c.max_output_tokens);
+    let generation_config = raw.get("generationConfig").unwrap_or(&Value::Null);
+    let drawn = images::gemini_image(model.draws_images(), model.id, generation_config)?;
+    let spoken = images::gemini_speech(model.speaks(), model.id, generation_config)?;
     let special = match behavior {
         Behavior::PromptBlocked => Some(reply::prompt_blocked(&plan, model.id, &response_id)),
         Behavior::MaxTokensNoParts => Some(reply::max_tokens_no_parts(
@@ -445,7 +453,16 @@ async fn generate(
         )),
         Behavior::SafetyNoParts => Some(reply::safety_no_parts(&plan, model.id, &response_id)),
         _ => None,
-    };
+    }
+    .or_else(|| {
+        let prompt_tokens = reply::prompt_tokens(&req.contents, req.system_instruction.as_ref());
+        drawn
+            .map(|image| images::image_reply(image, prompt_tokens, model.id, &response_id))
+            .or_else(|| {
+                let words = reply::word_count(&reply::last_user_text(&req.contents));
+                spoken.map(|()| images::speech_reply(words, prompt_tokens, model.id, &response_id))
+            })
+    });
     let chunk_delay = match behavior {
         Behavior::SlowStream { chunk_delay_ms } => Some(Duration::from_millis(*chunk_delay_ms)),
         _ => None,

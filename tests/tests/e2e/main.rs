@@ -32,6 +32,10 @@ mod metrics;
 mod writes;
 // Files, caches and batches kept on the key that created them.
 mod resources;
+// Model fallback chains and the cached model list.
+mod fallbacks;
+// Images: OpenAI's images API and native Imagen `:predict`.
+mod images;
 
 use gempool_tests::harness::{Gateway, GatewayOptions};
 use gempool_tests::mock::MockGemini;

@@ -1,5 +1,5 @@
 //! The `openai` SDK: chat completions (whole and streamed), tools, images, structured output,
-//! reasoning, embeddings, models and errors.
+//! reasoning, embeddings, models, image generation, speech and errors.
 
 use crate::{auth_error, clean, midstream_error, rate_limit, Sdk, Setup};
 use gempool_tests::harness::{Gateway, GatewayOptions};
@@ -77,6 +77,16 @@ fn tool_choice() {
 #[test]
 fn awkward_schemas() {
     clean(SDK, "schemas");
+}
+
+#[test]
+fn speech() {
+    clean(SDK, "speech");
+}
+
+#[test]
+fn images_generate() {
+    clean(SDK, "images_generate");
 }
 
 #[test]

@@ -51,6 +51,11 @@ pub struct MessagesStreamTranslator {
 }
 
 impl MessagesStreamTranslator {
+    /// Shows `model` as the model that answers, instead of the name the client asked for.
+    pub fn show_model(&mut self, model: &str) {
+        self.model = model.to_owned();
+    }
+
     /// `model` is echoed as the message's model (the name the client asked for).
     pub fn new(model: &str, ctx: &RequestContext) -> Self {
         MessagesStreamTranslator {

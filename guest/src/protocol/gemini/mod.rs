@@ -26,6 +26,7 @@ use serde_json::Value;
 pub mod events;
 pub mod extras;
 pub mod finish;
+pub mod imagen;
 pub mod media;
 pub mod resources;
 pub mod signatures;
@@ -471,6 +472,48 @@ pub struct GenerationConfig {
     /// Thinking (reasoning) settings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<ThinkingConfig>,
+    /// What the answer holds (`TEXT`, `IMAGE`, `AUDIO`); text when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_modalities: Vec<String>,
+    /// Image output settings (image models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_config: Option<ImageConfig>,
+    /// Speech output settings (text-to-speech models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speech_config: Option<SpeechConfig>,
+}
+
+/// `generationConfig.imageConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageConfig {
+    /// The image's aspect ratio, e.g. `16:9`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aspect_ratio: Option<String>,
+}
+
+/// `generationConfig.speechConfig`: one prebuilt voice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpeechConfig {
+    /// The voice.
+    pub voice_config: VoiceConfig,
+}
+
+/// `speechConfig.voiceConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceConfig {
+    /// A voice of Google's catalog.
+    pub prebuilt_voice_config: PrebuiltVoiceConfig,
+}
+
+/// `voiceConfig.prebuiltVoiceConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrebuiltVoiceConfig {
+    /// The voice's name, e.g. `Kore`.
+    pub voice_name: String,
 }
 
 impl GenerationConfig {
@@ -691,6 +734,10 @@ pub struct Model {
     /// The methods it serves, e.g. `generateContent`, `embedContent`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supported_generation_methods: Vec<String>,
+    /// The fields gempool does not read (`version`, `temperature`, `thinking`, ...), kept as
+    /// the upstream sent them: native listings served from the cache are Google's own.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Model {

@@ -49,6 +49,11 @@ struct ChoiceState {
 }
 
 impl ChatStreamTranslator {
+    /// Shows `model` as the model that answers, instead of the name the client asked for.
+    pub fn show_model(&mut self, model: &str) {
+        self.model = model.to_owned();
+    }
+
     /// `model` is the name shown to the client; `include_usage` is `stream_options.include_usage`.
     pub fn new(model: impl Into<String>, ctx: RequestContext, include_usage: bool) -> Self {
         ChatStreamTranslator {

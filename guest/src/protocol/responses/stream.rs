@@ -59,6 +59,11 @@ pub struct ResponsesStreamTranslator {
 }
 
 impl ResponsesStreamTranslator {
+    /// Shows `model` as the model that answers, instead of the name the client asked for.
+    pub fn show_model(&mut self, model: &str) {
+        self.echo.model = model.to_owned();
+    }
+
     /// `model` is the name shown to the client. The other echoed request fields take their
     /// defaults; see [`with_echo`](Self::with_echo).
     pub fn new(model: impl Into<String>, ctx: RequestContext) -> Self {
