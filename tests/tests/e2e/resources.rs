@@ -250,3 +250,46 @@ fn a_client_sees_only_its_own_files() {
         .send();
     used.assert_status(403);
 }
+
+#[test]
+fn a_video_operation_is_polled_and_its_file_downloaded_on_the_same_key() {
+    let (mock, gw) = setup(&["k1", "k2", "k3"]);
+    let started = gw
+        .post("/v1beta/models/veo-3.0-generate-001:predictLongRunning")
+        .json(&json!({"instances": [{"prompt": "a cat on a piano"}]}))
+        .send();
+    started.assert_status(200);
+    let name = started.json()["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("models/veo-3.0-generate-001/operations/"), "{name}");
+    let mut operation = Value::Null;
+    for _ in 0..4 {
+        operation = gw.get(&format!("/v1beta/{name}")).send().json();
+        if operation["done"] == true {
+            break;
+        }
+    }
+    let uri = operation["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a finished video: {operation}"))
+        .to_owned();
+    let file = uri
+        .split("files/")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let video = gw.get(&format!("/v1beta/files/{file}:download?alt=media")).send();
+    video.assert_status(200);
+    assert_eq!(video.header("content-type"), Some("video/mp4"));
+    let keys = keys_naming(&mock, name.rsplit('/').next().unwrap());
+    let file_keys = keys_naming(&mock, &file);
+    assert!(keys.len() >= 2 && keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    assert_eq!(
+        file_keys,
+        [keys[0].clone()],
+        "the generated file is fetched from the key that made it"
+    );
+    assert!(mock.requests().iter().all(|r| r.status == Some(200)));
+}
