@@ -280,9 +280,10 @@ pub enum AnthropicSource {
         /// The document's content blocks.
         content: AnthropicContent,
     },
-    /// Files API references: there is no Anthropic file store behind gempool.
+    /// Files API references: a Gemini Files API name (`files/...`, uploaded through gempool)
+    /// becomes its `fileData`; Anthropic's own file ids are refused (no such store here).
     File {
-        /// The file's id in Anthropic's Files API; refused (no file store behind gempool).
+        /// A Gemini file name, or an Anthropic file id (refused).
         file_id: String,
     },
     /// Any other source type; skipped.

@@ -293,3 +293,48 @@ fn a_video_operation_is_polled_and_its_file_downloaded_on_the_same_key() {
     );
     assert!(mock.requests().iter().all(|r| r.status == Some(200)));
 }
+
+/// OpenAI `file` parts and Anthropic `document` blocks naming a file uploaded through gempool
+/// resolve to its `fileData` and go to the key holding it.
+#[test]
+fn openai_and_anthropic_clients_use_an_uploaded_file_on_its_key() {
+    let (mock, gw) = setup(&["k1", "k2", "k3"]);
+    let file = upload(&gw, b"%PDF-1.4 a small report");
+    let name = file["name"].as_str().unwrap().to_owned();
+    let holder = keys_naming(&mock, "upload_id")[0].clone();
+    for i in 0..3 {
+        let chat = gw
+            .post("/v1/chat/completions")
+            .json(
+                &json!({"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": [
+                    {"type": "file", "file": {"file_id": name, "filename": "report.pdf"}},
+                    {"type": "text", "text": format!("summarize {i}")}
+                ]}]}),
+            )
+            .send();
+        chat.assert_status(200);
+        assert_eq!(
+            chat.json_at("/choices/0/message/content"),
+            format!("echo: summarize {i}")
+        );
+        let message = gw
+            .post("/v1/messages")
+            .header("anthropic-version", "2023-06-01")
+            .json(
+                &json!({"model": "gemini-2.5-flash", "max_tokens": 100, "messages": [{"role": "user", "content": [
+                    {"type": "document", "source": {"type": "file", "file_id": name}},
+                    {"type": "text", "text": format!("again {i}")}
+                ]}]}),
+            )
+            .send();
+        message.assert_status(200);
+        assert_eq!(message.json_at("/content/0/text"), format!("echo: again {i}"));
+    }
+    let keys = keys_naming(&mock, name.trim_start_matches("files/"));
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| *k == holder),
+        "every call naming {name} went to {holder}: {keys:?}"
+    );
+    assert!(mock.requests().iter().all(|r| r.status == Some(200)));
+}

@@ -578,12 +578,20 @@ fn source_parts(source: &AnthropicSource, param: &str, title: Option<&str>) -> R
             }
             parts
         }
-        AnthropicSource::File { .. } => {
-            return Err(GatewayError::invalid_param(
-                format!("{param}.source: file sources (Files API) are not supported; send the data as base64"),
-                format!("{param}.source"),
-            ))
-        }
+        // A file uploaded to Gemini's Files API (through gempool) by its `files/...` name;
+        // Anthropic's own file ids name nothing Gemini can read.
+        AnthropicSource::File { file_id } => match crate::protocol::gemini::resources::files_api_part(file_id, None) {
+            Some(part) => vec![part],
+            None => {
+                return Err(GatewayError::invalid_param(
+                    format!(
+                        "{param}.source: Anthropic Files API ids are not supported; send the data as base64, \
+                         or name a file uploaded to Gemini's Files API through gempool (files/...)"
+                    ),
+                    format!("{param}.source"),
+                ))
+            }
+        },
         AnthropicSource::Unknown => vec![],
     })
 }

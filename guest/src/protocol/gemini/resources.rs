@@ -72,6 +72,24 @@ fn names_in(value: &Value, fields: &[&str]) -> Vec<String> {
     names
 }
 
+/// Where Google's Files API URIs point; a file named by a client protocol (an OpenAI `file_id`,
+/// an Anthropic file source) becomes a `fileData` with this URI, as Google's own `file.uri`.
+const GOOGLE_FILES_ORIGIN: &str = "https://generativelanguage.googleapis.com/v1beta";
+
+/// The `fileData` part for a Gemini Files API file named in a client protocol's file
+/// reference (`files/abc`, or its URI); `None` for anything else (an OpenAI or Anthropic file
+/// id, which Gemini cannot read). The request is then sent to the key holding the file.
+pub fn files_api_part(reference: &str, mime_type: Option<&str>) -> Option<super::Part> {
+    let name = name_in_reference(reference.trim())?;
+    (ResourceKind::of_name(&name) == Some(ResourceKind::Files)).then(|| super::Part {
+        file_data: Some(super::FileData {
+            mime_type: mime_type.map(str::to_owned),
+            file_uri: format!("{GOOGLE_FILES_ORIGIN}/{name}"),
+        }),
+        ..Default::default()
+    })
+}
+
 /// Every file and cached content a request body refers to (sorted, once each). Bodies that
 /// cannot name one are not parsed.
 pub fn referenced_names(body: &[u8]) -> Vec<String> {
@@ -168,6 +186,21 @@ mod tests {
         assert_eq!(referenced_names(batch.to_string().as_bytes()), ["files/input1"]);
         assert!(referenced_names(b"{\"contents\": []}").is_empty());
         assert!(referenced_names(b"not json files/a").is_empty());
+    }
+
+    #[test]
+    fn a_files_api_name_becomes_file_data_and_other_ids_do_not() {
+        let part = files_api_part("files/abc123", Some("application/pdf")).unwrap();
+        let data = part.file_data.unwrap();
+        assert_eq!(
+            data.file_uri,
+            "https://generativelanguage.googleapis.com/v1beta/files/abc123"
+        );
+        assert_eq!(data.mime_type.as_deref(), Some("application/pdf"));
+        assert!(files_api_part("https://generativelanguage.googleapis.com/v1beta/files/x9", None).is_some());
+        for other in ["file-AbC123", "file_011CNha8iCJcU1wXNR6q4V8w", "cachedContents/c1", ""] {
+            assert!(files_api_part(other, None).is_none(), "{other}");
+        }
     }
 
     #[test]

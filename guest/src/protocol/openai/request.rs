@@ -427,7 +427,8 @@ fn file_part(part: &OpenAiContentPart, param: &str) -> Result<Part, GatewayError
 }
 
 /// An inline file (Chat's `file`, Responses' `input_file`): `file_data` as a data URI or raw
-/// base64 (typed by `filename`, else PDF); a `file_id` is refused (OpenAI's Files API).
+/// base64 (typed by `filename`, else PDF), or a `file_id` naming a Gemini Files API file
+/// (`files/...`); an OpenAI Files API id is refused.
 pub(crate) fn inline_file_part(file: Option<&OpenAiFile>, param: &str) -> Result<Part, GatewayError> {
     let param = param.to_string();
     if let Some(data) = file.and_then(|f| f.file_data.as_deref()).filter(|d| !d.is_empty()) {
@@ -456,11 +457,17 @@ pub(crate) fn inline_file_part(file: Option<&OpenAiFile>, param: &str) -> Result
             ..Default::default()
         });
     }
-    if file.and_then(|f| f.file_id.as_deref()).is_some() {
-        return Err(GatewayError::invalid_param(
-            "file_id refers to OpenAI's Files API, which Gemini cannot read; send the file inline as file_data",
-            format!("{param}.file_id"),
-        ));
+    if let Some(id) = file.and_then(|f| f.file_id.as_deref()) {
+        // A file uploaded to Gemini's Files API (through gempool) is named by its `files/...`
+        // name or URI; its type comes from the filename when one is given.
+        let mime = file.and_then(|f| f.filename.as_deref()).and_then(mime_from_path);
+        return crate::protocol::gemini::resources::files_api_part(id, mime).ok_or_else(|| {
+            GatewayError::invalid_param(
+                "file_id refers to OpenAI's Files API, which Gemini cannot read; send the file inline as file_data, \
+                 or name a file uploaded to Gemini's Files API through gempool (files/...)",
+                format!("{param}.file_id"),
+            )
+        });
     }
     Err(GatewayError::invalid_param("file parts require file.file_data", param))
 }

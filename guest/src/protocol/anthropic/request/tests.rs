@@ -88,7 +88,7 @@ fn invalid_requests_are_400s() {
         ),
         (
             json!({"max_tokens": 1, "messages": [{"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "f"}}]}]}),
-            "file sources",
+            "Anthropic Files API ids",
         ),
         (
             json!({"max_tokens": 1, "messages": [{"role": "user", "content": ""}]}),
@@ -870,4 +870,19 @@ fn image_data_that_is_not_base64_and_unknown_thinking_types_are_400s() {
         "messages": [{"role": "user", "content": "hi"}]
     }));
     assert!(message.contains("thinking.type"), "{message}");
+}
+
+#[test]
+fn a_document_naming_a_gemini_file_becomes_its_file_data() {
+    let out = to_gemini(
+        json!({"max_tokens": 10, "messages": [{"role": "user", "content": [
+            {"type": "document", "source": {"type": "file", "file_id": "files/abc123"}},
+            {"type": "text", "text": "summarize"}
+        ]}]}),
+        "gemini-2.5-flash",
+    );
+    assert_eq!(
+        out["contents"][0]["parts"][0]["fileData"]["fileUri"],
+        "https://generativelanguage.googleapis.com/v1beta/files/abc123"
+    );
 }

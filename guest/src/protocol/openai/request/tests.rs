@@ -694,3 +694,17 @@ fn image_and_file_data_that_is_not_base64_is_a_400() {
     ]))]}));
     assert!(param.ends_with("file_data"), "{param}");
 }
+
+#[test]
+fn a_file_id_naming_a_gemini_file_becomes_its_file_data() {
+    let out = convert(json!({"model": "gemini-2.5-flash", "messages": [user(json!([
+        {"type": "file", "file": {"file_id": "files/abc123", "filename": "report.pdf"}},
+        {"type": "text", "text": "summarize"}
+    ]))]}));
+    let data = &out["contents"][0]["parts"][0]["fileData"];
+    assert_eq!(
+        data["fileUri"],
+        "https://generativelanguage.googleapis.com/v1beta/files/abc123"
+    );
+    assert_eq!(data["mimeType"], "application/pdf");
+}
