@@ -116,7 +116,7 @@ fn unknown_model_and_route_are_404() {
         &hello(),
     );
     resp.assert_status(404);
-    let resp = client.get("/v1beta/files").header("x-goog-api-key", "k1").send();
+    let resp = client.get("/v1beta/tunedModels").header("x-goog-api-key", "k1").send();
     resp.assert_status(404);
     assert!(resp.text().contains("was not found on this server"));
 }
