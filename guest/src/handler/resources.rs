@@ -132,6 +132,15 @@ fn with_query(mut path: String, query: &str) -> String {
     path
 }
 
+/// The client's headers of the upload protocol, passed on to Google.
+fn upload_request_headers(head: &RequestHead) -> Vec<(String, String)> {
+    head.headers
+        .iter()
+        .filter(|(name, _)| UPLOAD_REQUEST_HEADERS.contains(&name.as_str()))
+        .cloned()
+        .collect()
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -234,12 +243,7 @@ async fn upload_start<U: Upstream, D: Database>(
 ) -> Result<Reply<U::Body>, GatewayError> {
     let resumable =
         header(&head.headers, "x-goog-upload-protocol").is_some_and(|p| p.eq_ignore_ascii_case("resumable"));
-    let headers: Vec<(String, String)> = head
-        .headers
-        .iter()
-        .filter(|(name, _)| UPLOAD_REQUEST_HEADERS.contains(&name.as_str()))
-        .cloned()
-        .collect();
+    let headers = upload_request_headers(head);
     let request = UpstreamRequest {
         method: "POST".into(),
         path_and_query: with_query(format!("/upload/{version}/files"), &head.query),
@@ -370,12 +374,7 @@ async fn upload_bytes<U: Upstream, D: Database>(
         resource: "this upload".into(),
     };
     let secret = holder_key(env.db, &pinned, env.now_ms)?;
-    let headers: Vec<(String, String)> = head
-        .headers
-        .iter()
-        .filter(|(name, _)| UPLOAD_REQUEST_HEADERS.contains(&name.as_str()))
-        .cloned()
-        .collect();
+    let headers = upload_request_headers(head);
     let length = header(&head.headers, "content-length").and_then(|l| l.trim().parse::<u64>().ok());
     let request = UpstreamRequest {
         method: if head.method == "PUT" {
