@@ -6,7 +6,7 @@ use super::*;
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "gempool-bench",
-    about = "Benchmark gempool against the mock Gemini on loopback"
+    about = "Benchmark gempool against the mock Gemini (or a static upstream) on loopback, next to nginx and LiteLLM"
 )]
 pub(super) struct Args {
     /// Measured seconds of each saturation and open-loop phase.
@@ -30,12 +30,28 @@ pub(super) struct Args {
     /// Size of the generateContent body in bytes (approximately).
     #[arg(long, default_value_t = 1024)]
     pub(super) body_bytes: usize,
-    /// Short run for CI smoke tests: 0.4 s phases, 0.2 s warm-up, 200 rps, 20 streams.
+    /// Short run for CI smoke tests: 0.4 s phases, 0.2 s warm-up, 200 rps, 20 streams; LiteLLM
+    /// only with an explicit --litellm-python.
     #[arg(long)]
     pub(super) quick: bool,
-    /// Also measure nginx `proxy_pass` to the mock as a floor.
+    /// What the proxies call: `mock` (the in-process mock Gemini, which checks and echoes every
+    /// request) or `static` (a built-in server answering every call with the same bytes).
+    #[arg(long, value_enum, default_value_t = UpstreamKind::Mock)]
+    pub(super) upstream: UpstreamKind,
+    /// Also measure nginx `proxy_pass` to the upstream as a floor.
     #[arg(long)]
     pub(super) nginx: bool,
+    /// The Python that runs LiteLLM [default: the interpreter of `litellm` on PATH, else
+    /// python3]; the LiteLLM column runs when `import litellm.proxy.proxy_cli` works there.
+    #[arg(long)]
+    pub(super) litellm_python: Option<PathBuf>,
+    /// Skip the LiteLLM column even when LiteLLM is installed.
+    #[arg(long)]
+    pub(super) no_litellm: bool,
+    /// Requests per second of LiteLLM's open-loop phase (it saturates near 100 req/s on 2
+    /// cores); direct gets a phase at the same rate to compare with.
+    #[arg(long, default_value_t = 50)]
+    pub(super) litellm_rate: u32,
     /// The nginx binary.
     #[arg(long, default_value = "nginx")]
     pub(super) nginx_bin: PathBuf,
@@ -46,7 +62,7 @@ pub(super) struct Args {
     /// <workspace>/target/wasm/wasm32-wasip2/guest/gempool_guest.wasm].
     #[arg(long)]
     pub(super) component: Option<PathBuf>,
-    /// Worker threads of the in-process mock.
+    /// Worker threads of the in-process mock (the static upstream always has one).
     #[arg(long, default_value_t = 1)]
     pub(super) mock_threads: usize,
     /// Worker threads of the load generator.
@@ -64,6 +80,16 @@ impl Args {
             self.warmup = self.warmup.min(0.2);
             self.rate = self.rate.min(200);
             self.stream_requests = self.stream_requests.min(20);
+            self.litellm_rate = self.litellm_rate.min(20);
         }
     }
+}
+
+/// What the proxies under test call.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UpstreamKind {
+    /// The in-process mock Gemini (checks keys and bodies, echoes the prompt).
+    Mock,
+    /// A built-in static Gemini-shaped server (fixed answers, no checks).
+    Static,
 }

@@ -9,6 +9,8 @@ pub(super) struct Target {
     pub(super) addr: SocketAddr,
     /// `x-goog-api-key` to send (the mock and nginx need one; gempool runs `--open`).
     pub(super) api_key: Option<&'static str>,
+    /// `Authorization: Bearer` to send (LiteLLM's master key).
+    pub(super) bearer: Option<String>,
 }
 
 /// One request template.
@@ -150,6 +152,9 @@ pub(super) fn request(target: &Target, call: &Call) -> Request<Full<Bytes>> {
     if let Some(key) = target.api_key {
         builder = builder.header("x-goog-api-key", key);
     }
+    if let Some(token) = &target.bearer {
+        builder = builder.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+    }
     builder.body(Full::new(call.body.clone())).expect("a valid request")
 }
 
@@ -221,12 +226,17 @@ pub(super) async fn preflight(target: &Target, call: &Call) -> anyhow::Result<()
 }
 
 /// Closed loop: `connections` tasks, each sending its next request when the last one is done.
-pub(super) async fn saturation(target: &Target, call: &Call, args: &Args) -> anyhow::Result<Saturation> {
+pub(super) async fn saturation(
+    target: &Target,
+    call: &Call,
+    args: &Args,
+    connections: usize,
+) -> anyhow::Result<Saturation> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(args.warmup);
     let end = measure_from + Duration::from_secs_f64(args.duration);
     let mut tasks = Vec::new();
-    for _ in 0..args.connections.max(1) {
+    for _ in 0..connections.max(1) {
         let (target, call) = (target.clone(), call.clone());
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();

@@ -41,10 +41,10 @@ impl Scrape {
     }
 }
 
-/// CPU time of the gempool process and of the whole machine, to tell "slow" from "busy".
+/// CPU time of a proxy's process tree and of the whole machine, to tell "slow" from "busy".
 #[derive(Default, Clone, Copy)]
 pub(super) struct Cpu {
-    /// utime + stime of gempool, in clock ticks.
+    /// utime + stime of the process tree, in clock ticks.
     pub(super) process_ticks: u64,
     /// Busy and total ticks over all CPUs (`/proc/stat`).
     pub(super) machine_busy: u64,
@@ -55,17 +55,73 @@ pub(super) struct Cpu {
 /// Clock ticks per second of `/proc` figures (USER_HZ, 100 on Linux).
 pub(super) const TICKS_PER_SECOND: f64 = 100.0;
 
+/// The fields of `/proc/<pid>/stat` after `(comm)`: index 0 is the state (field 3 of proc(5)).
+fn stat_fields(pid: u32) -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    // The state is a letter; keep the numbers after it (index 0 = ppid, field 4).
+    Some(
+        rest.split_whitespace()
+            .skip(1)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect(),
+    )
+}
+
+/// `root` and every live descendant (by parent pid, from `/proc/*/stat`).
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut children: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = stat_fields(pid).and_then(|f| f.first().copied()) {
+                children.push((u32::try_from(ppid).unwrap_or(0), pid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(children.iter().filter(|(p, _)| *p == parent).map(|(_, c)| *c));
+        i += 1;
+    }
+    tree
+}
+
+/// utime + stime (+ cutime + cstime: children that ended and were reaped) of a process tree.
+pub fn tree_ticks(root: u32) -> u64 {
+    process_tree(root)
+        .into_iter()
+        .filter_map(stat_fields)
+        // After the state: ppid(0) pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+        // utime(10) stime(11) cutime(12) cstime(13).
+        .map(|f| f.iter().skip(10).take(4).sum::<u64>())
+        .sum()
+}
+
+/// Sum of a `kB` field of `/proc/<pid>/status` (`VmHWM`, `VmRSS`) over a process tree.
+pub fn tree_status_kib(root: u32, field: &str) -> Option<u64> {
+    let values: Vec<u64> = process_tree(root)
+        .into_iter()
+        .filter_map(|pid| proc_status_kib(pid, field))
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// Resets the peak RSS (`VmHWM`) of every process of a tree (`clear_refs` 5); false when refused.
+pub fn reset_peak_rss(root: u32) -> bool {
+    process_tree(root)
+        .into_iter()
+        .all(|pid| std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok())
+}
+
 impl Cpu {
-    pub(super) fn sample(pid: u32) -> Cpu {
-        let process_ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
-                let rest = stat.rsplit_once(')')?.1;
-                let fields: Vec<&str> = rest.split_whitespace().collect();
-                Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-            })
-            .unwrap_or(0);
+    /// The CPU ticks of `root`'s process tree (none: only the machine) and of the machine.
+    pub(super) fn sample(root: Option<u32>) -> Cpu {
+        let process_ticks = root.map_or(0, tree_ticks);
         let (machine_busy, machine_total) = std::fs::read_to_string("/proc/stat")
             .ok()
             .and_then(|stat| {
@@ -85,14 +141,14 @@ impl Cpu {
     }
 }
 
-/// What a gempool phase cost: CPU per request and how busy the machine was.
+/// What a phase cost: the proxy's CPU per request and how busy the machine was.
 #[derive(Default, Clone, Copy)]
 pub(super) struct CpuUse {
-    /// gempool CPU time per completed request, microseconds.
-    pub(super) gempool_us_per_request: f64,
-    /// gempool CPU time over wall time (1.0 = one full core).
-    pub(super) gempool_cores: f64,
-    /// Share of all CPUs busy during the phase (everything: mock, load generator, gempool, others).
+    /// The proxy's CPU time per completed request, microseconds (0 without a process).
+    pub(super) us_per_request: f64,
+    /// The proxy's CPU time over wall time (1.0 = one full core).
+    pub(super) cores: f64,
+    /// Share of all CPUs busy during the phase (everything: upstream, load generator, proxy, others).
     pub(super) machine_busy: f64,
 }
 
@@ -105,12 +161,12 @@ impl CpuUse {
         };
         let total = after.machine_total.saturating_sub(before.machine_total) as f64;
         CpuUse {
-            gempool_us_per_request: if requests > 0 {
+            us_per_request: if requests > 0 {
                 seconds * 1e6 / requests as f64
             } else {
                 0.0
             },
-            gempool_cores: if wall > 0.0 { seconds / wall } else { 0.0 },
+            cores: if wall > 0.0 { seconds / wall } else { 0.0 },
             machine_busy: if total > 0.0 {
                 after.machine_busy.saturating_sub(before.machine_busy) as f64 / total
             } else {
