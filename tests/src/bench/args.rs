@@ -52,6 +52,10 @@ pub(super) struct Args {
     /// cores); direct gets a phase at the same rate to compare with.
     #[arg(long, default_value_t = 50)]
     pub(super) litellm_rate: u32,
+    /// Seconds of closed-loop load on LiteLLM before its first phase, not counted (it imports
+    /// code and fills caches on its first few hundred requests: ~25 req/s, then ~55).
+    #[arg(long, default_value_t = 15.0)]
+    pub(super) litellm_warmup: f64,
     /// The nginx binary.
     #[arg(long, default_value = "nginx")]
     pub(super) nginx_bin: PathBuf,
@@ -81,6 +85,7 @@ impl Args {
             self.rate = self.rate.min(200);
             self.stream_requests = self.stream_requests.min(20);
             self.litellm_rate = self.litellm_rate.min(20);
+            self.litellm_warmup = self.litellm_warmup.min(1.0);
         }
     }
 }

@@ -300,6 +300,12 @@ fn run(args: &Args) -> anyhow::Result<bool> {
                     if let Err(e) = checked {
                         bail!("LiteLLM does not answer: {e:#}\n{}", proxy.log_tail());
                     }
+                    eprintln!("[bench] litellm: warm-up ({} s, not counted)", args.litellm_warmup);
+                    let mut warmup = args.clone();
+                    (warmup.warmup, warmup.duration) = (0.0, args.litellm_warmup);
+                    let warm = runtime.block_on(saturation(&column.target, &column.call, &warmup, args.connections))?;
+                    // Failures here count like any other phase's (the table still prints).
+                    report.litellm_warmup = Some(warm.tally);
                     report.columns.push(measure(&runtime, &column, args, &metrics_addr)?);
                     report.litellm = Some(format!(
                         "LiteLLM {} ({}): 1 worker, 4 deployments of gemini/gemini-2.5-flash (keys k1..k4), simple-shuffle, api_base = the upstream, a master key, no database",

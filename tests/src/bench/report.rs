@@ -63,6 +63,8 @@ pub(super) struct Report {
     pub(super) columns: Vec<Measured>,
     /// Direct at LiteLLM's open-loop rate (when LiteLLM runs at another rate).
     pub(super) direct_at_litellm_rate: Option<OpenLoop>,
+    /// LiteLLM's warm-up (not measured, but its failures count).
+    pub(super) litellm_warmup: Option<Tally>,
     /// Whether gempool's peak RSS was reset before the OpenAI column (else it is the whole run's).
     pub(super) openai_peak_reset: bool,
     pub(super) stream_direct: Streaming,
@@ -89,6 +91,7 @@ impl Report {
             args: args.clone(),
             columns: Vec::new(),
             direct_at_litellm_rate: None,
+            litellm_warmup: None,
             openai_peak_reset: false,
             stream_direct: Streaming::default(),
             stream_gempool: Streaming::default(),
@@ -118,6 +121,9 @@ impl Report {
         }
         if let Some(o) = &self.direct_at_litellm_rate {
             all.push(("direct open loop at LiteLLM's rate".to_string(), &o.tally));
+        }
+        if let Some(t) = &self.litellm_warmup {
+            all.push(("litellm warm-up".to_string(), t));
         }
         all.push(("direct stream".to_string(), &self.stream_direct.ttfb));
         all.push(("gempool stream".to_string(), &self.stream_gempool.ttfb));
