@@ -31,6 +31,7 @@ pub mod pool;
 pub mod protocol;
 pub mod route;
 pub mod secrets;
+mod sort;
 pub mod store;
 pub mod stream;
 pub mod upstream;

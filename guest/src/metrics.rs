@@ -122,7 +122,7 @@ fn labelled_models(totals: &[KeyTotals]) -> HashSet<String> {
         .filter(|(_, (ok, _))| *ok > 0)
         .map(|(m, (_, requests))| (m, requests))
         .collect();
-    models.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    crate::sort::sort_by(&mut models, |a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     models.into_iter().take(MAX_MODELS).map(|(m, _)| m.to_owned()).collect()
 }
 
@@ -346,7 +346,7 @@ fn render_clients(w: &mut Writer, snapshot: &Snapshot, models: &HashSet<String>)
         *busy.entry(t.client_id).or_default() += t.ok + t.rate_limited + t.rejected_4xx + t.failed_5xx;
     }
     let mut active: Vec<_> = snapshot.clients.iter().filter(|c| !c.revoked).collect();
-    active.sort_by(|a, b| {
+    crate::sort::sort_by(&mut active, |a, b| {
         busy.get(&b.id)
             .unwrap_or(&0)
             .cmp(busy.get(&a.id).unwrap_or(&0))

@@ -113,10 +113,12 @@ pub fn is_small(name: &str) -> bool {
 
 /// The alias table in force: defaults overridden by configured rows.
 pub fn alias_table(configured: &[(String, String)]) -> BTreeMap<String, String> {
-    let mut table: BTreeMap<String, String> = DEFAULT_ALIASES
-        .iter()
-        .map(|(a, m)| (a.to_string(), m.to_string()))
-        .collect();
+    // Inserted one by one, not collected: collecting into a map is one more copy of the
+    // standard library's sort in the component.
+    let mut table = BTreeMap::new();
+    for (alias, model) in DEFAULT_ALIASES {
+        table.insert(alias.to_string(), model.to_string());
+    }
     for (name, value) in configured {
         if let Some(alias) = name.strip_prefix(crate::store::settings::ALIAS_PREFIX) {
             table.insert(alias.to_owned(), value.clone());

@@ -40,13 +40,22 @@ impl Secrets {
         S: Into<String>,
     {
         for secret in secrets {
-            let secret = secret.into();
-            let secret = secret.trim();
-            if secret.chars().count() >= MIN_SCRUBBED_LEN && !self.known.iter().any(|k| k == secret) {
-                self.known.push(secret.to_owned());
-            }
+            self.add(&secret.into());
         }
-        self.known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        self.sort();
+    }
+
+    /// One secret, unsorted (not generic, so `extend`'s many instances share it).
+    fn add(&mut self, secret: &str) {
+        let secret = secret.trim();
+        if secret.chars().count() >= MIN_SCRUBBED_LEN && !self.known.iter().any(|k| k == secret) {
+            self.known.push(secret.to_owned());
+        }
+    }
+
+    /// Longest first (stable: equal lengths keep their order).
+    fn sort(&mut self) {
+        crate::sort::sort_by_key(&mut self.known, |k| std::cmp::Reverse(k.len()));
     }
 
     /// Whether there is nothing to scrub.

@@ -353,7 +353,7 @@ fn last_event_end(buf: &[u8]) -> Option<usize> {
 }
 
 fn observe(json: &str, usage: &mut Option<UsageMetadata>, error: &mut Option<String>) {
-    if let Ok(probe) = serde_json::from_str::<ChunkProbe>(json) {
+    if let Ok(probe) = serde_json::from_slice::<ChunkProbe>(json.as_bytes()) {
         if probe.usage_metadata.is_some() {
             *usage = probe.usage_metadata;
         }
@@ -396,14 +396,14 @@ fn translate<'a>(
 /// Parses one upstream chunk for the translators, once: an error chunk (`{"error": {…}}`) is
 /// the `Err`, and so is an unreadable chunk (a 502 `UNAVAILABLE`).
 pub fn parse_chunk(json: &str) -> Result<GenerateContentResponse, Status> {
-    match serde_json::from_str::<GenerateContentResponse>(json) {
+    match serde_json::from_slice::<GenerateContentResponse>(json.as_bytes()) {
         Ok(GenerateContentResponse {
             error: Some(status), ..
         }) => Err(status),
         Ok(chunk) => Ok(chunk),
         // Only here is the chunk read again: an error chunk whose other fields are unreadable
         // is still the upstream's error.
-        Err(e) => Err(serde_json::from_str::<ChunkProbe>(json)
+        Err(e) => Err(serde_json::from_slice::<ChunkProbe>(json.as_bytes())
             .ok()
             .and_then(|probe| probe.error)
             .unwrap_or_else(|| Status {

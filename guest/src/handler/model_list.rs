@@ -101,7 +101,7 @@ fn pool_of(caller: &Caller) -> String {
     match caller {
         Caller::OwnKeys(keys) => {
             let mut sorted = keys.clone();
-            sorted.sort();
+            crate::sort::sort_by(&mut sorted, String::cmp);
             format!("own:{}", proxy_key_hash(&sorted.join(",")))
         }
         _ => STORED_POOL.to_owned(),
@@ -124,7 +124,7 @@ async fn all_models<U: Upstream, D: Database>(
         .and_then(|c| {
             Some((
                 c.is_fresh(env.now_ms),
-                serde_json::from_str::<ListModelsResponse>(&c.body).ok()?,
+                serde_json::from_slice::<ListModelsResponse>(c.body.as_bytes()).ok()?,
             ))
         });
     let stale = match cached {

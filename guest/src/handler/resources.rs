@@ -627,7 +627,7 @@ async fn list<U: Upstream, D: Database>(
             Some((at, item))
         })
         .collect();
-    mine.sort_by_key(|(at, _)| *at);
+    crate::sort::sort_by_key(&mut mine, |(at, _)| *at);
     mine.dedup_by_key(|(at, _)| *at);
     let end = (offset + page_size).min(mine.len());
     let page: Vec<Value> = mine

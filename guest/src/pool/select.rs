@@ -16,6 +16,7 @@
 
 use super::breaker::{phase, BreakerPhase, BreakerState};
 use super::settings::Strategy;
+use crate::sort;
 
 /// One key as the store sees it for this request's model.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -80,14 +81,14 @@ pub fn attempt_order(strategy: Strategy, keys: &[KeyCandidate], now_ms: i64, rr_
             healthy.push(k);
         }
     }
-    healthy.sort_by_key(|k| k.id);
-    probes.sort_by_key(|k| k.id);
+    sort::sort_by_key(&mut healthy, |k| k.id);
+    sort::sort_by_key(&mut probes, |k| k.id);
     let mut rng = SplitMix64(seed);
     let order = match strategy {
         Strategy::RoundRobin => rotated(&healthy, rr_ticket),
         Strategy::LeastUsed => {
             let mut keys = rotated(&healthy, rr_ticket);
-            keys.sort_by_key(|k| k.requests_today); // stable: ties keep the rotation
+            sort::sort_by_key(&mut keys, |k| k.requests_today); // stable: ties keep the rotation
             keys
         }
         Strategy::Random => {
@@ -225,7 +226,7 @@ impl SplitMix64 {
                 (self.unit().ln() / w, item)
             })
             .collect();
-        keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
+        sort::sort_by(&mut keyed, |a, b| b.0.total_cmp(&a.0));
         keyed.into_iter().map(|(_, item)| item).collect()
     }
 }

@@ -319,7 +319,7 @@ pub fn hourly(db: &dyn Database, now_ms: i64) -> Result<Vec<HourlyRow>, StoreErr
             });
         }
     }
-    out.sort_by(|a, b| {
+    crate::sort::sort_by(&mut out, |a, b| {
         a.hour
             .cmp(&b.hour)
             .then(a.key_id.cmp(&b.key_id))

@@ -67,7 +67,7 @@ fn names_in(value: &Value, fields: &[&str]) -> Vec<String> {
     let mut texts = Vec::new();
     walk(value, fields, &mut texts);
     let mut names: Vec<String> = texts.into_iter().filter_map(name_in_reference).collect();
-    names.sort();
+    crate::sort::sort_by(&mut names, String::cmp);
     names.dedup();
     names
 }

@@ -261,7 +261,7 @@ fn tool_result(
 /// A tool result as a `functionResponse.response` object: the content itself when it is a
 /// JSON object, else `{"result": <text>}` (the response must be a Struct, protocols.md §1.4).
 pub(crate) fn tool_response_value(text: String) -> Value {
-    match serde_json::from_str::<Value>(&text) {
+    match serde_json::from_slice::<Value>(text.as_bytes()) {
         Ok(Value::Object(object)) => Value::Object(object),
         _ => json!({ "result": text }),
     }
@@ -585,7 +585,7 @@ pub(crate) fn parse_arguments(arguments: &Value, param: &str) -> Result<Value, G
     let value = match arguments {
         Value::Null => return Ok(Value::Object(Map::new())),
         Value::String(s) if s.trim().is_empty() => return Ok(Value::Object(Map::new())),
-        Value::String(s) => serde_json::from_str::<Value>(s).map_err(|e| {
+        Value::String(s) => serde_json::from_slice::<Value>(s.as_bytes()).map_err(|e| {
             GatewayError::invalid_param(format!("arguments are not valid JSON: {e}"), param.to_string())
         })?,
         other => other.clone(),
