@@ -16,7 +16,13 @@ use crate::upstream::{Upstream, UpstreamRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-const PAGE: &str = include_str!("page.html");
+mod inflate;
+
+/// The admin page (`page.html`), gzipped by build.rs: 16 KB in the component instead of 55.
+const PAGE_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/page.html.gz"));
+/// The base64 SHA-256 of the page's one inline script, for its content security policy
+/// (computed by build.rs from `page.html`).
+const SCRIPT_SHA256: &str = include_str!(concat!(env!("OUT_DIR"), "/page-script.sha256"));
 
 /// What an admin call may use.
 pub struct Context<'a, U: Upstream> {
@@ -31,31 +37,56 @@ pub struct Context<'a, U: Upstream> {
 }
 
 /// The admin page (static; it talks to the JSON API with the key the operator types in): its
-/// headers and body.
-pub fn page() -> (Vec<(String, String)>, &'static [u8]) {
-    let headers = vec![
+/// headers and body. The body is the gzipped page with `content-encoding: gzip` when the
+/// request's `accept-encoding` allows gzip (every browser's does), else the page itself.
+pub fn page(request_headers: &[(String, String)]) -> (Vec<(String, String)>, Vec<u8>) {
+    let mut headers = vec![
         ("content-type".into(), "text/html; charset=utf-8".into()),
         ("cache-control".into(), "no-store".into()),
         ("content-security-policy".into(), content_security_policy()),
         ("x-frame-options".into(), "DENY".into()),
         ("x-content-type-options".into(), "nosniff".into()),
         ("referrer-policy".into(), "no-referrer".into()),
+        ("vary".into(), "accept-encoding".into()),
     ];
-    (headers, PAGE.as_bytes())
+    let gzip = request_headers
+        .iter()
+        .filter(|(name, _)| name == "accept-encoding")
+        .any(|(_, value)| accepts_gzip(value));
+    let body = if gzip {
+        headers.push(("content-encoding".into(), "gzip".into()));
+        PAGE_GZ.to_vec()
+    } else {
+        inflate::gunzip(PAGE_GZ).unwrap_or_default()
+    };
+    (headers, body)
+}
+
+/// Whether an `accept-encoding` value allows gzip: `gzip`, `x-gzip` or `*` without `q=0`.
+fn accepts_gzip(value: &str) -> bool {
+    value.split(',').any(|coding| {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let named = ["gzip", "x-gzip", "*"].iter().any(|n| name.eq_ignore_ascii_case(n));
+        let refused = parts.any(|p| {
+            p.split_once('=')
+                .is_some_and(|(k, q)| k.trim().eq_ignore_ascii_case("q") && is_zero_qvalue(q.trim()))
+        });
+        named && !refused
+    })
+}
+
+/// A q-value (RFC 9110 §12.4.2) of zero: `0`, `0.`, `0.0` … `0.000`.
+fn is_zero_qvalue(q: &str) -> bool {
+    q.strip_prefix('0')
+        .is_some_and(|rest| rest.is_empty() || rest.strip_prefix('.').is_some_and(|d| d.bytes().all(|b| b == b'0')))
 }
 
 /// The page's policy: its one inline script by hash and nothing else, no framing, requests
 /// only to this origin. Inline `style` attributes are allowed (they cannot run code).
 fn content_security_policy() -> String {
-    use base64::Engine;
-    use sha2::{Digest, Sha256};
-    let script = PAGE
-        .split_once("<script>")
-        .and_then(|(_, rest)| rest.split_once("</script>"))
-        .map_or("", |(script, _)| script);
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
     format!(
-        "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'sha256-{SCRIPT_SHA256}'; style-src 'unsafe-inline'; img-src 'self' data:; \
          connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }
@@ -684,5 +715,68 @@ mod input_tests {
         for bad in ["short", "has space inside", "tab\tinside!!", "ünïcode-key-1"] {
             assert!(!is_plausible_key(bad), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served(accept_encoding: Option<&str>) -> (Option<String>, Vec<u8>) {
+        let request: Vec<(String, String)> = accept_encoding
+            .map(|v| ("accept-encoding".to_string(), v.to_string()))
+            .into_iter()
+            .collect();
+        let (headers, body) = page(&request);
+        let encoding = headers
+            .iter()
+            .find(|(n, _)| n == "content-encoding")
+            .map(|(_, v)| v.clone());
+        (encoding, body)
+    }
+
+    #[test]
+    fn the_page_is_gzipped_only_for_clients_that_accept_gzip() {
+        let plain = include_bytes!("page.html").to_vec();
+        for accepted in [
+            "gzip",
+            "gzip, deflate, br, zstd",
+            "br;q=1.0, GZIP;q=0.5",
+            "*",
+            "x-gzip",
+            "gzip;q=0.001",
+        ] {
+            assert_eq!(
+                served(Some(accepted)),
+                (Some("gzip".into()), PAGE_GZ.to_vec()),
+                "{accepted}"
+            );
+        }
+        for refused in [
+            "identity",
+            "br",
+            "gzip;q=0",
+            "gzip; q=0.000, br",
+            "*;q=0",
+            "gzipped",
+            "",
+        ] {
+            assert_eq!(served(Some(refused)), (None, plain.clone()), "{refused}");
+        }
+        assert_eq!(served(None), (None, plain));
+    }
+
+    #[test]
+    fn the_policy_names_the_pages_script_by_hash() {
+        use base64::Engine;
+        use sha2::{Digest, Sha256};
+        let page = include_str!("page.html");
+        let script = page
+            .split_once("<script>")
+            .and_then(|(_, rest)| rest.split_once("</script>"))
+            .map(|(script, _)| script)
+            .expect("the page has its script");
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(script.as_bytes()));
+        assert!(content_security_policy().contains(&format!("script-src 'sha256-{hash}'")));
     }
 }

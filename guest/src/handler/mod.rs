@@ -263,11 +263,11 @@ async fn serve<U: Upstream, D: Database>(
         Route::Health | Route::Preflight => Ok(static_reply(&route, &head.path)),
         #[cfg(not(feature = "edge"))]
         Route::AdminPage => {
-            let (headers, page) = crate::admin::page();
+            let (headers, body) = crate::admin::page(&head.headers);
             Ok(Reply::Full {
                 status: 200,
                 headers,
-                body: page.to_vec(),
+                body,
             })
         }
         #[cfg(not(feature = "edge"))]

@@ -147,4 +147,20 @@ fn the_admin_page_is_served() {
     page.assert_status(200);
     assert!(page.header("content-type").unwrap().starts_with("text/html"));
     assert!(page.text().contains("gempool"));
+    // The component carries the page gzipped: sent as is to a client that accepts gzip,
+    // unpacked for one that does not (as above).
+    assert_eq!(page.header("content-encoding"), None);
+    assert_eq!(page.header("vary"), Some("accept-encoding"));
+    let gzipped = gw.get("/admin/").header("accept-encoding", "gzip, deflate, br").send();
+    gzipped.assert_status(200);
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    assert!(gzipped.body.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    assert!(gzipped.body.len() * 2 < page.body.len(), "smaller than the page");
+    assert_eq!(
+        gzipped.header("content-security-policy"),
+        page.header("content-security-policy")
+    );
+    let refused = gw.get("/admin/").header("accept-encoding", "gzip;q=0, identity").send();
+    assert_eq!(refused.header("content-encoding"), None);
+    assert_eq!(refused.body, page.body);
 }
