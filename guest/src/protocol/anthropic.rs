@@ -58,6 +58,7 @@ use serde_json::Value;
 use super::gemini::signatures::id_with_signature;
 use super::gemini::{FinishOutcome, FinishReason, UsageMetadata};
 
+mod de;
 mod request;
 mod response;
 mod stream;
@@ -178,8 +179,9 @@ pub struct AnthropicMessage {
 }
 
 /// Message content, `system`, a `tool_result`'s content and a document's `content` source:
-/// a plain string or a list of blocks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// a plain string or a list of blocks. (The request enums' `Deserialize` is written out in
+/// `de.rs`, with the derive's rules; the `serde` attributes here shape their serialization.)
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum AnthropicContent {
     /// Plain text.
@@ -189,7 +191,7 @@ pub enum AnthropicContent {
 }
 
 /// A content block, in requests and responses.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicContentBlock {
     /// Text.
@@ -252,7 +254,7 @@ pub enum AnthropicContentBlock {
 }
 
 /// The `source` of an image or document block.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicSource {
     /// Inline bytes.
@@ -310,7 +312,7 @@ pub struct AnthropicTool {
 }
 
 /// `tool_choice`. `disable_parallel_tool_use` has no Gemini equivalent and is ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicToolChoice {
     /// The model decides whether to call tools.
@@ -338,7 +340,7 @@ pub enum AnthropicToolChoice {
 }
 
 /// Extended thinking configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AnthropicThinking {
     /// Thinking with a token budget.

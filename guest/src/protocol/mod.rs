@@ -56,6 +56,7 @@ pub mod openai;
 pub mod responses;
 pub mod schema;
 pub mod sse;
+pub(crate) mod wire;
 
 /// Client wire types: `null` and absent both mean the default (serde's `default` covers only
 /// absent fields, and some clients send `"stop_sequences": null` or `"tools": null`).
