@@ -323,3 +323,21 @@ fn a_d1_migrated_by_wrangler_is_at_the_components_version() {
     let usage = ok(worker.admin("GET", "/admin/api/usage").send()).json();
     assert_eq!(usage["keys"][0]["requests"], 1, "{usage}");
 }
+
+#[test]
+fn the_admin_page_leaves_the_worker_gzipped_once() {
+    // The component sends the page gzipped to a client that accepts gzip; Workers must pass
+    // those bytes on as they are (encodeBody "manual"), not compress them a second time.
+    let keys = ["wk-page-key-1"];
+    let mock = MockGemini::with_keys(&keys);
+    let worker = Worker::start(&mock, &keys);
+    let page = ok(worker.client().get("/admin/").header("accept-encoding", "gzip").send());
+    assert_eq!(page.header("content-encoding"), Some("gzip"));
+    let html = gempool_guest::admin::inflate::gunzip(&page.body).expect("a gzip stream");
+    let html = String::from_utf8(html).unwrap_or_else(|_| panic!("not HTML once unpacked: gzipped twice?"));
+    assert!(
+        html.contains("<title>gempool admin</title>"),
+        "{}",
+        &html[..html.len().min(200)]
+    );
+}

@@ -587,7 +587,10 @@ class OutgoingResponse {
   static _toResponse(response) {
     const headers = toHeaders(response.#headers);
     const streamed = response.#body && !NULL_BODY_STATUS.has(response.#status);
-    return new Response(streamed ? response.#body._readable : null, { status: response.#status, headers });
+    // A body the component already encoded (the admin page, gzipped) goes out as it is: by
+    // default Workers would compress it again for its content-encoding.
+    const encodeBody = headers.has("content-encoding") ? "manual" : "automatic";
+    return new Response(streamed ? response.#body._readable : null, { status: response.#status, headers, encodeBody });
   }
 
   [symbolDispose]() {}

@@ -16,7 +16,7 @@ use crate::upstream::{Upstream, UpstreamRequest};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-mod inflate;
+pub mod inflate;
 
 /// The admin page (`page.html`), gzipped by build.rs: 16 KB in the component instead of 55.
 const PAGE_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/page.html.gz"));
