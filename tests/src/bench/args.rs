@@ -48,9 +48,9 @@ pub(super) struct Args {
     /// Skip the LiteLLM column even when LiteLLM is installed.
     #[arg(long)]
     pub(super) no_litellm: bool,
-    /// Requests per second of LiteLLM's open-loop phase (it saturates near 100 req/s on 2
-    /// cores); direct gets a phase at the same rate to compare with.
-    #[arg(long, default_value_t = 50)]
+    /// Requests per second of LiteLLM's open-loop phase (it saturates at 45-100 req/s on these 2
+    /// cores, so 500 would only measure its queue); direct gets a phase at the same rate.
+    #[arg(long, default_value_t = 25)]
     pub(super) litellm_rate: u32,
     /// Seconds of closed-loop load on LiteLLM before its first phase, not counted (it imports
     /// code and fills caches on its first few hundred requests: ~25 req/s, then ~55).
