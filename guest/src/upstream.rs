@@ -204,7 +204,7 @@ pub struct Pinned {
 
 /// The error when a pinned key cannot be used now: disabled or removed (absent from the
 /// candidates), cooling down, or with its circuit open.
-fn holder_unavailable(pinned: &Pinned, key: Option<&pool::KeyCandidate>, now: i64) -> GatewayError {
+pub(crate) fn holder_unavailable(pinned: &Pinned, key: Option<&pool::KeyCandidate>, now: i64) -> GatewayError {
     let resource = &pinned.resource;
     match key {
         None => GatewayError::HolderUnavailable {

@@ -28,7 +28,7 @@ use crate::secrets::Secrets;
 use crate::store::failures::WriteOp;
 use crate::store::resources::{self, Held, NewResource};
 use crate::store::{keys, Database};
-use crate::upstream::{Pinned, Upstream, UpstreamRequest, ERROR_BODY_LIMIT, MAX_WHOLE_BODY_BYTES};
+use crate::upstream::{holder_unavailable, Pinned, Upstream, UpstreamRequest, ERROR_BODY_LIMIT, MAX_WHOLE_BODY_BYTES};
 
 use super::accounting::CallFacts;
 use super::affinity;
@@ -332,7 +332,8 @@ fn upload_answer_headers(upstream: &[(String, String)]) -> Vec<(String, String)>
     headers
 }
 
-/// The stored key holding a resource, with its secret, if it can be used now.
+/// The stored key holding a resource, with its secret, if it can be used now; otherwise the
+/// error a pinned request gets (with `Retry-After` while the key cools down).
 fn holder_key(db: &dyn Database, pinned: &Pinned, now_ms: i64) -> Result<String, GatewayError> {
     let day = pool::clock::utc_day(now_ms);
     let candidate = keys::candidates(db, ResourceKind::Files.collection(), &day)?
@@ -340,13 +341,7 @@ fn holder_key(db: &dyn Database, pinned: &Pinned, now_ms: i64) -> Result<String,
         .find(|k| k.candidate.id == pinned.key_id);
     match candidate {
         Some(key) if pool::usable(&key.candidate, now_ms) => Ok(key.secret),
-        _ => Err(GatewayError::HolderUnavailable {
-            message: format!(
-                "{} is held by a pool key that is disabled, removed or cooling down, and no other key can see it",
-                pinned.resource
-            ),
-            retry_after_secs: None,
-        }),
+        other => Err(holder_unavailable(pinned, other.as_ref().map(|k| &k.candidate), now_ms)),
     }
 }
 
