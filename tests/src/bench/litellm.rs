@@ -193,38 +193,15 @@ impl Drop for LiteLlm {
     fn drop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         // Its worker processes (if any) first, then the proxy itself, by pid.
-        let tree = process_tree(child.id());
-        for pid in tree.iter().skip(1).rev() {
-            crate::best_effort(
-                Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status(),
-            );
+        for pid in process_tree(child.id()).iter().skip(1).rev() {
+            signal(*pid, "TERM");
         }
-        crate::best_effort(
-            Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status(),
-        );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        signal(child.id(), "TERM");
+        if exited_within(&mut child, Duration::from_secs(5)) {
+            return;
         }
         for pid in process_tree(child.id()).iter().skip(1) {
-            crate::best_effort(
-                Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status(),
-            );
+            signal(*pid, "KILL");
         }
         crate::best_effort(child.kill());
         crate::best_effort(child.wait());

@@ -81,19 +81,9 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         let Some(mut child) = self.child.take() else { return };
         // SIGQUIT lets the master stop its workers (a SIGKILLed master would orphan them).
-        crate::best_effort(
-            Command::new("sh")
-                .args(["-c", &format!("kill -QUIT {}", child.id())])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status(),
-        );
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        signal(child.id(), "QUIT");
+        if exited_within(&mut child, Duration::from_secs(5)) {
+            return;
         }
         crate::best_effort(child.kill());
         crate::best_effort(child.wait());

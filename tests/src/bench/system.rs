@@ -238,3 +238,27 @@ pub(super) fn component_path(args: &Args) -> Option<PathBuf> {
         .or_else(|| std::env::var_os("GEMPOOL_GUEST_WASM").map(PathBuf::from))
         .or_else(|| Some(workspace_root().join("target/wasm/wasm32-wasip2/guest/gempool_guest.wasm")))
 }
+
+/// Sends `signal` (a `kill` name such as `TERM`, `QUIT`, `KILL`) to `pid`, ignoring failures:
+/// for tearing down the proxies a bench started.
+pub fn signal(pid: u32, signal: &str) {
+    crate::best_effort(
+        std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status(),
+    );
+}
+
+/// Whether `child` exits within `patience` (polled).
+pub fn exited_within(child: &mut std::process::Child, patience: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + patience;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
