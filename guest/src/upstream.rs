@@ -27,7 +27,7 @@ use crate::pool::{self, ClassifyContext, KeyEffect, Outcome, PoolSettings};
 use crate::secrets::Secrets;
 use crate::store::failures::{WriteFailures, WriteOp};
 use crate::store::keys::{self, PoolKey};
-use crate::store::usage::{self, AttemptOutcome, Tokens};
+use crate::store::usage::{self, AdaptiveSample, AttemptOutcome, SuccessHealth, Tokens};
 use crate::store::Database;
 
 /// Gemini's production origin.
@@ -161,6 +161,8 @@ pub enum Attempted<B> {
         attempts: u32,
         /// When the first attempt started (Unix ms).
         started_ms: i64,
+        /// What the success teaches the pool about `key`, for the request-log row to write.
+        health: SuccessHealth,
     },
     /// The upstream blamed the request (4xx not about the key): give this to the client.
     /// The body is scrubbed of every key secret.
@@ -407,20 +409,26 @@ pub async fn send_with_failover<U: Upstream>(
                             blame_suspects(db, &keys, &suspects, ctx, started);
                         }
                         let key = keys.swap_remove(index);
-                        if stored && ctx.settings.strategy == pool::Strategy::Adaptive {
-                            let recorded =
-                                keys::record_recent_outcome(db, id, true, latency(), ctx.settings.adaptive_window);
-                            ctx.writes.check(WriteOp::RecentOutcome, recorded);
-                        }
-                        if stored {
+                        // The adaptive sample and a cleared cooldown ride in the request-log
+                        // row (one write); a half-open breaker closes now, so the key is back
+                        // for other requests before a long stream ends.
+                        let health = if stored {
                             ctx.writes
-                                .check(WriteOp::KeySuccess, keys::record_success(db, &key, ctx.model));
-                        }
+                                .check(WriteOp::KeySuccess, keys::close_breaker(db, &key.candidate));
+                            SuccessHealth {
+                                adaptive: (ctx.settings.strategy == pool::Strategy::Adaptive)
+                                    .then(|| AdaptiveSample::new(ctx.settings.adaptive_window, latency())),
+                                clears_cooldown: key.strikes > 0 || key.candidate.cooldown_until_ms.is_some(),
+                            }
+                        } else {
+                            SuccessHealth::default()
+                        };
                         return Attempted::Success {
                             response: UpstreamResponse { status, headers, body },
                             key,
                             attempts,
                             started_ms: started,
+                            health,
                         };
                     }
                     Err(error) => {

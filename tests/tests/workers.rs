@@ -40,14 +40,18 @@ struct Worker {
 
 impl Worker {
     fn start(mock: &MockGemini, keys: &[&str]) -> Worker {
-        Worker::start_with(mock, keys, false)
+        Worker::start_with(mock, keys, false, false)
     }
 
-    /// `migrate`: run `wrangler d1 migrations apply` on the fresh D1 first.
-    fn start_with(mock: &MockGemini, keys: &[&str], migrate: bool) -> Worker {
+    /// `migrate`: run `wrangler d1 migrations apply` on the fresh D1 first. `d1_stats`: the
+    /// Worker logs D1's own counts per request (`gempool-d1 .. write_statements=N`).
+    fn start_with(mock: &MockGemini, keys: &[&str], migrate: bool, d1_stats: bool) -> Worker {
         prepare(&component()).unwrap_or_else(|e| panic!("{e}"));
         let state = tempfile::Builder::new().prefix("gempool-workers-").tempdir().unwrap();
-        let options = DevOptions::new(&mock.url(), ADMIN_KEY, &state.path().join("wrangler-state"));
+        let mut options = DevOptions::new(&mock.url(), ADMIN_KEY, &state.path().join("wrangler-state"));
+        if d1_stats {
+            options.vars.push(("D1_STATS".into(), "1".into()));
+        }
         if migrate {
             apply_migrations(&options.state_dir).unwrap_or_else(|e| panic!("{e}"));
         }
@@ -317,7 +321,7 @@ fn a_d1_migrated_by_wrangler_is_at_the_components_version() {
     // not idempotent, such as ALTER TABLE, would fail every request).
     let keys = ["wk-migrated-key-1"];
     let mock = MockGemini::with_keys(&keys);
-    let worker = Worker::start_with(&mock, &keys, true);
+    let worker = Worker::start_with(&mock, &keys, true, false);
     assert_eq!(worker.keys().len(), 1);
     ok(worker.post(FLASH).json(&hello()).send());
     let usage = ok(worker.admin("GET", "/admin/api/usage").send()).json();
@@ -339,5 +343,60 @@ fn the_admin_page_leaves_the_worker_gzipped_once() {
         html.contains("<title>gempool admin</title>"),
         "{}",
         &html[..html.len().min(200)]
+    );
+}
+
+/// D1's own figures of the Worker's POST requests so far: (requests, statements that wrote).
+fn d1_writes(worker: &Worker) -> Vec<(String, i64)> {
+    worker
+        .dev
+        .log()
+        .lines()
+        .filter_map(|line| {
+            let rest = line.split("gempool-d1 POST ").nth(1)?;
+            let path = rest.split(' ').next()?.to_owned();
+            let writes = rest
+                .split("write_statements=")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((path, writes))
+        })
+        .collect()
+}
+
+#[test]
+fn a_successful_request_through_the_worker_writes_d1_once() {
+    let keys = ["wk-write-one-1111", "wk-write-two-2222"];
+    let mock = MockGemini::with_keys(&keys);
+    let worker = Worker::start_with(&mock, &keys, false, true);
+    for _ in 0..4 {
+        ok(worker.post(FLASH).json(&hello()).send());
+        ok(worker
+            .client()
+            .post("/v1/chat/completions")
+            .bearer(&worker.client_key)
+            .json(&json!({"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send());
+    }
+    // Round robin still alternates, with its ticket taken from the isolate.
+    for key in keys {
+        assert_eq!(mock.count_for_key(key), 4, "{key}: round robin over 2 keys, 8 requests");
+    }
+    // The per-request line is logged once the response has ended.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = d1_writes(&worker);
+    while seen.len() < 8 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        seen = d1_writes(&worker);
+    }
+    // The admin calls that set the Worker up wrote too; the last 8 lines are the requests.
+    assert!(seen.len() >= 8, "{seen:?}\n{}", worker.dev.log());
+    let requests = &seen[seen.len() - 8..];
+    assert!(
+        requests.iter().all(|(_, writes)| *writes == 1),
+        "one writing D1 statement per successful request: {requests:?}"
     );
 }

@@ -15,12 +15,33 @@
 //   guest's `RETURNING` columns are integers), else a real.
 // A D1 or SQLite error becomes the interface's `error` (`io` with D1's message, or
 // `database-full`), never a trap.
+// One statement never reaches D1: `SELECT gempool_next_ticket()`, the round-robin ticket, is
+// answered from a counter of this isolate (see `nextTicket`), so taking a ticket writes nothing.
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Column counts of read statements, by statement text (an isolate serves many requests). */
 const columnCounts = new Map();
 const COLUMN_CACHE_LIMIT = 512;
+
+/**
+ * The guest's round-robin ticket query; the guest sends it because variables.js tells it this
+ * host has the function (`sql_ticket_function`), as the bundled host's SQLite has.
+ */
+export const TICKET_QUERY = "SELECT gempool_next_ticket()";
+
+/**
+ * The next round-robin ticket: a counter of this isolate, starting at a random point. Requests an
+ * isolate serves rotate over the keys one by one; several isolates (one per Cloudflare location
+ * or more under load) each rotate from their own random start, so the spread stays even. D1
+ * would have to write a row per request for a counter shared by all of them, and writes are what
+ * its free plan meters.
+ */
+let ticket = Math.floor(Math.random() * 2 ** 32);
+export function nextTicket() {
+  ticket = (ticket + 1) % Number.MAX_SAFE_INTEGER;
+  return ticket;
+}
 
 /** Per-request D1 accounting, when the `D1_STATS` variable is set (benchmarks only). */
 export class D1Stats {
@@ -77,6 +98,9 @@ function sqliteError(error) {
 }
 
 async function execute(db, sql, parameters, stats) {
+  if (sql === TICKET_QUERY && parameters.length === 0) {
+    return { columns: ["gempool_next_ticket()"], rows: [{ values: [{ tag: "integer", val: BigInt(nextTicket()) }] }] };
+  }
   const { text, values } = bindParameters(sql, parameters);
   if (isQuery(text)) {
     return await typedQuery(db, text, values, stats);

@@ -7,13 +7,19 @@
 
 const NAME = /^[a-z][a-z0-9_]*$/;
 
+/**
+ * What this glue itself tells the component, whatever the environment says:
+ * `sql_ticket_function`, its SQL has `gempool_next_ticket()` (./sqlite.js answers it without D1).
+ */
+const PROVIDED = { sql_ticket_function: "true" };
+
 export function variablesInterface(env) {
   return {
     get(name) {
       if (!NAME.test(name)) {
         throw { tag: "invalid-name", val: `${name} is not a valid variable name` };
       }
-      const value = env?.[name];
+      const value = Object.hasOwn(PROVIDED, name) ? PROVIDED[name] : env?.[name];
       if (typeof value !== "string") {
         throw { tag: "undefined", val: `no Worker variable or secret named ${name}` };
       }

@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getPlatformProxy } from "wrangler";
-import { bindParameters, D1Stats, sqliteInterface } from "../src/sqlite.js";
+import { bindParameters, D1Stats, sqliteInterface, TICKET_QUERY } from "../src/sqlite.js";
+import { variablesInterface } from "../src/variables.js";
 
 let proxy;
 let state;
@@ -117,6 +118,28 @@ test("benchmark accounting reads D1's meta", async () => {
   assert.deepEqual(rows.rows.map((r) => r.values[0].val), [1n, 2n]);
   assert.ok(stats.rowsWritten >= 2, `rows written ${stats.rowsWritten}`);
   assert.ok(stats.rowsRead >= 2, `rows read ${stats.rowsRead}`);
+});
+
+test("round-robin tickets come from the isolate, not D1, and the component is told so", async () => {
+  const stats = new D1Stats();
+  const { Connection: Counted } = sqliteInterface(proxy.env.DB, stats);
+  const db = Counted.open("default");
+  const take = async () => {
+    const result = await db.execute(TICKET_QUERY, []);
+    assert.equal(result.rows.length, 1);
+    assert.equal(result.rows[0].values[0].tag, "integer");
+    return result.rows[0].values[0].val;
+  };
+  const first = await take();
+  assert.equal(await take(), first + 1n);
+  assert.equal(await take(), first + 2n);
+  assert.equal(stats.queries, 0, "no D1 statement");
+  // Anything else naming the function still goes to D1, which has no such function.
+  await assert.rejects(db.execute("SELECT gempool_next_ticket() + 1", []), (e) => e.tag === "io");
+  const variables = variablesInterface({ sql_ticket_function: "false", open_access: "true" });
+  assert.equal(variables.get("sql_ticket_function"), "true");
+  assert.equal(variables.get("open_access"), "true");
+  assert.throws(() => variables.get("constructor"), (e) => e.tag === "undefined");
 });
 
 test("placeholders are rewritten only outside literals, quoted names and comments", () => {

@@ -13,7 +13,7 @@ use crate::protocol::gemini::{ErrorBody, UsageMetadata};
 use crate::protocol::Protocol;
 use crate::secrets::Secrets;
 use crate::store::failures::{WriteFailures, WriteOp};
-use crate::store::usage::{self, LogEntry, OkAttempt, Tokens};
+use crate::store::usage::{self, LogEntry, OkAttempt, SuccessHealth, Tokens};
 use crate::store::Database;
 use crate::upstream::Upstream;
 
@@ -41,6 +41,8 @@ pub struct Accounting {
     pub started_ms: i64,
     /// Upstream attempts made, this one included.
     pub attempts: u32,
+    /// What the success teaches the pool about its key, written with the log row.
+    pub health: SuccessHealth,
 }
 
 /// What the upstream bookkeeping learnt about a request: never a secret.
@@ -114,7 +116,12 @@ impl CallFacts<'_> {
     }
 
     /// What a stream served by this call records when it ends.
-    pub(super) fn streamed<U: Upstream, D: Database>(&self, env: &Env<'_, U, D>, started_ms: i64) -> Accounting {
+    pub(super) fn streamed<U: Upstream, D: Database>(
+        &self,
+        env: &Env<'_, U, D>,
+        started_ms: i64,
+        health: SuccessHealth,
+    ) -> Accounting {
         self.note(env);
         Accounting {
             key_id: self.key_id,
@@ -125,6 +132,7 @@ impl CallFacts<'_> {
             protocol: self.protocol,
             started_ms,
             attempts: self.attempts,
+            health,
         }
     }
 
@@ -135,6 +143,7 @@ impl CallFacts<'_> {
         env: &Env<'_, U, D>,
         status: u16,
         started_ms: i64,
+        health: SuccessHealth,
         body: &[u8],
     ) {
         self.note(env);
@@ -145,6 +154,7 @@ impl CallFacts<'_> {
             latency_ms: (ended_ms - started_ms).max(0) as u64,
             tokens,
             proxy_key_hash: self.proxy_key.clone(),
+            health,
         };
         let mut log = self.log_entry(env, status);
         log.latency_ms = (ended_ms - env.now_ms).max(0);
@@ -254,6 +264,7 @@ pub fn finish_stream(
         latency_ms: latency as u64,
         tokens: usage.as_ref().map(Tokens::from).unwrap_or_default(),
         proxy_key_hash: accounting.proxy_key_hash.clone(),
+        health: accounting.health,
     };
     let entry = LogEntry {
         at: accounting.started_ms,

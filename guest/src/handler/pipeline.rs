@@ -406,6 +406,7 @@ async fn fallback_loop<U: Upstream, D: Database>(
                 key,
                 attempts,
                 started_ms,
+                health,
             } => {
                 let facts = facts(attempts, Some(key.candidate.id), Some(&key.secret));
                 let key_id = stored.then_some(key.candidate.id);
@@ -424,11 +425,11 @@ async fn fallback_loop<U: Upstream, D: Database>(
                             headers,
                             body,
                             transducer: Box::new(transducer),
-                            accounting: facts.streamed(env, started_ms),
+                            accounting: facts.streamed(env, started_ms, health),
                         }))
                     }
                     (Delivered::Whole(body), None) => {
-                        facts.answered(env, status, started_ms, &body);
+                        facts.answered(env, status, started_ms, health, &body);
                         Ok(Upstreamed::Whole {
                             status,
                             body,

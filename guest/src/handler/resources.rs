@@ -27,6 +27,7 @@ use crate::route::{NamedAction, ResourceCall, ResourceKind};
 use crate::secrets::Secrets;
 use crate::store::failures::WriteOp;
 use crate::store::resources::{self, Held, NewResource};
+use crate::store::usage::SuccessHealth;
 use crate::store::{keys, Database};
 use crate::upstream::{holder_unavailable, Pinned, Upstream, UpstreamRequest, ERROR_BODY_LIMIT, MAX_WHOLE_BODY_BYTES};
 
@@ -419,7 +420,7 @@ async fn upload_bytes<U: Upstream, D: Database>(
         .unwrap_or_default();
     let answer = secrets.scrub_bytes(&answer).unwrap_or(answer);
     if (200..300).contains(&status) {
-        facts.answered(env, status, started_ms, &answer);
+        facts.answered(env, status, started_ms, SuccessHealth::default(), &answer);
         if header(&answer_headers, "x-goog-upload-status") == Some("final") {
             remember_created(call, &answer, held.key_id, held.client_id);
             env.writes.check(WriteOp::Resource, resources::forget(env.db, &name));

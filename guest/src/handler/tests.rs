@@ -477,6 +477,7 @@ fn a_finished_stream_is_logged_and_its_failed_write_counted() {
         protocol: Protocol::Anthropic,
         started_ms: NOW,
         attempts: 2,
+        health: Default::default(),
     };
     finish_stream(&db, &accounting, None, Some("client disconnected".into()), NOW + 50);
     let log = last_log(&db);

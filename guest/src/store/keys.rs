@@ -387,18 +387,13 @@ pub fn record_recent_outcome(
     Ok(())
 }
 
-/// After a success: forget the key's failures for this model, only if there were any.
-pub fn record_success(db: &dyn Database, key: &PoolKey, model: &str) -> Result<(), StoreError> {
-    if key.strikes > 0 || key.candidate.cooldown_until_ms.is_some() {
-        db.execute(
-            "DELETE FROM cooldowns WHERE key_id = ? AND model = ?",
-            &[key.candidate.id.into(), model.into()],
-        )?;
-    }
-    if key.candidate.breaker.consecutive_failures > 0 || key.candidate.breaker.open_until_ms.is_some() {
+/// After a success: close the key's breaker, only if it had failures. (Its cooldown for the
+/// model is forgotten by the request-log row's trigger, `0008_success_health.sql`.)
+pub fn close_breaker(db: &dyn Database, key: &KeyCandidate) -> Result<(), StoreError> {
+    if key.breaker.consecutive_failures > 0 || key.breaker.open_until_ms.is_some() {
         db.execute(
             "UPDATE upstream_keys SET consecutive_failures = 0, breaker_open_until = NULL WHERE id = ?",
-            &[key.candidate.id.into()],
+            &[key.id.into()],
         )?;
     }
     Ok(())
@@ -408,6 +403,7 @@ pub fn record_success(db: &dyn Database, key: &PoolKey, model: &str) -> Result<(
 mod recent_tests {
     use super::*;
     use crate::store::testing::MemoryDb;
+    use crate::store::usage::{log_request, AdaptiveSample, LogEntry, OkAttempt, SuccessHealth};
 
     #[test]
     fn tickets_come_from_the_host_function_when_there_is_one() {
@@ -434,16 +430,85 @@ mod recent_tests {
         assert_eq!(stored(), 2, "the host's tickets write nothing");
     }
 
+    /// A successful request's log row (its one write) for `key` and model `m`: the attempt
+    /// started at `started`, answered after 100 ms.
+    fn log_success(db: &MemoryDb, key: i64, started: i64, health: SuccessHealth) {
+        let entry = LogEntry {
+            at: started - 20,
+            client_id: None,
+            key_id: Some(key),
+            model: Some("m".into()),
+            protocol: None,
+            status: 200,
+            attempts: 1,
+            latency_ms: 120,
+            error: None,
+            fallback_from: None,
+        };
+        let ok = OkAttempt {
+            started_ms: started,
+            latency_ms: 100,
+            tokens: Default::default(),
+            proxy_key_hash: None,
+            health,
+        };
+        log_request(db, &entry, Some(&ok)).unwrap();
+    }
+
     #[test]
     fn recent_outcomes_move_the_averages() {
         let db = MemoryDb::new();
         let id = add(&db, "k", None, None, None, 0).unwrap().unwrap();
-        record_recent_outcome(&db, id, true, 100, 3).unwrap();
+        // A success's sample rides in its log row; a failure is written when it happens.
+        let adaptive = Some(AdaptiveSample::new(3, 100));
+        log_success(
+            &db,
+            id,
+            1_000,
+            SuccessHealth {
+                adaptive,
+                clears_cooldown: false,
+            },
+        );
         record_recent_outcome(&db, id, false, 300, 3).unwrap();
         let c = &candidates(&db, "m", "d").unwrap()[0].candidate;
         assert_eq!(c.recent_samples, 2);
         assert!((c.recent_success_rate - 0.5).abs() < 1e-9, "{}", c.recent_success_rate);
         assert!((c.recent_latency_ms - 200.0).abs() < 1e-9, "{}", c.recent_latency_ms);
+        // Under the other strategies a success teaches the averages nothing.
+        log_success(&db, id, 2_000, SuccessHealth::default());
+        assert_eq!(candidates(&db, "m", "d").unwrap()[0].candidate.recent_samples, 2);
+    }
+
+    #[test]
+    fn a_success_forgets_the_cooldown_it_outlived_but_not_a_newer_one() {
+        let db = MemoryDb::new();
+        let id = add(&db, "k", None, None, None, 0).unwrap().unwrap();
+        let cooldown = |until: i64| {
+            db.execute(
+                "INSERT INTO cooldowns (key_id, model, until, reason, strikes) VALUES (?, 'm', ?, 'rate_limited', 3) \
+                 ON CONFLICT (key_id, model) DO UPDATE SET until = excluded.until",
+                &[id.into(), until.into()],
+            )
+            .unwrap();
+        };
+        let cooldowns = || db.execute("SELECT until FROM cooldowns", &[]).unwrap().len();
+        let clears = SuccessHealth {
+            adaptive: None,
+            clears_cooldown: true,
+        };
+        // Another request's 429 cooled the key after this attempt started: it stays.
+        cooldown(5_500);
+        log_success(&db, id, 5_000, clears);
+        assert_eq!(cooldowns(), 1);
+        // The cooldown had ended when the attempt started: forgotten, strikes with it.
+        cooldown(4_900);
+        log_success(&db, id, 5_000, clears);
+        assert_eq!(cooldowns(), 0);
+        // Only when the key had one: a plain success leaves the table alone.
+        cooldown(4_900);
+        log_success(&db, id, 5_000, SuccessHealth::default());
+        assert_eq!(cooldowns(), 1);
     }
 
     #[test]

@@ -73,6 +73,11 @@ impl From<u32> for SqlValue {
         SqlValue::Integer(v.into())
     }
 }
+impl From<f64> for SqlValue {
+    fn from(v: f64) -> Self {
+        SqlValue::Real(v)
+    }
+}
 impl From<bool> for SqlValue {
     fn from(v: bool) -> Self {
         SqlValue::Integer(v.into())

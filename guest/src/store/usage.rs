@@ -529,6 +529,39 @@ pub struct OkAttempt {
     pub tokens: Tokens,
     /// Pure-proxy mode: the short hash of the client's own key that answered.
     pub proxy_key_hash: Option<String>,
+    /// What the success teaches the pool about its key (`0008_success_health.sql`).
+    pub health: SuccessHealth,
+}
+
+/// What a successful attempt teaches the pool about its key, written by the request-log row's
+/// trigger `request_log_key_health` (`0008_success_health.sql`) rather than by statements of
+/// its own, so the success stays one write.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SuccessHealth {
+    /// The adaptive strategy's sample: its weight (2 / (window + 1)) and the attempt's time to
+    /// its answer; `None` under the other strategies.
+    pub adaptive: Option<AdaptiveSample>,
+    /// The key had strikes or a cooldown for the model: the success forgets them.
+    pub clears_cooldown: bool,
+}
+
+/// One success for the adaptive strategy's moving averages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaptiveSample {
+    /// The new sample's weight, 2 / (window + 1).
+    pub alpha: f64,
+    /// The attempt's time to its answer (a whole reply read; a stream's headers).
+    pub latency_ms: u64,
+}
+
+impl AdaptiveSample {
+    /// A sample weighted for a moving average over about `window` outcomes.
+    pub fn new(window: u32, latency_ms: u64) -> Self {
+        Self {
+            alpha: 2.0 / (f64::from(window.max(1)) + 1.0),
+            latency_ms,
+        }
+    }
 }
 
 /// Appends to the request log (one statement). With `ok`, the row also carries a successful
@@ -536,8 +569,9 @@ pub struct OkAttempt {
 pub fn log_request(db: &dyn Database, e: &LogEntry, ok: Option<&OkAttempt>) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO request_log (at, client_id, key_id, model, protocol, status, attempts, latency_ms, error, \
-         day, hour, prompt_tokens, candidate_tokens, thought_tokens, ok_ms, proxy_key, fallback_from) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         day, hour, prompt_tokens, candidate_tokens, thought_tokens, ok_ms, proxy_key, fallback_from, \
+         adaptive_alpha, adaptive_ms, clears_cooldown) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             e.at.into(),
             e.client_id.into(),
@@ -556,6 +590,9 @@ pub fn log_request(db: &dyn Database, e: &LogEntry, ok: Option<&OkAttempt>) -> R
             ok.map(|ok| ok.latency_ms).into(),
             ok.and_then(|ok| ok.proxy_key_hash.clone()).into(),
             e.fallback_from.clone().into(),
+            ok.and_then(|ok| ok.health.adaptive).map(|a| a.alpha).into(),
+            ok.and_then(|ok| ok.health.adaptive).map(|a| a.latency_ms).into(),
+            ok.is_some_and(|ok| ok.health.clears_cooldown).into(),
         ],
     )?;
     Ok(())
@@ -695,6 +732,7 @@ mod tests {
                 latency_ms: latency,
                 tokens,
                 proxy_key_hash: Some("abcd".into()),
+                health: SuccessHealth::default(),
             };
             log_request(&now, &entry, Some(&ok)).unwrap();
         }
@@ -735,6 +773,7 @@ mod tests {
             latency_ms: 260,
             tokens,
             proxy_key_hash: None,
+            health: SuccessHealth::default(),
         };
         log_request(&db, &entry, Some(&ok)).unwrap();
         let rows = key_usage(&db, None).unwrap();

@@ -166,3 +166,64 @@ fn open_access_requests_are_one_write_each_and_stay_exact_under_concurrency() {
     let usage = gw.admin("GET", "/admin/api/usage").send().json();
     assert_eq!(sum(&usage["keys"], "requests"), sent + concurrent, "{usage}");
 }
+
+/// Writes one successful request costs: the delta of the host's write counter around it.
+fn writes_of(gw: &Gateway, request: impl FnOnce()) -> i64 {
+    let (_, before) = sql_counters(gw);
+    request();
+    let (_, after) = sql_counters(gw);
+    after - before
+}
+
+#[test]
+fn the_adaptive_strategy_and_a_key_back_from_its_cooldown_stay_at_one_write() {
+    use gempool_tests::mock::Behavior;
+    let mock = MockGemini::with_keys(&KEYS);
+    let gw = Gateway::start(GatewayOptions::with_mock(&mock, &KEYS).open());
+
+    // The adaptive strategy learns every success's latency: in the log row, not a write of its own.
+    gw.admin("PATCH", "/admin/api/settings")
+        .json(&json!({"strategy": "adaptive"}))
+        .send()
+        .assert_status(200);
+    for _ in 0..6 {
+        let written = writes_of(&gw, || {
+            gw.post(FLASH).json(&hello()).send().assert_status(200);
+        });
+        assert_eq!(written, 1, "an adaptive success is one write");
+        let written = writes_of(&gw, || {
+            let streamed = gw.post(STREAM).json(&hello()).send();
+            streamed.assert_status(200);
+            assert!(streamed.text().contains("data: "), "{}", streamed.text());
+        });
+        assert_eq!(written, 1, "an adaptive stream is one write");
+    }
+
+    // A key answers 429 (retry in 1 s) once: cooled down, the request served by another key.
+    gw.admin("PATCH", "/admin/api/settings")
+        .json(&json!({"strategy": "round_robin"}))
+        .send()
+        .assert_status(200);
+    mock.set_behavior(KEYS[0], Behavior::RateLimitPerMinute { retry_delay_secs: 1 });
+    let before = mock.count_for_key(KEYS[0]);
+    for _ in 0..KEYS.len() {
+        gw.post(FLASH).json(&hello()).send().assert_status(200);
+    }
+    assert!(mock.count_for_key(KEYS[0]) > before, "the key was never tried");
+    mock.set_behavior(KEYS[0], Behavior::Ok);
+    std::thread::sleep(std::time::Duration::from_millis(1_300));
+
+    // Its first success after the cooldown forgets the cooldown's strikes in the same write.
+    let before = mock.count_for_key(KEYS[0]);
+    for _ in 0..KEYS.len() {
+        let written = writes_of(&gw, || {
+            gw.post(FLASH).json(&hello()).send().assert_status(200);
+        });
+        assert_eq!(written, 1, "a success is one write, the recovering key's too");
+    }
+    assert_eq!(
+        mock.count_for_key(KEYS[0]),
+        before + 1,
+        "the key is back in the rotation"
+    );
+}
