@@ -1,5 +1,6 @@
 -- gempool schema, version 8: what a success teaches the pool about its key rides in the
--- request-log row too, so a successful request stays one write under every strategy.
+-- request-log row too, so a successful request stays one write under every strategy; a client's
+-- ended limit windows are dropped by the statement that opens a new one.
 -- ALTER TABLE has no IF NOT EXISTS: the runner treats "duplicate column name" as already applied.
 
 -- The adaptive strategy's weight for this outcome (2 / (window + 1)); NULL: another strategy,
@@ -24,6 +25,15 @@ BEGIN
     -- start, `latency_ms` the request's length, `ok_ms` the attempt's).
     DELETE FROM cooldowns WHERE key_id = NEW.key_id AND model = NEW.model AND NEW.clears_cooldown
         AND until <= NEW.at + NEW.latency_ms - NEW.ok_ms;
+END;
+
+-- A client's first request (or tokens) of a new minute drops every client's ended windows, in
+-- the statement that counts it, rather than in a statement of its own: a window ended once its
+-- `expires` is at or before the new minute's start (its own `expires` less a minute).
+CREATE TRIGGER IF NOT EXISTS client_windows_expire AFTER INSERT ON client_windows
+WHEN NEW.window LIKE 'm%'
+BEGIN
+    DELETE FROM client_windows WHERE expires <= NEW.expires - 60000;
 END;
 
 -- The file records its own version, so a database migrated by `wrangler d1 migrations apply`

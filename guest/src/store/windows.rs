@@ -1,10 +1,10 @@
 //! Client key limits: fixed-window request and token counters (per minute, per UTC day).
 //!
 //! A request is counted before it goes upstream with one `INSERT .. ON CONFLICT .. RETURNING`
-//! per window, so concurrent requests of one client cannot all slip under the limit; a
+//! over its windows, so concurrent requests of one client cannot all slip under the limit; a
 //! request refused for a limit is uncounted again. Tokens are added when the answer is known.
 
-use super::{col_opt_i64, Database, SqlValue, StoreError};
+use super::{col_opt_i64, col_string, Database, SqlValue, StoreError};
 use crate::store::clients::ClientLimits;
 
 const MINUTE_MS: i64 = 60_000;
@@ -31,21 +31,43 @@ fn day_window(now_ms: i64) -> (String, i64) {
     (format!("d{}", crate::pool::clock::utc_day(now_ms)), start + DAY_MS)
 }
 
-fn bump(db: &dyn Database, client: i64, window: &str, expires: i64, delta: i64) -> Result<(i64, i64), StoreError> {
-    let rows = db.execute(
-        "INSERT INTO client_windows (client_id, window, requests, expires) VALUES (?, ?, ?, ?) \
+/// Adds `delta` requests to each of the client's `windows` (name, end) in one statement (one
+/// write); returns each window's (requests, tokens) after it.
+fn count_in(
+    db: &dyn Database,
+    client: i64,
+    windows: &[(&str, i64)],
+    delta: i64,
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    let values = vec!["(?, ?, ?, ?)"; windows.len()].join(", ");
+    let sql = format!(
+        "INSERT INTO client_windows (client_id, window, requests, expires) VALUES {values} \
          ON CONFLICT (client_id, window) DO UPDATE SET requests = requests + excluded.requests \
-         RETURNING requests, tokens",
-        &[client.into(), window.into(), SqlValue::Integer(delta), expires.into()],
-    )?;
-    let row = rows.first();
-    Ok((
-        row.and_then(|r| col_opt_i64(r, 0)).unwrap_or(0),
-        row.and_then(|r| col_opt_i64(r, 1)).unwrap_or(0),
-    ))
+         RETURNING window, requests, tokens"
+    );
+    let params: Vec<SqlValue> = windows
+        .iter()
+        .flat_map(|&(window, expires)| [client.into(), window.into(), SqlValue::Integer(delta), expires.into()])
+        .collect();
+    db.execute(&sql, &params)?
+        .iter()
+        .map(|row| {
+            Ok((
+                col_string(row, 0)?,
+                col_opt_i64(row, 1).unwrap_or(0),
+                col_opt_i64(row, 2).unwrap_or(0),
+            ))
+        })
+        .collect()
 }
 
 /// Counts one request against the client's RPM/RPD/TPM limits, or refuses it (uncounted).
+///
+/// The request windows (minute, day) are counted in one statement, before the request goes
+/// upstream, so concurrent requests of one client cannot all slip under a limit: with a request
+/// limit a successful request costs this write and its request-log row. A TPM limit alone is a
+/// read (tokens are added by the request-log row when the answer is known). Ended windows are
+/// dropped by the trigger `client_windows_expire` (`0008_success_health.sql`).
 pub fn admit(
     db: &dyn Database,
     client: i64,
@@ -58,43 +80,62 @@ pub fn admit(
     let (minute, minute_end) = minute_window(now_ms);
     let (day, day_end) = day_window(now_ms);
     let secs_until = |end: i64| ((end - now_ms).max(0) as u64).div_ceil(1000).max(1);
-    let (minute_requests, minute_tokens) = bump(db, client, &minute, minute_end, 1)?;
-    let mut refused = None;
-    if let Some(rpm) = limits.rpm.filter(|&rpm| minute_requests > rpm) {
-        refused = Some(LimitExceeded {
+    let mut windows = Vec::new();
+    if limits.rpm.is_some() {
+        windows.push((minute.as_str(), minute_end));
+    }
+    if limits.rpd.is_some() {
+        windows.push((day.as_str(), day_end));
+    }
+    let counted = if windows.is_empty() {
+        Vec::new()
+    } else {
+        count_in(db, client, &windows, 1)?
+    };
+    let after = |window: &str| counted.iter().find(|(name, ..)| name == window);
+    let minute_tokens = match (after(&minute), limits.tpm) {
+        (Some(&(_, _, tokens)), _) => tokens,
+        (None, Some(_)) => db
+            .execute(
+                "SELECT tokens FROM client_windows WHERE client_id = ? AND window = ?",
+                &[client.into(), minute.as_str().into()],
+            )?
+            .first()
+            .and_then(|row| col_opt_i64(row, 0))
+            .unwrap_or(0),
+        (None, None) => 0,
+    };
+    let requests_in = |window: &str| after(window).map_or(0, |&(_, requests, _)| requests);
+    let refused = if let Some(rpm) = limits.rpm.filter(|&rpm| requests_in(&minute) > rpm) {
+        Some(LimitExceeded {
             limit: "requests per minute",
             value: rpm,
             retry_after_secs: secs_until(minute_end),
-        });
+        })
     } else if let Some(tpm) = limits.tpm.filter(|&tpm| minute_tokens >= tpm) {
-        refused = Some(LimitExceeded {
+        Some(LimitExceeded {
             limit: "tokens per minute",
             value: tpm,
             retry_after_secs: secs_until(minute_end),
-        });
-    }
-    if refused.is_none() {
-        if let Some(rpd) = limits.rpd {
-            let (day_requests, _) = bump(db, client, &day, day_end, 1)?;
-            if day_requests > rpd {
-                bump(db, client, &day, day_end, -1)?;
-                refused = Some(LimitExceeded {
-                    limit: "requests per day",
-                    value: rpd,
-                    retry_after_secs: secs_until(day_end),
-                });
+        })
+    } else if let Some(rpd) = limits.rpd.filter(|&rpd| requests_in(&day) > rpd) {
+        Some(LimitExceeded {
+            limit: "requests per day",
+            value: rpd,
+            retry_after_secs: secs_until(day_end),
+        })
+    } else {
+        None
+    };
+    match refused {
+        Some(refused) => {
+            if !windows.is_empty() {
+                count_in(db, client, &windows, -1)?;
             }
+            Ok(Err(refused))
         }
+        None => Ok(Ok(())),
     }
-    if let Some(refused) = refused {
-        bump(db, client, &minute, minute_end, -1)?;
-        return Ok(Err(refused));
-    }
-    // Old windows are dropped now and then rather than by a job.
-    if minute_requests == 1 {
-        db.execute("DELETE FROM client_windows WHERE expires < ?", &[now_ms.into()])?;
-    }
-    Ok(Ok(()))
 }
 
 /// Adds the tokens of a finished request to the client's current minute.
@@ -178,6 +219,85 @@ mod tests {
             admit(&db, 1, &limits, T0 + DAY_MS).unwrap().is_ok(),
             "a new UTC day resets it"
         );
+    }
+
+    /// Counts the statements that are not reads.
+    struct Counting<'a>(&'a MemoryDb, std::cell::Cell<usize>);
+
+    impl Database for Counting<'_> {
+        fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<super::super::Row>, StoreError> {
+            if !sql.trim_start().starts_with("SELECT") {
+                self.1.set(self.1.get() + 1);
+            }
+            self.0.execute(sql, params)
+        }
+    }
+
+    #[test]
+    fn a_request_limit_costs_one_write_and_a_token_limit_alone_none() {
+        let db = MemoryDb::new();
+        let counting = Counting(&db, Default::default());
+        let every = ClientLimits {
+            rpm: Some(2),
+            rpd: Some(10),
+            tpm: Some(1_000),
+            ..Default::default()
+        };
+        assert!(admit(&counting, 1, &every, T0).unwrap().is_ok());
+        assert_eq!(counting.1.replace(0), 1, "minute and day counted in one statement");
+        let tokens_only = ClientLimits {
+            tpm: Some(1_000),
+            ..Default::default()
+        };
+        assert!(admit(&counting, 2, &tokens_only, T0).unwrap().is_ok());
+        assert_eq!(counting.1.replace(0), 0, "a TPM limit alone is read, not counted");
+        assert!(admit(&counting, 1, &every, T0).unwrap().is_ok());
+        counting.1.set(0);
+        // A refusal is counted and uncounted: the day keeps only what was served.
+        assert!(admit(&counting, 1, &every, T0).unwrap().is_err());
+        assert_eq!(counting.1.get(), 2);
+        let (day, _) = day_window(T0);
+        let rows = db
+            .execute(
+                "SELECT requests FROM client_windows WHERE client_id = 1 AND window = ?",
+                &[day.into()],
+            )
+            .unwrap();
+        assert_eq!(rows[0][0], SqlValue::Integer(2));
+    }
+
+    #[test]
+    fn ended_windows_are_dropped_when_a_new_minute_opens() {
+        let db = MemoryDb::new();
+        let limits = ClientLimits {
+            rpm: Some(5),
+            rpd: Some(100),
+            ..Default::default()
+        };
+        let start = T0 - T0 % MINUTE_MS;
+        assert!(admit(&db, 1, &limits, start).unwrap().is_ok());
+        assert!(admit(&db, 2, &limits, start + 1).unwrap().is_ok());
+        let windows = || {
+            let rows = db
+                .execute("SELECT client_id, window FROM client_windows ORDER BY 1, 2", &[])
+                .unwrap();
+            rows.iter()
+                .map(|r| {
+                    format!(
+                        "{}:{}",
+                        r[0].as_i64().unwrap(),
+                        r[1].as_str().unwrap().chars().next().unwrap()
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(windows(), ["1:d", "1:m", "2:d", "2:m"]);
+        // Client 1's next minute ends both clients' previous minutes; the days go on.
+        assert!(admit(&db, 1, &limits, start + MINUTE_MS).unwrap().is_ok());
+        assert_eq!(windows(), ["1:d", "1:m", "2:d"]);
+        // A new day's first minute ends the old days too.
+        assert!(admit(&db, 2, &limits, start - start % DAY_MS + DAY_MS).unwrap().is_ok());
+        assert_eq!(windows(), ["2:d", "2:m"]);
     }
 
     #[test]

@@ -227,3 +227,31 @@ fn the_adaptive_strategy_and_a_key_back_from_its_cooldown_stay_at_one_write() {
         "the key is back in the rotation"
     );
 }
+
+#[test]
+fn a_client_with_request_limits_adds_one_write_its_admission() {
+    let mock = MockGemini::with_keys(&KEYS);
+    let gw = Gateway::start(GatewayOptions::with_mock(&mock, &KEYS));
+    let create = |limits: Value| -> String {
+        let created = gw.admin("POST", "/admin/api/client-keys").json(&limits).send();
+        created.assert_status(201);
+        created.json()["key"].as_str().unwrap().to_owned()
+    };
+    // Requests per minute and per day: both windows counted in one statement before the
+    // request goes upstream (exact under concurrency), then the request-log row.
+    let limited = create(json!({"name": "limited", "rpm": 1000, "rpd": 100000, "tpm": 10000000}));
+    for _ in 0..5 {
+        let written = writes_of(&gw, || {
+            gw.post(FLASH).bearer(&limited).json(&hello()).send().assert_status(200);
+        });
+        assert_eq!(written, 2, "admission and the log row");
+    }
+    // Tokens per minute alone: a read at admission, the tokens added by the log row.
+    let tokens = create(json!({"name": "tokens", "tpm": 10000000}));
+    for _ in 0..5 {
+        let written = writes_of(&gw, || {
+            gw.post(FLASH).bearer(&tokens).json(&hello()).send().assert_status(200);
+        });
+        assert_eq!(written, 1, "a token limit alone adds no write");
+    }
+}
