@@ -19,7 +19,7 @@
 //!
 //! Every answer must be 2xx: a phase with other answers is reported and the bench exits 1.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::Parser;
 use gempool_tests::hosts::{self, Host, HostKind, World};
 use gempool_tests::mock::{MockGemini, MockOptions};
@@ -51,6 +51,10 @@ struct Args {
     /// The hey binary (fixed-rate phases).
     #[arg(long, default_value = "hey")]
     hey: PathBuf,
+    /// The pool's key-selection strategy in gateway hosts (the admin API's `strategy`); the
+    /// default leaves the gateway's own (`round_robin`).
+    #[arg(long)]
+    strategy: Option<String>,
 }
 
 /// What one wrk phase measured.
@@ -110,6 +114,13 @@ fn measure(kind: &'static dyn HostKind, args: &Args, scratch: &Path) -> Result<V
     let header = match kind.world() {
         World::Gateway => {
             host.add_keys(&POOL);
+            if let Some(strategy) = &args.strategy {
+                let set = host
+                    .admin("PATCH", "/admin/api/settings")
+                    .json(&serde_json::json!({ "strategy": strategy }))
+                    .send();
+                ensure!(set.status == 200, "setting the strategy: {} {}", set.status, set.text());
+            }
             format!("Authorization: Bearer {}", host.client_key())
         }
         World::Edge => format!("x-goog-api-key: {}", POOL[0]),
