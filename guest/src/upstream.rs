@@ -502,7 +502,11 @@ pub async fn send_with_failover<U: Upstream>(
                 let applied = keys::apply_effect(db, &keys[index], ctx.model, &effect, ctx.settings, started);
                 ctx.writes.check(WriteOp::KeyEffect, applied);
                 if ctx.settings.strategy == pool::Strategy::Adaptive {
-                    let recorded = keys::record_recent_outcome(db, id, false, latency(), ctx.settings.adaptive_window);
+                    let recorded = keys::record_adaptive_failure(
+                        db,
+                        id,
+                        AdaptiveSample::new(ctx.settings.adaptive_window, latency()),
+                    );
                     ctx.writes.check(WriteOp::RecentOutcome, recorded);
                 }
             }
@@ -531,7 +535,8 @@ fn blame_suspects(
             let applied = keys::apply_effect(db, key, ctx.model, effect, ctx.settings, now);
             ctx.writes.check(WriteOp::KeyEffect, applied);
             if ctx.settings.strategy == pool::Strategy::Adaptive {
-                let recorded = keys::record_recent_outcome(db, *id, false, 0, ctx.settings.adaptive_window);
+                let recorded =
+                    keys::record_adaptive_failure(db, *id, AdaptiveSample::new(ctx.settings.adaptive_window, 0));
                 ctx.writes.check(WriteOp::RecentOutcome, recorded);
             }
         }

@@ -2,6 +2,7 @@
 
 use super::{col_i64, col_opt_i64, col_opt_string, col_string, Database, SqlValue, StoreError};
 use crate::pool::{BreakerState, CooldownScope, KeyCandidate, KeyEffect};
+use crate::store::usage::AdaptiveSample;
 
 /// A key as the admin API shows it; the secret itself is never part of this.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -362,27 +363,15 @@ pub fn apply_effect(
     Ok(())
 }
 
-/// Folds one attempt into the key's recent-outcome averages (for the adaptive strategy), with
-/// weight `2 / (window + 1)`, as an exponential moving average over about `window` attempts.
-pub fn record_recent_outcome(
-    db: &dyn Database,
-    id: i64,
-    success: bool,
-    latency_ms: u64,
-    window: u32,
-) -> Result<(), StoreError> {
-    let alpha = 2.0 / (f64::from(window.max(1)) + 1.0);
-    let success = if success { 1.0 } else { 0.0 };
+/// The adaptive strategy's sample of a failed attempt. (A success's rides in its request-log
+/// row: the trigger `request_log_key_health` of `0008_success_health.sql` moves the same averages
+/// towards 1 with the same weight.)
+pub fn record_adaptive_failure(db: &dyn Database, id: i64, sample: AdaptiveSample) -> Result<(), StoreError> {
     db.execute(
-        "UPDATE upstream_keys SET ewma_success = ewma_success + ?1 * (?2 - ewma_success), \
-         ewma_latency_ms = CASE WHEN ewma_samples = 0 THEN ?3 ELSE ewma_latency_ms + ?1 * (?3 - ewma_latency_ms) END, \
-         ewma_samples = ewma_samples + 1 WHERE id = ?4",
-        &[
-            SqlValue::Real(alpha),
-            SqlValue::Real(success),
-            SqlValue::Real(latency_ms as f64),
-            id.into(),
-        ],
+        "UPDATE upstream_keys SET ewma_success = ewma_success + ?1 * (0.0 - ewma_success), \
+         ewma_latency_ms = CASE WHEN ewma_samples = 0 THEN ?2 ELSE ewma_latency_ms + ?1 * (?2 - ewma_latency_ms) END, \
+         ewma_samples = ewma_samples + 1 WHERE id = ?3",
+        &[sample.alpha.into(), (sample.latency_ms as f64).into(), id.into()],
     )?;
     Ok(())
 }
@@ -403,7 +392,7 @@ pub fn close_breaker(db: &dyn Database, key: &KeyCandidate) -> Result<(), StoreE
 mod recent_tests {
     use super::*;
     use crate::store::testing::MemoryDb;
-    use crate::store::usage::{log_request, AdaptiveSample, LogEntry, OkAttempt, SuccessHealth};
+    use crate::store::usage::{log_request, LogEntry, OkAttempt, SuccessHealth};
 
     #[test]
     fn tickets_come_from_the_host_function_when_there_is_one() {
@@ -470,7 +459,7 @@ mod recent_tests {
                 clears_cooldown: false,
             },
         );
-        record_recent_outcome(&db, id, false, 300, 3).unwrap();
+        record_adaptive_failure(&db, id, AdaptiveSample::new(3, 300)).unwrap();
         let c = &candidates(&db, "m", "d").unwrap()[0].candidate;
         assert_eq!(c.recent_samples, 2);
         assert!((c.recent_success_rate - 0.5).abs() < 1e-9, "{}", c.recent_success_rate);

@@ -545,7 +545,8 @@ pub struct SuccessHealth {
     pub clears_cooldown: bool,
 }
 
-/// One success for the adaptive strategy's moving averages.
+/// One attempt for the adaptive strategy's success-rate and latency averages: exponential
+/// moving averages over about `window` attempts (the setting `adaptive_window`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdaptiveSample {
     /// The new sample's weight, 2 / (window + 1).
@@ -555,7 +556,7 @@ pub struct AdaptiveSample {
 }
 
 impl AdaptiveSample {
-    /// A sample weighted for a moving average over about `window` outcomes.
+    /// A sample weighted for a moving average over about `window` attempts.
     pub fn new(window: u32, latency_ms: u64) -> Self {
         Self {
             alpha: 2.0 / (f64::from(window.max(1)) + 1.0),

@@ -106,27 +106,23 @@ pub fn admit(
         (None, None) => 0,
     };
     let requests_in = |window: &str| after(window).map_or(0, |&(_, requests, _)| requests);
-    let refused = if let Some(rpm) = limits.rpm.filter(|&rpm| requests_in(&minute) > rpm) {
-        Some(LimitExceeded {
-            limit: "requests per minute",
-            value: rpm,
-            retry_after_secs: secs_until(minute_end),
-        })
-    } else if let Some(tpm) = limits.tpm.filter(|&tpm| minute_tokens >= tpm) {
-        Some(LimitExceeded {
-            limit: "tokens per minute",
-            value: tpm,
-            retry_after_secs: secs_until(minute_end),
-        })
-    } else if let Some(rpd) = limits.rpd.filter(|&rpd| requests_in(&day) > rpd) {
-        Some(LimitExceeded {
-            limit: "requests per day",
-            value: rpd,
-            retry_after_secs: secs_until(day_end),
-        })
-    } else {
-        None
+    let exceeded = |limit: &'static str, value: i64, end: i64| LimitExceeded {
+        limit,
+        value,
+        retry_after_secs: secs_until(end),
     };
+    let refused = limits
+        .rpm
+        .filter(|&rpm| requests_in(&minute) > rpm)
+        .map(|rpm| exceeded("requests per minute", rpm, minute_end))
+        .or_else(|| {
+            let tpm = limits.tpm.filter(|&tpm| minute_tokens >= tpm)?;
+            Some(exceeded("tokens per minute", tpm, minute_end))
+        })
+        .or_else(|| {
+            let rpd = limits.rpd.filter(|&rpd| requests_in(&day) > rpd)?;
+            Some(exceeded("requests per day", rpd, day_end))
+        });
     match refused {
         Some(refused) => {
             if !windows.is_empty() {
