@@ -54,6 +54,44 @@ pub struct UpstreamRequest {
     pub stream: bool,
 }
 
+impl UpstreamRequest {
+    /// A `GET` without a body.
+    pub fn get(path_and_query: String) -> Self {
+        Self {
+            method: "GET".into(),
+            path_and_query,
+            body: None,
+            headers: vec![],
+            stream: false,
+        }
+    }
+
+    /// A JSON `POST`.
+    pub fn post_json(path_and_query: String, body: Vec<u8>) -> Self {
+        Self {
+            method: "POST".into(),
+            path_and_query,
+            body: Some(body),
+            headers: vec![("content-type".into(), "application/json".into())],
+            stream: false,
+        }
+    }
+
+    /// One page of a Google list (`models`, `files`, ...): `page_size` items after `token`,
+    /// the upstream's own page token, percent-encoded into the query.
+    pub fn list_page(version: &str, collection: &str, page_size: usize, token: Option<&str>) -> Self {
+        let mut path = format!("/{version}/{collection}?pageSize={page_size}");
+        if let Some(token) = token {
+            path.push_str("&pageToken=");
+            path.extend(percent_encoding::utf8_percent_encode(
+                token,
+                percent_encoding::NON_ALPHANUMERIC,
+            ));
+        }
+        Self::get(path)
+    }
+}
+
 /// The upstream timeouts in force, from the pool settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {

@@ -624,13 +624,7 @@ async fn validate<U: Upstream>(ctx: &Context<'_, U>, id: i64) -> Result<Value, G
     let Some(secret) = keys::secret(db, id).map_err(GatewayError::from)? else {
         return Err(not_found("key", id));
     };
-    let request = UpstreamRequest {
-        method: "GET".into(),
-        path_and_query: format!("/{}/models?pageSize=1", crate::protocol::gemini::API_VERSION),
-        body: None,
-        headers: vec![],
-        stream: false,
-    };
+    let request = UpstreamRequest::list_page(crate::protocol::gemini::API_VERSION, "models", 1, None);
     // What the upstream says about the key may quote it.
     let secrets = crate::secrets::Secrets::new([secret.clone()]);
     let now = ctx.upstream.now_ms();

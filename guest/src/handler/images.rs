@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::body;
 use super::ids;
-use super::pipeline::{call_upstream, post, resolve_model, HubCall, Upstreamed};
+use super::pipeline::{call_upstream, resolve_model, HubCall, Upstreamed};
 use super::reply::{error_reply, json_bytes_reply, Reply};
 use super::Call;
 use crate::error::GatewayError;
@@ -21,7 +21,7 @@ use crate::protocol::gemini::{self, GenerateContentResponse, API_VERSION};
 use crate::protocol::openai::images::{self, ImageModel, OpenAiImagesRequest, OpenAiImagesResponse};
 use crate::protocol::Protocol;
 use crate::store::Database;
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamRequest};
 
 /// One upstream call's answer, or the reply that ends the request (a fault of the request,
 /// in OpenAI's shape).
@@ -79,7 +79,8 @@ async fn draw<T: DeserializeOwned, H: Serialize, U: Upstream, D: Database>(
     hub: &H,
 ) -> Result<Drawn<T, U::Body>, GatewayError> {
     let json = body::to_json(hub)?;
-    let request_for = |m: &str| post(gemini::model_path(API_VERSION, m, Some(method)), json.clone());
+    let request_for =
+        |m: &str| UpstreamRequest::post_json(gemini::model_path(API_VERSION, m, Some(method)), json.clone());
     match call_upstream(call, Protocol::OpenAi, model, &request_for(model), None).await? {
         Upstreamed::Whole { body, .. } => Ok(Drawn::Answer(body::decode_upstream(&body)?)),
         Upstreamed::Fault { status, body } => Ok(Drawn::Refused(error_reply(

@@ -47,6 +47,7 @@ mod images;
 mod model_list;
 mod native;
 mod openai;
+mod paging;
 mod pipeline;
 mod reply;
 #[cfg(not(feature = "edge"))]

@@ -7,11 +7,13 @@
 //! - A list older than an hour is fetched again (every page, merged); when that fails, the old
 //!   list is served rather than an error.
 //! - Native listings page through the cached list themselves: `pageSize` (default 50, at most
-//!   1000, as Google's) and `pageToken` (ours: the offset of the page) keep working. A native
-//!   listing with other parameters (`fields`, `$fields`) goes upstream as it was sent.
+//!   1000, as Google's) and `pageToken` (ours: [`super::paging`], the next page's offset) keep
+//!   working. A native listing with other parameters (`fields`, `$fields`) goes upstream as it
+//!   was sent.
 
 use super::accounting::proxy_key_hash;
 use super::body;
+use super::paging;
 use super::pipeline::{call_upstream, Upstreamed};
 use super::reply::{to_json_reply, Reply};
 use super::{Call, Caller};
@@ -83,15 +85,13 @@ fn page(list: ListModelsResponse, size: Option<&str>, token: Option<&str>) -> Re
     };
     let start = match token.filter(|t| !t.is_empty()) {
         None => 0,
-        Some(t) => t
-            .parse::<usize>()
-            .ok()
+        Some(t) => paging::offset_of(t)
             .filter(|start| *start <= list.models.len())
-            .ok_or_else(|| GatewayError::invalid_param("Invalid page token.", "pageToken"))?,
+            .ok_or_else(paging::invalid_token)?,
     };
     let end = (start + size).min(list.models.len());
     Ok(ListModelsResponse {
-        next_page_token: (end < list.models.len()).then(|| end.to_string()),
+        next_page_token: (end < list.models.len()).then(|| paging::offset_token(end)),
         models: list.models.into_iter().skip(start).take(end - start).collect(),
     })
 }
@@ -154,20 +154,7 @@ async fn fetch<U: Upstream, D: Database>(
     let mut all = ListModelsResponse::default();
     let mut token: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let mut path = format!("/{version}/models?pageSize={MAX_PAGE_SIZE}");
-        if let Some(token) = &token {
-            path.push_str("&pageToken=");
-            path.push_str(
-                &percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC).to_string(),
-            );
-        }
-        let request = UpstreamRequest {
-            method: "GET".into(),
-            path_and_query: path,
-            body: None,
-            headers: vec![],
-            stream: false,
-        };
+        let request = UpstreamRequest::list_page(version, "models", MAX_PAGE_SIZE, token.as_deref());
         // Listing models is not about one model; its pool bucket is "models".
         let page: ListModelsResponse = match call_upstream(call, protocol, "models", &request, None).await? {
             Upstreamed::Whole { body, .. } => body::decode_upstream(&body)?,
@@ -214,8 +201,9 @@ mod tests {
     fn pages_follow_googles_sizes_and_our_tokens() {
         let first = page(list(120), None, None).unwrap();
         assert_eq!(first.models.len(), 50);
-        assert_eq!(first.next_page_token.as_deref(), Some("50"));
-        let last = page(list(120), Some("50"), Some("100")).unwrap();
+        assert_eq!(first.next_page_token, Some(paging::offset_token(50)));
+        let token = paging::offset_token(100);
+        let last = page(list(120), Some("50"), Some(&token)).unwrap();
         assert_eq!(
             names(&last),
             [
@@ -226,12 +214,20 @@ mod tests {
         assert_eq!(last.next_page_token, None);
         assert_eq!(page(list(3), Some("5000"), None).unwrap().models.len(), 3);
         assert_eq!(page(list(60), Some("0"), None).unwrap().models.len(), 50);
-        assert_eq!(page(list(3), None, Some("3")).unwrap().models.len(), 0);
+        assert_eq!(
+            page(list(3), None, Some(&paging::offset_token(3)))
+                .unwrap()
+                .models
+                .len(),
+            0
+        );
+        let past_the_end = paging::offset_token(4);
         for (size, token) in [
             (Some("-1"), None),
             (Some("ten"), None),
-            (None, Some("4")),
+            (None, Some(past_the_end.as_str())),
             (None, Some("x")),
+            (None, Some("3")),
         ] {
             let err = page(list(3), size, token).unwrap_err();
             assert_eq!(err.status(Protocol::Gemini), 400, "{size:?} {token:?}");

@@ -142,7 +142,7 @@ pub(super) async fn run<P: ClientProtocol, U: Upstream, D: Database>(
     let mut fallback = None;
     for hub in &hubs {
         hub.check()?;
-        let mut upstream_request = post(
+        let mut upstream_request = UpstreamRequest::post_json(
             gemini::model_path(API_VERSION, &model, Some(method)),
             body::to_json(hub)?,
         );
@@ -255,17 +255,6 @@ pub(super) fn resolve_model<U: Upstream, D: Database>(
     })?;
     call.caller.may_use(requested, &model)?;
     Ok(model)
-}
-
-/// A JSON `POST` to the upstream.
-pub(super) fn post(path: String, body: Vec<u8>) -> UpstreamRequest {
-    UpstreamRequest {
-        method: "POST".into(),
-        path_and_query: path,
-        body: Some(body),
-        headers: vec![("content-type".into(), "application/json".into())],
-        stream: false,
-    }
 }
 
 /// The answer of one upstream call made through the pool.

@@ -33,6 +33,7 @@ use crate::upstream::{holder_unavailable, Pinned, Upstream, UpstreamRequest, ERR
 
 use super::accounting::CallFacts;
 use super::affinity;
+use super::paging;
 use super::pipeline::{call_upstream, call_upstream_pinned, Upstreamed};
 use super::reply::{common_headers, json_bytes_reply, Reply};
 use super::{Call, Caller, RequestHead};
@@ -89,14 +90,14 @@ pub(super) async fn handle<U: Upstream, D: Database>(
                 .map(|m| m.trim_start_matches("models/").to_owned())
                 .ok_or_else(|| GatewayError::invalid_param("a cached content needs a model", "model"))?;
             call.caller.may_use(&model, &model)?;
-            let request = post(format!("/{version}/cachedContents"), body);
+            let request = UpstreamRequest::post_json(format!("/{version}/cachedContents"), body.to_vec());
             create(call, &model, request).await
         }
         ResourceCall::StartJob { model, verb } => {
             call.caller.may_use(&model, &model)?;
             json_body(body)?;
             let path = crate::protocol::gemini::model_path(version, &model, Some(verb.verb()));
-            let request = post(path, body);
+            let request = UpstreamRequest::post_json(path, body.to_vec());
             // A batch or a video is a call to its model: the model is its pool bucket.
             create(call, &model, request).await
         }
@@ -108,16 +109,6 @@ pub(super) async fn handle<U: Upstream, D: Database>(
 fn json_body(body: &[u8]) -> Result<Value, GatewayError> {
     serde_json::from_slice(body)
         .map_err(|_| GatewayError::invalid("Invalid JSON payload received: the request body is not valid JSON."))
-}
-
-fn post(path: String, body: &[u8]) -> UpstreamRequest {
-    UpstreamRequest {
-        method: "POST".into(),
-        path_and_query: path,
-        body: Some(body.to_vec()),
-        headers: vec![("content-type".into(), "application/json".into())],
-        stream: false,
-    }
 }
 
 /// `path` with the forwarded query parameters of the client's query.
@@ -532,21 +523,6 @@ fn max_page(kind: ResourceKind) -> usize {
     }
 }
 
-fn page_token(offset: usize) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("gempool-offset:{offset}"))
-}
-
-fn page_offset(token: &str) -> Option<usize> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("gempool-offset:")?
-        .parse()
-        .ok()
-}
-
 /// `GET /{v}/files | cachedContents | batches`: the caller's resources, merged from the lists
 /// of the keys holding them, newest first, in gempool's own pages. A holder that cannot be used
 /// now (disabled, cooling down) leaves its resources out rather than failing the whole list.
@@ -563,9 +539,7 @@ async fn list<U: Upstream, D: Database>(
         .min(max_page(kind));
     let offset = match auth::query_param(&head.query, "pageToken").filter(|t| !t.is_empty()) {
         None => 0,
-        Some(token) => {
-            page_offset(&token).ok_or_else(|| GatewayError::invalid_param("Invalid page token.", "pageToken"))?
-        }
+        Some(token) => paging::offset_of(&token).ok_or_else(paging::invalid_token)?,
     };
     let held = resources::visible(call.env.db, kind.collection(), call.caller.client_id(), call.env.now_ms)?;
     let mut holders: Vec<i64> = held.iter().map(|h| h.key_id).collect();
@@ -576,18 +550,7 @@ async fn list<U: Upstream, D: Database>(
     for key_id in holders {
         let mut token: Option<String> = None;
         for _ in 0..MAX_LIST_PAGES {
-            let mut path = format!("/{version}/{}?pageSize={}", kind.collection(), max_page(kind));
-            if let Some(token) = &token {
-                let token = percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC);
-                path.push_str(&format!("&pageToken={token}"));
-            }
-            let request = UpstreamRequest {
-                method: "GET".into(),
-                path_and_query: path,
-                body: None,
-                headers: vec![],
-                stream: false,
-            };
+            let request = UpstreamRequest::list_page(version, kind.collection(), max_page(kind), token.as_deref());
             let pinned = Pinned {
                 key_id,
                 resource: format!("the {} list", kind.collection()),
@@ -637,7 +600,7 @@ async fn list<U: Upstream, D: Database>(
         answer[field] = Value::Array(page);
     }
     if end < order.len() && end > offset {
-        answer["nextPageToken"] = Value::String(page_token(end));
+        answer["nextPageToken"] = Value::String(paging::offset_token(end));
     }
     Ok(json_bytes_reply(200, serde_json::to_vec(&answer).unwrap_or_default()))
 }
@@ -645,13 +608,6 @@ async fn list<U: Upstream, D: Database>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_tokens_round_trip_and_reject_others() {
-        assert_eq!(page_offset(&page_token(20)), Some(20));
-        assert_eq!(page_offset("bm9wZQ"), None);
-        assert_eq!(page_offset("!!"), None);
-    }
 
     fn head(headers: &[(&str, &str)]) -> RequestHead {
         RequestHead {

@@ -3,7 +3,7 @@
 //! translation lives in [`crate::protocol::openai::speech`].
 
 use super::body;
-use super::pipeline::{call_upstream, post, resolve_model, HubCall, Upstreamed};
+use super::pipeline::{call_upstream, resolve_model, HubCall, Upstreamed};
 use super::reply::{common_headers, error_reply, Reply};
 use super::Call;
 use crate::error::GatewayError;
@@ -11,7 +11,7 @@ use crate::protocol::gemini::{self, GenerateContentResponse, API_VERSION};
 use crate::protocol::openai::speech::{self, OpenAiSpeechRequest};
 use crate::protocol::Protocol;
 use crate::store::Database;
-use crate::upstream::Upstream;
+use crate::upstream::{Upstream, UpstreamRequest};
 
 /// Serves one speech request.
 pub(super) async fn speak<U: Upstream, D: Database>(
@@ -27,7 +27,7 @@ pub(super) async fn speak<U: Upstream, D: Database>(
     hub.check()?;
     let json = body::to_json(&hub)?;
     let request_for = |m: &str| {
-        post(
+        UpstreamRequest::post_json(
             gemini::model_path(API_VERSION, m, Some("generateContent")),
             json.clone(),
         )
