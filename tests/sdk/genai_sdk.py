@@ -210,6 +210,32 @@ def batch():
     c.batches.delete(name=job.name)
 
 
+def embed_batch():
+    import time
+    import warnings
+
+    c = client()
+    with warnings.catch_warnings():
+        # create_embeddings is marked experimental by the SDK.
+        warnings.simplefilter("ignore")
+        job = c.batches.create_embeddings(
+            model="gemini-embedding-001",
+            src={"inlined_requests": {"contents": ["first text", "second text"], "config": {"output_dimensionality": 8}}},
+        )
+    assert job.name.startswith("batches/"), job
+    for _ in range(10):
+        job = c.batches.get(name=job.name)
+        if job.state == types.JobState.JOB_STATE_SUCCEEDED:
+            break
+        time.sleep(0.05)
+    assert job.state == types.JobState.JOB_STATE_SUCCEEDED, job.state
+    answers = job.dest.inlined_embed_content_responses
+    assert len(answers) == 2, job.dest
+    for answer in answers:
+        assert len(answer.response.embedding.values) == 8, answer
+    c.batches.delete(name=job.name)
+
+
 run(
     {
         "text": text,
@@ -224,5 +250,6 @@ run(
         "files": files,
         "caches": caches,
         "batch": batch,
+        "embed_batch": embed_batch,
     }
 )

@@ -72,7 +72,12 @@ const GENERATIVE: &[&str] = &[
     "createCachedContent",
     "batchGenerateContent",
 ];
-const EMBEDDING: &[&str] = &["embedContent", "batchEmbedContents", "countTokens"];
+const EMBEDDING: &[&str] = &[
+    "embedContent",
+    "batchEmbedContents",
+    "countTokens",
+    "asyncBatchEmbedContent",
+];
 const IMAGEN: &[&str] = &["predict"];
 
 /// Every model, in listing order.

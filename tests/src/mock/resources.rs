@@ -117,6 +117,7 @@ pub(crate) fn is_resource_path(path: &str) -> bool {
         || (rest.starts_with("models/")
             && (rest.contains("/operations/")
                 || rest.ends_with(":batchGenerateContent")
+                || rest.ends_with(":asyncBatchEmbedContent")
                 || rest.ends_with(":predictLongRunning")))
 }
 
@@ -198,7 +199,12 @@ fn route(resources: &mut Resources, req: &ResourceRequest<'_>) -> Result<Respons
     match (name.as_str(), verb.as_deref(), method) {
         ("files" | "cachedContents" | "batches", None, Method::GET) => list(resources, req, &name),
         ("cachedContents", None, Method::POST) => create_cache(resources, req),
-        (model_path, Some("batchGenerateContent"), Method::POST) => create_batch(resources, req, model_path),
+        (model_path, Some("batchGenerateContent"), Method::POST) => {
+            create_batch(resources, req, model_path, BatchKind::GenerateContent)
+        }
+        (model_path, Some("asyncBatchEmbedContent"), Method::POST) => {
+            create_batch(resources, req, model_path, BatchKind::EmbedContent)
+        }
         (model_path, Some("predictLongRunning"), Method::POST) => create_video(resources, req, model_path),
         (name, None, Method::GET) => get(resources, req, name),
         (name, None, Method::DELETE) if !name.starts_with("models/") => delete(resources, req, name),
@@ -520,23 +526,28 @@ fn get(resources: &mut Resources, req: &ResourceRequest<'_>, name: &str) -> Resu
         body["metadata"]["state"] = json!("BATCH_STATE_SUCCEEDED");
         body["metadata"]["endTime"] = json!(now_rfc3339(0));
         body["done"] = json!(true);
+        let kind = BatchKind::of_metadata(&body["metadata"]);
         let output = match requests {
             Value::Array(requests) => {
                 let inlined: Vec<Value> = requests
                     .iter()
-                    .map(|r| json!({"response": echo_response(&r["request"]), "metadata": r.get("metadata").cloned().unwrap_or(json!({}))}))
+                    .map(|r| json!({"response": kind.answer(&r["request"]), "metadata": r.get("metadata").cloned().unwrap_or(json!({}))}))
                     .collect();
-                json!({"inlinedResponses": {"inlinedResponses": inlined}})
+                json!({kind.inlined_field(): {"inlinedResponses": inlined}})
             }
             _ => {
-                let lines = b"{\"key\":\"1\",\"response\":{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"echo: from file\"}],\"role\":\"model\"},\"finishReason\":\"STOP\"}]}}\n".to_vec();
+                let request = json!({"contents": [{"parts": [{"text": "from file"}]}], "content": {"parts": [{"text": "from file"}]}});
+                let mut lines = json!({"key": "1", "response": kind.answer(&request)})
+                    .to_string()
+                    .into_bytes();
+                lines.push(b'\n');
                 let file = new_file(resources, &key, lines, "application/jsonl", None, true);
                 json!({"responsesFile": file["name"]})
             }
         };
         body["metadata"]["output"] = output.clone();
         let mut response = output;
-        response["@type"] = json!("type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput");
+        response["@type"] = json!(format!("{}Output", kind.type_url()));
         body["response"] = response;
     } else {
         // A video: a generated MP4 file of this key.
@@ -677,14 +688,82 @@ fn patch_cache(
     Ok(ok(resource.body.clone()))
 }
 
+/// Gemini's two batch methods: what the batch's requests are and what its output holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BatchKind {
+    /// `:batchGenerateContent`: `GenerateContentRequest`s, answered with candidates.
+    GenerateContent,
+    /// `:asyncBatchEmbedContent`: `EmbedContentRequest`s, answered with embeddings.
+    EmbedContent,
+}
+
+impl BatchKind {
+    fn verb(self) -> &'static str {
+        match self {
+            BatchKind::GenerateContent => "batchGenerateContent",
+            BatchKind::EmbedContent => "asyncBatchEmbedContent",
+        }
+    }
+
+    /// The batch's `metadata.@type` (its output's is this with `Output`).
+    fn type_url(self) -> &'static str {
+        match self {
+            BatchKind::GenerateContent => {
+                "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
+            }
+            BatchKind::EmbedContent => "type.googleapis.com/google.ai.generativelanguage.v1main.EmbedContentBatch",
+        }
+    }
+
+    fn of_metadata(metadata: &Value) -> BatchKind {
+        if metadata["@type"] == BatchKind::EmbedContent.type_url() {
+            BatchKind::EmbedContent
+        } else {
+            BatchKind::GenerateContent
+        }
+    }
+
+    /// The output's field of inlined answers (`EmbedContentBatchOutput` names its own).
+    fn inlined_field(self) -> &'static str {
+        match self {
+            BatchKind::GenerateContent => "inlinedResponses",
+            BatchKind::EmbedContent => "inlinedEmbedContentResponses",
+        }
+    }
+
+    /// Whether one inlined request is one of this kind's.
+    fn accepts(self, request: &Value) -> bool {
+        match self {
+            BatchKind::GenerateContent => request.is_object(),
+            BatchKind::EmbedContent => request["content"]["parts"].as_array().is_some_and(|p| !p.is_empty()),
+        }
+    }
+
+    /// The inlined answer to one request.
+    fn answer(self, request: &Value) -> Value {
+        match self {
+            BatchKind::GenerateContent => echo_response(request),
+            BatchKind::EmbedContent => {
+                let text: Vec<&str> = request["content"]["parts"]
+                    .as_array()
+                    .map(|parts| parts.iter().filter_map(|p| p["text"].as_str()).collect())
+                    .unwrap_or_default();
+                let width = request["outputDimensionality"].as_u64().unwrap_or(768) as usize;
+                json!({"embedding": {"values": super::reply::embedding(&text.join(" "), width)}})
+            }
+        }
+    }
+}
+
 fn create_batch(
     resources: &mut Resources,
     req: &ResourceRequest<'_>,
     model_path: &str,
+    kind: BatchKind,
 ) -> Result<Response<ResponseBody>, MockError> {
     let model = model_of(model_path.trim_start_matches("models/"))?;
-    if models::find(&model).is_none() {
-        return Err(MockError::model_not_found(&model, "v1beta", "batchGenerateContent"));
+    if !models::find(&model).is_some_and(|m| m.methods.contains(&kind.verb())) {
+        return Err(MockError::model_not_found(&model, "v1beta", kind.verb()));
     }
     let body = json_body(req.body)?;
     let batch = body
@@ -707,6 +786,17 @@ fn create_batch(
             if list.iter().any(|r| r.get("request").is_none()) {
                 return Err(MockError::invalid_argument("Each inlined request needs a request."));
             }
+            if list.iter().any(|r| !kind.accepts(&r["request"])) {
+                return Err(MockError::invalid_argument(format!(
+                    "* {}: every request must be a {} request.\n",
+                    kind.verb(),
+                    if kind == BatchKind::EmbedContent {
+                        "EmbedContent"
+                    } else {
+                        "GenerateContent"
+                    }
+                )));
+            }
             Value::Array(list.clone())
         }
         (None, Some(_)) => Value::Null,
@@ -721,7 +811,7 @@ fn create_batch(
     let operation = json!({
         "name": name,
         "metadata": {
-            "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+            "@type": kind.type_url(),
             "model": format!("models/{model}"),
             "displayName": batch.get("displayName").or(batch.get("display_name")).cloned().unwrap_or(json!("batch")),
             "createTime": now_rfc3339(0),

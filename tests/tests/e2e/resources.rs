@@ -252,6 +252,64 @@ fn a_client_sees_only_its_own_files() {
 }
 
 #[test]
+fn an_embedding_batch_is_polled_on_its_key_and_answers_every_request() {
+    let (mock, gw) = setup(&["k1", "k2", "k3"]);
+    let texts = ["the first text", "a second one", "and a third"];
+    let requests: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            json!({"request": {"content": {"parts": [{"text": text}]}, "outputDimensionality": 16},
+                   "metadata": {"key": i.to_string()}})
+        })
+        .collect();
+    let started = gw
+        .post("/v1beta/models/gemini-embedding-001:asyncBatchEmbedContent")
+        .json(&json!({"batch": {"displayName": "vectors", "inputConfig": {"requests": {"requests": requests}}}}))
+        .send();
+    started.assert_status(200);
+    let name = started.json()["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("batches/"), "{name}");
+    // Other requests rotate over the pool meanwhile; the batch is polled on its own key.
+    let mut batch = Value::Null;
+    for _ in 0..4 {
+        gw.post(FLASH).json(&crate::hello()).send().assert_status(200);
+        batch = gw.get(&format!("/v1beta/{name}")).send().json();
+        if batch["done"] == true {
+            break;
+        }
+    }
+    assert_eq!(batch["metadata"]["state"], "BATCH_STATE_SUCCEEDED", "{batch}");
+    let answers = batch["response"]["inlinedEmbedContentResponses"]["inlinedResponses"]
+        .as_array()
+        .unwrap_or_else(|| panic!("inlined answers: {batch}"));
+    assert_eq!(answers.len(), texts.len(), "{batch}");
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer["metadata"]["key"], i.to_string(), "{answer}");
+        let values = answer["response"]["embedding"]["values"].as_array().unwrap();
+        assert_eq!(values.len(), 16, "{answer}");
+    }
+    let keys = keys_naming(&mock, name.trim_start_matches("batches/"));
+    assert!(keys.len() >= 2 && keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
+    // The gateway lists it with the caller's other batches, and it is gone once deleted.
+    let listed = gw.get("/v1beta/batches").send().json();
+    assert!(listed.to_string().contains(&name), "{listed}");
+    gw.request("DELETE", &format!("/v1beta/{name}"))
+        .send()
+        .assert_status(200);
+    gw.get(&format!("/v1beta/{name}")).send().assert_status(404);
+    // A model that does not embed is the upstream's 404, passed on as it is.
+    let wrong = gw
+        .post("/v1beta/models/gemini-2.5-flash:asyncBatchEmbedContent")
+        .json(&json!({"batch": {"inputConfig": {"requests": {"requests": [
+            {"request": {"content": {"parts": [{"text": "x"}]}}}
+        ]}}}}))
+        .send();
+    wrong.assert_status(404);
+    assert!(wrong.text().contains("asyncBatchEmbedContent"), "{}", wrong.text());
+}
+
+#[test]
 fn a_video_operation_is_polled_and_its_file_downloaded_on_the_same_key() {
     let (mock, gw) = setup(&["k1", "k2", "k3"]);
     let started = gw

@@ -65,3 +65,10 @@ fn caches_create_use_update_delete() {
 fn batch_created_and_polled_to_completion() {
     clean(SDK, "batch");
 }
+
+/// `batches.create_embeddings` (`:asyncBatchEmbedContent`): created, polled on its key, its
+/// embeddings read back by the SDK.
+#[test]
+fn embedding_batch_created_and_polled_to_completion() {
+    clean(SDK, "embed_batch");
+}
