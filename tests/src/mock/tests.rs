@@ -95,7 +95,12 @@ fn models_are_paged_on_both_versions() {
     model.assert_status(200);
     assert_eq!(
         model.json()["supportedGenerationMethods"],
-        json!(["embedContent", "batchEmbedContents", "countTokens"])
+        json!([
+            "embedContent",
+            "batchEmbedContents",
+            "countTokens",
+            "asyncBatchEmbedContent"
+        ])
     );
 }
 
