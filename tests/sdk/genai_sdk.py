@@ -185,9 +185,21 @@ def caches():
     c.caches.delete(name=cache.name)
 
 
-def batch():
+def finished(c, job):
+    """Polls a batch job until it succeeds (the mock finishes one on its second poll)."""
     import time
 
+    assert job.name.startswith("batches/"), job
+    for _ in range(10):
+        job = c.batches.get(name=job.name)
+        if job.state == types.JobState.JOB_STATE_SUCCEEDED:
+            break
+        time.sleep(0.05)
+    assert job.state == types.JobState.JOB_STATE_SUCCEEDED, job.state
+    return job
+
+
+def batch():
     c = client()
     job = c.batches.create(
         model=FLASH,
@@ -197,13 +209,7 @@ def batch():
         ],
         config={"display_name": "nightly"},
     )
-    assert job.name.startswith("batches/"), job
-    for _ in range(10):
-        job = c.batches.get(name=job.name)
-        if job.state == types.JobState.JOB_STATE_SUCCEEDED:
-            break
-        time.sleep(0.05)
-    assert job.state == types.JobState.JOB_STATE_SUCCEEDED, job.state
+    job = finished(c, job)
     texts = [r.response.text for r in job.dest.inlined_responses]
     assert texts == ["echo: first", "echo: second"], texts
     assert job.name in [j.name for j in c.batches.list()]
@@ -211,7 +217,6 @@ def batch():
 
 
 def embed_batch():
-    import time
     import warnings
 
     c = client()
@@ -222,13 +227,7 @@ def embed_batch():
             model="gemini-embedding-001",
             src={"inlined_requests": {"contents": ["first text", "second text"], "config": {"output_dimensionality": 8}}},
         )
-    assert job.name.startswith("batches/"), job
-    for _ in range(10):
-        job = c.batches.get(name=job.name)
-        if job.state == types.JobState.JOB_STATE_SUCCEEDED:
-            break
-        time.sleep(0.05)
-    assert job.state == types.JobState.JOB_STATE_SUCCEEDED, job.state
+    job = finished(c, job)
     answers = job.dest.inlined_embed_content_responses
     assert len(answers) == 2, job.dest
     for answer in answers:

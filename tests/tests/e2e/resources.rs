@@ -45,6 +45,20 @@ fn with_file(uri: &str, text: &str) -> Value {
     ]}]})
 }
 
+/// Polls the long-running job `name` (a batch or an operation) up to four times, running
+/// `between` before each poll, until it is done; its last state.
+fn polled(gw: &Gateway, name: &str, between: impl Fn()) -> Value {
+    let mut job = Value::Null;
+    for _ in 0..4 {
+        between();
+        job = gw.get(&format!("/v1beta/{name}")).send().json();
+        if job["done"] == true {
+            break;
+        }
+    }
+    job
+}
+
 /// The pool key the mock saw a request naming `needle` on, for every such request.
 fn keys_naming(mock: &MockGemini, needle: &str) -> Vec<String> {
     mock.requests()
@@ -182,13 +196,7 @@ fn caches_and_batches_stay_on_their_key() {
         .send();
     batch.assert_status(200);
     let batch_name = batch.json()["name"].as_str().unwrap().to_owned();
-    let mut done = Value::Null;
-    for _ in 0..4 {
-        done = gw.get(&format!("/v1beta/{batch_name}")).send().json();
-        if done["done"] == true {
-            break;
-        }
-    }
+    let done = polled(&gw, &batch_name, || {});
     assert_eq!(done["metadata"]["state"], "BATCH_STATE_SUCCEEDED", "{done}");
     let keys = keys_naming(&mock, batch_name.trim_start_matches("batches/"));
     assert!(keys.windows(2).all(|w| w[0] == w[1]), "{keys:?}");
@@ -271,14 +279,9 @@ fn an_embedding_batch_is_polled_on_its_key_and_answers_every_request() {
     let name = started.json()["name"].as_str().unwrap().to_owned();
     assert!(name.starts_with("batches/"), "{name}");
     // Other requests rotate over the pool meanwhile; the batch is polled on its own key.
-    let mut batch = Value::Null;
-    for _ in 0..4 {
+    let batch = polled(&gw, &name, || {
         gw.post(FLASH).json(&crate::hello()).send().assert_status(200);
-        batch = gw.get(&format!("/v1beta/{name}")).send().json();
-        if batch["done"] == true {
-            break;
-        }
-    }
+    });
     assert_eq!(batch["metadata"]["state"], "BATCH_STATE_SUCCEEDED", "{batch}");
     let answers = batch["response"]["inlinedEmbedContentResponses"]["inlinedResponses"]
         .as_array()
@@ -319,13 +322,7 @@ fn a_video_operation_is_polled_and_its_file_downloaded_on_the_same_key() {
     started.assert_status(200);
     let name = started.json()["name"].as_str().unwrap().to_owned();
     assert!(name.starts_with("models/veo-3.0-generate-001/operations/"), "{name}");
-    let mut operation = Value::Null;
-    for _ in 0..4 {
-        operation = gw.get(&format!("/v1beta/{name}")).send().json();
-        if operation["done"] == true {
-            break;
-        }
-    }
+    let operation = polled(&gw, &name, || {});
     let uri = operation["response"]["generateVideoResponse"]["generatedSamples"][0]["video"]["uri"]
         .as_str()
         .unwrap_or_else(|| panic!("a finished video: {operation}"))
